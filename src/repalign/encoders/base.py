@@ -1,0 +1,125 @@
+"""The encoder contract: items in, an (n, d) float32 array out, batched, with a progress bar."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Encoder", "EncoderInfo", "set_offline_env", "batched", "progress_bar"]
+
+
+def set_offline_env() -> None:
+    """Make Hugging Face libraries never reach for the hub, and keep torch's OpenMP threads from
+    spinning after each op (they slow numpy's BLAS several-fold on small machines)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What the registry knows about an encoder before loading it."""
+
+    name: str
+    modality: str  # "text" or "image"
+    dim: int | None
+    family: str
+    packages: tuple[str, ...]
+    description: str
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "modality": self.modality, "dim": self.dim, "family": self.family,
+                "packages": list(self.packages), "description": self.description, **self.extra}
+
+
+def batched(items: Sequence, size: int):
+    for s in range(0, len(items), size):
+        yield items[s:s + size]
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, leave=False)
+
+
+class Encoder(ABC):
+    """Base class of every encoder.
+
+    Subclasses implement :meth:`_encode_batch` (a list of items → (b, d) array) and set
+    ``name``, ``modality`` and ``dim``. :meth:`encode` adds validation, batching, a progress bar
+    and float32 output. ``fingerprint`` identifies the model *and* its preprocessing for the
+    on-disk cache.
+    """
+
+    name: str = "encoder"
+    modality: str = "text"
+    dim: int | None = None
+    default_batch_size: int = 64
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    @abstractmethod
+    def _encode_batch(self, items: list) -> np.ndarray:
+        """Embed one batch of items."""
+
+    def preprocessing(self) -> dict:
+        """A JSON-able description of the preprocessing (goes into sidecars and cache keys)."""
+        return {}
+
+    @property
+    def fingerprint(self) -> str:
+        desc = repr((type(self).__name__, self.name, self.dim, sorted(self.preprocessing().items())))
+        return hashlib.sha256(desc.encode()).hexdigest()[:16]
+
+    def _check_items(self, items) -> list:
+        if isinstance(items, (str, bytes)):
+            raise ValueError("items: expected a list of items, got a single string; wrap it in a list")
+        items = list(items)
+        if not items:
+            raise ValueError("items: nothing to encode (empty list)")
+        if self.modality == "text":
+            bad = [i for i, t in enumerate(items) if not isinstance(t, str)]
+            if bad:
+                raise ValueError(f"items: text encoder {self.name!r} needs strings; item {bad[0]} is "
+                                 f"{type(items[bad[0]]).__name__}")
+        return items
+
+    def encode(self, items, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """Embed ``items`` (texts, or image paths / PIL images / HxWx3 uint8 arrays).
+
+        Returns an (n, dim) float32 array, row i for item i. Deterministic for a fixed model,
+        input and thread count.
+        """
+        items = self._check_items(items)
+        bs = batch_size or self.default_batch_size
+        if bs < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {bs}")
+        out = []
+        with progress_bar(len(items), f"{self.name}", progress) as bar:
+            for batch in batched(items, bs):
+                emb = np.asarray(self._encode_batch(list(batch)), dtype=np.float32)
+                if emb.ndim != 2 or emb.shape[0] != len(batch):
+                    raise RuntimeError(f"encoder {self.name!r} returned shape {emb.shape} for {len(batch)} items")
+                out.append(emb)
+                bar.update(len(batch))
+        arr = np.concatenate(out, axis=0)
+        if self.dim is None:
+            self.dim = arr.shape[1]
+        return arr
+
+    def info(self) -> dict:
+        return {"name": self.name, "modality": self.modality, "dim": self.dim,
+                "preprocessing": self.preprocessing(), "fingerprint": self.fingerprint}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, modality={self.modality!r}, dim={self.dim})"

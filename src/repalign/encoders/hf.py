@@ -1,0 +1,152 @@
+"""Generic loaders for users who are online or have local model folders.
+
+* :class:`HFVisionEncoder` – any Hugging Face ``transformers`` vision backbone (id or folder):
+  ``AutoImageProcessor`` + ``AutoModel``; embedding = ``pooler_output`` when the model has one,
+  else the CLS token of ``last_hidden_state`` (``pool="cls"``) or the token mean (``"mean"``).
+* :class:`TimmEncoder` – ``timm.create_model(name, pretrained=True, num_classes=0)`` with the
+  model's own data config.
+* :class:`OpenClipEncoder` – an ``open_clip`` model's image or text tower.
+
+These need their packages and (for hub ids) a connection; local folders work offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .base import Encoder, set_offline_env
+from .images import load_rgb
+
+__all__ = ["HFVisionEncoder", "TimmEncoder", "OpenClipEncoder"]
+
+
+def _need(pkg: str, model: str):
+    from .text import missing_package
+
+    return missing_package(pkg, model)
+
+
+class HFVisionEncoder(Encoder):
+    modality = "image"
+    default_batch_size = 16
+
+    def __init__(self, model: str | Path, pool: str = "auto", device: str = "cpu", threads: int | None = None):
+        super().__init__(threads)
+        set_offline_env()
+        if pool not in ("auto", "cls", "mean"):
+            raise ValueError(f"pool: expected 'auto', 'cls' or 'mean', got {pool!r}")
+        try:
+            import torch
+            from transformers import AutoImageProcessor, AutoModel
+        except ImportError:
+            raise _need("transformers", f"hf:{model}") from None
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.torch = torch
+        self.model_ref = str(model)
+        self.name = f"hf:{model}"
+        self.pool = pool
+        self.device = device
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(self.model_ref)
+            self.model = AutoModel.from_pretrained(self.model_ref).to(device).eval()
+        except Exception as exc:
+            raise ValueError(f"encoder {self.name!r}: cannot load ({type(exc).__name__}: {exc})") from None
+
+    def preprocessing(self) -> dict:
+        return {"model": Path(self.model_ref).name, "pool": self.pool, "processor": type(self.processor).__name__}
+
+    def _encode_batch(self, items):
+        images = [load_rgb(i) for i in items]
+        inputs = self.processor(images=images, return_tensors="pt").to(self.device)
+        with self.torch.inference_mode():
+            out = self.model(**inputs)
+        pooled = getattr(out, "pooler_output", None)
+        if self.pool == "auto" and pooled is not None:
+            emb = pooled
+        else:
+            hidden = out.last_hidden_state
+            if hidden.ndim == 4:  # convolutional: (b, c, h, w)
+                emb = hidden.mean(dim=(2, 3))
+            elif self.pool == "mean":
+                emb = hidden.mean(dim=1)
+            else:
+                emb = hidden[:, 0]
+        emb = emb.reshape(emb.shape[0], -1)
+        return emb.float().cpu().numpy()
+
+
+class TimmEncoder(Encoder):
+    modality = "image"
+    default_batch_size = 16
+
+    def __init__(self, model: str, pretrained: bool = True, device: str = "cpu", threads: int | None = None):
+        super().__init__(threads)
+        set_offline_env()
+        try:
+            import timm
+            import torch
+        except ImportError:
+            raise _need("timm", f"timm:{model}") from None
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.torch = torch
+        self.name = f"timm:{model}"
+        self.device = device
+        try:
+            self.model = timm.create_model(model, pretrained=pretrained, num_classes=0).to(device).eval()
+        except Exception as exc:
+            raise ValueError(f"encoder {self.name!r}: cannot load ({type(exc).__name__}: {exc})") from None
+        cfg = timm.data.resolve_data_config({}, model=self.model)
+        self.transform = timm.data.create_transform(**cfg)
+        self.dim = self.model.num_features
+
+    def preprocessing(self) -> dict:
+        return {"model": self.name, "transform": repr(self.transform)}
+
+    def _encode_batch(self, items):
+        x = self.torch.stack([self.transform(load_rgb(i)) for i in items]).to(self.device)
+        with self.torch.inference_mode():
+            return self.model(x).float().cpu().numpy()
+
+
+class OpenClipEncoder(Encoder):
+    default_batch_size = 32
+
+    def __init__(self, arch: str, pretrained: str | None = None, tower: str = "image",
+                 device: str = "cpu", threads: int | None = None):
+        super().__init__(threads)
+        set_offline_env()
+        if tower not in ("image", "text"):
+            raise ValueError(f"tower: expected 'image' or 'text', got {tower!r}")
+        try:
+            import open_clip
+            import torch
+        except ImportError:
+            raise _need("open_clip_torch", f"open_clip:{arch}") from None
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.torch = torch
+        self.modality = tower
+        self.name = f"open_clip:{arch}:{pretrained}:{tower}"
+        self.device = device
+        try:
+            self.model, _, self.preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
+        except Exception as exc:
+            raise ValueError(f"encoder {self.name!r}: cannot load ({type(exc).__name__}: {exc})") from None
+        self.model = self.model.to(device).eval()
+        self.tokenizer = open_clip.get_tokenizer(arch)
+
+    def preprocessing(self) -> dict:
+        return {"model": self.name}
+
+    def _encode_batch(self, items):
+        with self.torch.inference_mode():
+            if self.modality == "image":
+                x = self.torch.stack([self.preprocess(load_rgb(i)) for i in items]).to(self.device)
+                out = self.model.encode_image(x)
+            else:
+                out = self.model.encode_text(self.tokenizer(items).to(self.device))
+        return np.asarray(out.float().cpu().numpy())

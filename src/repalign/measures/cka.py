@@ -1,0 +1,345 @@
+"""HSIC and centred kernel alignment (CKA).
+
+maniparambil2024 Eq. (1)-(2)::
+
+    CKA(K, L)  = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))
+    HSIC(K, L) = tr(K C L C) / (N - 1)²,   C = I - 11ᵀ/N
+
+The debiased variant replaces HSIC by Song et al. (2012)'s unbiased estimator
+(Kornblith et al. 2019, §"debiased CKA")::
+
+    HSIC₁(K, L) = [tr(K̃L̃) + 1ᵀK̃1·1ᵀL̃1 / ((n-1)(n-2)) - 2/(n-2)·1ᵀK̃L̃1] / (n(n-3))
+
+with ``K̃`` = ``K`` with its diagonal set to zero.
+
+Three computational routes give the same numbers (tests check each against the others):
+
+* linear/cosine kernels in feature space through :class:`repalign.moments.PairMoments`
+  (O(n d²), O(d²) memory; chosen when cheaper than the Gram route);
+* dense Gram matrices (small n);
+* blockwise RBF: upper-triangular blocks of the distance matrices, never more than
+  ``block_size²`` kernel entries at once beyond what the bandwidth rule needs (see
+  :func:`rbf_cka_blockwise`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import check_pair, check_positive_int
+from ..kernels import (
+    BANDWIDTH_RULES,
+    center_gram,
+    cosine_normalize,
+    iter_sq_distance_blocks,
+    linear_gram,
+    rbf_gram,
+    sigma_from_ranks,
+)
+from ..moments import PairMoments
+
+__all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats"]
+
+KERNELS = ("linear", "cosine", "rbf")
+
+
+@dataclass(frozen=True)
+class KernelStats:
+    """Sufficient statistics of a pair of Gram matrices for (un)biased HSIC.
+
+    ``s_kl = Σ K∘L``, row sums ``k = K1``, ``l = L1`` and the diagonals.
+    """
+
+    n: int
+    s_kl: float
+    k: np.ndarray
+    l: np.ndarray
+    diag_k: np.ndarray
+    diag_l: np.ndarray
+
+    def hsic(self, debiased: bool = False) -> float:
+        n = self.n
+        if not debiased:
+            tr = self.s_kl - 2.0 / n * (self.k @ self.l) + self.k.sum() * self.l.sum() / n**2
+            return float(tr / (n - 1) ** 2)
+        if n < 4:
+            raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
+        tr = self.s_kl - self.diag_k @ self.diag_l
+        kt, lt = self.k - self.diag_k, self.l - self.diag_l
+        val = tr + kt.sum() * lt.sum() / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * (kt @ lt)
+        return float(val / (n * (n - 3.0)))
+
+
+def _stats_dense(K: np.ndarray, L: np.ndarray) -> KernelStats:
+    return KernelStats(K.shape[0], float(np.einsum("ij,ij->", K, L)), K.sum(1), L.sum(1),
+                       np.diag(K).copy(), np.diag(L).copy())
+
+
+def _ratio(kl: float, kk: float, ll: float) -> float:
+    if kk <= 0 or ll <= 0:
+        which = "X" if kk <= 0 else "Y"
+        raise ValueError(
+            f"{which}: has zero variance under this kernel (HSIC({which},{which}) = 0); "
+            "CKA is undefined for constant embeddings"
+        )
+    return float(kl / np.sqrt(kk * ll))
+
+
+def hsic_from_grams(K, L, debiased: bool = False) -> float:
+    """HSIC of two precomputed (n, n) Gram matrices (Eq. 2, or Song's unbiased estimator)."""
+    K = np.asarray(K, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape != L.shape:
+        raise ValueError(f"K and L must be square matrices of equal shape, got {K.shape} and {L.shape}")
+    if debiased:
+        return _stats_dense(K, L).hsic(True)
+    return float(np.einsum("ij,ij->", center_gram(K), L) / (K.shape[0] - 1) ** 2)
+
+
+def cka_from_grams(K, L, debiased: bool = False) -> float:
+    """CKA (Eq. 1) of two precomputed (n, n) Gram matrices."""
+    return _ratio(hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+                  hsic_from_grams(L, L, debiased))
+
+
+def _prepare(X, Y, kernel: str, debiased: bool):
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel: unknown kernel {kernel!r}; use one of {KERNELS}")
+    X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    if kernel == "cosine":
+        X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
+    return X, Y
+
+
+def _feature_route_cheaper(n: int, dx: int, dy: int) -> bool:
+    # Feature route costs ~ n (dx+dy)² flops; Gram route ~ n² (dx+dy) plus n² memory.
+    return (dx + dy) < n
+
+
+def _linear_terms(X, Y, debiased: bool, route: str):
+    n = X.shape[0]
+    if route == "auto":
+        route = "feature" if _feature_route_cheaper(n, X.shape[1], Y.shape[1]) else "gram"
+    if route == "feature":
+        acc = PairMoments(debiased=debiased)
+        for s in range(0, n, 65536):
+            acc.update(X[s:s + 65536], Y[s:s + 65536])
+        kl, kk, ll = acc.hsic_terms(debiased=debiased)
+        return kl, kk, ll
+    if route != "gram":
+        raise ValueError(f"route: expected 'auto', 'feature' or 'gram', got {route!r}")
+    K, L = linear_gram(X), linear_gram(Y)
+    return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+            hsic_from_grams(L, L, debiased))
+
+
+def _resolve_sigma_arg(sigma):
+    if sigma is None:
+        return "median"
+    if isinstance(sigma, str):
+        if sigma not in BANDWIDTH_RULES:
+            raise ValueError(f"sigma: unknown bandwidth rule {sigma!r}; use one of {BANDWIDTH_RULES} or a float")
+        return sigma
+    try:
+        s = float(sigma)
+    except (TypeError, ValueError):
+        raise ValueError(f"sigma: expected None, a positive float or one of {BANDWIDTH_RULES}, got {sigma!r}") from None
+    if not np.isfinite(s) or s <= 0:
+        raise ValueError(f"sigma: must be positive and finite, got {sigma}")
+    return s
+
+
+def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
+    if kernel in ("linear", "cosine"):
+        return _linear_terms(X, Y, debiased, route)
+    sig = _resolve_sigma_arg(sigma)
+    n = X.shape[0]
+    if block_size is None:
+        block_size = 4096
+    if n <= block_size:
+        K, _ = rbf_gram(X, sig, threshold)
+        L, _ = rbf_gram(Y, sig, threshold)
+        return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+                hsic_from_grams(L, L, debiased))
+    res = rbf_cka_blockwise(X, Y, sigma=sig, threshold=threshold, block_size=block_size, debiased=debiased)
+    return res["hsic_xy"], res["hsic_xx"], res["hsic_yy"]
+
+
+def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
+         block_size: int | None = None) -> float:
+    """HSIC between embeddings ``X`` (n, dx) and ``Y`` (n, dy) (maniparambil2024 Eq. 2).
+
+    Biased: ``tr(KCLC)/(n-1)²``. ``debiased=True``: Song et al.'s unbiased estimator (n >= 4).
+    Parameters as in :func:`cka`. For linear/cosine kernels the value is computed in feature
+    space as ``‖XcᵀYc‖²_F/(n-1)²``.
+    """
+    X, Y = _prepare(X, Y, kernel, debiased)
+    if kernel in ("linear", "cosine"):
+        n = X.shape[0]
+        route = "feature" if _feature_route_cheaper(n, X.shape[1], Y.shape[1]) else "gram"
+        if route == "gram":
+            return hsic_from_grams(linear_gram(X), linear_gram(Y), debiased)
+        acc = PairMoments(debiased=debiased).update(X, Y)
+        kl, _, _ = acc.hsic_terms(debiased)
+        return kl / ((n * (n - 3.0)) if debiased else (n - 1.0) ** 2)
+    return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
+
+
+def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
+        block_size: int | None = None, route: str = "auto") -> float:
+    """Centred kernel alignment of ``X`` (n, dx) and ``Y`` (n, dy); rows are paired samples.
+
+    maniparambil2024 Eq. (1): ``HSIC(K,L)/sqrt(HSIC(K,K) HSIC(L,L))`` in [0, 1] (biased; the
+    debiased estimate can be slightly negative). Invariant to orthogonal transforms and
+    isotropic scaling of either space, and to a joint permutation of the rows.
+
+    Parameters
+    ----------
+    kernel : {"linear", "cosine", "rbf"}
+        ``cosine`` is the linear kernel on L2-normalised rows.
+    debiased : bool
+        Use the unbiased HSIC estimator (needs n >= 4).
+    sigma : None, float, "median" or "kornblith"
+        RBF bandwidth (ignored for linear/cosine). ``None`` means ``"median"``: the square root of
+        the lower median of the non-zero squared distances, per space (the paper's code).
+        ``"kornblith"``: ``σ = threshold · sqrt(median of all squared distances)``.
+    threshold : float
+        Multiplier for the ``kornblith`` rule (Kornblith et al.'s ``threshold``), default 1.0.
+    block_size : int, optional
+        RBF only: above this many samples the kernel is evaluated in blocks of this size with
+        bounded memory (default 4096).
+    route : {"auto", "feature", "gram"}
+        Linear/cosine only: force the feature-space or Gram-matrix computation.
+    """
+    X, Y = _prepare(X, Y, kernel, debiased)
+    if block_size is not None:
+        block_size = check_positive_int(block_size, "block_size", minimum=2)
+    return _ratio(*_hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route))
+
+
+# ---------------------------------------------------------------------------------- blockwise RBF
+
+
+def _select_ranks(value_blocks, ranks, upper: float, bins: int = 1 << 16):
+    """Exact order statistics of a stream of 1-D arrays, in two passes of bounded memory.
+
+    ``value_blocks()`` returns a fresh iterable of 1-D arrays (the same values each time) that lie
+    in ``[0, upper]``. Pass 1 builds a histogram; pass 2 keeps only the values in the bins that
+    contain the wanted ranks and selects among them.
+    """
+    ranks = list(ranks)
+    scale = (bins - 1) / upper if upper > 0 else 0.0
+    counts = np.zeros(bins, dtype=np.int64)
+    for v in value_blocks():
+        idx = (v * scale).astype(np.int64)
+        np.minimum(idx, bins - 1, out=idx)
+        counts += np.bincount(idx, minlength=bins)
+    cum = np.cumsum(counts)
+    where = {}  # rank -> (bin, rank inside that bin)
+    for r in ranks:
+        b = int(np.searchsorted(cum, r, side="right"))
+        where[r] = (b, r - (int(cum[b - 1]) if b > 0 else 0))
+    kept = {b: [] for b, _ in where.values()}
+    for v in value_blocks():
+        idx = (v * scale).astype(np.int64)
+        np.minimum(idx, bins - 1, out=idx)
+        for b in kept:
+            sel = v[idx == b]
+            if sel.size:
+                kept[b].append(sel)
+    merged = {b: np.sort(np.concatenate(parts)) for b, parts in kept.items()}
+    out = {r: float(merged[b][lr]) for r, (b, lr) in where.items()}
+    return [out[r] for r in ranks]
+
+
+def _blockwise_sigma(X, rule, threshold, block, stored):
+    """Bandwidth by ``rule`` for the rows of X using blockwise distances.
+
+    ``stored`` is a list of (i0, j0, D_block float32) if distances were kept, else None
+    (they are recomputed for each pass).
+    """
+    n = X.shape[0]
+    norms = np.linalg.norm(X - X.mean(0), axis=1)
+    upper = float((2.0 * norms.max()) ** 2) * (1 + 1e-6) + 1e-300
+
+    def blocks():
+        if stored is not None:
+            for i0, j0, D in stored:
+                yield D[np.triu_indices_from(D, 1)] if i0 == j0 else D.ravel()
+        else:
+            for i0, _i1, j0, _j1, D in iter_sq_distance_blocks(X, block):
+                yield D[np.triu_indices_from(D, 1)] if i0 == j0 else D.ravel()
+
+    m_zero = sum(int(np.count_nonzero(v == 0)) for v in blocks())
+    return sigma_from_ranks(lambda r: _select_ranks(blocks, r, upper), n, m_zero, rule, threshold)
+
+
+def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: int = 2048,
+                      debiased: bool = False, max_memory_bytes: int = 2 << 30) -> dict:
+    """RBF CKA with bounded memory: upper-triangular blocks of ``‖xᵢ - xⱼ‖²``, never an n x n array.
+
+    With an explicit ``sigma`` one pass suffices (two Gram products of half size, plus the
+    elementwise work). A bandwidth *rule* needs the distances before any kernel value: if both
+    spaces' upper-triangle distances fit in ``max_memory_bytes`` as float32 they are kept from
+    the first pass (the kernel pass then costs no further products); otherwise they are
+    recomputed (three extra passes, exact order statistics by histogram refinement).
+
+    Returns a dict with ``cka``, ``hsic_xy``, ``hsic_xx``, ``hsic_yy``, ``sigma_x``, ``sigma_y``
+    and ``stored`` (whether distances were kept).
+    """
+    X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    block = check_positive_int(block_size, "block_size", minimum=2)
+    n = X.shape[0]
+    rule = _resolve_sigma_arg(sigma)
+    stored_x = stored_y = None
+    if isinstance(rule, str):
+        nblocks = -(-n // block)
+        need = 2 * 4 * block * block * nblocks * (nblocks + 1) // 2
+        if need <= max_memory_bytes:
+            stored_x, stored_y = [], []
+            for (i0, _, j0, _, Dx), (_, _, _, _, Dy) in zip(iter_sq_distance_blocks(X, block),
+                                                             iter_sq_distance_blocks(Y, block), strict=True):
+                stored_x.append((i0, j0, Dx.astype(np.float32)))
+                stored_y.append((i0, j0, Dy.astype(np.float32)))
+        sx = _blockwise_sigma(X, rule, threshold, block, stored_x)
+        sy = _blockwise_sigma(Y, rule, threshold, block, stored_y)
+    else:
+        sx = sy = rule
+
+    ax, ay = -1.0 / (2 * sx * sx), -1.0 / (2 * sy * sy)
+    s_kl = s_kk = s_ll = 0.0
+    k, l_ = np.zeros(n), np.zeros(n)
+
+    if stored_x is not None:
+        pairs = ((i0, j0, Dx, Dy) for (i0, j0, Dx), (_, _, Dy) in zip(stored_x, stored_y, strict=True))
+    else:
+        pairs = ((i0, j0, Dx, Dy) for (i0, _, j0, _, Dx), (_, _, _, _, Dy)
+                 in zip(iter_sq_distance_blocks(X, block), iter_sq_distance_blocks(Y, block), strict=True))
+    for i0, j0, Dx, Dy in pairs:
+        K = np.exp(np.multiply(Dx, ax, dtype=np.float64))
+        L = np.exp(np.multiply(Dy, ay, dtype=np.float64))
+        w = 1.0 if i0 == j0 else 2.0
+        s_kl += w * np.einsum("ij,ij->", K, L)
+        s_kk += w * np.einsum("ij,ij->", K, K)
+        s_ll += w * np.einsum("ij,ij->", L, L)
+        bi, bj = K.shape
+        k[i0:i0 + bi] += K.sum(1)
+        l_[i0:i0 + bi] += L.sum(1)
+        if i0 != j0:
+            k[j0:j0 + bj] += K.sum(0)
+            l_[j0:j0 + bj] += L.sum(0)
+    ones = np.ones(n)
+    h_xy = KernelStats(n, s_kl, k, l_, ones, ones).hsic(debiased)
+    h_xx = KernelStats(n, s_kk, k, k, ones, ones).hsic(debiased)
+    h_yy = KernelStats(n, s_ll, l_, l_, ones, ones).hsic(debiased)
+    return {
+        "cka": _ratio(h_xy, h_xx, h_yy),
+        "hsic_xy": h_xy,
+        "hsic_xx": h_xx,
+        "hsic_yy": h_yy,
+        "sigma_x": float(sx),
+        "sigma_y": float(sy),
+        "stored": stored_x is not None,
+    }

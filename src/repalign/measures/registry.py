@@ -1,0 +1,105 @@
+"""A registry of similarity measures with their metadata.
+
+Every measure declares its direction (is a larger value more similar?), its range, the
+transformations it is invariant to, and how many samples it needs. ``get_measure(name)``
+returns a :class:`Measure`; calling it on ``(X, Y)`` returns a float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .cka import cka
+from .gw import gw_paired
+from .knn import cknna, mutual_knn
+from .rsa import rsa
+
+__all__ = ["Measure", "MEASURES", "get_measure", "measure_names"]
+
+_ROT = ("orthogonal transform", "isotropic scaling", "joint row permutation")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named similarity measure between two row-paired embedding sets."""
+
+    name: str
+    fn: Callable[..., float] = field(repr=False)
+    higher_is_more_similar: bool
+    range: tuple[float, float]
+    invariances: tuple[str, ...]
+    min_samples: int
+    description: str
+    params: dict = field(default_factory=dict)
+
+    def __call__(self, X, Y) -> float:
+        return float(self.fn(X, Y, **self.params))
+
+    def more_similar(self, a: float, b: float) -> bool:
+        """True when value ``a`` is at least as similar as ``b`` under this measure's direction."""
+        return a >= b if self.higher_is_more_similar else a <= b
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "higher_is_more_similar": self.higher_is_more_similar,
+            "range": list(self.range),
+            "invariances": list(self.invariances),
+            "min_samples": self.min_samples,
+            "description": self.description,
+            "params": dict(self.params),
+        }
+
+
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in [
+        Measure("cka-linear", cka, True, (0.0, 1.0), _ROT + ("translation",), 2,
+                "CKA with linear kernels (maniparambil2024 Eq. 1)", {"kernel": "linear"}),
+        Measure("cka-rbf", cka, True, (0.0, 1.0), _ROT + ("translation",), 3,
+                "CKA with RBF kernels, bandwidth = sqrt(lower median of non-zero squared distances) per space",
+                {"kernel": "rbf", "sigma": "median"}),
+        Measure("cka-cosine", cka, True, (0.0, 1.0), ("orthogonal transform", "isotropic scaling",
+                "per-row scaling", "joint row permutation"), 2,
+                "CKA with linear kernels on L2-normalised rows", {"kernel": "cosine"}),
+        Measure("cka-linear-debiased", cka, True, (-1.0, 1.0), _ROT + ("translation",), 4,
+                "CKA with Song et al.'s unbiased HSIC (Kornblith et al. 2019)",
+                {"kernel": "linear", "debiased": True}),
+        Measure("mutual-knn", mutual_knn, True, (0.0, 1.0), ("orthogonal transform", "isotropic scaling",
+                "per-row scaling", "joint row permutation"), 11,
+                "mean fraction of shared k nearest neighbours (cosine), platonic-representation definition",
+                {"k": 10}),
+        Measure("cknna", cknna, True, (-1.0, 1.0), ("orthogonal transform", "isotropic scaling",
+                "per-row scaling", "joint row permutation"), 11,
+                "CKA restricted to mutual k-NN pairs (Huh et al. 2024)", {"k": 10}),
+        Measure("gw", gw_paired, False, (0.0, float("inf")), _ROT + ("translation",), 2,
+                "square-loss Gromov-Wasserstein objective of the ground-truth coupling, mean-normalised Euclidean distances"),
+        Measure("rsa", rsa, True, (-1.0, 1.0), ("isotropic scaling", "joint row permutation",
+                "per-row affine maps"), 3,
+                "Spearman correlation of 1 - Pearson RDMs", {"metric": "correlation", "compare": "spearman"}),
+    ]
+}
+
+
+def measure_names() -> list[str]:
+    return list(MEASURES)
+
+
+def get_measure(name: str, **params) -> Measure:
+    """Look a measure up by name; extra keyword arguments override its parameters (e.g. ``k=5``)."""
+    if name not in MEASURES:
+        raise ValueError(f"measure: unknown measure {name!r}; known measures: {', '.join(MEASURES)}")
+    m = MEASURES[name]
+    if not params:
+        return m
+    unknown = set(params) - set(m.params)
+    if unknown:
+        raise ValueError(f"measure {name!r}: unknown parameter(s) {sorted(unknown)}; it accepts {sorted(m.params)}")
+    new = dict(m.params)
+    new.update(params)
+    min_samples = m.min_samples
+    if "k" in new:
+        min_samples = max(min_samples, int(new["k"]) + 1)
+    return Measure(m.name, m.fn, m.higher_is_more_similar, m.range, m.invariances, min_samples,
+                   m.description, new)

@@ -1,0 +1,245 @@
+"""Uncertainty for any measure: permutation tests, bootstrap intervals and shuffle curves.
+
+* Permutation test: the rows of ``Y`` are permuted (breaking the pairing) ``N`` times; the
+  one-sided p-value in the measure's similarity direction is
+  ``(1 + #{perm at least as similar as observed}) / (1 + N)`` (Phipson & Smyth 2010).
+* Bootstrap: rows are resampled jointly with replacement; percentile interval.
+* Shuffle curve (maniparambil2024 Table 1, schnaus2025 "Is matched data more similar?"): a
+  fraction f of the rows of ``Y`` is shuffled among themselves so that every one of them lands
+  on a wrong partner (a random cyclic shift of a random subset); the measure is averaged over
+  seeds for each f.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validate import check_fraction, check_pair, check_positive_int
+from .registry import Measure, get_measure
+
+__all__ = [
+    "MeasureResult",
+    "SimilarityReport",
+    "ShuffleCurve",
+    "permutation_test",
+    "bootstrap_ci",
+    "evaluate",
+    "shuffle_curve",
+    "shuffle_fraction",
+]
+
+
+def _as_measure(measure) -> Measure:
+    if isinstance(measure, Measure):
+        return measure
+    if isinstance(measure, str):
+        return get_measure(measure)
+    raise ValueError(f"measure: expected a measure name or Measure, got {type(measure).__name__}")
+
+
+def _progress(iterable, enabled: bool, desc: str, total: int):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
+                     progress: bool = False) -> tuple[float, np.ndarray]:
+    """One-sided permutation p-value of ``measure(X, Y)`` and the null values (N,)."""
+    m = _as_measure(measure)
+    X, Y = check_pair(X, Y, min_samples=m.min_samples)
+    n_permutations = check_positive_int(n_permutations, "n_permutations")
+    rng = np.random.default_rng(seed)
+    observed = m(X, Y)
+    null = np.empty(n_permutations)
+    for i in _progress(range(n_permutations), progress, f"{m.name} permutations", n_permutations):
+        null[i] = m(X, Y[rng.permutation(X.shape[0])])
+    hits = np.sum(null >= observed) if m.higher_is_more_similar else np.sum(null <= observed)
+    return float((1 + hits) / (1 + n_permutations)), null
+
+
+def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
+                 progress: bool = False) -> tuple[float, float, np.ndarray]:
+    """Percentile bootstrap interval ``(low, high)`` of ``measure`` and the resampled values."""
+    m = _as_measure(measure)
+    X, Y = check_pair(X, Y, min_samples=m.min_samples)
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    level = check_fraction(level, "level", low=0.0, high=1.0)
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    vals = np.empty(n_bootstrap)
+    for i in _progress(range(n_bootstrap), progress, f"{m.name} bootstrap", n_bootstrap):
+        idx = rng.integers(0, n, n)
+        vals[i] = m(X[idx], Y[idx])
+    alpha = (1.0 - level) / 2.0
+    vals_ok = vals[np.isfinite(vals)]
+    if vals_ok.size == 0:
+        raise ValueError(f"bootstrap: every resample of {m.name} was undefined; use more samples")
+    low, high = np.quantile(vals_ok, [alpha, 1.0 - alpha])
+    return float(low), float(high), vals
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """One measure's value with optional permutation p-value and bootstrap interval."""
+
+    name: str
+    value: float
+    higher_is_more_similar: bool
+    p_value: float | None = None
+    n_permutations: int = 0
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float | None = None
+    n_bootstrap: int = 0
+    seconds: float = 0.0
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "value": self.value,
+            "higher_is_more_similar": self.higher_is_more_similar,
+            "p_value": self.p_value,
+            "n_permutations": self.n_permutations,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "ci_level": self.ci_level,
+            "n_bootstrap": self.n_bootstrap,
+            "seconds": self.seconds,
+            "params": dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class SimilarityReport:
+    """All measures between one pair of embedding sets."""
+
+    n: int
+    dim_x: int
+    dim_y: int
+    measures: dict[str, MeasureResult]
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "dim_x": self.dim_x,
+            "dim_y": self.dim_y,
+            "measures": {k: v.to_dict() for k, v in self.measures.items()},
+        }
+
+    def __getitem__(self, name: str) -> MeasureResult:
+        return self.measures[name]
+
+
+DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased", "mutual-knn",
+                    "cknna", "gw", "rsa")
+
+
+def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, permutations: int = 0, bootstrap: int = 0,
+             level: float = 0.95, seed: int = 0, progress: bool = False) -> SimilarityReport:
+    """Compute several measures between row-paired ``X`` (n, dx) and ``Y`` (n, dy).
+
+    ``permutations`` / ``bootstrap``: number of resamples for p-values / intervals (0 = none).
+    """
+    ms = [_as_measure(m) for m in measures]
+    if not ms:
+        raise ValueError("measures: give at least one measure name")
+    need = max(m.min_samples for m in ms)
+    X, Y = check_pair(X, Y, min_samples=need)
+    if permutations:
+        check_positive_int(permutations, "permutations")
+    if bootstrap:
+        check_positive_int(bootstrap, "bootstrap")
+    out = {}
+    for i, m in enumerate(ms):
+        t0 = time.perf_counter()
+        value = m(X, Y)
+        p = None
+        lo = hi = None
+        if permutations:
+            p, _ = permutation_test(m, X, Y, permutations, seed=seed + i, progress=progress)
+        if bootstrap:
+            lo, hi, _ = bootstrap_ci(m, X, Y, bootstrap, level=level, seed=seed + 1000 + i, progress=progress)
+        out[m.name] = MeasureResult(
+            m.name, value, m.higher_is_more_similar, p, int(permutations), lo, hi,
+            level if bootstrap else None, int(bootstrap), time.perf_counter() - t0, dict(m.params),
+        )
+    return SimilarityReport(X.shape[0], X.shape[1], Y.shape[1], out)
+
+
+def shuffle_fraction(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``range(n)`` that moves ``round(fraction · n)`` rows, each to a wrong place.
+
+    The chosen rows are put in random order and shifted cyclically by one, so none stays put
+    (for a count of 1 nothing can move and the identity is returned).
+    """
+    fraction = check_fraction(fraction, "fraction")
+    perm = np.arange(n)
+    count = int(round(fraction * n))
+    if count < 2:
+        return perm
+    chosen = rng.choice(n, size=count, replace=False)
+    perm[chosen] = np.roll(chosen, 1)
+    return perm
+
+
+@dataclass(frozen=True)
+class ShuffleCurve:
+    """Measure values against the fraction of shuffled rows (mean and std over seeds)."""
+
+    fractions: tuple[float, ...]
+    mean: dict[str, tuple[float, ...]]
+    std: dict[str, tuple[float, ...]]
+    n_seeds: int
+    n: int
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "n_seeds": self.n_seeds,
+            "fractions": list(self.fractions),
+            "measures": {k: {"mean": list(self.mean[k]), "std": list(self.std[k])} for k in self.mean},
+        }
+
+    def is_monotone(self, name: str, higher_is_more_similar: bool = True, slack: float = 0.0) -> bool:
+        """Whether the mean curve gets (weakly, up to ``slack``) less similar as f grows."""
+        v = np.asarray(self.mean[name])
+        d = np.diff(v) if higher_is_more_similar else -np.diff(v)
+        return bool(np.all(d <= slack))
+
+
+def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_seeds: int = 3,
+                  seed: int = 0, progress: bool = False) -> ShuffleCurve:
+    """Measure vs fraction of rows of ``Y`` shuffled to wrong partners (default f = 0, 0.1, …, 1)."""
+    ms = [_as_measure(m) for m in measures]
+    if not ms:
+        raise ValueError("measures: give at least one measure name")
+    X, Y = check_pair(X, Y, min_samples=max(m.min_samples for m in ms))
+    fr = np.linspace(0.0, 1.0, 11) if fractions is None else np.asarray(fractions, dtype=float)
+    if fr.ndim != 1 or fr.size == 0:
+        raise ValueError("fractions: expected a non-empty 1-D list of numbers in [0, 1]")
+    for f in fr:
+        check_fraction(f, "fractions")
+    n_seeds = check_positive_int(n_seeds, "n_seeds")
+    vals = {m.name: np.empty((len(fr), n_seeds)) for m in ms}
+    total = len(fr) * n_seeds
+    it = ((i, s) for i in range(len(fr)) for s in range(n_seeds))
+    for i, s in _progress(it, progress, "shuffle curve", total):
+        rng = np.random.default_rng([seed, s, i])
+        perm = shuffle_fraction(X.shape[0], fr[i], rng)
+        Yp = Y[perm]
+        for m in ms:
+            vals[m.name][i, s] = m(X, Yp)
+    return ShuffleCurve(
+        tuple(float(f) for f in fr),
+        {k: tuple(map(float, v.mean(1))) for k, v in vals.items()},
+        {k: tuple(map(float, v.std(1))) for k, v in vals.items()},
+        n_seeds,
+        X.shape[0],
+    )

@@ -1,0 +1,188 @@
+"""One chunked accumulator of first and second moments of a pair of embedding sets.
+
+For row-aligned ``X`` (n, dx) and ``Y`` (n, dy) it accumulates, over row chunks,
+
+* ``n``, ``Σ x``, ``Σ y``, ``Xᵀ X``, ``Yᵀ Y``, ``Xᵀ Y``;
+* with ``debiased=True`` also the row-norm terms the unbiased HSIC needs, with
+  ``p_i = ‖x_i‖²`` and ``r_i = ‖y_i‖²``: ``Σ p``, ``Σ r``, ``Σ p²``, ``Σ r²``, ``Σ p r``,
+  ``Σ p x``, ``Σ p y``, ``Σ r x``, ``Σ r y``.
+
+All statistics are taken relative to a fixed shift (by default the mean of the first chunk)
+so that a large common offset does not cancel catastrophically. Two accumulators with the
+same shift can be merged, which is how partial results from Dask workers are combined.
+
+Linear CKA in feature space (Kornblith et al. 2019): for centred X, Y,
+``CKA = ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F)``. This is the Gram form of maniparambil2024
+Eq. (1)-(2) with a linear kernel, at O(n d²) time and O(d²) memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ._validate import as_embeddings
+
+__all__ = ["PairMoments", "streamed_linear_cka"]
+
+_ARRAYS = ("sx", "sy", "xtx", "yty", "xty", "p_x", "p_y", "r_x", "r_y")
+_SCALARS = ("n", "sp", "sr", "spp", "srr", "spr")
+
+
+class PairMoments:
+    """Streaming moments of a row-aligned pair ``(X, Y)``.
+
+    Parameters
+    ----------
+    debiased : bool
+        Also accumulate the row-norm terms needed by the unbiased HSIC (O(n (dx + dy)) extra).
+    shift_x, shift_y : array, optional
+        Fixed offsets subtracted from every row before accumulating. Give the same shifts to
+        every worker whose accumulators will be merged. Default: mean of the first chunk.
+    """
+
+    def __init__(self, debiased: bool = True, shift_x=None, shift_y=None):
+        self.debiased = debiased
+        self.shift_x = None if shift_x is None else np.asarray(shift_x, dtype=np.float64)
+        self.shift_y = None if shift_y is None else np.asarray(shift_y, dtype=np.float64)
+        self.n = 0
+        self.sp = self.sr = self.spp = self.srr = self.spr = 0.0
+        for name in _ARRAYS:
+            setattr(self, name, None)
+
+    def _init_arrays(self, dx: int, dy: int) -> None:
+        self.sx, self.sy = np.zeros(dx), np.zeros(dy)
+        self.xtx, self.yty, self.xty = np.zeros((dx, dx)), np.zeros((dy, dy)), np.zeros((dx, dy))
+        self.p_x, self.p_y, self.r_x, self.r_y = np.zeros(dx), np.zeros(dy), np.zeros(dx), np.zeros(dy)
+
+    def update(self, X, Y) -> PairMoments:
+        """Add a chunk of rows: ``X`` (b, dx) and ``Y`` (b, dy) with the same ``b``."""
+        X = as_embeddings(X, "X chunk", min_samples=1)
+        Y = as_embeddings(Y, "Y chunk", min_samples=1)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(
+                f"X chunk and Y chunk have mismatched sample counts ({X.shape[0]} vs {Y.shape[0]})"
+            )
+        if self.shift_x is None:
+            self.shift_x = X.mean(axis=0)
+        if self.shift_y is None:
+            self.shift_y = Y.mean(axis=0)
+        if self.sx is None:
+            self._init_arrays(X.shape[1], Y.shape[1])
+        if X.shape[1] != self.sx.shape[0] or Y.shape[1] != self.sy.shape[0]:
+            raise ValueError(
+                f"chunk feature sizes ({X.shape[1]}, {Y.shape[1]}) differ from the first chunk's "
+                f"({self.sx.shape[0]}, {self.sy.shape[0]})"
+            )
+        X = X - self.shift_x
+        Y = Y - self.shift_y
+        XT = np.ascontiguousarray(X.T)
+        self.n += X.shape[0]
+        self.sx += X.sum(axis=0)
+        self.sy += Y.sum(axis=0)
+        self.xtx += XT @ X
+        self.yty += Y.T @ Y
+        self.xty += XT @ Y
+        if self.debiased:
+            p = np.einsum("ij,ij->i", X, X)
+            r = np.einsum("ij,ij->i", Y, Y)
+            self.sp += p.sum()
+            self.sr += r.sum()
+            self.spp += p @ p
+            self.srr += r @ r
+            self.spr += p @ r
+            self.p_x += p @ X
+            self.p_y += p @ Y
+            self.r_x += r @ X
+            self.r_y += r @ Y
+        return self
+
+    def merge(self, other: PairMoments) -> PairMoments:
+        """Add another accumulator's statistics (same shifts required) into this one."""
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            for k, v in other.__dict__.items():
+                setattr(self, k, v.copy() if isinstance(v, np.ndarray) else v)
+            return self
+        if not (np.array_equal(self.shift_x, other.shift_x) and np.array_equal(self.shift_y, other.shift_y)):
+            raise ValueError("cannot merge accumulators with different shifts; pass shift_x/shift_y to both")
+        if self.debiased != other.debiased:
+            raise ValueError("cannot merge a debiased accumulator with a non-debiased one")
+        for name in _SCALARS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _ARRAYS:
+            getattr(self, name).__iadd__(getattr(other, name))
+        return self
+
+    # ------------------------------------------------------------------ statistics
+    def _need(self, k: int) -> None:
+        if self.n < k:
+            raise ValueError(f"only {self.n} samples were accumulated; this estimator needs at least {k}")
+
+    def centered(self):
+        """Centred scatter matrices ``(XcᵀXc, YcᵀYc, XcᵀYc)`` (not divided by n)."""
+        self._need(2)
+        mx, my = self.sx / self.n, self.sy / self.n
+        return (
+            self.xtx - self.n * np.outer(mx, mx),
+            self.yty - self.n * np.outer(my, my),
+            self.xty - self.n * np.outer(mx, my),
+        )
+
+    def _norm_cross(self, pr, p_v, r_u, uv, su, sv, sp, sr, mu, nu) -> float:
+        """``Σ_i ‖u_i - μ‖² ‖v_i - ν‖²`` from raw (shifted) sums; see module docstring."""
+        n = self.n
+        c, e = mu @ mu, nu @ nu
+        return float(
+            pr - 2 * (p_v @ nu) + e * sp - 2 * (r_u @ mu) + 4 * (mu @ uv @ nu)
+            - 2 * e * (su @ mu) + c * sr - 2 * c * (sv @ nu) + n * c * e
+        )
+
+    def hsic_terms(self, debiased: bool = False) -> tuple[float, float, float]:
+        """``(HSIC(K,L), HSIC(K,K), HSIC(L,L))`` for linear kernels, up to a common factor.
+
+        Biased: ``tr(KHLH) = ‖Xcᵀ Yc‖²_F`` (maniparambil2024 Eq. 2 without ``1/(n-1)²``).
+        Debiased: Song et al. (2012)'s unbiased estimator for centred data,
+        ``‖XcᵀYc‖² - n/(n-2) Σ aᵢbᵢ + Σa Σb / ((n-1)(n-2))`` with ``aᵢ = ‖xᵢ-μ‖²``,
+        ``bᵢ = ‖yᵢ-ν‖²`` (Kornblith et al.'s feature-space form; the ``1/(n(n-3))`` factor
+        cancels in CKA). Needs ``n >= 4``.
+        """
+        cxx, cyy, cxy = self.centered()
+        kl, kk, ll = float((cxy * cxy).sum()), float((cxx * cxx).sum()), float((cyy * cyy).sum())
+        if not debiased:
+            return kl, kk, ll
+        if not self.debiased:
+            raise ValueError("this accumulator was created with debiased=False")
+        self._need(4)
+        n = self.n
+        mx, my = self.sx / n, self.sy / n
+        sa = self.sp - 2 * (self.sx @ mx) + n * (mx @ mx)
+        sb = self.sr - 2 * (self.sy @ my) + n * (my @ my)
+        sab = self._norm_cross(self.spr, self.p_y, self.r_x, self.xty, self.sx, self.sy, self.sp, self.sr, mx, my)
+        saa = self._norm_cross(self.spp, self.p_x, self.p_x, self.xtx, self.sx, self.sx, self.sp, self.sp, mx, mx)
+        sbb = self._norm_cross(self.srr, self.r_y, self.r_y, self.yty, self.sy, self.sy, self.sr, self.sr, my, my)
+
+        def unbiased(dot, s_ab, s_a, s_b):
+            return dot - n / (n - 2.0) * s_ab + s_a * s_b / ((n - 1.0) * (n - 2.0))
+
+        return unbiased(kl, sab, sa, sb), unbiased(kk, saa, sa, sa), unbiased(ll, sbb, sb, sb)
+
+    def linear_cka(self, debiased: bool = False) -> float:
+        kl, kk, ll = self.hsic_terms(debiased=debiased)
+        if kk <= 0 or ll <= 0:
+            which = "X" if kk <= 0 else "Y"
+            raise ValueError(f"{which}: has zero variance; CKA is undefined for constant embeddings")
+        return kl / np.sqrt(kk * ll)
+
+
+def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiased: bool = False) -> float:
+    """Linear CKA from an iterable of ``(X_chunk, Y_chunk)`` row blocks; never forms an n x n matrix.
+
+    Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²).
+    """
+    acc = PairMoments(debiased=debiased)
+    for Xc, Yc in chunks:
+        acc.update(Xc, Yc)
+    return acc.linear_cka(debiased=debiased)
