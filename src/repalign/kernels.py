@@ -57,11 +57,28 @@ def cosine_normalize(X: np.ndarray, name: str = "X") -> np.ndarray:
     return X / norms[:, None]
 
 
+# Through the Gram identity ‖a-b‖² = ‖a‖² + ‖b‖² - 2a·b, identical rows come out as ~1e-15
+# instead of 0; values below this fraction of ‖a‖² + ‖b‖² are rounding noise and set to 0, so
+# that duplicated rows (e.g. in a bootstrap resample) have exactly zero distance.
+_ROUNDOFF = 64 * np.finfo(np.float64).eps
+
+
+def _finish_sq_distances(G: np.ndarray, sq_rows: np.ndarray, sq_cols: np.ndarray) -> np.ndarray:
+    """Turn a block of ``-2 a·b`` (in place) into clean squared distances."""
+    scale = sq_rows[:, None] + sq_cols[None, :]
+    G += scale
+    G[G <= _ROUNDOFF * scale] = 0.0
+    return G
+
+
 def squared_distances(X: np.ndarray) -> np.ndarray:
-    """Pairwise squared Euclidean distances, shape (n, n), clipped at 0, zero diagonal."""
-    sq = np.einsum("ij,ij->i", X, X)
-    D = sq[:, None] + sq[None, :] - 2.0 * linear_gram(X)
-    np.maximum(D, 0.0, out=D)
+    """Pairwise squared Euclidean distances, shape (n, n): non-negative, zero diagonal, exactly
+    zero for identical rows. Computed on centred rows (translation-invariant, less cancellation)."""
+    Xc = X - X.mean(axis=0)
+    sq = np.einsum("ij,ij->i", Xc, Xc)
+    D = linear_gram(Xc)
+    D *= -2.0
+    _finish_sq_distances(D, sq, sq)
     np.fill_diagonal(D, 0.0)
     return D
 
@@ -152,6 +169,7 @@ def iter_sq_distance_blocks(
     blocks contain their own zero diagonal.
     """
     n = X.shape[0]
+    X = X - X.mean(axis=0)
     sq = np.einsum("ij,ij->i", X, X)
     XT = np.ascontiguousarray(X.T)
     for i0 in range(0, n, block):
@@ -161,9 +179,7 @@ def iter_sq_distance_blocks(
             j1 = min(n, j0 + block)
             G = Xi @ XT[:, j0:j1]
             G *= -2.0
-            G += sq[i0:i1, None]
-            G += sq[None, j0:j1]
-            np.maximum(G, 0.0, out=G)
+            _finish_sq_distances(G, sq[i0:i1], sq[j0:j1])
             if i0 == j0:
                 np.fill_diagonal(G, 0.0)
             yield i0, i1, j0, j1, G

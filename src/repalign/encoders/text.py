@@ -229,6 +229,13 @@ class OnnxMiniLMEncoder(Encoder):
             opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
+        # the token-level output is the rank-3 one ending in 384 (its name is auto-generated)
+        token_outs = [o.name for o in self.session.get_outputs()
+                      if len(o.shape) == 3 and o.shape[-1] == self.dim]
+        if len(token_outs) != 1:
+            raise ValueError(f"{self.onnx_path}: cannot identify the token embedding output "
+                             f"among {[o.name for o in self.session.get_outputs()]}")
+        self.token_output = token_outs[0]
 
     def preprocessing(self) -> dict:
         return {"model": self.onnx_path.name, "pooling": "mean", "max_length": self.max_length}
@@ -240,7 +247,7 @@ class OnnxMiniLMEncoder(Encoder):
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        tokens = self.session.run(None, feeds)[0]  # (b, t, 384)
+        (tokens,) = self.session.run([self.token_output], feeds)  # (b, t, 384)
         m = mask[:, :, None].astype(np.float32)
         return (tokens * m).sum(1) / np.maximum(m.sum(1), 1e-9)
 

@@ -10,6 +10,10 @@ uses for its "Is matched data more similar?" study:
   k nearest neighbours of i in *both* spaces, ``HSIC₁(M∘K, M∘L) / sqrt(HSIC₁(M_K∘K, M_K∘K)
   HSIC₁(M_L∘L, M_L∘L))`` with the unbiased HSIC for (possibly asymmetric) matrices and
   linear kernels on normalised rows.
+
+``groups`` (optional, shape (n,)): rows with the same group value are never each other's
+neighbours. The bootstrap uses it so that copies of one item drawn twice do not count as
+neighbours of each other (which would inflate both measures).
 """
 
 from __future__ import annotations
@@ -19,56 +23,87 @@ import numpy as np
 from .._validate import check_pair, check_positive_int
 from ..kernels import cosine_normalize
 
-__all__ = ["knn_indices", "mutual_knn", "cknna"]
+__all__ = ["knn_indices", "topk_rows", "mutual_knn", "cknna", "knn_overlap"]
 
 
-def knn_indices(X: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
-    """Indices (n, k) of each row's k largest inner products with the other rows (self excluded).
+def topk_rows(S: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest entries of every row of ``S`` (excluded entries = -inf).
 
-    Ties are broken by the lower index, so the result is deterministic. Memory O(block · n).
+    Ties are broken by the lower column index, so the result is deterministic.
+    """
+    part = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(S, part, 1)
+    order = np.lexsort((part, -vals), axis=1)
+    out = np.take_along_axis(part, order, 1)
+    # rows where the k-th value is tied with an entry outside the partition: resolve exactly
+    kth = vals.min(axis=1)
+    tied = np.flatnonzero((S >= kth[:, None]).sum(axis=1) > k)
+    for r in tied:
+        cand = np.flatnonzero(S[r] >= kth[r])
+        out[r] = cand[np.lexsort((cand, -S[r, cand]))[:k]]
+    return out
+
+
+def _exclude(S: np.ndarray, rows: np.ndarray, groups: np.ndarray | None) -> None:
+    """Set self (and same-group) entries of the row block ``S`` (rows ``rows``) to -inf."""
+    S[np.arange(len(rows)), rows] = -np.inf
+    if groups is not None:
+        S[groups[rows][:, None] == groups[None, :]] = -np.inf
+
+
+def knn_indices(X: np.ndarray, k: int, block: int = 2048, groups=None) -> np.ndarray:
+    """Indices (n, k) of each row's k largest inner products with the other rows.
+
+    The row itself (and rows of the same ``group``) are excluded. Memory O(block · n).
     """
     n = X.shape[0]
     out = np.empty((n, k), dtype=np.int64)
     XT = np.ascontiguousarray(X.T)
+    g = None if groups is None else np.asarray(groups)
     for s in range(0, n, block):
-        e = min(n, s + block)
-        S = X[s:e] @ XT
-        S[np.arange(e - s), np.arange(s, e)] = -np.inf
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k]
-        kth = np.take_along_axis(S, part, 1).min(axis=1)
-        for r in range(e - s):
-            row = S[r]
-            cand = np.flatnonzero(row >= kth[r])  # the top k plus anything tied with the k-th
-            order = np.lexsort((cand, -row[cand]))
-            out[s + r] = cand[order[:k]]
+        rows = np.arange(s, min(n, s + block))
+        S = X[rows] @ XT
+        _exclude(S, rows, g)
+        out[rows] = topk_rows(S, k)
     return out
 
 
-def _check_k(k, n, name="k"):
+def _check_k(k, n, groups=None, name="k"):
     k = check_positive_int(k, name)
-    if k > n - 1:
-        raise ValueError(f"{name}: k = {k} needs at least k + 1 = {k + 1} samples, got n = {n}; lower k")
+    avail = n - 1 if groups is None else n - np.max(np.unique(groups, return_counts=True)[1])
+    if k > avail:
+        raise ValueError(f"{name}: k = {k} needs at least k + 1 = {k + 1} distinct samples, got {avail + 1}; lower k")
     return k
 
 
-def mutual_knn(X, Y, k: int = 10) -> float:
+def _check_groups(groups, n):
+    if groups is None:
+        return None
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"groups: expected shape ({n},), got {g.shape}")
+    return g
+
+
+def knn_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over rows of ``|a_i ∩ b_i| / k`` for two (n, k) neighbour-index arrays."""
+    k = a.shape[1]
+    both = np.concatenate([np.sort(a, 1), np.sort(b, 1)], axis=1)
+    both.sort(axis=1)
+    return float((both[:, 1:] == both[:, :-1]).sum(axis=1).mean() / k)
+
+
+def mutual_knn(X, Y, k: int = 10, groups=None) -> float:
     """Mutual k-NN alignment of row-paired ``X`` (n, dx) and ``Y`` (n, dy), in [0, 1].
 
     Invariant to orthogonal transforms, isotropic scaling of either space and joint row
     permutations. ``k`` defaults to 10 (the platonic-representation paper).
     """
     X, Y = check_pair(X, Y, min_samples=2)
-    k = _check_k(k, X.shape[0])
+    g = _check_groups(groups, X.shape[0])
+    k = _check_k(k, X.shape[0], g)
     X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
-    a, b = knn_indices(X, k), knn_indices(Y, k)
-    n = X.shape[0]
-    # count |N_X(i) ∩ N_Y(i)| row by row with sorted rows
-    a.sort(axis=1)
-    b.sort(axis=1)
-    both = np.concatenate([a, b], axis=1)
-    both.sort(axis=1)
-    inter = (both[:, 1:] == both[:, :-1]).sum(axis=1)
-    return float(inter.mean() / k) if n else 0.0
+    return knn_overlap(knn_indices(X, k, groups=g), knn_indices(Y, k, groups=g))
 
 
 def _hsic_unbiased_general(K: np.ndarray, L: np.ndarray) -> float:
@@ -83,26 +118,42 @@ def _hsic_unbiased_general(K: np.ndarray, L: np.ndarray) -> float:
     return float(val / (m * (m - 3)))
 
 
-def cknna(X, Y, k: int = 10) -> float:
+def knn_mask(S: np.ndarray, k: int, groups=None) -> np.ndarray:
+    """(n, n) 0/1 matrix with ``M_ij = 1`` when j is among the k nearest neighbours of i."""
+    n = S.shape[0]
+    rows = np.arange(n)
+    Sx = S.copy()
+    _exclude(Sx, rows, groups)
+    M = np.zeros((n, n))
+    M[rows[:, None], topk_rows(Sx, k)] = 1.0
+    return M
+
+
+def cknna_from_similarities(K: np.ndarray, L: np.ndarray, k: int, groups=None, *, mk=None, ml=None,
+                            kk=None, ll=None) -> float:
+    """CKNNA from (n, n) cosine-similarity matrices (see module docstring).
+
+    ``mk``/``ml`` (neighbour masks) and ``kk``/``ll`` (self-similarities) may be passed when
+    already known, e.g. for a permutation test where one side never changes.
+    """
+    mk = knn_mask(K, k, groups) if mk is None else mk
+    ml = knn_mask(L, k, groups) if ml is None else ml
+    m = mk * ml
+    kl = _hsic_unbiased_general(m * K, m * L)
+    kk = _hsic_unbiased_general(mk * K, mk * K) if kk is None else kk
+    ll = _hsic_unbiased_general(ml * L, ml * L) if ll is None else ll
+    if kk <= 0 or ll <= 0:
+        raise ValueError("cknna: a self-similarity is not positive (degenerate neighbourhoods); use more samples or another k")
+    return float(kl / np.sqrt(kk * ll))
+
+
+def cknna(X, Y, k: int = 10, groups=None) -> float:
     """Mutual-neighbour CKA (CKNNA) of row-paired ``X`` and ``Y``; needs n >= 4 and k < n.
 
     Forms (n, n) matrices: intended for n up to a few thousand.
     """
     X, Y = check_pair(X, Y, min_samples=4)
-    n = X.shape[0]
-    k = _check_k(k, n)
+    g = _check_groups(groups, X.shape[0])
+    k = _check_k(k, X.shape[0], g)
     X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
-    K = X @ np.ascontiguousarray(X.T)
-    L = Y @ np.ascontiguousarray(Y.T)
-    rows = np.arange(n)[:, None]
-    mk = np.zeros((n, n))
-    ml = np.zeros((n, n))
-    mk[rows, knn_indices(X, k)] = 1.0
-    ml[rows, knn_indices(Y, k)] = 1.0
-    m = mk * ml
-    kl = _hsic_unbiased_general(m * K, m * L)
-    kk = _hsic_unbiased_general(mk * K, mk * K)
-    ll = _hsic_unbiased_general(ml * L, ml * L)
-    if kk <= 0 or ll <= 0:
-        raise ValueError("cknna: a self-similarity is not positive (degenerate neighbourhoods); use more samples or another k")
-    return float(kl / np.sqrt(kk * ll))
+    return cknna_from_similarities(X @ np.ascontiguousarray(X.T), Y @ np.ascontiguousarray(Y.T), k, g)

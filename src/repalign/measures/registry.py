@@ -32,9 +32,11 @@ class Measure:
     min_samples: int
     description: str
     params: dict = field(default_factory=dict)
+    family: str = "generic"  # which fast resampling path applies (see measures.resample)
+    accepts_groups: bool = False  # takes groups= (rows never neighbours of same-group rows)
 
-    def __call__(self, X, Y) -> float:
-        return float(self.fn(X, Y, **self.params))
+    def __call__(self, X, Y, **extra) -> float:
+        return float(self.fn(X, Y, **self.params, **extra))
 
     def more_similar(self, a: float, b: float) -> bool:
         """True when value ``a`` is at least as similar as ``b`` under this measure's direction."""
@@ -56,28 +58,29 @@ MEASURES: dict[str, Measure] = {
     m.name: m
     for m in [
         Measure("cka-linear", cka, True, (0.0, 1.0), _ROT + ("translation",), 2,
-                "CKA with linear kernels (maniparambil2024 Eq. 1)", {"kernel": "linear"}),
+                "CKA with linear kernels (maniparambil2024 Eq. 1)", {"kernel": "linear"}, "cka"),
         Measure("cka-rbf", cka, True, (0.0, 1.0), _ROT + ("translation",), 3,
                 "CKA with RBF kernels, bandwidth = sqrt(lower median of non-zero squared distances) per space",
-                {"kernel": "rbf", "sigma": "median"}),
+                {"kernel": "rbf", "sigma": "median"}, "cka"),
         Measure("cka-cosine", cka, True, (0.0, 1.0), ("orthogonal transform", "isotropic scaling",
                 "per-row scaling", "joint row permutation"), 2,
-                "CKA with linear kernels on L2-normalised rows", {"kernel": "cosine"}),
+                "CKA with linear kernels on L2-normalised rows", {"kernel": "cosine"}, "cka"),
         Measure("cka-linear-debiased", cka, True, (-1.0, 1.0), _ROT + ("translation",), 4,
                 "CKA with Song et al.'s unbiased HSIC (Kornblith et al. 2019)",
-                {"kernel": "linear", "debiased": True}),
+                {"kernel": "linear", "debiased": True}, "cka"),
         Measure("mutual-knn", mutual_knn, True, (0.0, 1.0), ("orthogonal transform", "isotropic scaling",
                 "per-row scaling", "joint row permutation"), 11,
                 "mean fraction of shared k nearest neighbours (cosine), platonic-representation definition",
-                {"k": 10}),
+                {"k": 10}, "knn", True),
         Measure("cknna", cknna, True, (-1.0, 1.0), ("orthogonal transform", "isotropic scaling",
                 "per-row scaling", "joint row permutation"), 11,
-                "CKA restricted to mutual k-NN pairs (Huh et al. 2024)", {"k": 10}),
+                "CKA restricted to mutual k-NN pairs (Huh et al. 2024)", {"k": 10}, "knn", True),
         Measure("gw", gw_paired, False, (0.0, float("inf")), _ROT + ("translation",), 2,
-                "square-loss Gromov-Wasserstein objective of the ground-truth coupling, mean-normalised Euclidean distances"),
+                "square-loss Gromov-Wasserstein objective of the ground-truth coupling, mean-normalised Euclidean distances",
+                {}, "gw"),
         Measure("rsa", rsa, True, (-1.0, 1.0), ("isotropic scaling", "joint row permutation",
                 "per-row affine maps"), 3,
-                "Spearman correlation of 1 - Pearson RDMs", {"metric": "correlation", "compare": "spearman"}),
+                "Spearman correlation of 1 - Pearson RDMs", {"metric": "correlation", "compare": "spearman"}, "rsa"),
     ]
 }
 
@@ -102,4 +105,4 @@ def get_measure(name: str, **params) -> Measure:
     if "k" in new:
         min_samples = max(min_samples, int(new["k"]) + 1)
     return Measure(m.name, m.fn, m.higher_is_more_similar, m.range, m.invariances, min_samples,
-                   m.description, new)
+                   m.description, new, m.family, m.accepts_groups)

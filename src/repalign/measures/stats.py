@@ -3,7 +3,20 @@
 * Permutation test: the rows of ``Y`` are permuted (breaking the pairing) ``N`` times; the
   one-sided p-value in the measure's similarity direction is
   ``(1 + #{perm at least as similar as observed}) / (1 + N)`` (Phipson & Smyth 2010).
-* Bootstrap: rows are resampled jointly with replacement; percentile interval.
+* Intervals (:func:`bootstrap_ci`): rows are resampled jointly with replacement. Copies of an
+  item break kernel measures: an item drawn twice pairs with its copy like a diagonal term,
+  and biased CKA also grows as n shrinks, so plain bootstrap replicates of CKA sit well above
+  θ̂ (at n = 1,000 in 384/512 dimensions: replicates around 0.83 for θ̂ = 0.79, with a spread
+  2.3x the true sampling spread measured on fresh samples). Kernel and distance measures
+  therefore use half-samples without replacement, recentred on θ̂ and scaled by
+  ``sqrt(m/(n-m))`` = 1 for m = n/2 (half-sampling: the spread of a half-sample estimate around
+  the full one matches the full one's sampling spread). On the example above the intervals
+  were centred on θ̂ and 1.3-1.8x wider than the fresh-sample spread: conservative. For k-NN measures and RSA, copies of one item are never each
+  other's neighbours / pairs, which removes their bias; those use the plain percentile
+  interval.
+
+Both run through :mod:`repalign.measures.resample`: each space's (n, n) structure is built
+once and every resample is a gather from it.
 * Shuffle curve (maniparambil2024 Table 1, schnaus2025 "Is matched data more similar?"): a
   fraction f of the rows of ``Y`` is shuffled among themselves so that every one of them lands
   on a wrong partner (a random cyclic shift of a random subset); the measure is averaged over
@@ -20,6 +33,7 @@ import numpy as np
 
 from .._validate import check_fraction, check_pair, check_positive_int
 from .registry import Measure, get_measure
+from .resample import prepare
 
 __all__ = [
     "MeasureResult",
@@ -56,32 +70,67 @@ def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
     X, Y = check_pair(X, Y, min_samples=m.min_samples)
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
-    observed = m(X, Y)
+    f = prepare(m, X, Y)
+    observed = f(None, None)
     null = np.empty(n_permutations)
     for i in _progress(range(n_permutations), progress, f"{m.name} permutations", n_permutations):
-        null[i] = m(X, Y[rng.permutation(X.shape[0])])
+        null[i] = f(None, rng.permutation(X.shape[0]))
     hits = np.sum(null >= observed) if m.higher_is_more_similar else np.sum(null <= observed)
     return float((1 + hits) / (1 + n_permutations)), null
 
 
+CI_METHODS = ("auto", "percentile")
+
+
+def _resample_plan(m: Measure, method: str) -> str:
+    """``subsample`` (distinct items, rescaled and recentred) or ``bootstrap`` (with copies)."""
+    if method == "percentile":
+        return "bootstrap"
+    return "subsample" if m.family in ("cka", "gw") else "bootstrap"
+
+
 def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
-                 progress: bool = False) -> tuple[float, float, np.ndarray]:
-    """Percentile bootstrap interval ``(low, high)`` of ``measure`` and the resampled values."""
+                 progress: bool = False, method: str = "auto") -> tuple[float, float, np.ndarray]:
+    """Resampling interval ``(low, high)`` of ``measure`` and the (adjusted) replicates.
+
+    ``method="auto"``: kernel and distance measures (CKA family, GW) use half-samples without
+    replacement (m = n/2), with replicates recentred on θ̂ and scaled by ``sqrt(m / (n - m))``
+    (the half-sampling variance correction; subsampling, Politis & Romano 1994); k-NN measures and RSA use the plain
+    bootstrap in which copies of an item are never each other's neighbours / pairs. Both give a
+    percentile interval of the replicates. ``"percentile"``: the plain bootstrap for every
+    measure. Intervals are clipped to the measure's range. See the module docstring for why.
+    """
+    if method not in CI_METHODS:
+        raise ValueError(f"method: expected one of {CI_METHODS}, got {method!r}")
     m = _as_measure(measure)
     X, Y = check_pair(X, Y, min_samples=m.min_samples)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     level = check_fraction(level, "level", low=0.0, high=1.0)
     rng = np.random.default_rng(seed)
     n = X.shape[0]
+    f = prepare(m, X, Y)
+    theta = f(None, None)
+    subsample = _resample_plan(m, method) == "subsample"
     vals = np.empty(n_bootstrap)
+    scale = np.ones(n_bootstrap)
     for i in _progress(range(n_bootstrap), progress, f"{m.name} bootstrap", n_bootstrap):
-        idx = rng.integers(0, n, n)
-        vals[i] = m(X[idx], Y[idx])
-    alpha = (1.0 - level) / 2.0
-    vals_ok = vals[np.isfinite(vals)]
-    if vals_ok.size == 0:
+        if subsample:  # half-sampling: a fixed size, since biased CKA depends on the size
+            idx = np.sort(rng.choice(n, n // 2, replace=False))
+            scale[i] = np.sqrt((n // 2) / (n - n // 2))
+        else:
+            idx = np.sort(rng.integers(0, n, n))
+        try:
+            vals[i] = f(idx, idx, None if subsample else idx)
+        except ValueError:  # e.g. a resample with too few distinct items for this k
+            vals[i] = np.nan
+    ok = np.isfinite(vals)
+    if not ok.any():
         raise ValueError(f"bootstrap: every resample of {m.name} was undefined; use more samples")
-    low, high = np.quantile(vals_ok, [alpha, 1.0 - alpha])
+    if subsample:  # θ̂ + s (θ*_m - mean θ*_m): the spread at size n around the estimate
+        vals = theta + scale * (vals - np.mean(vals[ok]))
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(vals[ok], [alpha, 1.0 - alpha])
+    low, high = max(low, m.range[0]), min(high, m.range[1])
     return float(low), float(high), vals
 
 
@@ -97,6 +146,8 @@ class MeasureResult:
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float | None = None
+    ci_method: str | None = None
+    bootstrap_mean: float | None = None
     n_bootstrap: int = 0
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
@@ -110,6 +161,8 @@ class MeasureResult:
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "ci_level": self.ci_level,
+            "ci_method": self.ci_method,
+            "bootstrap_mean": self.bootstrap_mean,
             "n_bootstrap": self.n_bootstrap,
             "seconds": self.seconds,
             "params": dict(self.params),
@@ -142,10 +195,12 @@ DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased"
 
 
 def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, permutations: int = 0, bootstrap: int = 0,
-             level: float = 0.95, seed: int = 0, progress: bool = False) -> SimilarityReport:
+             level: float = 0.95, seed: int = 0, progress: bool = False,
+             ci_method: str = "auto") -> SimilarityReport:
     """Compute several measures between row-paired ``X`` (n, dx) and ``Y`` (n, dy).
 
-    ``permutations`` / ``bootstrap``: number of resamples for p-values / intervals (0 = none).
+    ``permutations`` / ``bootstrap``: number of resamples for p-values / intervals (0 = none);
+    ``ci_method``: ``auto`` (default) or ``percentile`` (see :func:`bootstrap_ci`).
     """
     ms = [_as_measure(m) for m in measures]
     if not ms:
@@ -161,14 +216,17 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, permutations: int = 0,
         t0 = time.perf_counter()
         value = m(X, Y)
         p = None
-        lo = hi = None
+        lo = hi = bmean = None
         if permutations:
             p, _ = permutation_test(m, X, Y, permutations, seed=seed + i, progress=progress)
         if bootstrap:
-            lo, hi, _ = bootstrap_ci(m, X, Y, bootstrap, level=level, seed=seed + 1000 + i, progress=progress)
+            lo, hi, vals = bootstrap_ci(m, X, Y, bootstrap, level=level, seed=seed + 1000 + i,
+                                        progress=progress, method=ci_method)
+            bmean = float(np.nanmean(vals))
         out[m.name] = MeasureResult(
             m.name, value, m.higher_is_more_similar, p, int(permutations), lo, hi,
-            level if bootstrap else None, int(bootstrap), time.perf_counter() - t0, dict(m.params),
+            level if bootstrap else None, _resample_plan(m, ci_method) if bootstrap else None, bmean, int(bootstrap),
+            time.perf_counter() - t0, dict(m.params),
         )
     return SimilarityReport(X.shape[0], X.shape[1], Y.shape[1], out)
 
@@ -228,14 +286,14 @@ def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_
         check_fraction(f, "fractions")
     n_seeds = check_positive_int(n_seeds, "n_seeds")
     vals = {m.name: np.empty((len(fr), n_seeds)) for m in ms}
+    fns = {m.name: prepare(m, X, Y) for m in ms}  # a shuffle is a permutation of Y's rows
     total = len(fr) * n_seeds
     it = ((i, s) for i in range(len(fr)) for s in range(n_seeds))
     for i, s in _progress(it, progress, "shuffle curve", total):
         rng = np.random.default_rng([seed, s, i])
         perm = shuffle_fraction(X.shape[0], fr[i], rng)
-        Yp = Y[perm]
         for m in ms:
-            vals[m.name][i, s] = m(X, Yp)
+            vals[m.name][i, s] = fns[m.name](None, perm)
     return ShuffleCurve(
         tuple(float(f) for f in fr),
         {k: tuple(map(float, v.mean(1))) for k, v in vals.items()},

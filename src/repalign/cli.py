@@ -1,0 +1,311 @@
+"""Command-line interface: one subcommand per verb, a thin layer over the Python API.
+
+Errors become one line on stderr and a non-zero exit (2 for bad input, 1 for an internal
+error); ``--debug`` shows the traceback. Outputs are never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import torch: its OpenMP threads would otherwise spin after every op
+# and slow numpy's BLAS several-fold on small machines.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+__all__ = ["main", "build_parser"]
+
+
+class CLIError(ValueError):
+    """A user-facing error raised by the CLI layer itself."""
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=float))
+
+
+def _write_json(path, obj, force: bool) -> None:
+    from .io import atomic_write
+
+    with atomic_write(path, force=force) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def _load_pair(a, b):
+    from ._validate import check_pair
+    from .io import read_embedding_file
+
+    fa, fb = read_embedding_file(a), read_embedding_file(b)
+    X, Y = fa.array, fb.array
+    if X.shape[0] != Y.shape[0]:
+        raise CLIError(f"{a} has {X.shape[0]} rows but {b} has {Y.shape[0]}; row i of both files must "
+                       "describe the same item")
+    return check_pair(X, Y)
+
+
+def _measures(args):
+    from .measures import get_measure
+
+    names = args.measure or list(__import__("repalign").DEFAULT_MEASURES)
+    out = []
+    for name in names:
+        params = {}
+        if args.k is not None and name in ("mutual-knn", "cknna"):
+            params["k"] = args.k
+        out.append(get_measure(name, **params))
+    return out
+
+
+# ------------------------------------------------------------------------------------- commands
+
+
+def cmd_similarity(args) -> int:
+    from .measures import evaluate
+    from .report import format_similarity_table
+
+    if args.out:
+        from .io import check_writable
+
+        check_writable(args.out, args.force)
+    X, Y = _load_pair(args.a, args.b)
+    rep = evaluate(X, Y, _measures(args), permutations=args.permutations, bootstrap=args.bootstrap,
+                   level=args.level, seed=args.seed, progress=not args.json and sys.stderr.isatty())
+    if args.out:
+        _write_json(args.out, rep.to_dict(), args.force)
+    if args.json:
+        _print_json(rep.to_dict())
+    else:
+        print(f"n = {rep.n}, dims = {rep.dim_x} / {rep.dim_y}")
+        print(format_similarity_table(rep))
+    return 0
+
+
+def cmd_shuffle_curve(args) -> int:
+    from .measures import shuffle_curve
+    from .report import plot_shuffle_curves
+
+    from .io import check_writable
+
+    if args.plot:
+        check_writable(args.plot, args.force)
+    if args.out:
+        check_writable(args.out, args.force)
+    X, Y = _load_pair(args.a, args.b)
+    curve = shuffle_curve(X, Y, _measures(args), fractions=args.fractions, n_seeds=args.seeds, seed=args.seed,
+                          progress=not args.json and sys.stderr.isatty())
+    if args.plot:
+        plot_shuffle_curves({f"{Path(args.a).stem} vs {Path(args.b).stem}": curve}, args.plot, force=args.force)
+    if args.out:
+        _write_json(args.out, curve.to_dict(), args.force)
+    if args.json:
+        _print_json(curve.to_dict())
+    else:
+        names = list(curve.mean)
+        print("fraction  " + "  ".join(f"{n:>22}" for n in names))
+        for i, f in enumerate(curve.fractions):
+            cells = [f"{curve.mean[n][i]:>12.4f} ± {curve.std[n][i]:<7.4f}" for n in names]
+            print(f"{f:8.2f}  " + "  ".join(cells))
+    return 0
+
+
+def cmd_embed(args) -> int:
+    from .datasets import load_dataset
+    from .encoders import encode_cached, get_encoder
+    from .io import check_writable, save_embeddings
+
+    sources = [s for s in (args.texts, args.images, args.dataset) if s]
+    if len(sources) != 1:
+        raise CLIError("embed: give exactly one of --texts FILE, --images DIR or --dataset NAME")
+    check_writable(args.out, args.force)
+    check_writable(str(args.out) + ".json", args.force)
+    meta = {}
+    if args.texts:
+        p = Path(args.texts)
+        if not p.is_file():
+            raise CLIError(f"{p}: no such text file (one item per line)")
+        items = [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if not items:
+            raise CLIError(f"{p}: has no non-empty lines")
+        meta["dataset"] = str(p)
+    elif args.images:
+        from .encoders.images import IMAGE_EXTENSIONS
+
+        p = Path(args.images)
+        if not p.is_dir():
+            raise CLIError(f"{p}: no such image folder")
+        items = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
+        if not items:
+            raise CLIError(f"{p}: contains no images ({', '.join(IMAGE_EXTENSIONS)})")
+        meta["dataset"] = str(p)
+        meta["files"] = [os.path.relpath(f, p) for f in items]
+    else:
+        ds = load_dataset(args.dataset, data_dir=args.data_dir, per_class=args.per_class, limit=args.limit)
+        items = ds.items
+        meta["dataset"] = args.dataset
+        if getattr(ds, "labels", None) is not None:
+            meta["labels"] = [int(v) for v in ds.labels]
+    kwargs = {"threads": args.threads} if args.threads else {}
+    enc = get_encoder(args.model, **kwargs)
+    if enc.modality == "text" and args.images:
+        raise CLIError(f"model {args.model!r} is a text encoder; it cannot embed --images")
+    if enc.modality == "image" and args.texts:
+        raise CLIError(f"model {args.model!r} is an image encoder; it cannot embed --texts")
+    if args.dataset and not isinstance(items[0], str) and enc.modality == "text":
+        raise CLIError(f"dataset {args.dataset!r} holds images; model {args.model!r} is a text encoder")
+    if args.dataset and isinstance(items[0], str) and enc.modality == "image" and not Path(items[0]).is_file():
+        raise CLIError(f"dataset {args.dataset!r} holds texts; model {args.model!r} is an image encoder")
+    arr, hit = encode_cached(enc, items, batch_size=args.batch_size, progress=sys.stderr.isatty(),
+                             use_cache=not args.no_cache)
+    meta.update({"model": args.model, "preprocessing": enc.preprocessing(), "from_cache": hit})
+    save_embeddings(args.out, arr, metadata=meta, force=args.force)
+    print(f"wrote {args.out}: {arr.shape[0]} x {arr.shape[1]} ({args.model}{', from cache' if hit else ''})")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .experiments import run_demo
+
+    res = run_demo(args.out, force=args.force, data_dir=args.data_dir, permutations=args.permutations,
+                   bootstrap=args.bootstrap, n_seeds=args.seeds, use_cache=not args.no_cache,
+                   progress=sys.stderr.isatty())
+    if args.json:
+        _print_json(res.to_dict())
+    return 0
+
+
+def cmd_list(args) -> int:
+    if args.what == "encoders":
+        from .encoders import list_encoders
+
+        rows = [i.to_dict() for i in list_encoders()]
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                print(f"{r['name']:<30} {r['modality']:<6} {str(r['dim']):>5}  {r['description']}")
+    elif args.what == "measures":
+        from .measures import MEASURES
+
+        if args.json:
+            _print_json({k: m.to_dict() for k, m in MEASURES.items()})
+        else:
+            for k, m in MEASURES.items():
+                print(f"{k:<22} {'higher' if m.higher_is_more_similar else 'lower ':<6} = more similar  {m.description}")
+    else:
+        from .datasets import list_datasets
+
+        for k, v in list_datasets().items():
+            print(f"{k:<18} {v}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="repalign", description=__import__("repalign").__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"repalign {__import__('repalign').__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def measure_opts(sp):
+        sp.add_argument("--measure", action="append", metavar="NAME",
+                        help="measure to compute (repeatable; default: all). See `repalign list measures`")
+        sp.add_argument("--k", type=int, default=None, help="k for mutual-knn / cknna (default 10)")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--json", action="store_true", help="print one JSON object")
+        sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+    s = sub.add_parser("similarity", help="every similarity measure between two embedding files")
+    s.add_argument("a", help="embedding file (rows = items)")
+    s.add_argument("b", help="embedding file, same rows in the same order")
+    measure_opts(s)
+    s.add_argument("--permutations", type=_positive_int, default=0, help="permutation-test resamples (p-value)")
+    s.add_argument("--bootstrap", type=_positive_int, default=0, help="bootstrap resamples (interval)")
+    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval level (default 0.95)")
+    s.add_argument("--out", help="also write the JSON result to this file")
+    s.set_defaults(func=cmd_similarity)
+
+    s = sub.add_parser("shuffle-curve", help="measures against the fraction of shuffled pairs")
+    s.add_argument("a")
+    s.add_argument("b")
+    measure_opts(s)
+    s.add_argument("--fractions", type=float, nargs="+", default=None, help="default 0 0.1 ... 1")
+    s.add_argument("--seeds", type=_positive_int, default=3, help="shuffles per fraction (default 3)")
+    s.add_argument("--plot", help="write a PNG plot here")
+    s.add_argument("--out", help="write the JSON result here")
+    s.set_defaults(func=cmd_shuffle_curve, measure=None)
+
+    s = sub.add_parser("embed", help="embed texts, images or a dataset with an encoder")
+    s.add_argument("--model", required=True, help="encoder name (see `repalign list encoders`)")
+    s.add_argument("--texts", help="text file, one item per line")
+    s.add_argument("--images", help="folder of images (searched recursively, sorted by path)")
+    s.add_argument("--dataset", help="dataset name (see `repalign list datasets`)")
+    s.add_argument("--out", required=True, help="output file (.npy .npz .safetensors .parquet .pt .csv .tsv)")
+    s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
+    s.add_argument("--per-class", type=int, help="image datasets: items per class")
+    s.add_argument("--limit", type=int, help="first N items only")
+    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    s.add_argument("--force", action="store_true", help="overwrite an existing output")
+    s.set_defaults(func=cmd_embed)
+
+    s = sub.add_parser("demo", help="the main job: two encoders on the same items, every measure")
+    s.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
+    s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA); XTD-10 pairs need it")
+    s.add_argument("--permutations", type=_positive_int, default=100)
+    s.add_argument("--bootstrap", type=_positive_int, default=100)
+    s.add_argument("--seeds", type=_positive_int, default=3)
+    s.add_argument("--no-cache", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("list", help="list encoders, measures or datasets")
+    s.add_argument("what", choices=("encoders", "measures", "datasets"))
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("repalign: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"repalign: error: {msg}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
+        if args.debug:
+            raise
+        print(f"repalign: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

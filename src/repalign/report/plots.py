@@ -1,0 +1,52 @@
+"""Matplotlib figures (Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_shuffle_curves"]
+
+
+def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | None = None) -> Path:
+    """One panel per measure: mean ± std against the fraction of shuffled rows.
+
+    ``curves`` maps a label (e.g. ``"minilm vs use"``) to a :class:`~repalign.ShuffleCurve`.
+    Written atomically as PNG; an existing file is kept unless ``force``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_write
+    from ..measures.registry import MEASURES
+
+    if not curves:
+        raise ValueError("curves: nothing to plot")
+    names = list(next(iter(curves.values())).mean)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        for label, curve in curves.items():
+            x = np.asarray(curve.fractions)
+            m, s = np.asarray(curve.mean[name]), np.asarray(curve.std[name])
+            ax.plot(x, m, marker="o", ms=3, label=label)
+            ax.fill_between(x, m - s, m + s, alpha=0.2)
+        better = "higher" if MEASURES.get(name) is None or MEASURES[name].higher_is_more_similar else "lower"
+        ax.set_title(f"{name} ({better} = more similar)", fontsize=9)
+        ax.set_xlabel("fraction of pairs shuffled", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    with atomic_write(path, force=force) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
