@@ -26,6 +26,7 @@ from .measures import (
     evaluate,
     get_measure,
     gromov_wasserstein,
+    gw_paired,
     hsic,
     hsic_from_grams,
     measure_names,
@@ -43,7 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_MEASURES", "MEASURES", "GWResult", "Measure", "MeasureResult", "ShuffleCurve",
     "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cknna", "evaluate", "get_measure",
-    "gromov_wasserstein", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
+    "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
     "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve", "PairMoments",
     "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
     "list_encoders", "load_dataset", "list_datasets", "__version__",

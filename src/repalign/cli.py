@@ -173,7 +173,8 @@ def cmd_demo(args) -> int:
 
     res = run_demo(args.out, force=args.force, data_dir=args.data_dir, permutations=args.permutations,
                    bootstrap=args.bootstrap, n_seeds=args.seeds, use_cache=not args.no_cache,
-                   progress=sys.stderr.isatty())
+                   progress=sys.stderr.isatty(), limit=args.limit,
+                   log=(lambda msg: print(msg, file=sys.stderr)) if args.json else print)
     if args.json:
         _print_json(res.to_dict())
     return 0
@@ -270,9 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the main job: two encoders on the same items, every measure")
     s.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA); XTD-10 pairs need it")
-    s.add_argument("--permutations", type=_positive_int, default=100)
-    s.add_argument("--bootstrap", type=_positive_int, default=100)
-    s.add_argument("--seeds", type=_positive_int, default=3)
+    s.add_argument("--permutations", type=_positive_int, default=100, help="default 100")
+    s.add_argument("--bootstrap", type=_positive_int, default=50, help="default 50")
+    s.add_argument("--seeds", type=_positive_int, default=3, help="shuffle-curve seeds (default 3)")
+    s.add_argument("--limit", type=int, default=None, help="first N items of every set (quick run)")
     s.add_argument("--no-cache", action="store_true")
     s.add_argument("--json", action="store_true")
     s.add_argument("--force", action="store_true")

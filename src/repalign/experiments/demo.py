@@ -58,9 +58,12 @@ def _embed(model: str, items, encoders: dict, use_cache: bool, progress: bool):
 
 
 def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, permutations: int = 100,
-             bootstrap: int = 100, n_seeds: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
-             progress: bool = True, log=print) -> DemoResult:
-    """Run the demo (see module docstring) and write its outputs into ``out_dir``."""
+             bootstrap: int = 50, n_seeds: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
+             progress: bool = True, limit: int | None = None, log=print) -> DemoResult:
+    """Run the demo (see module docstring) and write its outputs into ``out_dir``.
+
+    ``limit``: use only the first ``limit`` items of every set (a quick run).
+    """
     from ..datasets import load_dataset, load_imagenet_classes
     from ..io import atomic_write, check_writable
     from ..report import format_similarity_table, plot_shuffle_curves
@@ -72,13 +75,15 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, perm
     encoders: dict = {}
     jobs = []
     skipped = []
-    classes = load_imagenet_classes("description")
+    if limit is not None and limit < 20:
+        raise ValueError(f"limit: needs at least 20 items for the k-NN measures, got {limit}")
+    classes = load_imagenet_classes("description", limit=limit)
     jobs.append(("imagenet-classes: minilm vs use-multilingual",
                  "1,000 ImageNet class descriptions, two English-capable text encoders",
                  ("minilm", classes.items), ("use-multilingual", classes.items)))
     try:
-        en = load_dataset("xtd10:en", data_dir)
-        de = load_dataset("xtd10:de", data_dir)
+        en = load_dataset("xtd10:en", data_dir, limit=limit)
+        de = load_dataset("xtd10:de", data_dir, limit=limit)
         jobs.append(("xtd10: minilm(en) vs use-multilingual(de)",
                      "1,000 COCO captions: English through an English-only encoder vs German through a multilingual one",
                      ("minilm", en.items), ("use-multilingual", de.items)))

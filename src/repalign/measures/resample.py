@@ -26,6 +26,14 @@ from .knn import _exclude, _hsic_unbiased_general, cknna_from_similarities, knn_
 __all__ = ["prepare"]
 
 
+def _is_permutation(idx, n: int) -> bool:
+    """Whether ``idx`` reorders all n rows (then kernels are gathered, not recomputed)."""
+    if idx is None:
+        return True
+    idx = np.asarray(idx)
+    return len(idx) == n and bool(np.all(np.bincount(idx, minlength=n) == 1))
+
+
 def _sub(M: np.ndarray, idx) -> np.ndarray:
     return M if idx is None else M[np.ix_(idx, idx)]
 
@@ -39,7 +47,8 @@ class _CKA:
         if kernel == "rbf":
             self.Mx, self.My = squared_distances(X), squared_distances(Y)
         else:
-            self.Mx, self.My = linear_gram(X), linear_gram(Y)
+            # HSIC of linear kernels is translation invariant; centring avoids cancellation
+            self.Mx, self.My = linear_gram(X - X.mean(0)), linear_gram(Y - Y.mean(0))
         self.Kx, self.Ky = self._kernel(self.Mx), self._kernel(self.My)
         if not debiased:
             self.Cx, self.Cy = center_gram(self.Kx), center_gram(self.Ky)
@@ -65,11 +74,11 @@ class _CKA:
         return K, C, np.einsum("ij,ij->", C, C)
 
     def __call__(self, ix, iy, groups=None):
-        perm = groups is None
+        n = self.Kx.shape[0]
         cx = getattr(self, "Cx", None)
         cy = getattr(self, "Cy", None)
-        K, Cx, nx = self._side(ix, self.Kx, cx, getattr(self, "nx", None), self.Mx, perm)
-        L, Cy, ny = self._side(iy, self.Ky, cy, getattr(self, "ny", None), self.My, perm)
+        K, Cx, nx = self._side(ix, self.Kx, cx, getattr(self, "nx", None), self.Mx, _is_permutation(ix, n))
+        L, Cy, ny = self._side(iy, self.Ky, cy, getattr(self, "ny", None), self.My, _is_permutation(iy, n))
         if self.debiased:
             return _ratio(_stats_dense(K, L).hsic(True), _stats_dense(K, K).hsic(True), _stats_dense(L, L).hsic(True))
         return _ratio(np.einsum("ij,ij->", Cx, Cy), nx, ny)
@@ -95,13 +104,15 @@ class _KNN:
     def __call__(self, ix, iy, groups=None):
         g = None if groups is None else np.asarray(groups)
         if self.cknna:
-            if g is None and ix is None:  # permutation: masks and self-similarities are permuted too
+            if g is None and ix is None and _is_permutation(iy, self.Sx.shape[0]):
+                # permutation: masks and self-similarities are permuted too
                 return cknna_from_similarities(self.Sx, _sub(self.Sy, iy), self.k, mk=self.Mx,
                                                ml=_sub(self.My, iy), kk=self.kx, ll=self.ky)
             return cknna_from_similarities(_sub(self.Sx, ix), _sub(self.Sy, iy), self.k, g)
+        n = self.Sx.shape[0]
         if groups is None and ix is None and iy is None:
             return knn_overlap(self.Nx, self.Ny)
-        if groups is None and ix is None:
+        if groups is None and ix is None and _is_permutation(iy, n):
             # Y' = Y[p]: neighbours of i in Y' are p⁻¹ of the neighbours of p(i) in Y
             p = np.asarray(iy)
             inv = np.empty_like(p)
@@ -164,7 +175,7 @@ class _RSA:
         if self.compare != "spearman":
             return float(np.corrcoef(self.Rx[ia, ja], self.Ry[ib, jb])[0, 1])
         ea, eb = self._entry_ids(ia, ja), self._entry_ids(ib, jb)
-        if ix is None and iy is not None and groups is None:  # permutation: same multiset
+        if ix is None and groups is None and _is_permutation(iy, self.n):  # same multiset
             a, b = self.full[0][ea], self.full[1][eb]
         else:
             a = _resampled_ranks(self.dense[0][0], ea, self.dense[0][1])

@@ -10,17 +10,19 @@
   2.3x the true sampling spread measured on fresh samples). Kernel and distance measures
   therefore use half-samples without replacement, recentred on θ̂ and scaled by
   ``sqrt(m/(n-m))`` = 1 for m = n/2 (half-sampling: the spread of a half-sample estimate around
-  the full one matches the full one's sampling spread). On the example above the intervals
-  were centred on θ̂ and 1.3-1.8x wider than the fresh-sample spread: conservative. For k-NN measures and RSA, copies of one item are never each
-  other's neighbours / pairs, which removes their bias; those use the plain percentile
-  interval.
-
-Both run through :mod:`repalign.measures.resample`: each space's (n, n) structure is built
-once and every resample is a gather from it.
+  the full one matches the full one's sampling spread). Check (n = 1,000, 384/512-d, 12
+  fresh samples; ``tests/test_stats.py`` repeats a small version): the implied standard
+  deviation over the fresh-sample one was 1.13 (linear CKA), 1.03 (RBF), 1.30 (debiased),
+  1.0 (GW), 1.47 (RSA) and 1.8 (mutual k-NN: conservative). For k-NN measures and RSA,
+  copies of one item are never each other's neighbours / pairs, which removes their bias;
+  those use the plain percentile interval.
 * Shuffle curve (maniparambil2024 Table 1, schnaus2025 "Is matched data more similar?"): a
   fraction f of the rows of ``Y`` is shuffled among themselves so that every one of them lands
   on a wrong partner (a random cyclic shift of a random subset); the measure is averaged over
   seeds for each f.
+
+All three run through :mod:`repalign.measures.resample`: each space's (n, n) structure is
+built once and every resample is a gather from it.
 """
 
 from __future__ import annotations

@@ -42,10 +42,11 @@ def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | No
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(names):]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 3), 1, 1))
     with atomic_write(path, force=force) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -1,0 +1,50 @@
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=30, deadline=None)
+settings.load_profile("ci")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _data_dir():
+    env = os.environ.get("REPALIGN_DATA")
+    if env and Path(env).is_dir():
+        return Path(env)
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    d = _data_dir()
+    if d is None:
+        pytest.skip("real data not found: set REPALIGN_DATA or place the shared data at ../shared/data")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # every test session gets its own embedding cache, never the user's
+    monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def related_pair(rng, n=200, dx=20, dy=30, noise=1.0):
+    X = rng.normal(size=(n, dx))
+    Y = X @ rng.normal(size=(dx, dy)) + noise * rng.normal(size=(n, dy))
+    return X, Y
