@@ -192,8 +192,10 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
         raise ValueError(f"{p}: the file is empty")
     try:
         raw = _read_raw(p, key)
-    except ValueError:
-        raise
+    except ValueError as exc:
+        if str(exc).startswith(str(p)):  # our own message, already naming the file
+            raise
+        raise ValueError(f"{p}: cannot be read as {p.suffix} embeddings ({exc})") from None
     except Exception as exc:  # corrupt files raise many different things
         raise ValueError(f"{p}: cannot be read as {p.suffix} embeddings ({type(exc).__name__}: {exc})") from None
     arr = as_embeddings(raw, "embeddings", min_samples=min_samples, dtype=dtype, source=str(p))
