@@ -204,3 +204,14 @@ def test_errors_name_the_argument(rng):
         ra.cka(Z, Y, kernel="cosine")
     with pytest.raises(ValueError, match="identical"):
         ra.cka(np.ones((20, 3)), Y, kernel="rbf")
+
+
+def test_float32_chunks_computed_in_float32_stay_close(rng):
+    X, Y = related_pair(rng, n=5000, dx=64, dy=48)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    chunks = [(X32[s:s + 1000], Y32[s:s + 1000]) for s in range(0, 5000, 1000)]
+    exact = ra.cka(X32.astype(np.float64), Y32.astype(np.float64))
+    assert streamed_linear_cka(chunks) == pytest.approx(exact, abs=1e-6)
+    assert streamed_linear_cka(chunks, compute_dtype="float64") == pytest.approx(exact, abs=1e-12)
+    with pytest.raises(ValueError, match="compute_dtype"):
+        PairMoments(compute_dtype="float16")

@@ -87,10 +87,9 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_shuffle_curve(args) -> int:
+    from .io import check_writable
     from .measures import shuffle_curve
     from .report import plot_shuffle_curves
-
-    from .io import check_writable
 
     if args.plot:
         check_writable(args.plot, args.force)

@@ -293,7 +293,7 @@ def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = Fals
         "dtype": str(arr.dtype),
         "format": ext.lstrip("."),
         "key": key,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "repalign_version": __version__,
     }
     meta.update(metadata or {})

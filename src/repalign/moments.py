@@ -40,9 +40,16 @@ class PairMoments:
     shift_x, shift_y : array, optional
         Fixed offsets subtracted from every row before accumulating. Give the same shifts to
         every worker whose accumulators will be merged. Default: mean of the first chunk.
+    compute_dtype : {"auto", "float64", "float32"}
+        Precision of the per-chunk products; sums across chunks are always float64. ``auto``
+        computes float32 chunks in float32 (embeddings usually are; the products run about 2x
+        faster and linear CKA changes by ~1e-7) and everything else in float64.
     """
 
-    def __init__(self, debiased: bool = True, shift_x=None, shift_y=None):
+    def __init__(self, debiased: bool = True, shift_x=None, shift_y=None, compute_dtype: str = "auto"):
+        if compute_dtype not in ("auto", "float64", "float32"):
+            raise ValueError(f"compute_dtype: expected 'auto', 'float64' or 'float32', got {compute_dtype!r}")
+        self.compute_dtype = compute_dtype
         self.debiased = debiased
         self.shift_x = None if shift_x is None else np.asarray(shift_x, dtype=np.float64)
         self.shift_y = None if shift_y is None else np.asarray(shift_y, dtype=np.float64)
@@ -56,18 +63,25 @@ class PairMoments:
         self.xtx, self.yty, self.xty = np.zeros((dx, dx)), np.zeros((dy, dy)), np.zeros((dx, dy))
         self.p_x, self.p_y, self.r_x, self.r_y = np.zeros(dx), np.zeros(dy), np.zeros(dx), np.zeros(dy)
 
+    def _dtype(self, A):
+        if self.compute_dtype == "float32":
+            return np.float32
+        if self.compute_dtype == "auto" and getattr(A, "dtype", None) == np.float32:
+            return np.float32
+        return np.float64
+
     def update(self, X, Y) -> PairMoments:
         """Add a chunk of rows: ``X`` (b, dx) and ``Y`` (b, dy) with the same ``b``."""
-        X = as_embeddings(X, "X chunk", min_samples=1)
-        Y = as_embeddings(Y, "Y chunk", min_samples=1)
+        X = as_embeddings(X, "X chunk", min_samples=1, dtype=self._dtype(X))
+        Y = as_embeddings(Y, "Y chunk", min_samples=1, dtype=self._dtype(Y))
         if X.shape[0] != Y.shape[0]:
             raise ValueError(
                 f"X chunk and Y chunk have mismatched sample counts ({X.shape[0]} vs {Y.shape[0]})"
             )
         if self.shift_x is None:
-            self.shift_x = X.mean(axis=0)
+            self.shift_x = X.mean(axis=0, dtype=np.float64)
         if self.shift_y is None:
-            self.shift_y = Y.mean(axis=0)
+            self.shift_y = Y.mean(axis=0, dtype=np.float64)
         if self.sx is None:
             self._init_arrays(X.shape[1], Y.shape[1])
         if X.shape[1] != self.sx.shape[0] or Y.shape[1] != self.sy.shape[0]:
@@ -75,18 +89,21 @@ class PairMoments:
                 f"chunk feature sizes ({X.shape[1]}, {Y.shape[1]}) differ from the first chunk's "
                 f"({self.sx.shape[0]}, {self.sy.shape[0]})"
             )
-        X = X - self.shift_x
-        Y = Y - self.shift_y
-        XT = np.ascontiguousarray(X.T)
+        X = X - self.shift_x.astype(X.dtype)
+        Y = Y - self.shift_y.astype(Y.dtype)
         self.n += X.shape[0]
-        self.sx += X.sum(axis=0)
-        self.sy += Y.sum(axis=0)
-        self.xtx += XT @ X
+        self.sx += X.sum(axis=0, dtype=np.float64)
+        self.sy += Y.sum(axis=0, dtype=np.float64)
+        # X.T @ X takes numpy's syrk path (half the products); transposed views go to BLAS
+        # as flags, so no transposed copies are made
+        self.xtx += X.T @ X
         self.yty += Y.T @ Y
-        self.xty += XT @ Y
+        self.xty += X.T @ Y
         if self.debiased:
-            p = np.einsum("ij,ij->i", X, X)
-            r = np.einsum("ij,ij->i", Y, Y)
+            p = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+            r = np.einsum("ij,ij->i", Y, Y, dtype=np.float64)
+            X = X.astype(np.float64, copy=False)
+            Y = Y.astype(np.float64, copy=False)
             self.sp += p.sum()
             self.sr += r.sum()
             self.spp += p @ p
@@ -177,12 +194,18 @@ class PairMoments:
         return kl / np.sqrt(kk * ll)
 
 
-def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiased: bool = False) -> float:
+def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiased: bool = False,
+                        compute_dtype: str = "auto", progress: bool = False) -> float:
     """Linear CKA from an iterable of ``(X_chunk, Y_chunk)`` row blocks; never forms an n x n matrix.
 
-    Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²).
+    Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²). ``compute_dtype``
+    as in :class:`PairMoments`.
     """
-    acc = PairMoments(debiased=debiased)
+    acc = PairMoments(debiased=debiased, compute_dtype=compute_dtype)
+    if progress:
+        from tqdm.auto import tqdm
+
+        chunks = tqdm(chunks, desc="linear CKA", unit="chunk", leave=False)
     for Xc, Yc in chunks:
         acc.update(Xc, Yc)
     return acc.linear_cka(debiased=debiased)

@@ -55,7 +55,7 @@ class KernelStats:
     n: int
     s_kl: float
     k: np.ndarray
-    l: np.ndarray
+    l: np.ndarray  # noqa: E741 - the paper's name for the second row-sum vector
     diag_k: np.ndarray
     diag_l: np.ndarray
 

@@ -21,7 +21,14 @@ import numpy as np
 
 from ..kernels import center_gram, cosine_normalize, linear_gram, rbf_sigma, squared_distances
 from .cka import _ratio, _resolve_sigma_arg, _stats_dense
-from .knn import _exclude, _hsic_unbiased_general, cknna_from_similarities, knn_mask, knn_overlap, topk_rows
+from .knn import (
+    _exclude,
+    _hsic_unbiased_general,
+    cknna_from_similarities,
+    knn_mask,
+    knn_overlap,
+    topk_rows,
+)
 
 __all__ = ["prepare"]
 
