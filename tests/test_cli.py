@@ -42,6 +42,8 @@ def test_similarity_table_and_selected_measures(capsys, pair_files):
     a, b = pair_files
     code, out, _ = run(capsys, "similarity", a, b, "--measure", "cka-linear", "--measure", "mutual-knn", "--k", "3")
     assert code == 0 and "cka-linear" in out and "mutual-knn" in out and "gw" not in out
+    code, out2, _ = run(capsys, "similarity", a, b, "--measure", "cka-linear", "mutual-knn", "--k", "3")
+    assert code == 0 and out2 == out
 
 
 def test_similarity_writes_out_file_once(capsys, pair_files, tmp_path):

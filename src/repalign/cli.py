@@ -225,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def measure_opts(sp):
-        sp.add_argument("--measure", action="append", metavar="NAME",
-                        help="measure to compute (repeatable; default: all). See `repalign list measures`")
+        sp.add_argument("--measure", action="extend", nargs="+", metavar="NAME",
+                        help="measures to compute (default: all); see `repalign list measures`")
         sp.add_argument("--k", type=int, default=None, help="k for mutual-knn / cknna (default 10)")
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--json", action="store_true", help="print one JSON object")

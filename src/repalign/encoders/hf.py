@@ -22,33 +22,38 @@ from .images import load_rgb
 __all__ = ["HFVisionEncoder", "TimmEncoder", "OpenClipEncoder"]
 
 
-def _need(pkg: str, model: str):
-    from .text import missing_package
+class _TorchEncoder(Encoder):
+    """Shared set-up of the torch-based generic loaders: offline environment, optional
+    package import with a clear error, thread count and device."""
 
-    return missing_package(pkg, model)
+    def _setup(self, name: str, pkg: str, modules: tuple[str, ...], device: str):
+        import importlib
+
+        set_offline_env()
+        try:
+            mods = [importlib.import_module(m) for m in ("torch", *modules)]
+        except ImportError:
+            from .text import missing_package
+
+            raise missing_package(pkg, name, in_extra=pkg == "transformers") from None
+        if self.threads:
+            mods[0].set_num_threads(int(self.threads))
+        self.torch, self.name, self.device = mods[0], name, device
+        return mods[1:]
 
 
-class HFVisionEncoder(Encoder):
+class HFVisionEncoder(_TorchEncoder):
     modality = "image"
     default_batch_size = 16
 
     def __init__(self, model: str | Path, pool: str = "auto", device: str = "cpu", threads: int | None = None):
         super().__init__(threads)
-        set_offline_env()
         if pool not in ("auto", "cls", "mean"):
             raise ValueError(f"pool: expected 'auto', 'cls' or 'mean', got {pool!r}")
-        try:
-            import torch
-            from transformers import AutoImageProcessor, AutoModel
-        except ImportError:
-            raise _need("transformers", f"hf:{model}") from None
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.torch = torch
+        (tf,) = self._setup(f"hf:{model}", "transformers", ("transformers",), device)
+        AutoImageProcessor, AutoModel = tf.AutoImageProcessor, tf.AutoModel
         self.model_ref = str(model)
-        self.name = f"hf:{model}"
         self.pool = pool
-        self.device = device
         try:
             self.processor = AutoImageProcessor.from_pretrained(self.model_ref)
             self.model = AutoModel.from_pretrained(self.model_ref).to(device).eval()
@@ -78,29 +83,19 @@ class HFVisionEncoder(Encoder):
         return emb.float().cpu().numpy()
 
 
-class TimmEncoder(Encoder):
+class TimmEncoder(_TorchEncoder):
     modality = "image"
     default_batch_size = 16
 
     def __init__(self, model: str, pretrained: bool = True, device: str = "cpu", threads: int | None = None):
         super().__init__(threads)
-        set_offline_env()
-        try:
-            import timm
-            import torch
-        except ImportError:
-            raise _need("timm", f"timm:{model}") from None
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.torch = torch
-        self.name = f"timm:{model}"
-        self.device = device
+        timm, timm_data = self._setup(f"timm:{model}", "timm", ("timm", "timm.data"), device)
         try:
             self.model = timm.create_model(model, pretrained=pretrained, num_classes=0).to(device).eval()
         except Exception as exc:
             raise ValueError(f"encoder {self.name!r}: cannot load ({type(exc).__name__}: {exc})") from None
-        cfg = timm.data.resolve_data_config({}, model=self.model)
-        self.transform = timm.data.create_transform(**cfg)
+        cfg = timm_data.resolve_data_config({}, model=self.model)
+        self.transform = timm_data.create_transform(**cfg)
         self.dim = self.model.num_features
 
     def preprocessing(self) -> dict:
@@ -112,26 +107,16 @@ class TimmEncoder(Encoder):
             return self.model(x).float().cpu().numpy()
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(_TorchEncoder):
     default_batch_size = 32
 
     def __init__(self, arch: str, pretrained: str | None = None, tower: str = "image",
                  device: str = "cpu", threads: int | None = None):
         super().__init__(threads)
-        set_offline_env()
         if tower not in ("image", "text"):
             raise ValueError(f"tower: expected 'image' or 'text', got {tower!r}")
-        try:
-            import open_clip
-            import torch
-        except ImportError:
-            raise _need("open_clip_torch", f"open_clip:{arch}") from None
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.torch = torch
+        (open_clip,) = self._setup(f"open_clip:{arch}:{pretrained}:{tower}", "open_clip_torch", ("open_clip",), device)
         self.modality = tower
-        self.name = f"open_clip:{arch}:{pretrained}:{tower}"
-        self.device = device
         try:
             self.model, _, self.preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
         except Exception as exc:

