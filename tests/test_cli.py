@@ -148,3 +148,16 @@ def test_console_script_runs_without_traceback(tmp_path):
     r = subprocess.run(exe + ["similarity", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "no such file" in r.stderr
+
+
+def test_embed_refuses_wrong_modality_before_loading(capsys, tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    code, _, err = run(capsys, "embed", "--model", "minilm", "--dataset", "digits", "--out", tmp_path / "o.npy")
+    assert code == 2 and "holds images" in err
+    assert time.perf_counter() - t0 < 5  # the model was never loaded
+    (tmp_path / "t.txt").write_text("a\n")
+    code, _, err = run(capsys, "embed", "--model", "efficientnet-lite0", "--texts", tmp_path / "t.txt",
+                       "--out", tmp_path / "o.npy")
+    assert code == 2 and "image encoder" in err

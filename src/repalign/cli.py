@@ -149,22 +149,30 @@ def cmd_embed(args) -> int:
         meta["dataset"] = args.dataset
         if getattr(ds, "labels", None) is not None:
             meta["labels"] = [int(v) for v in ds.labels]
+    from .encoders import ENCODERS
+
+    if args.model in ENCODERS:  # check the modality before loading the model
+        _check_modality(args, ENCODERS[args.model][0].modality, items)
     kwargs = {"threads": args.threads} if args.threads else {}
     enc = get_encoder(args.model, **kwargs)
-    if enc.modality == "text" and args.images:
-        raise CLIError(f"model {args.model!r} is a text encoder; it cannot embed --images")
-    if enc.modality == "image" and args.texts:
-        raise CLIError(f"model {args.model!r} is an image encoder; it cannot embed --texts")
-    if args.dataset and not isinstance(items[0], str) and enc.modality == "text":
-        raise CLIError(f"dataset {args.dataset!r} holds images; model {args.model!r} is a text encoder")
-    if args.dataset and isinstance(items[0], str) and enc.modality == "image" and not Path(items[0]).is_file():
-        raise CLIError(f"dataset {args.dataset!r} holds texts; model {args.model!r} is an image encoder")
+    _check_modality(args, enc.modality, items)
     arr, hit = encode_cached(enc, items, batch_size=args.batch_size, progress=sys.stderr.isatty(),
                              use_cache=not args.no_cache)
     meta.update({"model": args.model, "preprocessing": enc.preprocessing(), "from_cache": hit})
     save_embeddings(args.out, arr, metadata=meta, force=args.force)
     print(f"wrote {args.out}: {arr.shape[0]} x {arr.shape[1]} ({args.model}{', from cache' if hit else ''})")
     return 0
+
+
+def _check_modality(args, modality: str, items) -> None:
+    if modality == "text" and args.images:
+        raise CLIError(f"model {args.model!r} is a text encoder; it cannot embed --images")
+    if modality == "image" and args.texts:
+        raise CLIError(f"model {args.model!r} is an image encoder; it cannot embed --texts")
+    if args.dataset and not isinstance(items[0], str) and modality == "text":
+        raise CLIError(f"dataset {args.dataset!r} holds images; model {args.model!r} is a text encoder")
+    if args.dataset and isinstance(items[0], str) and modality == "image" and not Path(items[0]).is_file():
+        raise CLIError(f"dataset {args.dataset!r} holds texts; model {args.model!r} is an image encoder")
 
 
 def cmd_demo(args) -> int:
