@@ -1,0 +1,67 @@
+"""Own FAQ against scipy's, with seeds, both directions, symmetric and asymmetric inputs."""
+
+import numpy as np
+import pytest
+from scipy.optimize import quadratic_assignment
+
+from repalign.qap import faq, seeded_qap
+from repalign.qap.faq import qap_objective
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("maximize", [True, False])
+@pytest.mark.parametrize("n_seeds", [0, 7])
+def test_same_iterates_as_scipy(symmetric, maximize, n_seeds):
+    rng = np.random.default_rng(n_seeds + 10 * symmetric + 100 * maximize)
+    n = 30
+    A, B = rng.random((n, n)), rng.random((n, n))
+    if symmetric:
+        A, B = A + A.T, B + B.T
+    seeds = np.column_stack([np.arange(n_seeds), rng.permutation(n)[:n_seeds]]) if n_seeds else np.zeros((0, 2), int)
+    k = n - n_seeds
+    P0 = (np.full((k, k), 1 / k) + np.eye(k)[rng.permutation(k)]) / 2
+    ref = quadratic_assignment(A, B, options=dict(partial_match=seeds, maximize=maximize, P0=P0, tol=1e-6,
+                                                  maxiter=200))
+    ours = faq(A, B, seeds, maximize=maximize, P0=P0, tol=1e-6, maxiter=200)
+    assert np.array_equal(ours.permutation, ref.col_ind)
+    assert ours.objective == pytest.approx(ref.fun, rel=1e-12)
+    assert ours.iterations == ref.nit
+    assert ours.objective == pytest.approx(qap_objective(A, B, ours.permutation))
+    assert np.array_equal(ours.permutation[seeds[:, 0]], seeds[:, 1])
+
+
+def test_barycenter_default_matches_scipy_and_recovers_a_planted_permutation():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(120, 10))
+    A = Z @ Z.T
+    p = rng.permutation(120)
+    B = A[np.ix_(np.argsort(p), np.argsort(p))]  # B[p[i], p[j]] = A[i, j]
+    seeds = np.column_stack([np.arange(20), p[:20]])
+    ref = quadratic_assignment(A, B, options=dict(partial_match=seeds, maximize=True))
+    ours = faq(A, B, seeds, maximize=True)
+    assert np.array_equal(ours.permutation, ref.col_ind)
+    assert np.array_equal(ours.permutation, p)
+
+
+def test_restarts_keep_the_best():
+    rng = np.random.default_rng(1)
+    A, B = rng.random((25, 25)), rng.random((25, 25))
+    many = seeded_qap(A, B, maximize=False, restarts=8, seed=3)
+    assert many.restarts == 8
+    singles = [faq(A, B, maximize=False, P0="randomized", rng=s).objective
+               for s in np.random.default_rng(3).integers(2**63, size=8)]
+    assert many.objective == pytest.approx(min(singles))
+
+
+def test_bad_input():
+    A = np.eye(4)
+    with pytest.raises(ValueError, match="square"):
+        faq(np.ones((3, 4)), np.ones((3, 4)))
+    with pytest.raises(ValueError, match="same shape"):
+        faq(A, np.eye(5))
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        faq(A, A, seeds=[0, 7])
+    with pytest.raises(ValueError, match="duplicated"):
+        faq(A, A, seeds=[[0, 1], [2, 1]])
+    with pytest.raises(ValueError, match="restarts"):
+        seeded_qap(A, A, restarts=0)
