@@ -129,7 +129,7 @@ def faq(A, B, seeds=None, *, maximize: bool = False, P0="barycenter", tol: float
     grad = C + chain(P)[1]
     sign = -1.0 if maximize else 1.0
     it = 0
-    for it in range(1, maxiter + 1):
+    for it in range(1, maxiter + 1):  # noqa: B007 - the count is reported after the loop
         _, cols = lap(grad, maximize=maximize)
         R = -P
         R[np.arange(k), cols] += 1.0  # R = Q - P
@@ -164,11 +164,10 @@ def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0
     t0 = time.perf_counter()
     best, total_it = None, 0
     rng = np.random.default_rng(seed)
-    for r in range(restarts):
+    for _ in range(restarts):
         start = P0 if P0 is not None else ("barycenter" if restarts == 1 else "randomized")
         res = faq(A, B, seeds, maximize=maximize, P0=start, tol=tol, maxiter=maxiter, rng=rng.integers(2**63))
         total_it += res.iterations
         if best is None or (res.objective > best.objective if maximize else res.objective < best.objective):
             best = res
-        del r
     return FAQResult(best.permutation, best.objective, total_it, time.perf_counter() - t0, restarts, maximize)

@@ -1,0 +1,43 @@
+"""Matching and retrieval metrics for a score matrix whose ground truth is the diagonal."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["matching_accuracy", "retrieval_metrics", "assign"]
+
+
+def _square(scores, name="scores"):
+    S = np.asarray(scores, dtype=float)
+    if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty square (N', N') matrix, got shape {S.shape}")
+    if not np.isfinite(S).all():
+        raise ValueError(f"{name}: contains NaN/inf")
+    return S
+
+
+def assign(scores) -> np.ndarray:
+    """One-to-one matching maximising the total score: ``cols[i]`` is the partner of row i."""
+    _, cols = linear_sum_assignment(_square(scores), maximize=True)
+    return cols
+
+
+def matching_accuracy(scores) -> float:
+    """Fraction of rows whose linear-assignment partner is the true one (the diagonal)."""
+    cols = assign(scores)
+    return float(np.mean(cols == np.arange(len(cols))))
+
+
+def retrieval_metrics(scores, ks=(1, 5, 10)) -> dict:
+    """Top-k accuracy and mean rank (1 = best) in both directions: rows→columns
+    (``a2b``, e.g. image→text) and columns→rows (``b2a``). Ties count against the truth."""
+    S = _square(scores)
+    out = {}
+    for tag, M in (("a2b", S), ("b2a", S.T)):
+        true = np.diag(M)
+        rank = 1 + (M > true[:, None]).sum(1) + ((M == true[:, None]).sum(1) - 1)
+        for k in ks:
+            out[f"{tag}_top{k}"] = float(np.mean(rank <= k))
+        out[f"{tag}_mean_rank"] = float(rank.mean())
+    return out

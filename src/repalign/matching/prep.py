@@ -1,0 +1,50 @@
+"""Base (seed) selection and stretching (maniparambil2024 §4.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_embeddings, check_positive_int
+from ..kernels import cosine_normalize
+
+__all__ = ["stretch", "select_base"]
+
+
+def stretch(X, base_rows=None) -> np.ndarray:
+    """Divide every feature by its standard deviation over the rows given (default all rows:
+    base ∪ query, as in the paper), ``X_s = X S`` with ``S = diag(1/std)``. Constant features
+    (std 0, e.g. some 8-bit USE dimensions) are left as they are: they carry no structure."""
+    X = as_embeddings(X, "X")
+    ref = X if base_rows is None else X[np.asarray(base_rows)]
+    sd = ref.std(axis=0)
+    sd[sd == 0] = 1.0
+    return X / sd
+
+
+def select_base(X, size: int, method: str = "kmeans", seed: int = 0) -> np.ndarray:
+    """Indices of ``size`` base items among the rows of ``X`` (one space's embeddings).
+
+    ``uniform``: a random subset. ``kmeans``: k-means with ``size`` clusters (scikit-learn,
+    ``n_init=1``, ``seed``); for each centre the item with the highest cosine to it; duplicates
+    are removed and the set is refilled to ``size`` uniformly from the rest. Sorted.
+    """
+    X = as_embeddings(X, "X")
+    n = X.shape[0]
+    size = check_positive_int(size, "size")
+    if size >= n:
+        raise ValueError(f"size: the base set ({size}) must be smaller than the number of items ({n}) "
+                         "to leave queries")
+    rng = np.random.default_rng(seed)
+    if method == "uniform":
+        return np.sort(rng.choice(n, size, replace=False))
+    if method != "kmeans":
+        raise ValueError(f"method: expected 'kmeans' or 'uniform', got {method!r}")
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=size, n_init=1, random_state=seed).fit(X)
+    sims = cosine_normalize(km.cluster_centers_, "centres") @ cosine_normalize(X, "X").T
+    chosen = np.unique(sims.argmax(axis=1))
+    if len(chosen) < size:
+        rest = np.setdiff1d(np.arange(n), chosen)
+        chosen = np.concatenate([chosen, rng.choice(rest, size - len(chosen), replace=False)])
+    return np.sort(chosen)
