@@ -89,3 +89,87 @@ def test_stretch_and_base_selection(rng):
         select_base(X, 100)
     with pytest.raises(ValueError, match="method"):
         select_base(X, 10, "random")
+
+
+# ------------------------------------------------------------------ matchers and protocol
+def test_matchers_follow_the_estimator_protocol(rng):
+    from repalign.matching import MATCHERS, make_matcher
+
+    Z, H = related_pair(rng, n=160, dx=8, dy=8, noise=0.2)
+    for name in MATCHERS:
+        m = make_matcher(name).fit(Z[:100], H[:100])
+        cols = m.match(Z[100:], H[100:])
+        assert sorted(cols) == list(range(60))
+        assert np.mean(cols == np.arange(60)) > (0.9 if name != "cosine" else -1)
+    with pytest.raises(ValueError, match="fit"):
+        make_matcher("local-cka").score(Z, H)
+    with pytest.raises(ValueError, match="unknown matching method"):
+        make_matcher("procrustes")
+
+
+def test_qap_matcher_recovers_shuffled_queries_and_equals_scipy(rng):
+    from scipy.optimize import quadratic_assignment
+
+    from repalign.matching import QAPMatcher, normalized_kernel
+
+    Z, H = related_pair(rng, n=120, dx=6, dy=7, noise=0.3)
+    hide = rng.permutation(40)
+    m = QAPMatcher().fit(Z[:80], H[:80])
+    cols = m.match(Z[80:], H[80:][hide])
+    assert np.mean(hide[cols] == np.arange(40)) > 0.9
+    A, B = normalized_kernel(Z[np.r_[0:80, 80:120]]), normalized_kernel(np.vstack([H[:80], H[80:][hide]]))
+    ref = quadratic_assignment(A, B, options=dict(partial_match=np.c_[np.arange(80), np.arange(80)],
+                                                  maximize=True, tol=1e-5, maxiter=100, rng=np.random.default_rng(0)))
+    assert np.array_equal(ref.col_ind[80:] - 80, cols)
+    assert QAPMatcher(start="local-cka").fit(Z[:80], H[:80]).match(Z[80:], H[80:]).shape == (40,)
+
+
+def test_run_matching_protocol(rng):
+    from repalign.matching import run_matching
+
+    Z, H = related_pair(rng, n=300, dx=10, dy=12, noise=0.5)
+    res = run_matching(Z, H, 100, 150, methods=("qap", "local-cka", "relative", "linear"), seeds=(0, 1))
+    d = res.to_dict()
+    assert set(d["methods"]) == {"qap", "local-cka", "relative", "linear"}
+    for v in d["methods"].values():
+        assert 0.8 < v["matching_accuracy"] <= 1 and "top5_std" in v and v["top10"] >= v["top1"]
+    assert len(d["runs"]["qap"]) == 2
+    # chance level when the pairing carries no signal
+    noise = run_matching(Z, rng.normal(size=(300, 12)), 100, 150, methods=("local-cka",), seeds=(0,))
+    assert noise.methods["local-cka"]["matching_accuracy"] < 0.1
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(base_size=300, query_size=10), "smaller than the number of pairs"),
+    (dict(base_size=100, query_size=0), "query_size"),
+    (dict(base_size=100, query_size=250), "exceed"),
+    (dict(base_size=10, query_size=10, seeds=(0, 0)), "duplicated"),
+    (dict(base_size=10, query_size=10, seeds=(-1,)), "non-negative"),
+    (dict(base_size=10, query_size=10, seeds=()), "at least one seed"),
+    (dict(base_size=10, query_size=10, base_selection="random"), "base_selection"),
+])
+def test_run_matching_bad_input(rng, kwargs, match):
+    from repalign.matching import run_matching
+
+    Z, H = related_pair(rng, n=300)
+    with pytest.raises(ValueError, match=match):
+        run_matching(Z, H, methods=("linear",), **kwargs)
+    with pytest.raises(ValueError, match="mismatched"):
+        run_matching(Z, H[:200], 10, 10)
+
+
+def test_match_cli(tmp_path, rng, capsys):
+    import json
+
+    from repalign.cli import main
+
+    Z, H = related_pair(rng, n=300, noise=0.5)
+    np.save(tmp_path / "z.npy", Z)
+    np.save(tmp_path / "h.npy", H)
+    code = main(["match", str(tmp_path / "z.npy"), str(tmp_path / "h.npy"), "--base-size", "100", "--query-size",
+                 "150", "--method", "local-cka", "qap", "--seeds", "0", "1", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0 and set(d["methods"]) == {"local-cka", "qap"}
+    assert {"matching_accuracy", "top1", "top5"} <= set(d["methods"]["qap"])
+    code = main(["match", str(tmp_path / "z.npy"), str(tmp_path / "h.npy"), "--base-size", "300"])
+    assert code == 2 and "smaller than" in capsys.readouterr().err

@@ -113,6 +113,32 @@ def cmd_shuffle_curve(args) -> int:
     return 0
 
 
+def cmd_match(args) -> int:
+    from .matching import run_matching
+
+    if args.out:
+        from .io import check_writable
+
+        check_writable(args.out, args.force)
+    X, Y = _load_pair(args.a, args.b)
+    methods = args.method or ["qap", "local-cka", "relative", "linear"]
+    opts = {"local-cka": {"kernel": args.kernel}, "qap": {"restarts": args.restarts}}
+    res = run_matching(X, Y, args.base_size, args.query_size, methods, args.seeds, use_stretch=args.stretch,
+                       base_selection=args.base_selection,
+                       method_options={m: o for m, o in opts.items() if m in methods})
+    if args.out:
+        _write_json(args.out, res.to_dict(), args.force)
+    if args.json:
+        _print_json({"methods": res.methods, "settings": res.settings})
+    else:
+        print(f"n = {len(X)}, base = {args.base_size}, queries = {args.query_size}, seeds = {args.seeds}")
+        print(f"{'method':<10} {'matching':>16} {'top1':>8} {'top5':>8} {'top10':>8} {'seconds':>8}")
+        for m, v in res.methods.items():
+            print(f"{m:<10} {v['matching_accuracy']:>8.3f} ± {v['matching_accuracy_std']:<5.3f} {v['top1']:>8.3f} "
+                  f"{v['top5']:>8.3f} {v['top10']:>8.3f} {v['seconds']:>8.3f}")
+    return 0
+
+
 def cmd_embed(args) -> int:
     from .datasets import load_dataset
     from .encoders import encode_cached, get_encoder
@@ -259,6 +285,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", help="write a PNG plot here")
     s.add_argument("--out", help="write the JSON result here")
     s.set_defaults(func=cmd_shuffle_curve, measure=None)
+
+    s = sub.add_parser("match", help="match / retrieve between two unaligned embedding sets (base + queries)")
+    s.add_argument("a", help="embeddings of side A (rows in ground-truth order)")
+    s.add_argument("b", help="embeddings of side B, same rows")
+    s.add_argument("--base-size", type=int, default=320)
+    s.add_argument("--query-size", type=int, default=500)
+    s.add_argument("--method", action="extend", nargs="+", metavar="NAME",
+                   help="qap, local-cka, linear, relative, cosine (default: all but cosine)")
+    s.add_argument("--stretch", action=argparse.BooleanOptionalAction, default=True,
+                   help="divide features by their std over base ∪ query (default on)")
+    s.add_argument("--base-selection", choices=("kmeans", "uniform"), default="kmeans")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--kernel", choices=("linear", "rbf"), default="linear", help="local-CKA kernel")
+    s.add_argument("--restarts", type=int, default=1, help="QAP restarts (randomized starts when > 1)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--out", help="write the full result (per-seed runs too) as JSON")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_match)
 
     s = sub.add_parser("embed", help="embed texts, images or a dataset with an encoder")
     s.add_argument("--model", required=True, help="encoder name (see `repalign list encoders`)")

@@ -3,10 +3,24 @@ stretching, local CKA, baselines and metrics. Work in progress: see the matching
 
 from .baselines import cosine_scores, linear_regression_scores, relative_scores
 from .local_cka import local_cka, local_cka_naive
-from .metrics import matching_accuracy, retrieval_metrics
+from .matchers import (
+    MATCHERS,
+    CosineMatcher,
+    LinearMatcher,
+    LocalCKAMatcher,
+    Matcher,
+    QAPMatcher,
+    RelativeMatcher,
+    make_matcher,
+    normalized_kernel,
+)
+from .metrics import assign, matching_accuracy, retrieval_metrics
 from .prep import select_base, stretch
+from .protocol import MatchingResult, run_matching, split
 
 __all__ = [
     "cosine_scores", "linear_regression_scores", "relative_scores", "local_cka", "local_cka_naive",
-    "matching_accuracy", "retrieval_metrics", "select_base", "stretch",
+    "matching_accuracy", "retrieval_metrics", "select_base", "stretch", "MATCHERS", "CosineMatcher",
+    "LinearMatcher", "LocalCKAMatcher", "Matcher", "QAPMatcher", "RelativeMatcher", "make_matcher",
+    "normalized_kernel", "assign", "MatchingResult", "run_matching", "split",
 ]
