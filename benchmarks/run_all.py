@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_resampling.py", "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py"]
+BENCHES = ["bench_matching.py", "bench_resampling.py", "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py"]
 
 
 def main(argv):

@@ -173,3 +173,20 @@ def test_match_cli(tmp_path, rng, capsys):
     assert {"matching_accuracy", "top1", "top5"} <= set(d["methods"]["qap"])
     code = main(["match", str(tmp_path / "z.npy"), str(tmp_path / "h.npy"), "--base-size", "300"])
     assert code == 2 and "smaller than" in capsys.readouterr().err
+
+
+def test_classification_by_local_cka(rng):
+    from repalign.matching import class_scores, topk_accuracy
+
+    C, d = 6, 12
+    centres = rng.normal(size=(C, d))
+    T = centres @ rng.normal(size=(d, 9))  # class texts: another view of the class centres
+    y = rng.integers(0, C, 300)
+    Z = centres[y] + 0.3 * rng.normal(size=(300, d))
+    for method in ("local-cka", "linear", "relative"):
+        S = class_scores(Z[:100], y[:100], T, Z[100:], method=method)
+        acc = topk_accuracy(S, y[100:], ks=(1, 3))
+        assert S.shape == (200, C) and acc["top1"] > 0.8 and acc["top3"] >= acc["top1"], method
+    assert topk_accuracy(np.eye(3), [0, 1, 2])["top1"] == 1.0
+    with pytest.raises(ValueError, match="labels"):
+        class_scores(Z[:10], np.full(10, C), T, Z[10:])

@@ -213,6 +213,28 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from .experiments import EXPERIMENTS, run_crosslingual
+
+    if args.name not in EXPERIMENTS:
+        raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(EXPERIMENTS)}")
+    out = Path(args.out_dir) / f"{args.name}.json"
+    log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    res = run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds, out=out, force=args.force,
+                           progress=sys.stderr.isatty(), log=log)
+    md = Path(args.out_dir) / f"{args.name}.md"
+    from .io import atomic_write
+
+    with atomic_write(md, force=args.force) as tmp:
+        tmp.write_text(res.markdown() + "\n", encoding="utf-8")
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        print(res.markdown())
+        print(f"wrote {out} and {md} ({res.seconds:.0f} s)")
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.what == "encoders":
         from .encoders import list_encoders
@@ -330,6 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("experiment", help="run one of the paper experiments on real data")
+    s.add_argument("name", help="experiment name (crosslingual)")
+    s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
+    s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
+    s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_experiment)
 
     s = sub.add_parser("list", help="list encoders, measures or datasets")
     s.add_argument("what", choices=("encoders", "measures", "datasets"))

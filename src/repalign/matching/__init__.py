@@ -2,6 +2,7 @@
 stretching, local CKA, baselines and metrics. Work in progress: see the matching issue."""
 
 from .baselines import cosine_scores, linear_regression_scores, relative_scores
+from .classify import class_scores, topk_accuracy
 from .local_cka import local_cka, local_cka_naive
 from .matchers import (
     MATCHERS,
@@ -22,5 +23,6 @@ __all__ = [
     "cosine_scores", "linear_regression_scores", "relative_scores", "local_cka", "local_cka_naive",
     "matching_accuracy", "retrieval_metrics", "select_base", "stretch", "MATCHERS", "CosineMatcher",
     "LinearMatcher", "LocalCKAMatcher", "Matcher", "QAPMatcher", "RelativeMatcher", "make_matcher",
-    "normalized_kernel", "assign", "MatchingResult", "run_matching", "split",
+    "normalized_kernel", "assign", "MatchingResult", "run_matching", "split", "class_scores",
+    "topk_accuracy",
 ]
