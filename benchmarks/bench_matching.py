@@ -15,7 +15,6 @@ import time
 
 import _common  # noqa: F401
 import numpy as np
-
 from _common import table, timeit
 
 
@@ -30,7 +29,13 @@ def views(n, seed=0):
 def main():
     from scipy.optimize import quadratic_assignment
 
-    from repalign.matching import QAPMatcher, local_cka, local_cka_naive, matching_accuracy, normalized_kernel
+    from repalign.matching import (
+        QAPMatcher,
+        local_cka,
+        local_cka_naive,
+        matching_accuracy,
+        normalized_kernel,
+    )
     from repalign.qap import faq
     from repalign.qap.faq import doubly_stochastic
 
@@ -80,10 +85,10 @@ def main():
     rows = []
     for nq in (500, 1000, 2000, 5000):
         Z, H = views(M + nq, seed=nq)
-        t_l, S = timeit(lambda: local_cka(Z[:M], H[:M], Z[M:], H[M:]))
+        t_l, S = timeit(lambda Z=Z, H=H: local_cka(Z[:M], H[:M], Z[M:], H[M:]))
         acc_l = matching_accuracy(S)
         if nq <= 2000:
-            t_q, cols = timeit(lambda: QAPMatcher().fit(Z[:M], H[:M]).match(Z[M:], H[M:]))
+            t_q, cols = timeit(lambda Z=Z, H=H: QAPMatcher().fit(Z[:M], H[:M]).match(Z[M:], H[M:]))
             rows.append([nq, t_l, acc_l, t_q, float(np.mean(cols == np.arange(nq)))])
         else:
             rows.append([nq, t_l, acc_l, "-", "-"])
