@@ -35,7 +35,19 @@ class CrossLingualResult:
     seconds: float
 
     def to_dict(self) -> dict:
-        return {"settings": self.settings, "seconds": self.seconds, "rows": self.rows}
+        return {"settings": self.settings, "seconds": self.seconds, "rows": self.rows,
+                "cka_vs_qap": self.cka_vs_qap()}
+
+    def cka_vs_qap(self) -> dict:
+        """Pearson and Spearman correlation between CKA and QAP accuracy over the rows (the
+        paper's Figure 2 relation, here across languages and encoders)."""
+        from scipy import stats
+
+        c = [r["cka"] for r in self.rows]
+        q = [r["matching"]["qap"]["matching_accuracy"] for r in self.rows]
+        if len(c) < 3:
+            return {"pearson": None, "spearman": None, "n": len(c)}
+        return {"pearson": float(stats.pearsonr(c, q)[0]), "spearman": float(stats.spearmanr(c, q)[0]), "n": len(c)}
 
     def markdown(self) -> str:
         head = ("| encoder | language | CKA | QAP | local CKA | relative | linear | local CKA R@5 | aligned cosine |\n"
@@ -47,6 +59,10 @@ class CrossLingualResult:
                      for m in METHODS]
             lines.append(f"| {r['encoder']} | {r['language']} | {r['cka']:.3f} | " + " | ".join(cells)
                          + f" | {100 * acc['local-cka']['top5']:.1f} | {100 * r['aligned_cosine']:.1f} |")
+        corr = self.cka_vs_qap()
+        if corr["pearson"] is not None:
+            lines.append(f"\nCKA vs QAP accuracy over {corr['n']} rows: Pearson {corr['pearson']:.2f}, "
+                         f"Spearman {corr['spearman']:.2f}.")
         return "\n".join(lines)
 
 
