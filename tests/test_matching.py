@@ -190,3 +190,16 @@ def test_classification_by_local_cka(rng):
     assert topk_accuracy(np.eye(3), [0, 1, 2])["top1"] == 1.0
     with pytest.raises(ValueError, match="labels"):
         class_scores(Z[:10], np.full(10, C), T, Z[10:])
+
+
+def test_qap_correlation_kernel_option(rng):
+    from repalign.matching import QAPMatcher, normalized_kernel
+
+    Z, H = related_pair(rng, n=100)
+    K = normalized_kernel(Z, "correlation")
+    assert np.linalg.norm(K) == pytest.approx(1.0) and np.allclose(K, K.T)
+    assert QAPMatcher(kernel="correlation").fit(Z[:60], H[:60]).match(Z[60:], H[60:]).shape == (40,)
+    with pytest.raises(ValueError, match="kernel"):
+        QAPMatcher(kernel="rbf")
+    with pytest.raises(ValueError, match="kind"):
+        normalized_kernel(Z, "spearman")

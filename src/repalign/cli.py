@@ -216,12 +216,22 @@ def cmd_demo(args) -> int:
 def cmd_experiment(args) -> int:
     from .experiments import EXPERIMENTS, run_crosslingual
 
+    if args.name in EXPERIMENTS and not args.force:
+        from .io import check_writable
+
+        check_writable(Path(args.out_dir) / f"{args.name}.md", False)
+
     if args.name not in EXPERIMENTS:
         raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(EXPERIMENTS)}")
     out = Path(args.out_dir) / f"{args.name}.json"
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    res = run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds, out=out, force=args.force,
-                           progress=sys.stderr.isatty(), log=log)
+    if args.name == "crosslingual":
+        res = run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds, out=out,
+                               force=args.force, progress=sys.stderr.isatty(), log=log)
+    else:
+        from .experiments import run_ablation
+
+        res = run_ablation(args.data_dir, seeds=args.seeds, out=out, force=args.force, log=log)
     md = Path(args.out_dir) / f"{args.name}.md"
     from .io import atomic_write
 
@@ -354,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("experiment", help="run one of the paper experiments on real data")
-    s.add_argument("name", help="experiment name (crosslingual)")
+    s.add_argument("name", help="experiment name: crosslingual, ablation")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")

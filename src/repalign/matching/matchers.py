@@ -86,9 +86,19 @@ class CosineMatcher(Matcher):
         return cosine_scores(Zq, Hq)
 
 
-def normalized_kernel(X: np.ndarray) -> np.ndarray:
-    """``K̄ = HKH / ‖HKH‖_F`` for the linear kernel (maniparambil2024 after Eq. 4: centred and
-    rescaled so that ``⟨K̄, L̄⟩`` is the CKA)."""
+def normalized_kernel(X: np.ndarray, kind: str = "cka") -> np.ndarray:
+    """``kind="cka"``: ``K̄ = HKH / ‖HKH‖_F`` for the linear kernel (maniparambil2024 after
+    Eq. 4: centred and rescaled so that ``⟨K̄, L̄⟩`` is the CKA). ``kind="correlation"``: the
+    plain cosine-similarity matrix scaled to unit Frobenius norm, no centring (the paper's
+    ablation without CKA, Table 6)."""
+    if kind == "correlation":
+        from ..kernels import cosine_normalize
+
+        Xn = cosine_normalize(X, "X")
+        K = Xn @ np.ascontiguousarray(Xn.T)
+        return K / np.linalg.norm(K)
+    if kind != "cka":
+        raise ValueError(f"kind: expected 'cka' or 'correlation', got {kind!r}")
     K = center_gram(X @ np.ascontiguousarray(X.T))
     norm = np.linalg.norm(K)
     if norm == 0:
@@ -105,10 +115,13 @@ class QAPMatcher(Matcher):
     name = "qap"
 
     def __init__(self, restarts: int = 1, tol: float = 1e-5, maxiter: int = 100, start: str = "barycenter",
-                 seed: int = 0):
+                 seed: int = 0, kernel: str = "cka"):
         if start not in ("barycenter", "local-cka"):
             raise ValueError(f"start: expected 'barycenter' or 'local-cka', got {start!r}")
+        if kernel not in ("cka", "correlation"):
+            raise ValueError(f"kernel: expected 'cka' or 'correlation', got {kernel!r}")
         self.restarts, self.tol, self.maxiter, self.start, self.seed = restarts, tol, maxiter, start, seed
+        self.kernel = kernel
 
     def match(self, Zq, Hq):
         from ..qap import seeded_qap
@@ -116,8 +129,8 @@ class QAPMatcher(Matcher):
         self._check_fitted()
         Zq, Hq = check_pair(Zq, Hq, names=("Zq", "Hq"), min_samples=1)
         m, k = len(self.Zb_), len(Zq)
-        A = normalized_kernel(np.vstack([self.Zb_, Zq]))
-        B = normalized_kernel(np.vstack([self.Hb_, Hq]))
+        A = normalized_kernel(np.vstack([self.Zb_, Zq]), self.kernel)
+        B = normalized_kernel(np.vstack([self.Hb_, Hq]), self.kernel)
         P0 = None
         if self.start == "local-cka":
             cols = assign(local_cka(self.Zb_, self.Hb_, Zq, Hq))
