@@ -36,3 +36,17 @@ def test_ablation_quick(data_dir):
     without = [r["qap"]["matching_accuracy"] for r in res.rows if not r["cka"]]
     assert min(with_cka) > max(without)  # the paper's main ablation finding holds here too
     assert "| yes | yes | yes |" in res.markdown()
+
+
+def test_classification_quick(data_dir):
+    from repalign.experiments import run_classification
+
+    res = run_classification(data_dir, image_encoders=("efficientnet-lite0",), text_encoders=("use-multilingual",),
+                             per_class=12, base_per_class=4, seeds=(0,), log=lambda m: None)
+    (row,) = res.rows
+    for m in ("local-cka", "linear", "relative"):
+        assert 0.0 <= row[m]["top1"] <= row[m]["top5"] <= 1.0
+    assert row["local-cka"]["top1"] > 0.2  # chance is 0.1
+    assert "| efficientnet-lite0 | use-multilingual |" in res.markdown()
+    with pytest.raises(ValueError, match="base_per_class"):
+        run_classification(data_dir, per_class=5, base_per_class=5)

@@ -228,10 +228,15 @@ def cmd_experiment(args) -> int:
     if args.name == "crosslingual":
         res = run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds, out=out,
                                force=args.force, progress=sys.stderr.isatty(), log=log)
-    else:
+    elif args.name == "ablation":
         from .experiments import run_ablation
 
         res = run_ablation(args.data_dir, seeds=args.seeds, out=out, force=args.force, log=log)
+    else:
+        from .experiments import run_classification
+
+        res = run_classification(args.data_dir, seeds=args.seeds, out=out, force=args.force,
+                                 progress=sys.stderr.isatty(), log=log)
     md = Path(args.out_dir) / f"{args.name}.md"
     from .io import atomic_write
 
@@ -364,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("experiment", help="run one of the paper experiments on real data")
-    s.add_argument("name", help="experiment name: crosslingual, ablation")
+    s.add_argument("name", help="experiment name: crosslingual, ablation, classification")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")

@@ -9,28 +9,19 @@ definition, so its columns appear only where CKA is on.
 from __future__ import annotations
 
 import itertools
-import json
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..datasets import load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..matching import run_matching
+from ._base import TableResult, write_result
 
 __all__ = ["AblationResult", "run_ablation"]
 
 
-@dataclass(frozen=True)
-class AblationResult:
-    rows: list = field(repr=False)
-    settings: dict
-    seconds: float
-
-    def to_dict(self) -> dict:
-        return {"settings": self.settings, "seconds": self.seconds, "rows": self.rows}
+class AblationResult(TableResult):
 
     def markdown(self) -> str:
         lines = ["| k-means base | stretching | CKA | QAP matching | local CKA matching | local CKA R@5 |",
@@ -54,7 +45,7 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
                  lang_b: str = "de", base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None,
                  force: bool = False, log=print) -> AblationResult:
     """Run the ablation (see module docstring); writes JSON to ``out`` when given."""
-    from ..io import atomic_write, check_writable
+    from ..io import check_writable
 
     if out:
         check_writable(out, force)
@@ -73,8 +64,5 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
             f"QAP {100 * row['qap']['matching_accuracy']:.1f}")
     result = AblationResult(rows, {"pair": f"{model_a}({lang_a}) vs {model_b}({lang_b})", "base_size": base_size,
                                    "query_size": query_size, "seeds": list(seeds)}, time.perf_counter() - t0)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(out, force=force) as tmp:
-            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_result(result, out, force)
     return result

@@ -11,10 +11,7 @@ the same query sets.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -22,21 +19,16 @@ from ..datasets import XTD10_LANGUAGES, load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..matching import run_matching
 from ..measures import cka
+from ._base import TableResult, write_result
 
 __all__ = ["CrossLingualResult", "run_crosslingual"]
 
 METHODS = ("qap", "local-cka", "relative", "linear")
 
 
-@dataclass(frozen=True)
-class CrossLingualResult:
-    rows: list = field(repr=False)
-    settings: dict
-    seconds: float
-
+class CrossLingualResult(TableResult):
     def to_dict(self) -> dict:
-        return {"settings": self.settings, "seconds": self.seconds, "rows": self.rows,
-                "cka_vs_qap": self.cka_vs_qap()}
+        return {**super().to_dict(), "cka_vs_qap": self.cka_vs_qap()}
 
     def cka_vs_qap(self) -> dict:
         """Pearson and Spearman correlation between CKA and QAP accuracy over the rows (the
@@ -71,7 +63,7 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
                      base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None, force: bool = False,
                      progress: bool = False, log=print) -> CrossLingualResult:
     """Run the experiment (see module docstring); writes JSON to ``out`` when given."""
-    from ..io import atomic_write, check_writable
+    from ..io import check_writable
 
     if out:
         check_writable(out, force)
@@ -95,8 +87,5 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
     result = CrossLingualResult(rows, {"english_model": english_model, "multilingual": list(multilingual),
                                        "languages": langs, "base_size": base_size, "query_size": query_size,
                                        "seeds": list(seeds)}, time.perf_counter() - t0)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(out, force=force) as tmp:
-            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_result(result, out, force)
     return result
