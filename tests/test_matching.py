@@ -203,3 +203,11 @@ def test_qap_correlation_kernel_option(rng):
         QAPMatcher(kernel="rbf")
     with pytest.raises(ValueError, match="kind"):
         normalized_kernel(Z, "spearman")
+
+
+def test_flat_api_exports_matching():
+    import repalign as ra
+    from repalign.matching import run_matching
+    from repalign.qap import seeded_qap
+
+    assert ra.local_cka is local_cka and ra.run_matching is run_matching and ra.seeded_qap is seeded_qap

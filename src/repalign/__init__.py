@@ -7,10 +7,13 @@ The flat public API::
     ra.evaluate(X, Y, permutations=200)   # every measure, with p-values / intervals
     ra.shuffle_curve(X, Y)                # measure vs fraction of broken pairs
     ra.load_embeddings("a.npy")           # embedding files in and out
+    ra.local_cka(Zb, Hb, Zq, Hq)          # local CKA scores of every query pair (matching)
+    ra.seeded_qap(A, B, seeds)            # seeded FAQ
     ra.get_encoder("minilm").encode([...])
 """
 
 from .io import EmbeddingFile, load_embeddings, save_embeddings
+from .matching import local_cka, run_matching
 from .measures import (
     DEFAULT_MEASURES,
     MEASURES,
@@ -38,6 +41,7 @@ from .measures import (
     shuffle_curve,
 )
 from .moments import PairMoments, streamed_linear_cka
+from .qap import seeded_qap
 
 __version__ = "0.1.0"
 
@@ -47,7 +51,7 @@ __all__ = [
     "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
     "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve", "PairMoments",
     "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
-    "list_encoders", "load_dataset", "list_datasets", "__version__",
+    "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
 ]
 
 
