@@ -71,6 +71,9 @@ def main():
         ref_best, ours_best = max(ref_best, ref.fun), max(ours_best, ours.objective)
         rows.append(abs(ref.fun - ours.objective))
     t_def, cols = timeit(lambda: QAPMatcher(start="local-cka").fit(Zb, Hb).match(Zq, Hq))
+    from repalign.qap import seeded_qap
+
+    t_50, r50 = timeit(lambda: seeded_qap(A, B, seeds, maximize=True, restarts=50, tol=1e-5, seed=2))
     start_obj = QAPMatcher(start="local-cka").fit(Zb, Hb)
     start_obj.match(Zq, Hq)
     table("Seeded QAP, M + N' = 820, randomized starts, tol 1e-5", ["run", "seconds", "best objective", "note"], [
@@ -78,6 +81,8 @@ def main():
         ["repalign FAQ, same 10 starts", t_ours_total, ours_best,
          f"{t_ref_total / t_ours_total:.1f}x faster; 500 ≈ {t_ours_total * 50:.0f} s (target 10 s); "
          f"max |objective diff| {max(rows):.1e}"],
+        ["repalign seeded_qap, 50 randomized restarts (set-up shared)", t_50, r50.objective,
+         f"500 ≈ {t_50 * 10:.0f} s (target 10 s)"],
         ["repalign, local-CKA start (default candidate)", t_def, start_obj.result_.objective,
          f"accuracy {np.mean(cols == np.arange(Nq)):.3f}; vs best restart {start_obj.result_.objective - ours_best:+.2e}"],
     ])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["FAQResult", "faq", "seeded_qap", "qap_objective", "doubly_stochastic"]
+__all__ = ["FAQResult", "SeededProblem", "faq", "seeded_qap", "qap_objective", "doubly_stochastic"]
 
 
 @dataclass(frozen=True)
@@ -82,73 +82,85 @@ def _check(A, B, seeds):
     return A, B, seeds
 
 
+class SeededProblem:
+    """A seeded QAP prepared once: seeds first, blocks split, the constant gradient part
+    ``C = A21 B21ᵀ + A12ᵀ B12`` formed. :meth:`run` does one FAQ from a start; restarts reuse
+    everything but the start."""
+
+    def __init__(self, A, B, seeds=None):
+        self.A, self.B, self.seeds = _check(A, B, seeds)
+        n, m = self.A.shape[0], len(self.seeds)
+        self.n, self.m, self.k = n, m, n - m
+        self.pa = np.concatenate([self.seeds[:, 0], np.setdiff1d(np.arange(n), self.seeds[:, 0])])
+        self.pb = np.concatenate([self.seeds[:, 1], np.setdiff1d(np.arange(n), self.seeds[:, 1])])
+        Ap, Bp = self.A[np.ix_(self.pa, self.pa)], self.B[np.ix_(self.pb, self.pb)]
+        self.A22, self.B22 = np.ascontiguousarray(Ap[m:, m:]), np.ascontiguousarray(Bp[m:, m:])
+        self.B22T = np.ascontiguousarray(self.B22.T)
+        self.symmetric = np.array_equal(self.A22, self.A22.T) and np.array_equal(self.B22, self.B22.T)
+        self.C = Ap[m:, :m] @ Bp[m:, :m].T + Ap[:m, m:].T @ Bp[:m, m:]
+
+    def _chain(self, X):
+        """``A22 X B22ᵀ`` and the gradient change it induces."""
+        M1 = self.A22 @ X @ self.B22T
+        return M1, (2.0 * M1 if self.symmetric else M1 + self.A22.T @ X @ self.B22)
+
+    def start(self, P0, rng) -> np.ndarray:
+        k = self.k
+        if isinstance(P0, str):
+            if P0 == "barycenter":
+                return np.full((k, k), 1.0 / max(k, 1))
+            if P0 == "randomized":
+                return (np.full((k, k), 1.0 / k) + doubly_stochastic(rng.uniform(size=(k, k)))) / 2
+            raise ValueError(f"P0: expected 'barycenter', 'randomized' or a matrix, got {P0!r}")
+        P = np.array(P0, dtype=float)
+        if P.shape != (k, k):
+            raise ValueError(f"P0: expected shape ({k}, {k}) over the unseeded nodes, got {P.shape}")
+        return P
+
+    def run(self, P0="barycenter", *, maximize: bool = False, tol: float = 0.03, maxiter: int = 30, rng=None,
+            lap=linear_sum_assignment) -> FAQResult:
+        t0 = time.perf_counter()
+        if maxiter < 1:
+            raise ValueError(f"maxiter: must be >= 1, got {maxiter}")
+        if tol <= 0:
+            raise ValueError(f"tol: must be > 0, got {tol}")
+        n, m, k = self.n, self.m, self.k
+        P = self.start(P0, np.random.default_rng(rng))
+        if k == 0:
+            perm = np.empty(n, dtype=int)
+            perm[self.seeds[:, 0]] = self.seeds[:, 1]
+            return FAQResult(perm, qap_objective(self.A, self.B, perm), 0, time.perf_counter() - t0, 1, maximize)
+        grad = self.C + self._chain(P)[1]
+        sign = -1.0 if maximize else 1.0
+        it = 0
+        for it in range(1, maxiter + 1):  # noqa: B007 - the count is reported after the loop
+            _, cols = lap(grad, maximize=maximize)
+            R = -P
+            R[np.arange(k), cols] += 1.0  # R = Q - P
+            M1, dgrad = self._chain(R)
+            a = float(np.einsum("ij,ij->", M1, R))  # curvature along R
+            b = float(np.einsum("ij,ij->", grad, R))  # slope at P
+            if a * sign > 0 and 0.0 <= -b / (2 * a) <= 1.0:
+                t = -b / (2 * a)
+            else:  # the better end point (ties keep P, as scipy does)
+                t = 1.0 if (a + b) * sign < 0 else 0.0
+            step = t * R
+            P = P + step
+            grad = grad + t * dgrad
+            if np.linalg.norm(step) / np.sqrt(k) < tol:
+                break
+        _, col = linear_sum_assignment(P, maximize=True)
+        perm = np.empty(n, dtype=int)
+        perm[self.pa] = self.pb[np.concatenate([np.arange(m), col + m])]
+        return FAQResult(perm, qap_objective(self.A, self.B, perm), it, time.perf_counter() - t0, 1, maximize)
+
+
 def faq(A, B, seeds=None, *, maximize: bool = False, P0="barycenter", tol: float = 0.03,
         maxiter: int = 30, rng=None, lap=linear_sum_assignment) -> FAQResult:
     """One FAQ run. ``P0``: ``"barycenter"``, ``"randomized"`` (``(J + K)/2`` with ``K`` a
     Sinkhorn-balanced uniform matrix, as in scipy) or an (n', n') doubly stochastic matrix over
     the unseeded nodes. ``tol``, ``maxiter`` as in scipy (Frobenius step / sqrt(n') < tol)."""
-    t0 = time.perf_counter()
-    A, B, seeds = _check(A, B, seeds)
-    if maxiter < 1:
-        raise ValueError(f"maxiter: must be >= 1, got {maxiter}")
-    if tol <= 0:
-        raise ValueError(f"tol: must be > 0, got {tol}")
-    n, m = A.shape[0], len(seeds)
-    k = n - m
-    rng = np.random.default_rng(rng)
-    if isinstance(P0, str):
-        if P0 == "barycenter":
-            P = np.full((k, k), 1.0 / max(k, 1))
-        elif P0 == "randomized":
-            P = (np.full((k, k), 1.0 / k) + doubly_stochastic(rng.uniform(size=(k, k)))) / 2
-        else:
-            raise ValueError(f"P0: expected 'barycenter', 'randomized' or a matrix, got {P0!r}")
-    else:
-        P = np.array(P0, dtype=float)
-        if P.shape != (k, k):
-            raise ValueError(f"P0: expected shape ({k}, {k}) over the unseeded nodes, got {P.shape}")
-    if k == 0:
-        perm = np.empty(n, dtype=int)
-        perm[seeds[:, 0]] = seeds[:, 1]
-        return FAQResult(perm, qap_objective(A, B, perm), 0, time.perf_counter() - t0, 1, maximize)
-    free_a = np.setdiff1d(np.arange(n), seeds[:, 0])
-    free_b = np.setdiff1d(np.arange(n), seeds[:, 1])
-    pa = np.concatenate([seeds[:, 0], free_a])
-    pb = np.concatenate([seeds[:, 1], free_b])
-    Ap, Bp = A[np.ix_(pa, pa)], B[np.ix_(pb, pb)]
-    A21, A12, A22 = Ap[m:, :m], Ap[:m, m:], Ap[m:, m:]
-    B21, B12, B22 = Bp[m:, :m], Bp[:m, m:], Bp[m:, m:]
-    symmetric = np.array_equal(A22, A22.T) and np.array_equal(B22, B22.T)
-    C = A21 @ B21.T + A12.T @ B12
-    B22T = np.ascontiguousarray(B22.T)
-
-    def chain(X):  # A22 X B22ᵀ, and the gradient part it induces
-        M1 = A22 @ X @ B22T
-        return M1, (2.0 * M1 if symmetric else M1 + A22.T @ X @ B22)
-
-    grad = C + chain(P)[1]
-    sign = -1.0 if maximize else 1.0
-    it = 0
-    for it in range(1, maxiter + 1):  # noqa: B007 - the count is reported after the loop
-        _, cols = lap(grad, maximize=maximize)
-        R = -P
-        R[np.arange(k), cols] += 1.0  # R = Q - P
-        M1, dgrad = chain(R)
-        a = float(np.einsum("ij,ij->", M1, R))  # curvature along R
-        b = float(np.einsum("ij,ij->", grad, R))  # slope at P
-        if a * sign > 0 and 0.0 <= -b / (2 * a) <= 1.0:
-            t = -b / (2 * a)
-        else:  # the better end point (ties keep P, as scipy does)
-            t = 1.0 if (a + b) * sign < 0 else 0.0
-        step = t * R
-        P = P + step
-        grad = grad + t * dgrad
-        if np.linalg.norm(step) / np.sqrt(k) < tol:
-            break
-    _, col = linear_sum_assignment(P, maximize=True)
-    perm = np.empty(n, dtype=int)
-    perm[pa] = pb[np.concatenate([np.arange(m), col + m])]
-    return FAQResult(perm, qap_objective(A, B, perm), it, time.perf_counter() - t0, 1, maximize)
+    return SeededProblem(A, B, seeds).run(P0, maximize=maximize, tol=tol, maxiter=maxiter, rng=rng, lap=lap)
 
 
 def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0=None, tol: float = 0.03,
@@ -164,9 +176,10 @@ def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0
     t0 = time.perf_counter()
     best, total_it = None, 0
     rng = np.random.default_rng(seed)
+    problem = SeededProblem(A, B, seeds)  # shared by every restart
     for _ in range(restarts):
         start = P0 if P0 is not None else ("barycenter" if restarts == 1 else "randomized")
-        res = faq(A, B, seeds, maximize=maximize, P0=start, tol=tol, maxiter=maxiter, rng=rng.integers(2**63))
+        res = problem.run(start, maximize=maximize, tol=tol, maxiter=maxiter, rng=rng.integers(2**63))
         total_it += res.iterations
         if best is None or (res.objective > best.objective if maximize else res.objective < best.objective):
             best = res
