@@ -26,6 +26,7 @@ __all__ = [
     "linear_gram",
     "cosine_normalize",
     "squared_distances",
+    "cross_sq_distances",
     "rbf_gram",
     "rbf_sigma",
     "sigma_from_ranks",
@@ -81,6 +82,16 @@ def squared_distances(X: np.ndarray) -> np.ndarray:
     _finish_sq_distances(D, sq, sq)
     np.fill_diagonal(D, 0.0)
     return D
+
+
+def cross_sq_distances(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``Q`` (n, d) and ``B`` (m, d), shape
+    (n, m), with the same rounding clean-up as :func:`squared_distances` (both centred by B's mean)."""
+    mu = B.mean(axis=0)
+    Qc, Bc = Q - mu, B - mu
+    G = Qc @ np.ascontiguousarray(Bc.T)
+    G *= -2.0
+    return _finish_sq_distances(G, np.einsum("ij,ij->i", Qc, Qc), np.einsum("ij,ij->i", Bc, Bc))
 
 
 def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -> float:

@@ -55,6 +55,7 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
     rows = []
     for img in image_encoders:
         Z = encode_cached(get_encoder(img), ds.items, progress=progress)[0].astype(np.float64)
+        Zs = stretch(Z) if use_stretch else Z
         for txt in text_encoders:
             T = texts[txt]
             runs = {m: [] for m in METHODS}
@@ -63,7 +64,6 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
                 base = np.concatenate([rng.choice(np.flatnonzero(y == c), base_per_class, replace=False)
                                        for c in range(len(ds.class_names))])
                 query = np.setdiff1d(np.arange(len(y)), base)
-                Zs = stretch(Z) if use_stretch else Z
                 for m in METHODS:
                     S = class_scores(Zs[base], y[base], T, Zs[query], method=m)
                     runs[m].append(topk_accuracy(S, y[query], ks=(1, 5)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_embeddings, check_pair
-from ..kernels import rbf_sigma, squared_distances
+from ..kernels import cross_sq_distances, rbf_sigma, squared_distances
 from ..measures.cka import cka_from_grams
 
 __all__ = ["local_cka", "local_cka_naive", "resolve_sigmas"]
@@ -54,11 +54,7 @@ def _kernels(B, Q, kernel, sigma):
     if kernel != "rbf":
         raise ValueError(f"kernel: expected 'linear' or 'rbf', got {kernel!r}")
     g = -1.0 / (2.0 * sigma * sigma)
-    sb, sq = np.einsum("ij,ij->i", B, B), np.einsum("ij,ij->i", Q, Q)
-    K = np.exp(np.maximum(sb[:, None] + sb[None, :] - 2 * B @ np.ascontiguousarray(B.T), 0) * g)
-    np.fill_diagonal(K, 1.0)
-    C = np.exp(np.maximum(sq[:, None] + sb[None, :] - 2 * Q @ np.ascontiguousarray(B.T), 0) * g)
-    return K, C, np.ones(len(Q))
+    return np.exp(squared_distances(B) * g), np.exp(cross_sq_distances(Q, B) * g), np.ones(len(Q))
 
 
 def local_cka(Zb, Hb, Zq, Hq, kernel: str = "linear", sigma="median", threshold: float = 1.0) -> np.ndarray:

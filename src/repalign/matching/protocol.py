@@ -23,8 +23,9 @@ from .prep import select_base, stretch
 __all__ = ["MatchingResult", "run_matching", "split"]
 
 
-def split(n: int, base_size: int, query_size: int, seed: int, base_selection: str = "kmeans", Z=None):
-    """``(base_idx, query_idx)`` for one seed; see module docstring."""
+def split(Z, base_size: int, query_size: int, seed: int, base_selection: str = "kmeans"):
+    """``(base_idx, query_idx)`` for one seed over the rows of ``Z`` (k-means runs on ``Z``)."""
+    n = len(Z)
     base_size = check_positive_int(base_size, "base_size")
     query_size = check_positive_int(query_size, "query_size")
     if base_size >= n:
@@ -32,15 +33,10 @@ def split(n: int, base_size: int, query_size: int, seed: int, base_selection: st
     if base_size + query_size > n:
         raise ValueError(f"query_size: base ({base_size}) + queries ({query_size}) exceed the {n} pairs; "
                          f"use at most {n - base_size} queries")
+    if base_selection not in ("kmeans", "uniform"):
+        raise ValueError(f"base_selection: expected 'kmeans' or 'uniform', got {base_selection!r}")
+    base = select_base(Z, base_size, base_selection, seed)
     rng = np.random.default_rng(seed)
-    if base_selection == "kmeans":
-        if Z is None:
-            raise ValueError("Z: k-means base selection needs the embeddings")
-        base = select_base(Z, base_size, "kmeans", seed)
-    else:
-        base = select_base(np.zeros((n, 1)), base_size, "uniform", seed) if base_selection == "uniform" else None
-        if base is None:
-            raise ValueError(f"base_selection: expected 'kmeans' or 'uniform', got {base_selection!r}")
     rest = np.setdiff1d(np.arange(n), base)
     query = np.sort(rng.choice(rest, query_size, replace=False))
     return base, query
@@ -80,7 +76,7 @@ def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Seq
     for m in methods:
         make_matcher(m, **opts.get(m, {}))  # fail early on unknown names / options
     for seed in seeds:
-        base, query = split(len(Z), base_size, query_size, seed, base_selection, Z)
+        base, query = split(Z, base_size, query_size, seed, base_selection)
         rows = np.concatenate([base, query])
         Zs, Hs = (stretch(Z[rows]), stretch(H[rows])) if use_stretch else (Z[rows], H[rows])
         Zb, Hb, Zq, Hq = Zs[:base_size], Hs[:base_size], Zs[base_size:], Hs[base_size:]

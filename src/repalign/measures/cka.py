@@ -126,8 +126,9 @@ def _linear_terms(X, Y, debiased: bool, route: str):
         acc = PairMoments(debiased=debiased)
         for s in range(0, n, 65536):
             acc.update(X[s:s + 65536], Y[s:s + 65536])
-        kl, kk, ll = acc.hsic_terms(debiased=debiased)
-        return kl, kk, ll
+        # the same scale as the Gram route: 1/(n(n-3)) unbiased, 1/(n-1)² biased
+        scale = 1.0 / (n * (n - 3.0)) if debiased else 1.0 / (n - 1.0) ** 2
+        return tuple(scale * v for v in acc.hsic_terms(debiased=debiased))
     if route != "gram":
         raise ValueError(f"route: expected 'auto', 'feature' or 'gram', got {route!r}")
     # HSIC of linear kernels is translation invariant; centring first avoids cancellation
@@ -177,14 +178,6 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
     space as ``‖XcᵀYc‖²_F/(n-1)²``.
     """
     X, Y = _prepare(X, Y, kernel, debiased)
-    if kernel in ("linear", "cosine"):
-        n = X.shape[0]
-        route = "feature" if _feature_route_cheaper(n, X.shape[1], Y.shape[1]) else "gram"
-        if route == "gram":
-            return hsic_from_grams(linear_gram(X - X.mean(0)), linear_gram(Y - Y.mean(0)), debiased)
-        acc = PairMoments(debiased=debiased).update(X, Y)
-        kl, _, _ = acc.hsic_terms(debiased)
-        return kl / ((n * (n - 3.0)) if debiased else (n - 1.0) ** 2)
     return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
 
 

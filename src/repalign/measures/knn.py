@@ -120,14 +120,18 @@ def _hsic_unbiased_general(K: np.ndarray, L: np.ndarray) -> float:
     return float(val / (m * (m - 3)))
 
 
+def knn_from_similarity(S: np.ndarray, k: int, groups=None) -> np.ndarray:
+    """(n, k) neighbour indices from a full (n, n) similarity matrix (self / same group excluded)."""
+    Sx = S.copy()
+    _exclude(Sx, np.arange(S.shape[0]), groups)
+    return topk_rows(Sx, k)
+
+
 def knn_mask(S: np.ndarray, k: int, groups=None) -> np.ndarray:
     """(n, n) 0/1 matrix with ``M_ij = 1`` when j is among the k nearest neighbours of i."""
     n = S.shape[0]
-    rows = np.arange(n)
-    Sx = S.copy()
-    _exclude(Sx, rows, groups)
     M = np.zeros((n, n))
-    M[rows[:, None], topk_rows(Sx, k)] = 1.0
+    M[np.arange(n)[:, None], knn_from_similarity(S, k, groups)] = 1.0
     return M
 
 

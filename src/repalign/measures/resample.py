@@ -22,12 +22,11 @@ import numpy as np
 from ..kernels import center_gram, cosine_normalize, linear_gram, rbf_sigma, squared_distances
 from .cka import _ratio, _resolve_sigma_arg, _stats_dense
 from .knn import (
-    _exclude,
     _hsic_unbiased_general,
     cknna_from_similarities,
+    knn_from_similarity,
     knn_mask,
     knn_overlap,
-    topk_rows,
 )
 
 __all__ = ["prepare"]
@@ -101,12 +100,7 @@ class _KNN:
             self.kx = _hsic_unbiased_general(self.Mx * self.Sx, self.Mx * self.Sx)
             self.ky = _hsic_unbiased_general(self.My * self.Sy, self.My * self.Sy)
         else:
-            self.Nx, self.Ny = self._knn(self.Sx, None), self._knn(self.Sy, None)
-
-    def _knn(self, S, groups):
-        S = S.copy()
-        _exclude(S, np.arange(S.shape[0]), groups)
-        return topk_rows(S, self.k)
+            self.Nx, self.Ny = knn_from_similarity(self.Sx, k), knn_from_similarity(self.Sy, k)
 
     def __call__(self, ix, iy, groups=None):
         g = None if groups is None else np.asarray(groups)
@@ -125,8 +119,8 @@ class _KNN:
             inv = np.empty_like(p)
             inv[p] = np.arange(len(p))
             return knn_overlap(self.Nx, inv[self.Ny[p]])
-        nx = self.Nx if ix is None and g is None else self._knn(_sub(self.Sx, ix), g)
-        ny = self._knn(_sub(self.Sy, iy), g)
+        nx = self.Nx if ix is None and g is None else knn_from_similarity(_sub(self.Sx, ix), self.k, g)
+        ny = knn_from_similarity(_sub(self.Sy, iy), self.k, g)
         return knn_overlap(nx, ny)
 
 
