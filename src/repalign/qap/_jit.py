@@ -1,0 +1,336 @@
+"""Compiled inner loops (numba) shared by the QAP solvers.
+
+All work on the minimisation form ``Σ_ij A_ij B_p(i)p(j) + Σ_i L_i,p(i)``. The swap machinery
+keeps ``Bp = B[p][:, p]`` and ``G = A Bpᵀ + Aᵀ Bp``; then the change of the objective when
+the images of r and s are exchanged is, for every pair at once in O(1) each,
+
+    Δ(r, s) = G_rs + G_sr - G_rr - G_ss
+              - (A_rr - A_sr)(Bp_sr - Bp_rr) - (A_rs - A_ss)(Bp_ss - Bp_rs)     (j = r, s in the row sums)
+              - (A_rr - A_rs)(Bp_rs - Bp_rr) - (A_sr - A_ss)(Bp_ss - Bp_sr)     (i = r, s in the column sums)
+              + (A_rr - A_ss)(Bp_ss - Bp_rr) + (A_rs - A_sr)(Bp_sr - Bp_rs)     (the 2 x 2 block)
+              + L_r,p(s) + L_s,p(r) - L_r,p(r) - L_s,p(s)
+
+and a swap updates ``Bp`` and ``G`` in O(n²) (a rank-one change plus two recomputed
+columns). The formula is tested against recomputing the objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+INF = 1e300
+
+
+@njit(cache=True)
+def lap_duals(C):
+    """Shortest augmenting path Hungarian method on a square cost matrix, minimising.
+
+    Returns ``(cols, u, v, value)``: ``cols[i]`` the column of row i, potentials with
+    ``C_ij - u_i - v_j >= 0`` (up to rounding) and equality on the assignment, and
+    ``value = Σ_i C_i,cols[i]``.
+    """
+    n = C.shape[0]
+    u = np.zeros(n + 1)
+    v = np.zeros(n + 1)
+    p = np.zeros(n + 1, np.int64)  # p[j] = row (1-based) assigned to column j
+    way = np.zeros(n + 1, np.int64)
+    minv = np.empty(n + 1)
+    used = np.empty(n + 1, np.bool_)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        for j in range(n + 1):
+            minv[j] = INF
+            used[j] = False
+        while True:
+            used[j0] = True
+            i0 = p[j0]
+            delta = INF
+            j1 = 0
+            for j in range(1, n + 1):
+                if not used[j]:
+                    cur = C[i0 - 1, j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j] = cur
+                        way[j] = j0
+                    if minv[j] < delta:
+                        delta = minv[j]
+                        j1 = j
+            for j in range(n + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while True:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+            if j0 == 0:
+                break
+    cols = np.empty(n, np.int64)
+    for j in range(1, n + 1):
+        cols[p[j] - 1] = j - 1
+    value = 0.0
+    for i in range(n):
+        value += C[i, cols[i]]
+    return cols, u[1:].copy(), v[1:].copy(), value
+
+
+@njit(cache=True)
+def objective(A, B, L, p):
+    n = A.shape[0]
+    s = 0.0
+    for i in range(n):
+        pi = p[i]
+        s += L[i, pi]
+        for j in range(n):
+            s += A[i, j] * B[pi, p[j]]
+    return s
+
+
+@njit(cache=True)
+def init_state(A, B, p):
+    n = A.shape[0]
+    Bp = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            Bp[i, j] = B[p[i], p[j]]
+    G = A @ Bp.T.copy() + A.T.copy() @ Bp
+    return Bp, G
+
+
+@njit(cache=True)
+def swap_delta(A, Bp, G, L, p, r, s):
+    d = G[r, s] + G[s, r] - G[r, r] - G[s, s]
+    d -= (A[r, r] - A[s, r]) * (Bp[s, r] - Bp[r, r]) + (A[r, s] - A[s, s]) * (Bp[s, s] - Bp[r, s])
+    d -= (A[r, r] - A[r, s]) * (Bp[r, s] - Bp[r, r]) + (A[s, r] - A[s, s]) * (Bp[s, s] - Bp[s, r])
+    d += (A[r, r] - A[s, s]) * (Bp[s, s] - Bp[r, r]) + (A[r, s] - A[s, r]) * (Bp[s, r] - Bp[r, s])
+    d += L[r, p[s]] + L[s, p[r]] - L[r, p[r]] - L[s, p[s]]
+    return d
+
+
+@njit(cache=True)
+def apply_swap(A, Bp, G, p, r, s):
+    """Exchange p[r] and p[s], updating Bp and G in O(n²)."""
+    n = A.shape[0]
+    # G1 = A Bpᵀ: column j (j != r, s) gains (A[:, r] - A[:, s]) (Bp[j, s] - Bp[j, r]);
+    # G2 = Aᵀ Bp: column j gains (A[r, :] - A[s, :])ᵀ (Bp[s, j] - Bp[r, j]).
+    for j in range(n):
+        if j == r or j == s:
+            continue
+        c1 = Bp[j, s] - Bp[j, r]
+        c2 = Bp[s, j] - Bp[r, j]
+        if c1 != 0.0 or c2 != 0.0:
+            for i in range(n):
+                G[i, j] += (A[i, r] - A[i, s]) * c1 + (A[r, i] - A[s, i]) * c2
+    # swap rows and columns r, s of Bp
+    for j in range(n):
+        t = Bp[r, j]
+        Bp[r, j] = Bp[s, j]
+        Bp[s, j] = t
+    for i in range(n):
+        t = Bp[i, r]
+        Bp[i, r] = Bp[i, s]
+        Bp[i, s] = t
+    t = p[r]
+    p[r] = p[s]
+    p[s] = t
+    # columns r and s of G from scratch
+    for c in (r, s):
+        for i in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += A[i, k] * Bp[c, k] + A[k, i] * Bp[k, c]
+            G[i, c] = acc
+
+
+@njit(cache=True)
+def two_opt(A, B, L, p, free, max_moves):
+    """Best-improvement 2-opt from ``p`` (modified in place) over pairs of ``free`` nodes.
+    Returns (objective, moves)."""
+    n = A.shape[0]
+    Bp, G = init_state(A, B, p)
+    moves = 0
+    while moves < max_moves:
+        best = -1e-12
+        br = -1
+        bs = -1
+        for r in range(n):
+            if not free[r]:
+                continue
+            for s in range(r + 1, n):
+                if not free[s]:
+                    continue
+                d = swap_delta(A, Bp, G, L, p, r, s)
+                if d < best:
+                    best = d
+                    br = r
+                    bs = s
+        if br < 0:
+            break
+        apply_swap(A, Bp, G, p, br, bs)
+        moves += 1
+        if moves % n == 0:  # guard against drift of the incremental G
+            Bp, G = init_state(A, B, p)
+    return objective(A, B, L, p), moves
+
+
+@njit(cache=True)
+def tabu_chunk(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi, aspiration, seed):
+    """``n_iter`` iterations of robust tabu search (Taillard 1991) continuing from state
+    ``(cur, tabu, it0)``; ``cur``, ``best_p``, ``tabu`` are updated in place.
+
+    ``tabu[i, loc]``: the iteration until which unit i may not return to location loc. A move
+    (r, s) is allowed unless both units would return to such locations; a move is *aspired*
+    when it gives a new best or when both units have been away from the target locations
+    for more than ``aspiration`` iterations (long-term diversification); aspired moves take
+    priority, then the best allowed move. Tenures are drawn in [tenure_lo, tenure_hi].
+    Returns ``(best_obj, current_obj)``.
+    """
+    np.random.seed(seed)
+    n = A.shape[0]
+    Bp, G = init_state(A, B, cur)
+    cur_obj = objective(A, B, L, cur)
+    for it in range(it0, it0 + n_iter):
+        br = -1
+        bs = -1
+        bd = INF
+        already = False
+        for r in range(n - 1):
+            for s in range(r + 1, n):
+                d = swap_delta(A, Bp, G, L, cur, r, s)
+                allowed = (tabu[r, cur[s]] < it) or (tabu[s, cur[r]] < it)
+                aspired = ((tabu[r, cur[s]] < it - aspiration) and (tabu[s, cur[r]] < it - aspiration)) \
+                    or (cur_obj + d < best_obj - 1e-9 * (1.0 + abs(best_obj)))
+                if (aspired and not already) or (aspired and already and d < bd) \
+                        or (not aspired and not already and allowed and d < bd):
+                    br = r
+                    bs = s
+                    bd = d
+                    if aspired:
+                        already = True
+        if br < 0:
+            continue
+        tabu[br, cur[br]] = it + tenure_lo + np.random.randint(0, tenure_hi - tenure_lo + 1)
+        tabu[bs, cur[bs]] = it + tenure_lo + np.random.randint(0, tenure_hi - tenure_lo + 1)
+        apply_swap(A, Bp, G, cur, br, bs)
+        cur_obj += bd
+        if cur_obj < best_obj - 1e-9 * (1.0 + abs(best_obj)):
+            cur_obj = objective(A, B, L, cur)  # exact, no drift in the incumbent
+            if cur_obj < best_obj:
+                best_obj = cur_obj
+                best_p[:] = cur
+        if (it - it0 + 1) % (4 * n) == 0:
+            Bp, G = init_state(A, B, cur)
+            cur_obj = objective(A, B, L, cur)
+    return best_obj, cur_obj
+
+
+@njit(cache=True)
+def _block_costs(A, B, U, V, i, j, S):
+    """Current reparametrised costs of block (i, j): ``S[k', l'] = c_ijkl`` over k != i,
+    l != j, with ``c_ijkl = ½(A_ik B_jl + A_ki B_lj) - ½(U_ijk + V_ijl + U_kli + V_klj)``."""
+    n = A.shape[0]
+    kk = 0
+    for k in range(n):
+        if k == i:
+            continue
+        a1 = A[i, k]
+        a2 = A[k, i]
+        uk = U[i, j, k]
+        ll = 0
+        for l in range(n):  # noqa: E741
+            if l == j:
+                continue
+            S[kk, ll] = 0.5 * (a1 * B[j, l] + a2 * B[l, j]) - 0.5 * (uk + V[i, j, l] + U[k, l, i] + V[k, l, j])
+            ll += 1
+        kk += 1
+
+
+@njit(cache=True)
+def _leader(A, B, L, U, V, out):
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            acc = A[i, i] * B[j, j] + L[i, j]
+            for k in range(n):
+                if k != i:
+                    acc += U[i, j, k]
+                if k != j:
+                    acc += V[i, j, k]
+            out[i, j] = acc
+
+
+@njit(cache=True)
+def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack):
+    """``n_rounds`` of Hahn-Grant dual ascent on the level-1 RLT dual, factorised.
+
+    The reparametrisation is held in O(n³): row duals ``U[i, j, k]`` and column duals
+    ``V[i, j, l]`` of every block (i, j) (the costs ``c_ijkl`` are recomputed from A, B, U,
+    V when needed, never stored: O(n³) memory instead of O(n⁴)). For every permutation p,
+    ``Σ_i Lead_i,p(i) + Σ_{i≠k} c_i,p(i),k,p(k)`` equals the objective exactly (the duals
+    cancel), so ``LB = LAP(Lead + m)`` with ``m_ij`` = the LAP value of block (i, j) is a
+    lower bound for *any* U, V. Each round: solve every block LAP; take the bound and the
+    leader assignment (a primal candidate); move the block duals into the leader (each
+    complementary pair ``c_ijkl``, ``c_klij`` shares the reduction equally); solve the leader
+    LAP and spread its reduced costs back over the rows of each block. After the first round
+    all block costs stay non-negative, so the bound never decreases.
+
+    ``best_perm``/``best_obj``: incumbent, updated in place (returned objective). Stops early
+    once ``best_lb >= best_obj - stop_slack`` (optimality proven).
+    Returns ``(best_lb, best_obj, lb_history)``.
+    """
+    n = A.shape[0]
+    S = np.empty((n - 1, n - 1))
+    dU = np.zeros((n, n, n))
+    dV = np.zeros((n, n, n))
+    M = np.empty((n, n))
+    lead = np.empty((n, n))
+    hist = np.empty(n_rounds)
+    best_lb = -INF
+    for rnd in range(n_rounds):
+        for i in range(n):
+            for j in range(n):
+                _block_costs(A, B, U, V, i, j, S)
+                cols, u, v, val = lap_duals(S)
+                M[i, j] = val
+                kk = 0
+                for k in range(n):
+                    if k != i:
+                        dU[i, j, k] = u[kk]
+                        kk += 1
+                ll = 0
+                for l in range(n):  # noqa: E741
+                    if l != j:
+                        dV[i, j, l] = v[ll]
+                        ll += 1
+        _leader(A, B, L, U, V, lead)
+        lead += M
+        cols, mu, nu, lb = lap_duals(lead)
+        hist[rnd] = lb
+        if lb > best_lb:
+            best_lb = lb
+        obj = objective(A, B, L, cols)
+        if obj < best_obj:
+            best_obj = obj
+            best_perm[:] = cols
+        if best_lb >= best_obj - stop_slack:
+            return best_lb, best_obj, hist[: rnd + 1]
+        U += dU
+        V += dV
+        _leader(A, B, L, U, V, lead)
+        cols, mu, nu, val = lap_duals(lead)
+        for i in range(n):
+            for j in range(n):
+                red = lead[i, j] - mu[i] - nu[j]
+                if red > 0.0:
+                    share = red / (n - 1)
+                    for k in range(n):
+                        if k != i:
+                            U[i, j, k] -= share
+    return best_lb, best_obj, hist

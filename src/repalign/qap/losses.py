@@ -1,0 +1,141 @@
+"""Losses and kernels for matching by QAP (schnaus2025 Eq. 1).
+
+A loss ``l(x, y) = f1(x) + f2(y) - h1(x) h2(y)`` between an entry of the similarity matrix of
+one space and one of the other; :func:`problem_from_kernels` turns any such loss over two
+(n, n) matrices into a :class:`QAPProblem` that every solver accepts.
+
+* ``"squared"``: ``(x - y)²`` (Gromov-Wasserstein with distance kernels), minimised.
+* ``"inner"``: ``-x y`` (CKA with centred-normalised kernels, mutual k-NN with k-NN
+  adjacency), i.e. maximise ``⟨X, P Y Pᵀ⟩``.
+
+Kernels from embeddings (rows = items): :func:`distance_kernel` (Euclidean, GW),
+:func:`cka_kernel` (``HKH / ‖HKH‖_F``), :func:`knn_kernel` (k-NN adjacency) and
+:func:`standardize_offdiagonal`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .._validate import as_embeddings, check_positive_int
+from .problem import QAPProblem
+
+__all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
+           "standardize_offdiagonal", "KERNELS", "METRICS", "matching_problem"]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """``l(x, y) = f1(x) + f2(y) - h1(x) h2(y)`` (vectorised callables)."""
+
+    name: str
+    f1: Callable
+    f2: Callable
+    h1: Callable
+    h2: Callable
+
+    def __call__(self, x, y):
+        return self.f1(x) + self.f2(y) - self.h1(x) * self.h2(y)
+
+
+LOSSES = {
+    "squared": Loss("squared", np.square, np.square, lambda x: 2.0 * x, lambda y: y),
+    "inner": Loss("inner", np.zeros_like, np.zeros_like, lambda x: x, lambda y: y),
+}
+
+
+def problem_from_kernels(X, Y, loss="squared", name: str = "") -> QAPProblem:
+    """``Σ_ik l(X_ik, Y_p(i)p(k))`` as a minimisation :class:`QAPProblem` (see module doc).
+
+    X, Y: (n, n) similarity or distance matrices of the two spaces, rows in any order.
+    """
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {sorted(LOSSES)} or a Loss, got {loss!r}")
+        loss = LOSSES[loss]
+    probe = QAPProblem(X, Y)  # validates shapes and finiteness
+    X, Y = probe.A, probe.B
+    const = float(loss.f1(X).sum() + loss.f2(Y).sum())
+    return QAPProblem(-loss.h1(X), loss.h2(Y), constant=const, maximize=False, name=name)
+
+
+def distance_kernel(X, scale: str = "mean") -> np.ndarray:
+    """Euclidean distance matrix of the rows of ``X`` (n, d); ``scale="mean"`` divides by the
+    mean off-diagonal distance so that two spaces are comparable (GW compares raw values)."""
+    from ..kernels import squared_distances
+
+    X = as_embeddings(X, "X")
+    D = np.sqrt(np.maximum(squared_distances(X), 0.0))
+    if scale == "mean":
+        n = len(D)
+        mean = D.sum() / (n * (n - 1))
+        if mean == 0:
+            raise ValueError("X: all rows are identical; distances are all zero")
+        D = D / mean
+    elif scale is not None and scale != "none":
+        raise ValueError(f"scale: expected 'mean' or None, got {scale!r}")
+    return D
+
+
+def cka_kernel(X) -> np.ndarray:
+    """``HKH / ‖HKH‖_F`` for the linear kernel ``K = X Xᵀ``: ``⟨cka_kernel(X), cka_kernel(Y)⟩``
+    is linear CKA (maniparambil2024 after Eq. 4)."""
+    from ..kernels import center_gram, linear_gram
+
+    K = center_gram(linear_gram(as_embeddings(X, "X")))
+    norm = np.linalg.norm(K)
+    if norm == 0:
+        raise ValueError("X: zero variance; the centred kernel is zero. Check the embeddings")
+    return K / norm
+
+
+def knn_kernel(X, k: int = 3) -> np.ndarray:
+    """0/1 k-NN adjacency by cosine similarity (row i marks its k nearest other rows):
+    ``⟨knn_kernel(X), P knn_kernel(Y) Pᵀ⟩ / (n k)`` is the mutual k-NN alignment."""
+    from ..kernels import cosine_normalize
+    from ..measures.knn import knn_mask
+
+    X = as_embeddings(X, "X")
+    check_positive_int(k, "k")
+    if k >= len(X):
+        raise ValueError(f"k: must be < n = {len(X)} (each row has n - 1 other rows), got {k}")
+    Xn = cosine_normalize(X, "X")
+    return knn_mask(Xn @ Xn.T, k).astype(float)
+
+
+def standardize_offdiagonal(K) -> np.ndarray:
+    """Subtract the mean and divide by the std of the off-diagonal entries; diagonal set to 0."""
+    K = np.array(K, dtype=float)
+    n = len(K)
+    off = ~np.eye(n, dtype=bool)
+    sd = K[off].std()
+    if not np.isfinite(sd) or sd == 0:
+        raise ValueError("K: off-diagonal entries have zero variance; cannot standardise")
+    K = (K - K[off].mean()) / sd
+    K[~off] = 0.0
+    return K
+
+
+KERNELS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
+# metric -> (kernel, loss); the blind-matching metrics of schnaus2025
+METRICS = {"gw": ("distance", "squared"), "cka": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
+
+
+def matching_problem(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
+    """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) under ``metric``
+    (``"gw"``, ``"cka"`` or ``"mutual-knn"`` with ``k``); ``standardize`` applies
+    off-diagonal standardisation to both kernels. Minimisation form."""
+    if metric not in METRICS:
+        raise ValueError(f"metric: expected one of {sorted(METRICS)}, got {metric!r}")
+    X, Y = as_embeddings(X, "X"), as_embeddings(Y, "Y")
+    if len(X) != len(Y):
+        raise ValueError(f"X, Y: need the same number of rows to be matched, got {len(X)} and {len(Y)}")
+    kname, loss = METRICS[metric]
+    kern = KERNELS[kname]
+    KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
+    if standardize:
+        KX, KY = standardize_offdiagonal(KX), standardize_offdiagonal(KY)
+    return problem_from_kernels(KX, KY, loss, name=metric)

@@ -1,0 +1,138 @@
+"""QAPLIB instance files.
+
+``NAME.dat``: ``n``, then the flow matrix A (n x n), then the distance matrix B (n x n),
+whitespace separated; objective ``Σ_ij A_ij B_p(i)p(j)`` minimised. ``NAME.sln``: ``n
+objective`` then a 1-based permutation. Some files put a linear matrix C after B; it is read
+as the linear term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .problem import QAPProblem
+
+__all__ = ["read_qaplib", "write_qaplib", "read_solution", "write_solution", "QAPLIBSolution"]
+
+
+def _numbers(path: Path) -> list[str]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+    return text.split()
+
+
+def _parse(tokens, path, what):
+    try:
+        return np.array([float(t) for t in tokens])
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t))
+        raise ValueError(f"{path}: {what} contains a non-number {bad!r}") from None
+
+
+def _is_number(t):
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return False
+
+
+def read_qaplib(path, *, require_symmetric: bool = False) -> QAPProblem:
+    """Read a ``.dat`` file into a minimisation :class:`QAPProblem` named after the file.
+
+    ``require_symmetric``: reject instances whose matrices are not both symmetric (for
+    solvers or studies that assume symmetry)."""
+    path = Path(path)
+    tok = _numbers(path)
+    if not tok:
+        raise ValueError(f"{path}: empty file; expected n followed by two n x n matrices")
+    try:
+        n = int(tok[0])
+    except ValueError:
+        raise ValueError(f"{path}: first entry must be the size n, got {tok[0]!r}") from None
+    if n < 1:
+        raise ValueError(f"{path}: size n must be >= 1, got {n}")
+    body = tok[1:]
+    if len(body) not in (2 * n * n, 3 * n * n):
+        raise ValueError(f"{path}: expected 2 x {n}x{n} = {2 * n * n} numbers after n (or {3 * n * n} with a "
+                         f"linear matrix), found {len(body)}")
+    vals = _parse(body, path, "the matrices")
+    if not np.isfinite(vals).all():
+        raise ValueError(f"{path}: contains NaN or inf")
+    A = vals[: n * n].reshape(n, n)
+    B = vals[n * n: 2 * n * n].reshape(n, n)
+    L = vals[2 * n * n:].reshape(n, n) if len(vals) == 3 * n * n else None
+    if require_symmetric:
+        for M, name in ((A, "flow matrix A"), (B, "distance matrix B")):
+            if not np.array_equal(M, M.T):
+                i, j = np.argwhere(M != M.T)[0]
+                raise ValueError(f"{path}: {name} is not symmetric (entry [{i},{j}] = {M[i, j]:g} but "
+                                 f"[{j},{i}] = {M[j, i]:g}); symmetry was required")
+    return QAPProblem(A, B, linear=L, maximize=False, name=path.stem)
+
+
+def _fmt(M):
+    ints = np.array_equal(M, np.round(M))
+    return "\n".join(" ".join(str(int(x)) if ints else repr(float(x)) for x in row) for row in M)
+
+
+def write_qaplib(problem: QAPProblem, path, *, force: bool = False) -> Path:
+    """Write a minimisation problem without constant as a ``.dat`` file (linear matrix after B
+    when present)."""
+    from ..io import atomic_write
+
+    if problem.maximize or problem.constant != 0:
+        raise ValueError("problem: QAPLIB files hold minimisation problems without a constant; negate the "
+                         "matrices of a maximisation first")
+    path = Path(path)
+    parts = [str(problem.n), "", _fmt(problem.A), "", _fmt(problem.B)]
+    if problem.linear is not None:
+        parts += ["", _fmt(problem.linear)]
+    with atomic_write(path, force) as tmp:
+        Path(tmp).write_text("\n".join(parts) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class QAPLIBSolution:
+    n: int
+    objective: float
+    permutation: np.ndarray  # 0-based
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "objective": self.objective, "permutation": self.permutation.tolist()}
+
+
+def read_solution(path) -> QAPLIBSolution:
+    """Read a ``.sln`` file (``n objective`` then a 1-based permutation) as 0-based."""
+    path = Path(path)
+    tok = _numbers(path)
+    if len(tok) < 2:
+        raise ValueError(f"{path}: expected 'n objective' then n entries")
+    vals = _parse(tok, path, "the solution")
+    n = int(vals[0])
+    if vals[0] != n or n < 1:
+        raise ValueError(f"{path}: first entry must be a positive integer n, got {tok[0]!r}")
+    perm = vals[2:]
+    if len(perm) != n:
+        raise ValueError(f"{path}: expected {n} permutation entries after the objective, found {len(perm)}")
+    p = perm.astype(int) - 1
+    if not np.array_equal(np.sort(p), np.arange(n)):
+        raise ValueError(f"{path}: the entries are not a permutation of 1..{n}")
+    return QAPLIBSolution(n, float(vals[1]), p)
+
+
+def write_solution(path, permutation, objective: float, *, force: bool = False) -> Path:
+    from ..io import atomic_write
+
+    path = Path(path)
+    p = np.asarray(permutation, dtype=int) + 1
+    obj = int(objective) if float(objective).is_integer() else objective
+    with atomic_write(path, force) as tmp:
+        Path(tmp).write_text(f"{len(p)} {obj}\n{' '.join(map(str, p))}\n")
+    return path

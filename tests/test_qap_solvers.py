@@ -1,0 +1,260 @@
+"""QAP core: problem type, losses, kernels, solvers, bounds, QAPLIB files."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from repalign.qap import (
+    LOSSES,
+    QAPProblem,
+    brute_force,
+    cka_kernel,
+    entropic_gw,
+    faq_solver,
+    hahn_grant,
+    knn_kernel,
+    matching_problem,
+    problem_from_kernels,
+    read_qaplib,
+    read_solution,
+    solve_qap,
+    standardize_offdiagonal,
+    tabu_search,
+    two_opt,
+    write_qaplib,
+    write_solution,
+)
+from repalign.qap import _jit
+
+
+def loop_objective(A, B, L, p):
+    n = len(A)
+    return sum(A[i, k] * B[p[i], p[k]] for i in range(n) for k in range(n)) + sum(L[i, p[i]] for i in range(n))
+
+
+def random_problem(rng, n, *, symmetric=True, linear=False, maximize=False, integer=False):
+    A, B = rng.random((n, n)), rng.random((n, n))
+    if integer:
+        A, B = np.round(9 * A), np.round(9 * B)
+    if symmetric:
+        A, B = A + A.T, B + B.T
+    L = rng.random((n, n)) if linear else None
+    return QAPProblem(A, B, linear=L, constant=1.5, maximize=maximize)
+
+
+def noisy_views(n, noise, seed=0, dl=8):
+    rng = np.random.default_rng(seed)
+    lat = rng.normal(size=(n, dl))
+    Q1 = np.linalg.qr(rng.normal(size=(32, dl)))[0].T
+    Q2 = np.linalg.qr(rng.normal(size=(24, dl)))[0].T
+    return lat @ Q1 + noise * rng.normal(size=(n, 32)) / 2, lat @ Q2 + noise * rng.normal(size=(n, 24)) / 2
+
+
+@given(st.integers(1, 12), st.integers(0, 10**6))
+def test_lap_duals_optimal_with_feasible_potentials(n, seed):
+    C = np.random.default_rng(seed).normal(size=(n, n))
+    cols, u, v, val = _jit.lap_duals(C)
+    r, c = linear_sum_assignment(C)
+    assert val == pytest.approx(C[r, c].sum(), abs=1e-10)
+    assert (C - u[:, None] - v[None, :]).min() >= -1e-10  # dual feasible
+    assert u.sum() + v.sum() == pytest.approx(val, abs=1e-10)  # strong duality
+    assert np.array_equal(np.sort(cols), np.arange(n))
+
+
+@given(st.integers(2, 9), st.integers(0, 10**6))
+def test_swap_delta_and_update_against_recomputation(n, seed):
+    rng = np.random.default_rng(seed)
+    A, B, L = rng.normal(size=(n, n)), rng.normal(size=(n, n)), rng.normal(size=(n, n))
+    p = rng.permutation(n)
+    Bp, G = _jit.init_state(A, B, p)
+    f0 = loop_objective(A, B, L, p)
+    for r, s in itertools.combinations(range(n), 2):
+        q = p.copy()
+        q[[r, s]] = q[[s, r]]
+        assert _jit.swap_delta(A, Bp, G, L, p, r, s) == pytest.approx(loop_objective(A, B, L, q) - f0, abs=1e-9)
+    r, s = rng.choice(n, 2, replace=False)
+    _jit.apply_swap(A, Bp, G, p, r, s)
+    Bp2, G2 = _jit.init_state(A, B, p)
+    assert np.allclose(Bp, Bp2) and np.allclose(G, G2)
+
+
+def test_objective_and_minimization_form():
+    rng = np.random.default_rng(0)
+    pr = random_problem(rng, 6, symmetric=False, linear=True, maximize=True)
+    p = rng.permutation(6)
+    assert pr.objective(p) == pytest.approx(1.5 + loop_objective(pr.A, pr.B, pr.linear, p))
+    A, B, L, c = pr.minimization_form()
+    assert c + loop_objective(A, B, L, p) == pytest.approx(-pr.objective(p))
+
+
+@pytest.mark.parametrize("symmetric,linear,maximize", [(True, False, False), (False, True, False),
+                                                       (True, True, True), (False, False, True)])
+def test_every_solver_consistent_and_bounds_valid(symmetric, linear, maximize):
+    rng = np.random.default_rng(int(symmetric) + 2 * int(linear) + 4 * int(maximize))
+    pr = random_problem(rng, 7, symmetric=symmetric, linear=linear, maximize=maximize)
+    best = max if maximize else min
+    opt = best(pr.objective(np.array(p)) for p in itertools.permutations(range(7)))
+    bf = brute_force(pr)
+    assert bf.objective == pytest.approx(opt) and bf.optimal and bf.bound == pytest.approx(opt)
+    results = [faq_solver(pr, restarts=3), two_opt(pr), entropic_gw(pr), tabu_search(pr, time_limit=0.3),
+               hahn_grant(pr, time_limit=2.0)]
+    for res in results:
+        assert res.objective == pytest.approx(pr.objective(res.permutation), abs=1e-12)
+        assert res.maximize == maximize
+        # never better than the optimum
+        assert (res.objective <= opt + 1e-9) if maximize else (res.objective >= opt - 1e-9)
+    hg = results[-1]
+    assert hg.bound is not None
+    assert (hg.bound >= opt - 1e-9) if maximize else (hg.bound <= opt + 1e-9)  # a valid bound
+    if hg.optimal:
+        assert hg.objective == pytest.approx(opt)
+    assert results[3].objective == pytest.approx(opt)  # tabu finds the optimum of n = 7
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hahn_grant_bound_never_exceeds_brute_force_optimum(seed):
+    rng = np.random.default_rng(100 + seed)
+    pr = random_problem(rng, 8, symmetric=seed % 2 == 0, linear=seed % 3 == 0, integer=True)
+    opt = brute_force(pr).objective
+    hg = hahn_grant(pr, time_limit=1.0, warm_start=np.arange(8))
+    assert hg.bound <= opt + 1e-9
+    assert hg.objective >= opt - 1e-9
+    assert hg.optimal == (hg.objective == opt and hg.bound > opt - 1)  # integer data: within 1 proves it
+
+
+def test_hahn_grant_certifies_correlated_views():
+    X, Y = noisy_views(14, 0.3, seed=3)
+    pr = matching_problem(X, Y, "gw")
+    res = hahn_grant(pr, time_limit=30)
+    assert res.optimal
+    assert res.gap < 1e-6
+    assert np.array_equal(res.permutation, np.arange(14))  # the optimum is the true pairing here
+    assert res.to_dict()["lower_bound"] == res.bound
+
+
+def test_two_opt_is_a_local_optimum_and_keeps_fixed_nodes():
+    rng = np.random.default_rng(4)
+    pr = random_problem(rng, 15, symmetric=False, linear=True)
+    start = rng.permutation(15)
+    fixed = [0, 3, 9]
+    res = two_opt(pr, start, fixed=fixed)
+    p = res.permutation
+    assert np.array_equal(p[fixed], start[fixed])
+    free = [i for i in range(15) if i not in fixed]
+    for r, s in itertools.combinations(free, 2):
+        q = p.copy()
+        q[[r, s]] = q[[s, r]]
+        assert pr.objective(q) >= res.objective - 1e-9
+    assert res.objective <= pr.objective(start)
+    partial = np.full(15, -1)
+    partial[:5] = start[:5]
+    assert np.array_equal(two_opt(pr, partial, fixed=range(5)).permutation[:5], start[:5])
+
+
+@pytest.mark.parametrize("loss", ["squared", "inner"])
+def test_factorised_losses_equal_the_direct_sum(loss):
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    pr = problem_from_kernels(X, Y, loss)
+    lfun = LOSSES[loss]
+    for _ in range(5):
+        p = rng.permutation(6)
+        direct = sum(lfun(X[i, k], Y[p[i], p[k]]) for i in range(6) for k in range(6))
+        assert pr.objective(p) == pytest.approx(direct)
+
+
+def test_kernels():
+    rng = np.random.default_rng(6)
+    Z, H = rng.normal(size=(30, 5)), rng.normal(size=(30, 7))
+    from repalign.measures import cka
+
+    assert np.sum(cka_kernel(Z) * cka_kernel(H)) == pytest.approx(cka(Z, H))
+    K = knn_kernel(Z, k=4)
+    assert np.array_equal(K.sum(1), np.full(30, 4.0)) and np.all(np.diag(K) == 0)
+    S = standardize_offdiagonal(Z @ Z.T)
+    off = ~np.eye(30, dtype=bool)
+    assert S[off].mean() == pytest.approx(0, abs=1e-12) and S[off].std() == pytest.approx(1)
+    # a planted relabelling is the optimum of every metric on identical spaces
+    p = rng.permutation(12)
+    for metric in ("gw", "cka", "mutual-knn"):
+        pr = matching_problem(Z[:12], Z[:12][np.argsort(p)], metric, k=3)
+        res = tabu_search(pr, time_limit=0.3)
+        assert res.objective == pytest.approx(pr.objective(p))
+
+
+def test_tabu_reaches_qaplib_optimum(data_dir):
+    for name in ("nug12", "had12"):
+        pr = read_qaplib(data_dir / "qaplib" / f"{name}.dat")
+        sol = read_solution(data_dir / "qaplib" / f"{name}.sln")
+        assert pr.objective(sol.permutation) == sol.objective
+        res = tabu_search(pr, time_limit=3, target=sol.objective)
+        assert res.objective == sol.objective
+
+
+def test_hahn_grant_bound_below_qaplib_optimum(data_dir):
+    pr = read_qaplib(data_dir / "qaplib" / "chr12a.dat")
+    opt = read_solution(data_dir / "qaplib" / "chr12a.sln").objective
+    res = hahn_grant(pr, time_limit=3)
+    assert res.bound <= opt
+    assert res.objective >= opt
+    assert res.optimal == (res.objective == opt and res.bound > opt - 1)
+
+
+def test_qaplib_round_trip(tmp_path):
+    rng = np.random.default_rng(7)
+    pr = random_problem(rng, 5, integer=True, symmetric=False)
+    pr = QAPProblem(pr.A, pr.B)
+    write_qaplib(pr, tmp_path / "x.dat")
+    back = read_qaplib(tmp_path / "x.dat")
+    assert np.array_equal(back.A, pr.A) and np.array_equal(back.B, pr.B) and back.name == "x"
+    write_solution(tmp_path / "x.sln", [2, 0, 1, 4, 3], 17)
+    sol = read_solution(tmp_path / "x.sln")
+    assert sol.objective == 17 and np.array_equal(sol.permutation, [2, 0, 1, 4, 3])
+    with pytest.raises(ValueError, match="already exists"):
+        write_qaplib(pr, tmp_path / "x.dat")
+
+
+@pytest.mark.parametrize("text,match", [
+    ("3\n1 2 3\n", "expected 2 x 3x3 = 18 numbers"),
+    ("2\n1 2 3 x\n1 2 3 4\n", "non-number 'x'"),
+    ("abc\n", "first entry must be the size"),
+    ("", "empty file"),
+])
+def test_malformed_qaplib(tmp_path, text, match):
+    f = tmp_path / "bad.dat"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_qaplib(f)
+
+
+def test_bad_input(tmp_path):
+    f = tmp_path / "asym.dat"
+    f.write_text("2\n0 1\n2 0\n0 1\n1 0\n")
+    assert read_qaplib(f).n == 2
+    with pytest.raises(ValueError, match="not symmetric"):
+        read_qaplib(f, require_symmetric=True)
+    (tmp_path / "s.sln").write_text("3 10\n1 1 2\n")
+    with pytest.raises(ValueError, match="not a permutation"):
+        read_solution(tmp_path / "s.sln")
+    with pytest.raises(ValueError, match="same n"):
+        QAPProblem(np.eye(3), np.eye(4))
+    with pytest.raises(ValueError, match="NaN"):
+        QAPProblem(np.full((2, 2), np.nan), np.eye(2))
+    pr = random_problem(np.random.default_rng(0), 11)
+    with pytest.raises(ValueError, match="n = 11 > 10"):
+        brute_force(pr)
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="time_limit"):
+            solve_qap(pr, "tabu", time_limit=bad)
+    with pytest.raises(ValueError, match="unknown"):
+        solve_qap(pr, "simplex")
+    with pytest.raises(ValueError, match="permutation"):
+        pr.objective([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    with pytest.raises(ValueError, match="metric"):
+        matching_problem(np.eye(3), np.eye(3), "l2")
+    with pytest.raises(ValueError, match="same number of rows"):
+        matching_problem(np.ones((3, 2)) + np.eye(3, 2), np.ones((4, 2)) + np.eye(4, 2))
