@@ -11,6 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from repalign.qap import (
     LOSSES,
     QAPProblem,
+    _jit,
     brute_force,
     cka_kernel,
     entropic_gw,
@@ -28,7 +29,6 @@ from repalign.qap import (
     write_qaplib,
     write_solution,
 )
-from repalign.qap import _jit
 
 
 def loop_objective(A, B, L, p):

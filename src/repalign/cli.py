@@ -250,6 +250,45 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def cmd_qap(args) -> int:
+    from .qap import SOLVERS, read_qaplib, read_solution, solve_qap, write_solution
+
+    if args.solver not in SOLVERS:
+        raise CLIError(f"--solver: unknown {args.solver!r}; choose one of {', '.join(SOLVERS)}")
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise CLIError(f"--time-limit: must be > 0 seconds, got {args.time_limit:g}")
+    if args.out:
+        from .io import check_writable
+
+        check_writable(args.out, args.force)
+    problem = read_qaplib(args.file)
+    kwargs = {}
+    if args.solver == "hahn-grant" and sys.stderr.isatty() and not args.json:
+        kwargs["progress"] = True
+    res = solve_qap(problem, args.solver, time_limit=args.time_limit, **kwargs)
+    out = {"instance": problem.name, "n": problem.n, "solver": args.solver, "objective": res.objective,
+           "lower_bound": res.lower_bound, "optimal": res.optimal, "gap": res.gap,
+           "permutation": [int(x) for x in res.permutation], "seconds": res.seconds,
+           "iterations": res.iterations}
+    sln = Path(args.file).with_suffix(".sln")
+    if sln.exists():
+        ref = read_solution(sln)
+        out["reference_objective"] = ref.objective
+        out["gap_to_reference"] = (res.objective - ref.objective) / max(abs(ref.objective), 1e-12)
+    if args.out:
+        write_solution(args.out, res.permutation, res.objective, force=args.force)
+    if args.json:
+        _print_json(out)
+    else:
+        lb = "none" if res.lower_bound is None else f"{res.lower_bound:.6g}"
+        line = (f"{problem.name} (n={problem.n}) {args.solver}: objective {res.objective:.10g}, lower bound {lb}, "
+                f"{'optimal' if res.optimal else 'not proven optimal'}, {res.seconds:.2f} s")
+        if "reference_objective" in out:
+            line += f"; .sln {out['reference_objective']:.10g} (gap {100 * out['gap_to_reference']:.3f} %)"
+        print(line)
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.what == "encoders":
         from .encoders import list_encoders
@@ -377,6 +416,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_experiment)
+
+    s = sub.add_parser("qap", help="solve a QAPLIB instance (.dat), with a bound where the solver gives one")
+    s.add_argument("file", help="QAPLIB .dat file; a .sln beside it is compared against")
+    s.add_argument("--solver", default="hahn-grant",
+                   help="hahn-grant (default), tabu, faq, 2opt, entropic-gw, brute-force")
+    s.add_argument("--time-limit", type=float, default=None,
+                   help="seconds for tabu / hahn-grant (default 10 / 60)")
+    s.add_argument("--out", help="write the permutation as a QAPLIB .sln file")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_qap)
 
     s = sub.add_parser("list", help="list encoders, measures or datasets")
     s.add_argument("what", choices=("encoders", "measures", "datasets"))

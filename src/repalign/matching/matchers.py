@@ -108,20 +108,23 @@ def normalized_kernel(X: np.ndarray, kind: str = "cka") -> np.ndarray:
 
 class QAPMatcher(Matcher):
     """Seeded QAP maximising ``⟨K̄_[Zb;Zq], P L̄_[Hb;Hq] Pᵀ⟩`` with the base pairs as seeds
-    (maniparambil2024 Eq. 5), by FAQ with ``restarts``. ``start="local-cka"`` starts from the
-    local-CKA assignment instead of the barycenter. :meth:`score` returns the 0/1 matrix of
-    the found assignment (QAP gives a matching, not graded scores)."""
+    (maniparambil2024 Eq. 5), by FAQ with ``restarts``. ``start="local-cka"`` (default)
+    starts from the local-CKA assignment, ``"barycenter"`` from the flat matrix (the paper's
+    single run), and ``polish`` (default on) ends with 2-opt on the query block.
+    ``precision``/``n_jobs`` as in :func:`repalign.qap.seeded_qap`. :meth:`score` returns the
+    0/1 matrix of the found assignment (QAP gives a matching, not graded scores)."""
 
     name = "qap"
 
-    def __init__(self, restarts: int = 1, tol: float = 1e-5, maxiter: int = 100, start: str = "barycenter",
-                 seed: int = 0, kernel: str = "cka"):
+    def __init__(self, restarts: int = 1, tol: float = 1e-5, maxiter: int = 100, start: str = "local-cka",
+                 seed: int = 0, kernel: str = "cka", polish: bool = True, precision: str = "float64",
+                 n_jobs: int = 1):
         if start not in ("barycenter", "local-cka"):
             raise ValueError(f"start: expected 'barycenter' or 'local-cka', got {start!r}")
         if kernel not in ("cka", "correlation"):
             raise ValueError(f"kernel: expected 'cka' or 'correlation', got {kernel!r}")
         self.restarts, self.tol, self.maxiter, self.start, self.seed = restarts, tol, maxiter, start, seed
-        self.kernel = kernel
+        self.kernel, self.polish, self.precision, self.n_jobs = kernel, polish, precision, n_jobs
 
     def match(self, Zq, Hq):
         from ..qap import seeded_qap
@@ -136,7 +139,8 @@ class QAPMatcher(Matcher):
             cols = assign(local_cka(self.Zb_, self.Hb_, Zq, Hq))
             P0 = np.eye(k)[cols]
         res = seeded_qap(A, B, np.arange(m), maximize=True, restarts=self.restarts, P0=P0, tol=self.tol,
-                         maxiter=self.maxiter, seed=self.seed)
+                         maxiter=self.maxiter, seed=self.seed, polish=self.polish, precision=self.precision,
+                         n_jobs=self.n_jobs)
         self.result_ = res
         return res.permutation[m:] - m
 

@@ -22,7 +22,16 @@ from .losses import (
 )
 from .problem import QAPProblem, QAPResult
 from .qaplib import read_qaplib, read_solution, write_qaplib, write_solution
-from .solvers import SOLVERS, brute_force, entropic_gw, faq_solver, hahn_grant, solve_qap, tabu_search, two_opt
+from .solvers import (
+    SOLVERS,
+    brute_force,
+    entropic_gw,
+    faq_solver,
+    hahn_grant,
+    solve_qap,
+    tabu_search,
+    two_opt,
+)
 
 __all__ = ["FAQResult", "SeededProblem", "faq", "seeded_qap", "QAPProblem", "QAPResult", "Loss", "LOSSES",
            "METRICS", "cka_kernel", "distance_kernel", "knn_kernel", "standardize_offdiagonal",

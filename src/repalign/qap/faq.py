@@ -47,9 +47,9 @@ def qap_objective(A: np.ndarray, B: np.ndarray, perm: np.ndarray) -> float:
     return float(np.einsum("ij,ij->", A, B[np.ix_(perm, perm)]))
 
 
-def doubly_stochastic(M: np.ndarray, tol: float = 1e-3, max_iter: int = 1000) -> np.ndarray:
+def doubly_stochastic(M: np.ndarray, tol: float = 1e-3, max_iter: int = 1000, dtype=float) -> np.ndarray:
     """Sinkhorn balancing of a positive matrix to (approximately) doubly stochastic."""
-    P = np.asarray(M, dtype=float).copy()
+    P = np.array(M, dtype=dtype)
     for _ in range(max_iter):
         P /= P.sum(axis=0, keepdims=True)
         P /= P.sum(axis=1, keepdims=True)
@@ -151,6 +151,7 @@ class SeededProblem:
             if P0 == "barycenter":
                 return np.full((k, k), 1.0 / max(k, 1)), (self._state_barycenter() if k else None)
             if P0 == "randomized":
+                # scipy's start: (J + K) / 2 with K a Sinkhorn-balanced uniform matrix
                 K = doubly_stochastic(rng.uniform(size=(k, k)))
                 MK, MK2 = self._state(K)
                 MJ, MJ2 = self._state_barycenter()
@@ -173,7 +174,7 @@ class SeededProblem:
             raise ValueError(f"maxiter: must be >= 1, got {maxiter}")
         if tol <= 0:
             raise ValueError(f"tol: must be > 0, got {tol}")
-        n, m, k = self.n, self.m, self.k
+        k = self.k
         P, state = self.start(P0, np.random.default_rng(rng))
         if k == 0:
             return FAQResult(self.embed([]), self.objective(np.zeros(0, int)), 0, time.perf_counter() - t0, 1,
@@ -213,6 +214,24 @@ class SeededProblem:
         col = vertex if vertex is not None else linear_sum_assignment(P, maximize=True)[1]
         return FAQResult(self.embed(col), self.objective(col), it, time.perf_counter() - t0, 1, maximize)
 
+    def polish(self, cols, *, maximize: bool = False, max_moves: int | None = None) -> tuple[np.ndarray, int]:
+        """2-opt on the unseeded block from assignment ``cols``: best-improvement pairwise
+        exchanges of ``const + <C, X> + <A22, X B22 Xᵀ>`` (seeds stay fixed), until no
+        exchange improves. Returns ``(cols, moves)``."""
+        from ._jit import two_opt as _two_opt
+
+        s = -1.0 if maximize else 1.0
+        p = np.array(cols, dtype=np.int64)
+        _, moves = _two_opt(np.ascontiguousarray(s * self._A22_64), self._B22_64, np.ascontiguousarray(s * self.C), p,
+                            np.ones(self.k, dtype=np.bool_), 10**9 if max_moves is None else int(max_moves))
+        return p, int(moves)
+
+    def pb_index(self, perm) -> np.ndarray:
+        """Inverse of :meth:`embed`: the unseeded-block assignment of a full permutation."""
+        pos_b = np.empty(self.n, dtype=int)
+        pos_b[self.pb] = np.arange(self.n)
+        return pos_b[np.asarray(perm)[self.pa[self.m:]]] - self.m
+
     def embed(self, cols) -> np.ndarray:
         """Full permutation from an assignment ``cols`` of the unseeded block."""
         perm = np.empty(self.n, dtype=int)
@@ -229,14 +248,17 @@ def faq(A, B, seeds=None, *, maximize: bool = False, P0="barycenter", tol: float
 
 
 def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0=None, tol: float = 0.03,
-               maxiter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64") -> FAQResult:
+               maxiter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64",
+               polish: bool = False) -> FAQResult:
     """Seeded graph matching by FAQ with restarts (maniparambil2024 Eq. 5 maximises CKA).
 
-    ``restarts = 1`` starts from the barycenter (unless ``P0`` is given); more restarts use
-    randomized starts and keep the best objective. Returns the best run, with the total time
+    ``restarts = 1`` starts from the barycenter (or ``P0`` when given); further restarts use
+    randomized starts (the first one still starts from ``P0`` when given) and the best
+    objective is kept. Returns the best run, with the total time
     and the summed iterations. ``n_jobs > 1`` runs restarts in that many threads (BLAS is then
     held to one thread each; the chosen starts and the result do not depend on ``n_jobs``).
     ``precision="float32"`` runs the matrix chains in single precision (objective in float64).
+    ``polish``: 2-opt on the query block of the best run (:meth:`SeededProblem.polish`).
     """
     if restarts < 1:
         raise ValueError(f"restarts: must be >= 1, got {restarts}")
@@ -244,22 +266,27 @@ def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0
         raise ValueError(f"n_jobs: must be >= 1, got {n_jobs}")
     t0 = time.perf_counter()
     problem = SeededProblem(A, B, seeds, precision=precision)  # shared by every restart
-    start = P0 if P0 is not None else ("barycenter" if restarts == 1 else "randomized")
+    first = P0 if P0 is not None else ("barycenter" if restarts == 1 else "randomized")
     seeds_ = np.random.default_rng(seed).integers(2**63, size=restarts)
 
-    def one(s):
-        return problem.run(start, maximize=maximize, tol=tol, maxiter=maxiter, rng=s)
+    def one(i):
+        return problem.run(first if i == 0 else "randomized", maximize=maximize, tol=tol, maxiter=maxiter,
+                           rng=seeds_[i])
 
     if n_jobs == 1 or restarts == 1:
-        results = [one(s) for s in seeds_]
+        results = [one(i) for i in range(restarts)]
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1), ThreadPoolExecutor(n_jobs) as pool:
-            results = list(pool.map(one, seeds_))
+            results = list(pool.map(one, range(restarts)))
     objs = np.array([r.objective for r in results])
     best = results[int(np.argmax(objs) if maximize else np.argmin(objs))]  # first best, as a loop would
-    return FAQResult(best.permutation, best.objective, sum(r.iterations for r in results),
-                     time.perf_counter() - t0, restarts, maximize)
+    perm, obj = best.permutation, best.objective
+    if polish and problem.k > 1:
+        cols = problem.pb_index(perm)
+        cols, _ = problem.polish(cols, maximize=maximize)
+        perm, obj = problem.embed(cols), problem.objective(cols)
+    return FAQResult(perm, obj, sum(r.iterations for r in results), time.perf_counter() - t0, restarts, maximize)

@@ -15,8 +15,8 @@ Kernels from embeddings (rows = items): :func:`distance_kernel` (Euclidean, GW),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
