@@ -139,11 +139,12 @@ def make_result(problem: QAPProblem, perm, *, bound=None, iterations: int = 0, s
     gap = optimal = None
     if bound is not None:
         bound = float(bound)
+        if _integral(problem):  # integer objective values: the bound rounds toward them
+            bound = float(np.floor(bound + 1e-6)) if problem.maximize else float(np.ceil(bound - 1e-6))
         gap = abs(obj - bound) / max(abs(obj), 1e-12)
         slack = (obj - bound) if not problem.maximize else (bound - obj)
         tol = atol + 1e-9 * max(1.0, abs(obj))
-        integral = _integral(problem)
-        optimal = bool(slack <= tol or (integral and slack < 1.0 - 1e-6))
+        optimal = bool(slack <= tol)
     return QAPResult(perm, obj, bound, gap, bool(optimal), int(iterations), float(seconds), solver, problem.maximize)
 
 

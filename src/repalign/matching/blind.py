@@ -1,0 +1,282 @@
+"""Blind matching: pairing two embedding sets with no paired data at all (schnaus2025).
+
+* :func:`class_means`: vision side, the L2-normalised mean image embedding per class.
+* :func:`blind_match`: the QAP of :func:`repalign.qap.matching_problem` (GW, CKA or mutual
+  k-NN) between the rows of X and of Y, solved by any QAP solver; the solver never sees the
+  true order (Y is shuffled by a hidden seeded permutation first). Accuracy = fraction of rows
+  matched to their true partner; chance is 1/N.
+* :func:`select_subset`: the N of L items whose two similarity structures agree best under the
+  known pairing (schnaus2025 Eq. 2: ``max_s Σ_ij -l(X_ij, Y_ij) s_i s_j``, ``|s| = N``), by
+  greedy growth plus swap local search, or exactly by a MILP (scipy's HiGHS) when small.
+* :func:`unsupervised_classifier`: k-means on image embeddings, cluster centres matched to
+  class-name embeddings by blind matching; accuracy against the labels and against the
+  Hungarian oracle (the best possible cluster-to-class map).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validate import as_embeddings, check_positive_int
+from ..qap import matching_problem, solve_qap
+from ..qap.losses import KERNELS, LOSSES, METRICS, standardize_offdiagonal
+
+__all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "SubsetResult",
+           "unsupervised_classifier", "UnsupervisedResult", "agreement_matrix"]
+
+
+def class_means(X, labels, n_classes: int | None = None, normalize: bool = True) -> np.ndarray:
+    """(C, d) mean of the rows of ``X`` (n, d) per label ``0..C-1``, L2-normalised.
+    Every class needs at least one row."""
+    X = as_embeddings(X, "X", min_samples=1)
+    y = np.asarray(labels)
+    if y.shape != (len(X),):
+        raise ValueError(f"labels: expected shape ({len(X)},), one label per row of X, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+        raise ValueError("labels: expected non-negative integer class indices")
+    C = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    counts = np.bincount(y, minlength=C)
+    if (counts == 0).any():
+        raise ValueError(f"labels: class {int(np.flatnonzero(counts == 0)[0])} has no rows; every class needs one")
+    M = np.zeros((C, X.shape[1]))
+    np.add.at(M, y, X)
+    M /= counts[:, None]
+    if normalize:
+        norms = np.linalg.norm(M, axis=1, keepdims=True)
+        if (norms == 0).any():
+            raise ValueError("X: a class mean is the zero vector; cannot L2-normalise it")
+        M = M / norms
+    return M
+
+
+@dataclass(frozen=True)
+class BlindMatchResult:
+    """``permutation[i]`` = the row of Y matched to row i of X; ``accuracy`` against the
+    identity (rows given in true order); solver output in ``qap``."""
+
+    permutation: np.ndarray = field(repr=False)
+    accuracy: float
+    chance: float
+    metric: str
+    qap: object = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {"accuracy": self.accuracy, "chance": self.chance, "metric": self.metric,
+                "permutation": self.permutation.tolist(), "qap": self.qap.to_dict()}
+
+
+def blind_match(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False, solver: str = "hahn-grant",
+                time_limit: float | None = 10.0, seed: int = 0, **solver_kwargs) -> BlindMatchResult:
+    """Match the rows of ``X`` (N, d1) to those of ``Y`` (N, d2) without any pairs
+    (schnaus2025 Eq. 1) under ``metric`` (``"gw"``, ``"cka"``, ``"mutual-knn"`` with ``k``).
+
+    Rows are assumed in true order only to score the result; the solver sees Y shuffled by a
+    permutation drawn from ``seed``. ``solver``/``time_limit``: see :func:`repalign.qap.solve_qap`.
+    """
+    X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
+    if len(X) != len(Y):
+        raise ValueError(f"X, Y: blind matching pairs N rows with N rows, got {len(X)} and {len(Y)}")
+    n = len(X)
+    hide = np.random.default_rng(seed).permutation(n)
+    problem = matching_problem(X, Y[hide], metric, k=k, standardize=standardize)
+    res = solve_qap(problem, solver, time_limit=time_limit, **solver_kwargs)
+    perm = hide[res.permutation]  # row i of X -> row hide[p[i]] of Y
+    return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, metric, res)
+
+
+def agreement_matrix(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
+    """``W_ij = -l(KX_ij, KY_ij)``: how well pair (i, j) agrees across the two spaces under the
+    known pairing (larger = better), for subset selection. Kernels are computed over all L
+    items (for CKA, centring over all L rather than each subset)."""
+    X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
+    if len(X) != len(Y):
+        raise ValueError(f"X, Y: need the same number of rows (the known pairs), got {len(X)} and {len(Y)}")
+    if metric not in METRICS:
+        raise ValueError(f"metric: expected one of {sorted(METRICS)}, got {metric!r}")
+    kname, loss = METRICS[metric]
+    kern = KERNELS[kname]
+    KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
+    if standardize:
+        KX, KY = standardize_offdiagonal(KX), standardize_offdiagonal(KY)
+    W = -LOSSES[loss](KX, KY)
+    np.fill_diagonal(W, 0.0)  # a class with itself says nothing about agreement
+    return W
+
+
+@dataclass(frozen=True)
+class SubsetResult:
+    indices: np.ndarray = field(repr=False)  # sorted
+    score: float  # Σ_ij W_ij over the chosen pairs (both orders)
+    method: str
+    optimal: bool
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"indices": self.indices.tolist(), "score": self.score, "method": self.method,
+                "optimal": self.optimal, "seconds": self.seconds}
+
+
+def _subset_score(W, idx):
+    return float(W[np.ix_(idx, idx)].sum())
+
+
+def _grow_and_swap(Ws, N, start, max_rounds):
+    L = len(Ws)
+    chosen = np.zeros(L, dtype=bool)
+    chosen[start] = True
+    gain = Ws[start].sum(0)  # gain[x] = Σ_{c chosen} Ws[x, c]
+    while chosen.sum() < N:
+        x = int(np.argmax(np.where(chosen, -np.inf, gain)))
+        chosen[x] = True
+        gain = gain + Ws[x]
+    # swap local search: exchange member a for outsider b while it improves
+    for _ in range(max_rounds):
+        ins, outs = np.flatnonzero(chosen), np.flatnonzero(~chosen)
+        if outs.size == 0:
+            break
+        delta = gain[outs][None, :] - Ws[np.ix_(ins, outs)] - gain[ins][:, None]
+        a, b = np.unravel_index(np.argmax(delta), delta.shape)
+        if delta[a, b] <= 1e-12:
+            break
+        a, b = ins[a], outs[b]
+        chosen[a], chosen[b] = False, True
+        gain = gain - Ws[a] + Ws[b]
+    return np.flatnonzero(chosen)
+
+
+def _greedy_swap(W, N, starts: int = 10, max_rounds: int = 10_000):
+    """Greedy growth (largest gain) then best-improvement swaps, from the best pair and from
+    each of the ``starts`` items with the largest total agreement; the best subset wins."""
+    Ws = W + W.T
+    i, j = np.unravel_index(np.argmax(Ws + np.diag(np.full(len(W), -np.inf))), Ws.shape)
+    seeds = [[i, j]] + [[x] for x in np.argsort(-Ws.sum(1))[:starts]]
+    best, best_score = None, -np.inf
+    for st in seeds:
+        idx = _grow_and_swap(Ws, N, st, max_rounds)
+        sc = _subset_score(W, idx)
+        if sc > best_score:
+            best, best_score = idx, sc
+    return best
+
+
+def _milp(W, N, time_limit):
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import lil_matrix
+
+    L = len(W)
+    Ws = W + W.T
+    iu, ju = np.triu_indices(L, 1)
+    P = len(iu)
+    # variables: s (L), y (P) with y_ij = s_i s_j; maximise Σ Ws_ij y_ij
+    c = np.concatenate([np.zeros(L), -Ws[iu, ju]])
+    A = lil_matrix((3 * P + 1, L + P))
+    lb, ub = [], []
+    r = 0
+    for p, (i, j) in enumerate(zip(iu, ju, strict=True)):
+        A[r, L + p], A[r, i] = 1, -1  # y <= s_i
+        lb.append(-np.inf)
+        ub.append(0)
+        A[r + 1, L + p], A[r + 1, j] = 1, -1  # y <= s_j
+        lb.append(-np.inf)
+        ub.append(0)
+        A[r + 2, L + p], A[r + 2, i], A[r + 2, j] = 1, -1, -1  # y >= s_i + s_j - 1
+        lb.append(-1)
+        ub.append(np.inf)
+        r += 3
+    A[r, :L] = 1
+    lb.append(N)
+    ub.append(N)
+    integrality = np.concatenate([np.ones(L), np.zeros(P)])
+    res = milp(c, constraints=LinearConstraint(A.tocsr(), lb, ub), integrality=integrality,
+               bounds=Bounds(0, 1), options={"time_limit": time_limit})
+    if res.x is None:
+        raise ValueError(f"MILP found no solution within {time_limit} s; use method='greedy'")
+    idx = np.flatnonzero(res.x[:L] > 0.5)
+    return idx, res.status == 0
+
+
+MILP_MAX_L = 40
+
+
+def select_subset(X, Y, N: int, metric: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
+                  time_limit: float = 60.0) -> SubsetResult:
+    """Choose N of the L row pairs of ``X`` (L, d1), ``Y`` (L, d2) whose similarity
+    structures agree best (schnaus2025 Eq. 2, see :func:`agreement_matrix`).
+
+    ``method``: ``"greedy"`` (growth by largest gain, then best-improvement swaps),
+    ``"milp"`` (exact, HiGHS; L <= 40) or ``"auto"`` (MILP when L <= 20, else greedy)."""
+    t0 = time.perf_counter()
+    W = agreement_matrix(X, Y, metric, k=k, standardize=standardize)
+    L = len(W)
+    N = check_positive_int(N, "N", minimum=2)
+    if N > L:
+        raise ValueError(f"N: cannot choose {N} of {L} items; use N <= {L}")
+    if method == "auto":
+        method = "milp" if L <= 20 else "greedy"
+    if method == "greedy":
+        idx, optimal = _greedy_swap(W, N), N == L
+    elif method == "milp":
+        if L > MILP_MAX_L:
+            raise ValueError(f"method: the MILP has L(L-1)/2 pair variables; L = {L} > {MILP_MAX_L}. Use 'greedy'")
+        idx, optimal = _milp(W, N, time_limit)
+    else:
+        raise ValueError(f"method: expected 'auto', 'greedy' or 'milp', got {method!r}")
+    idx = np.sort(idx)
+    return SubsetResult(idx, _subset_score(W, idx), method, bool(optimal), time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class UnsupervisedResult:
+    """Cluster -> class by blind matching; accuracies against labels; the oracle map is the
+    Hungarian assignment of clusters to classes maximising agreement with the labels."""
+
+    predictions: np.ndarray = field(repr=False)
+    accuracy: float
+    oracle_accuracy: float
+    cluster_map: np.ndarray = field(repr=False)
+    oracle_map: np.ndarray = field(repr=False)
+    matched_clusters: float  # fraction of clusters mapped to their oracle class
+    chance: float
+
+    def to_dict(self) -> dict:
+        return {"accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
+                "matched_clusters": self.matched_clusters, "chance": self.chance,
+                "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist()}
+
+
+def unsupervised_classifier(images, class_text, labels=None, *, metric: str = "gw", solver: str = "hahn-grant",
+                            time_limit: float | None = 10.0, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
+    """Classify ``images`` (n, d1) into the C classes of ``class_text`` (C, d2) with no
+    labels: k-means (C clusters) on L2-normalised image embeddings, cluster centres matched to
+    the class texts by :func:`blind_match`. ``labels`` (n,) are used only for scoring."""
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.cluster import KMeans
+
+    from ..kernels import cosine_normalize
+
+    Xi = cosine_normalize(as_embeddings(images, "images"), "images")
+    T = as_embeddings(class_text, "class_text", min_samples=3)
+    C = len(T)
+    if C > len(Xi):
+        raise ValueError(f"class_text: {C} classes but only {len(Xi)} images; k-means needs n >= C")
+    km = KMeans(C, n_init=n_init, random_state=seed).fit(Xi)
+    centres = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
+    res = blind_match(centres, T, metric, solver=solver, time_limit=time_limit, seed=seed, **kwargs)
+    cmap = res.permutation  # cluster c -> class cmap[c]
+    pred = cmap[km.labels_]
+    acc = oracle = matched = float("nan")
+    omap = np.full(C, -1)
+    if labels is not None:
+        y = np.asarray(labels)
+        if y.shape != (len(Xi),):
+            raise ValueError(f"labels: expected shape ({len(Xi)},), got {y.shape}")
+        conf = np.zeros((C, C))
+        np.add.at(conf, (km.labels_, y), 1)
+        _, omap = linear_sum_assignment(conf, maximize=True)
+        acc = float(np.mean(pred == y))
+        oracle = float(conf[np.arange(C), omap].sum() / len(y))
+        matched = float(np.mean(cmap == omap))
+    return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C)
