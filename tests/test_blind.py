@@ -65,7 +65,6 @@ def test_subset_selection_greedy_vs_milp_vs_exhaustive():
 
 
 def test_subset_selection_prefers_the_matchable_items():
-    rng = np.random.default_rng(4)
     X, Y = views(30, 0.1, seed=4)
     Y[20:] = Y[20:][np.roll(np.arange(10), 1)]  # 10 pairs with the wrong partner
     sub = select_subset(X, Y, 15, "gw", method="greedy")
