@@ -161,3 +161,59 @@ def test_embed_refuses_wrong_modality_before_loading(capsys, tmp_path):
     code, _, err = run(capsys, "embed", "--model", "efficientnet-lite0", "--texts", tmp_path / "t.txt",
                        "--out", tmp_path / "o.npy")
     assert code == 2 and "image encoder" in err
+
+
+def _qap_file(tmp_path, with_sln=True):
+    from repalign.qap import QAPProblem, brute_force, write_qaplib, write_solution
+
+    rng = np.random.default_rng(0)
+    A = rng.integers(0, 9, (7, 7)).astype(float)
+    B = rng.integers(0, 9, (7, 7)).astype(float)
+    pr = QAPProblem(A + A.T, B + B.T)
+    f = write_qaplib(pr, tmp_path / "tiny7.dat")
+    opt = brute_force(pr)
+    if with_sln:
+        write_solution(tmp_path / "tiny7.sln", opt.permutation, opt.objective)
+    return f, opt
+
+
+def test_qap_cli_json_contract(capsys, tmp_path):
+    f, opt = _qap_file(tmp_path)
+    assert main(["qap", str(f), "--solver", "hahn-grant", "--time-limit", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("objective", "lower_bound", "optimal", "permutation", "seconds", "gap_to_reference"):
+        assert key in out
+    assert out["objective"] == opt.objective
+    assert out["lower_bound"] <= opt.objective
+    assert out["gap_to_reference"] == 0
+    assert sorted(out["permutation"]) == list(range(7))
+    assert main(["qap", str(f), "--solver", "tabu", "--time-limit", "0.2", "--out", str(tmp_path / "o.sln")]) == 0
+    assert "tiny7 (n=7) tabu" in capsys.readouterr().out
+    assert main(["qap", str(f), "--solver", "tabu", "--time-limit", "0.2", "--out", str(tmp_path / "o.sln")]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--solver", "simplex"], "unknown 'simplex'"),
+    (["--time-limit", "-1"], "--time-limit: must be > 0"),
+    (["--solver", "brute-force"], None),
+])
+def test_qap_cli_errors(capsys, tmp_path, args, expect):
+    f, _ = _qap_file(tmp_path, with_sln=False)
+    rc = main(["qap", str(f), *args])
+    err = capsys.readouterr().err
+    if expect is None:
+        assert rc == 0
+    else:
+        assert rc == 2 and expect in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.dat"
+    bad.write_text("3\n1 2\n")
+    assert main(["qap", str(bad)]) == 2
+    assert "expected 2 x 3x3" in capsys.readouterr().err
+
+
+def test_list_experiments_and_solvers(capsys):
+    assert main(["list", "experiments"]) == 0
+    assert "qap-solvers" in capsys.readouterr().out
+    assert main(["list", "solvers"]) == 0
+    assert "hahn-grant" in capsys.readouterr().out

@@ -50,3 +50,47 @@ def test_classification_quick(data_dir):
     assert "| efficientnet-lite0 | use-multilingual |" in res.markdown()
     with pytest.raises(ValueError, match="base_per_class"):
         run_classification(data_dir, per_class=5, base_per_class=5)
+
+
+def test_blind_cifar_and_unsupervised_quick(data_dir, tmp_path):
+    from repalign.experiments import run_blind_cifar, run_unsupervised
+
+    res = run_blind_cifar(data_dir, image_encoders=("efficientnet-lite0",), text_encoders=("use-multilingual",),
+                          per_class=12, resamples=2, time_limit=5, out=tmp_path / "b.json", log=lambda m: None)
+    (row,) = res.rows
+    assert set(row["metrics"]) == {"gw", "cka"} | {f"mutual-knn k={k}" for k in range(1, 9)}
+    for v in row["metrics"].values():
+        assert 0.0 <= v["accuracy"] <= 1.0 and 0.0 <= v["certified"] <= 1.0
+    assert row["metrics"]["gw"]["certified"] == 1.0  # N = 10 is solved exactly
+    assert "| efficientnet-lite0 | use-multilingual |" in res.markdown()
+    un = run_unsupervised(data_dir, image_encoders=("efficientnet-lite0",), text_encoders=("use-multilingual",),
+                          per_class=12, seeds=(0,), time_limit=3, log=lambda m: None)
+    (u,) = un.rows
+    assert 0.0 <= u["accuracy"] <= u["oracle_accuracy"] <= 1.0
+
+
+def test_blind_xtd_and_solver_comparison_quick(data_dir):
+    from repalign.experiments import run_blind_xtd, run_qap_solvers
+
+    res = run_blind_xtd(data_dir, pairs=(("use-multilingual", "en", "use-multilingual", "de"),), sizes=(10,),
+                        random_draws=1, time_limit=3, log=lambda m: None)
+    (row,) = res.rows
+    # the same multilingual encoder on translations: the selected subset matches well above chance
+    assert row["selected"]["10"]["accuracy"] >= 0.5
+    assert "| selected |" in res.markdown()
+    sol = run_qap_solvers(time_limit=2, synthetic=((12, 0.6),), real=False, log=lambda m: None)
+    (r,) = sol.rows
+    best = min(r[s]["objective"] for s in sol.settings["solvers"])
+    assert r["hahn-grant"]["optimal"] and r["hahn-grant"]["objective"] == best
+    assert all(r[s]["objective"] >= r["hahn-grant"]["bound"] - 1e-9 for s in sol.settings["solvers"])
+
+
+def test_cka_vs_qap_quick(data_dir, tmp_path):
+    from repalign.experiments import run_cka_vs_qap
+
+    res = run_cka_vs_qap(data_dir, english=("minilm",), multilingual=("use-multilingual",), languages=["de", "fr", "es"],
+                         image_encoders=(), text_encoders=(), plot=tmp_path / "f.png", log=lambda m: None)
+    assert len(res.rows) == 3
+    assert all(0 <= r["qap_accuracy"] <= 1 and 0 < r["cka"] < 1 for r in res.rows)
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    assert res.correlation("text")["n"] == 3

@@ -214,29 +214,36 @@ def cmd_demo(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .experiments import EXPERIMENTS, run_crosslingual
+    from . import experiments as ex
 
-    if args.name in EXPERIMENTS and not args.force:
+    if args.name not in ex.EXPERIMENTS:
+        raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(ex.EXPERIMENTS)}")
+    if not args.force:
         from .io import check_writable
 
         check_writable(Path(args.out_dir) / f"{args.name}.md", False)
-
-    if args.name not in EXPERIMENTS:
-        raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(EXPERIMENTS)}")
     out = Path(args.out_dir) / f"{args.name}.json"
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    if args.name == "crosslingual":
-        res = run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds, out=out,
-                               force=args.force, progress=sys.stderr.isatty(), log=log)
-    elif args.name == "ablation":
-        from .experiments import run_ablation
-
-        res = run_ablation(args.data_dir, seeds=args.seeds, out=out, force=args.force, log=log)
-    else:
-        from .experiments import run_classification
-
-        res = run_classification(args.data_dir, seeds=args.seeds, out=out, force=args.force,
-                                 progress=sys.stderr.isatty(), log=log)
+    common = {"out": out, "force": args.force, "log": log}
+    progress = sys.stderr.isatty()
+    runners = {
+        "crosslingual": lambda: ex.run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds,
+                                                    progress=progress, **common),
+        "ablation": lambda: ex.run_ablation(args.data_dir, seeds=args.seeds, **common),
+        "classification": lambda: ex.run_classification(args.data_dir, seeds=args.seeds, progress=progress, **common),
+        "cka-vs-qap": lambda: ex.run_cka_vs_qap(args.data_dir, languages=args.languages,
+                                                plot=Path(args.out_dir) / "cka-vs-qap.png", progress=progress,
+                                                **common),
+        "blind-cifar": lambda: ex.run_blind_cifar(args.data_dir, time_limit=args.time_limit or 10.0,
+                                                  progress=progress, **common),
+        "unsupervised": lambda: ex.run_unsupervised(args.data_dir, seeds=args.seeds,
+                                                    time_limit=args.time_limit or 10.0, progress=progress, **common),
+        "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, time_limit=args.time_limit or 10.0,
+                                              progress=progress, **common),
+        "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, time_limit=args.time_limit or 20.0,
+                                                  progress=progress, **common),
+    }
+    res = runners[args.name]()
     md = Path(args.out_dir) / f"{args.name}.md"
     from .io import atomic_write
 
@@ -307,6 +314,16 @@ def cmd_list(args) -> int:
         else:
             for k, m in MEASURES.items():
                 print(f"{k:<22} {'higher' if m.higher_is_more_similar else 'lower ':<6} = more similar  {m.description}")
+    elif args.what == "experiments":
+        from .experiments import EXPERIMENTS
+
+        for k, v in EXPERIMENTS.items():
+            print(f"{k:<16} {v}")
+    elif args.what == "solvers":
+        from .qap import SOLVERS
+
+        for k, fn in SOLVERS.items():
+            print(f"{k:<12} {(fn.__doc__ or '').strip().splitlines()[0]}")
     else:
         from .datasets import list_datasets
 
@@ -408,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("experiment", help="run one of the paper experiments on real data")
-    s.add_argument("name", help="experiment name: crosslingual, ablation, classification")
+    s.add_argument("name", help="experiment name: crosslingual, ablation, classification, cka-vs-qap, blind-cifar, "
+                                "unsupervised, blind-xtd, qap-solvers (see `repalign list experiments`)")
+    s.add_argument("--time-limit", type=float, default=None, help="QAP seconds per instance (blind / solvers)")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")
@@ -428,8 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_qap)
 
-    s = sub.add_parser("list", help="list encoders, measures or datasets")
-    s.add_argument("what", choices=("encoders", "measures", "datasets"))
+    s = sub.add_parser("list", help="list encoders, measures, datasets, experiments or QAP solvers")
+    s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"))
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
     return p

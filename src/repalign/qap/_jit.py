@@ -334,3 +334,35 @@ def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack):
                         if k != i:
                             U[i, j, k] -= share
     return best_lb, best_obj, hist
+
+
+@njit(cache=True)
+def exhaustive(A, B, L):
+    """Minimum of the objective over all n! permutations (Heap's algorithm, iterative).
+    Returns (best_value, best_perm)."""
+    n = A.shape[0]
+    p = np.arange(n)
+    c = np.zeros(n, np.int64)
+    best = objective(A, B, L, p)
+    best_p = p.copy()
+    i = 1
+    while i < n:
+        if c[i] < i:
+            if i % 2 == 0:
+                t = p[0]
+                p[0] = p[i]
+                p[i] = t
+            else:
+                t = p[c[i]]
+                p[c[i]] = p[i]
+                p[i] = t
+            val = objective(A, B, L, p)
+            if val < best:
+                best = val
+                best_p[:] = p
+            c[i] += 1
+            i = 1
+        else:
+            c[i] = 0
+            i += 1
+    return best, best_p

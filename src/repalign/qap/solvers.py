@@ -2,7 +2,7 @@
 
 ``solve_qap(problem, solver=...)`` dispatches; :data:`SOLVERS` lists them:
 
-* ``brute-force``: every permutation, vectorised in chunks; exact, n <= 10.
+* ``brute-force``: every permutation (compiled Heap's algorithm); exact, n <= 10.
 * ``faq``: Frank-Wolfe on the doubly stochastic relaxation (Vogelstein et al. 2015), seeds,
   randomized restarts.
 * ``2opt``: best-improvement pairwise exchange from a start (or a partial guess), with the
@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 
@@ -52,8 +51,11 @@ def _as_problem(problem):
     return problem
 
 
-def brute_force(problem: QAPProblem, *, chunk: int = 40320) -> QAPResult:
-    """Exact optimum by enumerating all n! permutations (n <= 10), ``chunk`` at a time."""
+def brute_force(problem: QAPProblem) -> QAPResult:
+    """Exact optimum by enumerating all n! permutations (Heap's algorithm, compiled; n <= 10:
+    about 0.3 s at n = 10). The bound equals the optimum."""
+    from . import _jit
+
     problem = _as_problem(problem)
     n = problem.n
     if n > BRUTE_FORCE_MAX_N:
@@ -61,23 +63,11 @@ def brute_force(problem: QAPProblem, *, chunk: int = 40320) -> QAPResult:
                          "Use solver='hahn-grant' or 'tabu'")
     t0 = time.perf_counter()
     A, B, L, c = _min_form(problem)
-    it = itertools.permutations(range(n))
-    best_val, best_p = np.inf, None
-    rows = np.arange(n)
-    while True:
-        block = np.fromiter(itertools.chain.from_iterable(itertools.islice(it, chunk)), dtype=np.int64)
-        if block.size == 0:
-            break
-        P = block.reshape(-1, n)
-        # Σ_ik A_ik B[p_i, p_k] for every row p of P at once
-        vals = np.einsum("ik,pik->p", A, B[P[:, :, None], P[:, None, :]]) + L[rows, P].sum(1)
-        j = int(np.argmin(vals))
-        if vals[j] < best_val:
-            best_val, best_p = vals[j], P[j].copy()
-    lb = best_val + c  # the minimum over all permutations is the bound itself
+    _, best_p = _jit.exhaustive(A, B, L)
+    lb = problem.objective(best_p) * (-1.0 if problem.maximize else 1.0)
     bound = -lb if problem.maximize else lb
     return make_result(problem, best_p, bound=bound, iterations=math.factorial(n),
-                       seconds=time.perf_counter() - t0, solver="brute-force", atol=1e-9 * (1 + abs(lb)))
+                       seconds=time.perf_counter() - t0, solver="brute-force")
 
 
 def faq_solver(problem: QAPProblem, *, seeds=None, restarts: int = 1, tol: float = 0.03, maxiter: int = 30,

@@ -51,3 +51,36 @@ def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | No
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def plot_scatter(points, path, *, x: str, y: str, group: str | None = None, title: str | None = None,
+                 force: bool = False) -> Path:
+    """Scatter of ``points`` (dicts) with ``x``/``y`` keys, one colour per ``group`` value;
+    the Pearson correlation in the title. Written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_write
+
+    if len(points) < 2:
+        raise ValueError("points: need at least two points to plot")
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    groups = sorted({p[group] for p in points}) if group else [None]
+    for g in groups:
+        sel = [p for p in points if group is None or p[group] == g]
+        ax.scatter([p[x] for p in sel], [p[y] for p in sel], s=18, alpha=0.8, label=g)
+    xs, ys = np.array([p[x] for p in points]), np.array([p[y] for p in points])
+    r = np.corrcoef(xs, ys)[0, 1] if xs.std() > 0 and ys.std() > 0 else float("nan")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{title + ': ' if title else ''}Pearson r = {r:.2f} (n = {len(points)})", fontsize=9)
+    ax.grid(alpha=0.3)
+    if group:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(path, force=force, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    return Path(path)

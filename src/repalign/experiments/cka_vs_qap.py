@@ -1,0 +1,118 @@
+"""CKA against QAP matching accuracy over encoder pairs: the maniparambil2024 Figure 2 analogue.
+
+Text pairs: XTD-10 English through an English encoder (``minilm``, ``minilm-l3``,
+``glove-50d``) against each other language through a multilingual one (``use-multilingual``,
+``e5-small-multilingual``): rows are translations of one caption. Image pairs: CIFAR-10 test
+images through EfficientNet-Lite0/1/2 against a prompt of the image's class (the template
+drawn per image) through every text encoder; a query counts as matched when it is assigned a
+text of its own class. For every pair: linear CKA over all rows, and the matching accuracy of
+the default seeded QAP (local-CKA start, FAQ, 2-opt) with M = 320 base pairs and N' = 500
+queries (k-means base, stretched), one seed. Reports Pearson and Spearman correlations.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..datasets import PROMPT_TEMPLATES, XTD10_LANGUAGES, load_cifar10, load_xtd10
+from ..encoders import encode_cached, get_encoder
+from ..matching import QAPMatcher, split, stretch
+from ..measures import cka
+from ._base import TableResult, write_result
+from .blind import available_text_encoders
+
+__all__ = ["CKAvsQAPResult", "run_cka_vs_qap"]
+
+
+class CKAvsQAPResult(TableResult):
+    def correlation(self, kind=None) -> dict:
+        from scipy import stats
+
+        rows = [r for r in self.rows if kind is None or r["kind"] == kind]
+        c, q = [r["cka"] for r in rows], [r["qap_accuracy"] for r in rows]
+        if len(rows) < 3:
+            return {"pearson": None, "spearman": None, "n": len(rows)}
+        return {"pearson": float(stats.pearsonr(c, q)[0]), "spearman": float(stats.spearmanr(c, q)[0]), "n": len(rows)}
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "correlation": {k or "all": self.correlation(k) for k in (None, "text", "image")}}
+
+    def markdown(self) -> str:
+        lines = ["| kind | side A | side B | CKA | QAP accuracy |", "|---|---|---|---|---|"]
+        for r in sorted(self.rows, key=lambda r: -r["cka"]):
+            lines.append(f"| {r['kind']} | {r['a']} | {r['b']} | {r['cka']:.3f} | {100 * r['qap_accuracy']:.1f} |")
+        lines.append("")
+        for k in (None, "text", "image"):
+            c = self.correlation(k)
+            if c["pearson"] is not None:
+                lines.append(f"- {k or 'all'} pairs (n = {c['n']}): Pearson {c['pearson']:.2f}, "
+                             f"Spearman {c['spearman']:.2f}")
+        return "\n".join(lines)
+
+
+def _qap_accuracy(Z, H, classes=None, base_size=320, query_size=500, seed=0):
+    base, query = split(Z, base_size, query_size, seed, "kmeans")
+    rows = np.concatenate([base, query])
+    Zs, Hs = stretch(Z[rows]), stretch(H[rows])
+    hide = np.random.default_rng([seed, 7]).permutation(query_size)
+    cols = QAPMatcher(precision="float32").fit(Zs[:base_size], Hs[:base_size]).match(Zs[base_size:],
+                                                                                     Hs[base_size:][hide])
+    matched = hide[cols]  # row j of the queries got the text of query matched[j]
+    if classes is None:
+        return float(np.mean(matched == np.arange(query_size)))
+    cq = classes[query]
+    return float(np.mean(cq[matched] == cq))
+
+
+def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
+                   multilingual=("use-multilingual", "e5-small-multilingual"), languages=None,
+                   image_encoders=("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
+                   text_encoders=("minilm", "use-multilingual", "e5-small-multilingual", "minilm-l3", "glove-50d"),
+                   per_class: int = 100, seed: int = 0, out=None, plot=None, force: bool = False,
+                   progress: bool = False, log=print) -> CKAvsQAPResult:
+    """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``."""
+    from ..io import check_writable
+
+    for p in (out, plot):
+        if p:
+            check_writable(p, force)
+    t0 = time.perf_counter()
+    rows = []
+    langs = [x for x in (languages or XTD10_LANGUAGES) if x != "en"]
+
+    def emb(model, items):
+        return encode_cached(get_encoder(model), items, progress=progress)[0].astype(np.float64)
+
+    en_items = load_xtd10("en", data_dir).items
+    for a in available_text_encoders(english, log):
+        Z = emb(a, en_items)
+        for b in available_text_encoders(multilingual, log):
+            for lang in langs:
+                H = emb(b, load_xtd10(lang, data_dir).items)
+                rows.append({"kind": "text", "a": f"{a}/en", "b": f"{b}/{lang}", "cka": float(cka(Z, H)),
+                             "qap_accuracy": _qap_accuracy(Z, H, seed=seed)})
+                log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['a']} vs {rows[-1]['b']}: CKA "
+                    f"{rows[-1]['cka']:.3f}, QAP {100 * rows[-1]['qap_accuracy']:.1f} %")
+    ds = load_cifar10(per_class=per_class, seed=0, data_dir=data_dir)
+    rng = np.random.default_rng(seed)
+    template = rng.integers(len(PROMPT_TEMPLATES), size=len(ds.labels))
+    prompts = [PROMPT_TEMPLATES[t].format(ds.class_names[c]) for t, c in zip(template, ds.labels, strict=True)]
+    texts = {t: emb(t, prompts) for t in available_text_encoders(text_encoders, log)}
+    for img in image_encoders:
+        Z = emb(img, ds.items)
+        for t, H in texts.items():
+            rows.append({"kind": "image", "a": img, "b": t, "cka": float(cka(Z, H)),
+                         "qap_accuracy": _qap_accuracy(Z, H, classes=np.asarray(ds.labels), seed=seed)})
+            log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {t}: CKA {rows[-1]['cka']:.3f}, "
+                f"QAP (class-level) {100 * rows[-1]['qap_accuracy']:.1f} %")
+    result = CKAvsQAPResult(rows, {"base_size": 320, "query_size": 500, "seed": seed, "per_class": per_class,
+                                   "qap": "local-CKA start, FAQ (float32), 2-opt"}, time.perf_counter() - t0)
+    write_result(result, out, force)
+    if plot:
+        from ..report.plots import plot_scatter
+
+        plot_scatter([{"CKA": r["cka"], "QAP matching accuracy": r["qap_accuracy"], "pairs": r["kind"]} for r in rows],
+                     plot, x="CKA", y="QAP matching accuracy", group="pairs", title="CKA vs QAP", force=force)
+    return result
