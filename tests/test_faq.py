@@ -65,3 +65,53 @@ def test_bad_input():
         faq(A, A, seeds=[[0, 1], [2, 1]])
     with pytest.raises(ValueError, match="restarts"):
         seeded_qap(A, A, restarts=0)
+
+
+def _instance(seed=0, n=90, m=30):
+    rng = np.random.default_rng(seed)
+    lat = rng.normal(size=(n, 6))
+    Z = lat @ rng.normal(size=(6, 20)) + 1.5 * rng.normal(size=(n, 20))
+    H = lat @ rng.normal(size=(6, 15)) + 1.5 * rng.normal(size=(n, 15))
+    from repalign.matching import normalized_kernel
+
+    return normalized_kernel(Z), normalized_kernel(H), np.arange(m)
+
+
+def test_polish_is_a_2opt_local_optimum_of_the_query_block():
+    A, B, seeds = _instance()
+    plain = seeded_qap(A, B, seeds, maximize=True)
+    pol = seeded_qap(A, B, seeds, maximize=True, polish=True)
+    assert pol.objective >= plain.objective - 1e-12
+    assert pol.objective == pytest.approx(qap_objective(A, B, pol.permutation))
+    assert np.array_equal(pol.permutation[seeds], seeds)
+    p = pol.permutation
+    for r in range(30, 90, 7):  # no exchange of two query nodes improves it
+        for s in range(r + 1, 90, 5):
+            q = p.copy()
+            q[[r, s]] = q[[s, r]]
+            assert qap_objective(A, B, q) <= pol.objective + 1e-12
+
+
+def test_threads_and_float32_do_not_change_the_answer():
+    A, B, seeds = _instance(1)
+    one = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4)
+    two = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4, n_jobs=2)
+    assert np.array_equal(one.permutation, two.permutation) and one.objective == two.objective
+    f32 = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4, precision="float32")
+    assert f32.objective == pytest.approx(one.objective, rel=1e-6)
+    assert f32.objective == pytest.approx(qap_objective(A, B, f32.permutation), abs=1e-12)  # float64 objective
+    with pytest.raises(ValueError, match="precision"):
+        seeded_qap(A, B, seeds, precision="float16")
+    with pytest.raises(ValueError, match="n_jobs"):
+        seeded_qap(A, B, seeds, n_jobs=0)
+
+
+def test_linear_term_in_the_seeded_problem():
+    from repalign.qap.faq import SeededProblem
+
+    rng = np.random.default_rng(3)
+    A, B, L = rng.random((12, 12)), rng.random((12, 12)), rng.random((12, 12))
+    sp = SeededProblem(A, B, [[0, 2], [1, 0]], linear=L)
+    res = sp.run("barycenter")
+    p = res.permutation
+    assert res.objective == pytest.approx(qap_objective(A, B, p) + L[np.arange(12), p].sum())

@@ -9,11 +9,20 @@ The flat public API::
     ra.load_embeddings("a.npy")           # embedding files in and out
     ra.local_cka(Zb, Hb, Zq, Hq)          # local CKA scores of every query pair (matching)
     ra.seeded_qap(A, B, seeds)            # seeded FAQ
+    ra.solve_qap(ra.read_qaplib("nug12.dat"), "hahn-grant", time_limit=10)   # QAP with a bound
+    ra.blind_match(V, T, "gw")            # match without any pairs (schnaus2025)
     ra.get_encoder("minilm").encode([...])
 """
 
 from .io import EmbeddingFile, load_embeddings, save_embeddings
-from .matching import local_cka, run_matching
+from .matching import (
+    blind_match,
+    class_means,
+    local_cka,
+    run_matching,
+    select_subset,
+    unsupervised_classifier,
+)
 from .measures import (
     DEFAULT_MEASURES,
     MEASURES,
@@ -41,7 +50,7 @@ from .measures import (
     shuffle_curve,
 )
 from .moments import PairMoments, streamed_linear_cka
-from .qap import seeded_qap
+from .qap import QAPProblem, QAPResult, matching_problem, read_qaplib, seeded_qap, solve_qap
 
 __version__ = "0.1.0"
 
@@ -52,6 +61,8 @@ __all__ = [
     "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve", "PairMoments",
     "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
     "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
+    "QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "solve_qap", "blind_match", "class_means",
+    "select_subset", "unsupervised_classifier",
 ]
 
 
