@@ -202,7 +202,7 @@ def test_qap_correlation_kernel_option(rng):
     assert np.linalg.norm(K) == pytest.approx(1.0) and np.allclose(K, K.T)
     assert QAPMatcher(kernel="correlation").fit(Z[:60], H[:60]).match(Z[60:], H[60:]).shape == (40,)
     with pytest.raises(ValueError, match="kernel"):
-        QAPMatcher(kernel="rbf")
+        QAPMatcher(kernel="sigmoid")
     with pytest.raises(ValueError, match="kind"):
         normalized_kernel(Z, "spearman")
 
@@ -213,3 +213,15 @@ def test_flat_api_exports_matching():
     from repalign.qap import seeded_qap
 
     assert ra.local_cka is local_cka and ra.run_matching is run_matching and ra.seeded_qap is seeded_qap
+
+
+def test_rbf_normalized_kernel_and_qap(rng):
+    from repalign.matching import QAPMatcher, normalized_kernel
+    from repalign.measures import cka
+
+    Z, H = related_pair(rng, n=120, dx=6, dy=7, noise=0.3)
+    KZ, KH = normalized_kernel(Z, "rbf"), normalized_kernel(H, "rbf")
+    assert np.sum(KZ * KH) == pytest.approx(cka(Z, H, kernel="rbf"), rel=1e-9)  # <K̄, L̄> is RBF CKA
+    hide = rng.permutation(40)
+    cols = QAPMatcher(kernel="rbf").fit(Z[:80], H[:80]).match(Z[80:], H[80:][hide])
+    assert np.mean(hide[cols] == np.arange(40)) > 0.9

@@ -122,7 +122,8 @@ def cmd_match(args) -> int:
         check_writable(args.out, args.force)
     X, Y = _load_pair(args.a, args.b)
     methods = args.method or ["qap", "local-cka", "relative", "linear"]
-    opts = {"local-cka": {"kernel": args.kernel}, "qap": {"restarts": args.restarts}}
+    opts = {"local-cka": {"kernel": args.kernel},
+            "qap": {"restarts": args.restarts, "kernel": "rbf" if args.kernel == "rbf" else "cka"}}
     res = run_matching(X, Y, args.base_size, args.query_size, methods, args.seeds, use_stretch=args.stretch,
                        base_selection=args.base_selection,
                        method_options={m: o for m, o in opts.items() if m in methods})
@@ -390,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="divide features by their std over base ∪ query (default on)")
     s.add_argument("--base-selection", choices=("kmeans", "uniform"), default="kmeans")
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    s.add_argument("--kernel", choices=("linear", "rbf"), default="linear", help="local-CKA kernel")
+    s.add_argument("--kernel", choices=("linear", "rbf"), default="linear",
+                   help="kernel for local CKA and QAP (RBF: median rule per space)")
     s.add_argument("--restarts", type=int, default=1, help="QAP restarts (randomized starts when > 1)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--out", help="write the full result (per-seed runs too) as JSON")

@@ -88,18 +88,25 @@ class CosineMatcher(Matcher):
 
 def normalized_kernel(X: np.ndarray, kind: str = "cka") -> np.ndarray:
     """``kind="cka"``: ``K̄ = HKH / ‖HKH‖_F`` for the linear kernel (maniparambil2024 after
-    Eq. 4: centred and rescaled so that ``⟨K̄, L̄⟩`` is the CKA). ``kind="correlation"``: the
-    plain cosine-similarity matrix scaled to unit Frobenius norm, no centring (the paper's
-    ablation without CKA, Table 6)."""
+    Eq. 4: centred and rescaled so that ``⟨K̄, L̄⟩`` is the CKA; ``‖HKH‖_F = sqrt(HSIC(K, K))``
+    up to the (n-1)² factor). ``kind="rbf"``: the same for the RBF kernel with the median rule
+    of this space (sigma² = lower median of the non-zero squared distances of the rows given,
+    i.e. base ∪ queries). ``kind="correlation"``: the plain cosine-similarity matrix scaled to
+    unit Frobenius norm, no centring (the paper's ablation without CKA, Table 6)."""
     if kind == "correlation":
         from ..kernels import cosine_normalize
 
         Xn = cosine_normalize(X, "X")
         K = Xn @ np.ascontiguousarray(Xn.T)
         return K / np.linalg.norm(K)
-    if kind != "cka":
-        raise ValueError(f"kind: expected 'cka' or 'correlation', got {kind!r}")
-    K = center_gram(X @ np.ascontiguousarray(X.T))
+    if kind == "rbf":
+        from ..kernels import rbf_gram
+
+        K = center_gram(rbf_gram(X, "median")[0])
+    elif kind == "cka":
+        K = center_gram(X @ np.ascontiguousarray(X.T))
+    else:
+        raise ValueError(f"kind: expected 'cka', 'rbf' or 'correlation', got {kind!r}")
     norm = np.linalg.norm(K)
     if norm == 0:
         raise ValueError("X: zero variance; the normalised kernel is undefined")
@@ -108,7 +115,8 @@ def normalized_kernel(X: np.ndarray, kind: str = "cka") -> np.ndarray:
 
 class QAPMatcher(Matcher):
     """Seeded QAP maximising ``⟨K̄_[Zb;Zq], P L̄_[Hb;Hq] Pᵀ⟩`` with the base pairs as seeds
-    (maniparambil2024 Eq. 5), by FAQ with ``restarts``. ``start="local-cka"`` (default)
+    (maniparambil2024 Eq. 5), by FAQ with ``restarts``; ``kernel``: ``"cka"`` (linear),
+    ``"rbf"`` (median rule per space) or ``"correlation"`` (see :func:`normalized_kernel`). ``start="local-cka"`` (default)
     starts from the local-CKA assignment, ``"barycenter"`` from the flat matrix (the paper's
     single run), and ``polish`` (default on) ends with 2-opt on the query block.
     ``precision``/``n_jobs`` as in :func:`repalign.qap.seeded_qap`. :meth:`score` returns the
@@ -121,8 +129,8 @@ class QAPMatcher(Matcher):
                  n_jobs: int = 1):
         if start not in ("barycenter", "local-cka"):
             raise ValueError(f"start: expected 'barycenter' or 'local-cka', got {start!r}")
-        if kernel not in ("cka", "correlation"):
-            raise ValueError(f"kernel: expected 'cka' or 'correlation', got {kernel!r}")
+        if kernel not in ("cka", "rbf", "correlation"):
+            raise ValueError(f"kernel: expected 'cka', 'rbf' or 'correlation', got {kernel!r}")
         self.restarts, self.tol, self.maxiter, self.start, self.seed = restarts, tol, maxiter, start, seed
         self.kernel, self.polish, self.precision, self.n_jobs = kernel, polish, precision, n_jobs
 
