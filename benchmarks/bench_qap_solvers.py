@@ -81,10 +81,17 @@ def main(argv=None):
         sln = dat.with_suffix(".sln")
         if not sln.exists():
             continue
-        p = read_qaplib(dat)
-        if p.n > args.max_n:
+        try:
+            p = read_qaplib(dat)
+            if p.n > args.max_n:
+                continue
+            sol = read_solution(sln)
+        except ValueError as exc:  # report a bad file and go on
+            print(f"skipping {dat.name}: {exc}", flush=True)
             continue
-        opt = read_solution(sln).objective
+        opt = sol.objective
+        if p.objective(sol.permutation) != opt:
+            print(f"note: {sln.name}'s permutation has objective {p.objective(sol.permutation):g}, not {opt:g}")
         f_obj, t_f = scipy_solve(p, "faq")
         o_obj, t_o = scipy_solve(p, "2opt")
         warm = tabu_search(p, time_limit=T / 2, target=opt)  # stops early once it reaches the known optimum

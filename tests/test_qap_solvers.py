@@ -242,7 +242,7 @@ def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not symmetric"):
         read_qaplib(f, require_symmetric=True)
     (tmp_path / "s.sln").write_text("3 10\n1 1 2\n")
-    with pytest.raises(ValueError, match="not a permutation"):
+    with pytest.raises(ValueError, match="not a permutation of 1..3"):
         read_solution(tmp_path / "s.sln")
     with pytest.raises(ValueError, match="same n"):
         QAPProblem(np.eye(3), np.eye(4))
@@ -262,3 +262,10 @@ def test_bad_input(tmp_path):
         matching_problem(np.eye(3), np.eye(3), "l2")
     with pytest.raises(ValueError, match="same number of rows"):
         matching_problem(np.ones((3, 2)) + np.eye(3, 2), np.ones((4, 2)) + np.eye(4, 2))
+
+
+def test_zero_based_solution_files_are_accepted(tmp_path):
+    (tmp_path / "z.sln").write_text("3 10\n2 0 1\n")
+    assert np.array_equal(read_solution(tmp_path / "z.sln").permutation, [2, 0, 1])
+    (tmp_path / "o.sln").write_text("3 10\n3 1 2\n")
+    assert np.array_equal(read_solution(tmp_path / "o.sln").permutation, [2, 0, 1])

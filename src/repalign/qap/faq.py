@@ -247,6 +247,21 @@ def faq(A, B, seeds=None, *, maximize: bool = False, P0="barycenter", tol: float
     return SeededProblem(A, B, seeds).run(P0, maximize=maximize, tol=tol, maxiter=maxiter, rng=rng, lap=lap)
 
 
+_FORKED = None
+
+
+def _forked_restart(i):
+    return _FORKED(i)
+
+
+def _fork_ok() -> bool:
+    import multiprocessing as mp
+    import sys
+
+    # forking after torch (or another OpenMP runtime) has started threads can deadlock
+    return "fork" in mp.get_all_start_methods() and "torch" not in sys.modules
+
+
 def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0=None, tol: float = 0.03,
                maxiter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64",
                polish: bool = False) -> FAQResult:
@@ -255,8 +270,10 @@ def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0
     ``restarts = 1`` starts from the barycenter (or ``P0`` when given); further restarts use
     randomized starts (the first one still starts from ``P0`` when given) and the best
     objective is kept. Returns the best run, with the total time
-    and the summed iterations. ``n_jobs > 1`` runs restarts in that many threads (BLAS is then
-    held to one thread each; the chosen starts and the result do not depend on ``n_jobs``).
+    and the summed iterations. ``n_jobs > 1`` runs restarts in that many workers: forked
+    processes on Linux unless torch is loaded (1.5x faster than threads here), else threads;
+    BLAS is held to one thread each; the chosen starts and the result do not depend on
+    ``n_jobs``.
     ``precision="float32"`` runs the matrix chains in single precision (objective in float64).
     ``polish``: 2-opt on the query block of the best run (:meth:`SeededProblem.polish`).
     """
@@ -276,12 +293,24 @@ def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0
     if n_jobs == 1 or restarts == 1:
         results = [one(i) for i in range(restarts)]
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1), ThreadPoolExecutor(n_jobs) as pool:
-            results = list(pool.map(one, range(restarts)))
+        with threadpool_limits(1):
+            if _fork_ok():  # processes: no GIL between the restarts' Python steps (1.5x threads here)
+                import multiprocessing as mp
+
+                global _FORKED
+                _FORKED = one
+                try:
+                    with mp.get_context("fork").Pool(n_jobs) as pool:
+                        results = pool.map(_forked_restart, range(restarts), chunksize=max(1, restarts // (4 * n_jobs)))
+                finally:
+                    _FORKED = None
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(n_jobs) as pool:
+                    results = list(pool.map(one, range(restarts)))
     objs = np.array([r.objective for r in results])
     best = results[int(np.argmax(objs) if maximize else np.argmin(objs))]  # first best, as a loop would
     perm, obj = best.permutation, best.objective

@@ -109,7 +109,10 @@ class QAPLIBSolution:
 
 
 def read_solution(path) -> QAPLIBSolution:
-    """Read a ``.sln`` file (``n objective`` then a 1-based permutation) as 0-based."""
+    """Read a ``.sln`` file (``n objective`` then a 1-based permutation) as 0-based. A file
+    whose entries are exactly 0..n-1 is taken as already 0-based (seen in redistributed
+    copies, e.g. tai40a.sln); check ``problem.objective(sol.permutation)`` against
+    ``sol.objective`` when it matters."""
     path = Path(path)
     tok = _numbers(path)
     if len(tok) < 2:
@@ -121,9 +124,13 @@ def read_solution(path) -> QAPLIBSolution:
     perm = vals[2:]
     if len(perm) != n:
         raise ValueError(f"{path}: expected {n} permutation entries after the objective, found {len(perm)}")
-    p = perm.astype(int) - 1
-    if not np.array_equal(np.sort(p), np.arange(n)):
-        raise ValueError(f"{path}: the entries are not a permutation of 1..{n}")
+    if not np.array_equal(perm, np.round(perm)):
+        raise ValueError(f"{path}: permutation entries must be integers")
+    p = perm.astype(int)
+    if np.array_equal(np.sort(p), np.arange(1, n + 1)):
+        p = p - 1
+    elif not np.array_equal(np.sort(p), np.arange(n)):  # some distributed files are 0-based
+        raise ValueError(f"{path}: the entries are not a permutation of 1..{n} (nor of 0..{n - 1})")
     return QAPLIBSolution(n, float(vals[1]), p)
 
 
