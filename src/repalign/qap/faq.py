@@ -218,8 +218,10 @@ class SeededProblem:
         """2-opt on the unseeded block from assignment ``cols``: best-improvement pairwise
         exchanges of ``const + <C, X> + <A22, X B22 Xᵀ>`` (seeds stay fixed), until no
         exchange improves. Returns ``(cols, moves)``."""
+        from ._jit import ensure_compiled
         from ._jit import two_opt as _two_opt
 
+        ensure_compiled()
         s = -1.0 if maximize else 1.0
         p = np.array(cols, dtype=np.int64)
         _, moves = _two_opt(np.ascontiguousarray(s * self._A22_64), self._B22_64, np.ascontiguousarray(s * self.C), p,
