@@ -256,6 +256,10 @@ def test_bad_input(tmp_path):
             solve_qap(pr, "tabu", time_limit=bad)
     with pytest.raises(ValueError, match="unknown"):
         solve_qap(pr, "simplex")
+    with pytest.raises(ValueError, match="time_limit"):
+        tabu_search(pr, time_limit=None)
+    with pytest.raises(ValueError, match="time_limit"):
+        hahn_grant(pr, time_limit=None)
     with pytest.raises(ValueError, match="permutation"):
         pr.objective([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     with pytest.raises(ValueError, match="metric"):

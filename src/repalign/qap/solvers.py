@@ -190,6 +190,8 @@ def tabu_search(problem: QAPProblem, *, time_limit: float = 10.0, start=None, ma
 
     problem = _as_problem(problem)
     time_limit = _check_time_limit(time_limit)
+    if time_limit is None and max_iter is None and target is None:
+        raise ValueError("time_limit: tabu search runs until stopped; give time_limit, max_iter or target")
     _jit.ensure_compiled()  # compile before the clock starts
     t0 = time.perf_counter()
     n = problem.n
@@ -232,6 +234,8 @@ def hahn_grant(problem: QAPProblem, *, time_limit: float = 60.0, warm_start=None
 
     problem = _as_problem(problem)
     time_limit = _check_time_limit(time_limit)
+    if time_limit is None:
+        raise ValueError("time_limit: Hahn-Grant needs a time limit in seconds (it may never certify)")
     _jit.ensure_compiled()  # compile before the clock starts
     t0 = time.perf_counter()
     n = problem.n
