@@ -22,14 +22,7 @@ import _common  # noqa: F401
 import numpy as np
 from _common import table
 
-
-def views(n, noise, seed, dl=16):
-    rng = np.random.default_rng(seed)
-    lat = rng.normal(size=(n, dl))
-    Q1 = np.linalg.qr(rng.normal(size=(64, dl)))[0].T
-    Q2 = np.linalg.qr(rng.normal(size=(48, dl)))[0].T
-    return (lat @ Q1 + noise * rng.normal(size=(n, 64)) / np.sqrt(8),
-            lat @ Q2 + noise * rng.normal(size=(n, 48)) / np.sqrt(8))
+from repalign.experiments.blind import noisy_views as views
 
 
 def scipy_solve(problem, method):

@@ -26,7 +26,7 @@ from ._base import TableResult, write_result
 
 __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
            "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers",
-           "available_text_encoders"]
+           "available_text_encoders", "noisy_views"]
 
 IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 TEXT_ENCODERS = ("minilm", "use-multilingual", "e5-small-multilingual", "minilm-l3", "glove-50d", "mpnet")
@@ -235,7 +235,9 @@ class SolverComparisonResult(TableResult):
         return "\n".join(lines)
 
 
-def _noisy_views(n, noise, seed, dl=16):
+def noisy_views(n, noise, seed, dl=16):
+    """Two views of one (n, dl) Gaussian latent: isometric maps into 64 and 48 dimensions plus
+    noise of total variance 8·noise² (64-d side); the vision-language-like QAP instances."""
     rng = np.random.default_rng(seed)
     lat = rng.normal(size=(n, dl))
     Q1 = np.linalg.qr(rng.normal(size=(64, dl)))[0].T
@@ -259,7 +261,7 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
     t0 = time.perf_counter()
     instances = []
     for n, noise in synthetic:
-        X, Y = _noisy_views(n, noise, seed=n)
+        X, Y = noisy_views(n, noise, seed=n)
         instances.append((f"two noisy views (noise {noise})", X, Y))
     if real and (data_dir is not None or _has_data()):
         ds = load_cifar10(per_class=100, seed=0, data_dir=data_dir)
