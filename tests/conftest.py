@@ -48,3 +48,13 @@ def related_pair(rng, n=200, dx=20, dy=30, noise=1.0):
     X = rng.normal(size=(n, dx))
     Y = X @ rng.normal(size=(dx, dy)) + noise * rng.normal(size=(n, dy))
     return X, Y
+
+
+def isometric_views(n, noise, seed=0, dl=8):
+    """Two views of one (n, dl) latent: isometric maps into 32 and 24 dimensions plus noise
+    (the QAP test instances, whose optimum is the true pairing at low noise)."""
+    rng = np.random.default_rng(seed)
+    lat = rng.normal(size=(n, dl))
+    Q1 = np.linalg.qr(rng.normal(size=(32, dl)))[0].T
+    Q2 = np.linalg.qr(rng.normal(size=(24, dl)))[0].T
+    return lat @ Q1 + noise * rng.normal(size=(n, 32)) / 2, lat @ Q2 + noise * rng.normal(size=(n, 24)) / 2

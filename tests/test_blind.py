@@ -13,13 +13,7 @@ from repalign.matching import (
     unsupervised_classifier,
 )
 
-
-def views(n, noise, seed=0, dl=8):
-    rng = np.random.default_rng(seed)
-    lat = rng.normal(size=(n, dl))
-    Q1 = np.linalg.qr(rng.normal(size=(32, dl)))[0].T
-    Q2 = np.linalg.qr(rng.normal(size=(24, dl)))[0].T
-    return lat @ Q1 + noise * rng.normal(size=(n, 32)) / 2, lat @ Q2 + noise * rng.normal(size=(n, 24)) / 2
+from .conftest import isometric_views
 
 
 def test_class_means():
@@ -35,7 +29,7 @@ def test_class_means():
 
 @pytest.mark.parametrize("metric", ["gw", "cka", "mutual-knn"])
 def test_blind_match_recovers_correlated_views(metric):
-    X, Y = views(12, 0.2, seed=1)
+    X, Y = isometric_views(12, 0.2, seed=1)
     res = blind_match(X, Y, metric, k=3, solver="hahn-grant", time_limit=10)
     assert res.accuracy >= (1.0 if metric != "mutual-knn" else 0.5)
     assert res.chance == pytest.approx(1 / 12)
@@ -54,7 +48,7 @@ def test_blind_match_is_not_biased_toward_the_identity():
 
 
 def test_subset_selection_greedy_vs_milp_vs_exhaustive():
-    X, Y = views(12, 0.8, seed=3)
+    X, Y = isometric_views(12, 0.8, seed=3)
     W = agreement_matrix(X, Y, "gw")
     best = max(W[np.ix_(c, c)].sum() for c in map(list, itertools.combinations(range(12), 5)))
     milp = select_subset(X, Y, 5, "gw", method="milp")
@@ -65,7 +59,7 @@ def test_subset_selection_greedy_vs_milp_vs_exhaustive():
 
 
 def test_subset_selection_prefers_the_matchable_items():
-    X, Y = views(30, 0.1, seed=4)
+    X, Y = isometric_views(30, 0.1, seed=4)
     Y[20:] = Y[20:][np.roll(np.arange(10), 1)]  # 10 pairs with the wrong partner
     sub = select_subset(X, Y, 15, "gw", method="greedy")
     assert np.mean(sub.indices < 20) >= 0.9
@@ -74,7 +68,7 @@ def test_subset_selection_prefers_the_matchable_items():
 def test_unsupervised_classifier():
     rng = np.random.default_rng(5)
     C = 8
-    centres, T = views(C, 0.1, seed=6)
+    centres, T = isometric_views(C, 0.1, seed=6)
     y = np.repeat(np.arange(C), 20)
     images = centres[y] + 0.1 * rng.normal(size=(len(y), centres.shape[1]))
     res = unsupervised_classifier(images, T, y, metric="gw", time_limit=10)

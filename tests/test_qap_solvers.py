@@ -31,6 +31,8 @@ from repalign.qap import (
 )
 from repalign.qap.problem import _integral
 
+from .conftest import isometric_views
+
 
 def loop_objective(A, B, L, p):
     n = len(A)
@@ -45,14 +47,6 @@ def random_problem(rng, n, *, symmetric=True, linear=False, maximize=False, inte
         A, B = A + A.T, B + B.T
     L = rng.random((n, n)) if linear else None
     return QAPProblem(A, B, linear=L, constant=1.5, maximize=maximize)
-
-
-def noisy_views(n, noise, seed=0, dl=8):
-    rng = np.random.default_rng(seed)
-    lat = rng.normal(size=(n, dl))
-    Q1 = np.linalg.qr(rng.normal(size=(32, dl)))[0].T
-    Q2 = np.linalg.qr(rng.normal(size=(24, dl)))[0].T
-    return lat @ Q1 + noise * rng.normal(size=(n, 32)) / 2, lat @ Q2 + noise * rng.normal(size=(n, 24)) / 2
 
 
 @given(st.integers(1, 12), st.integers(0, 10**6))
@@ -131,7 +125,7 @@ def test_hahn_grant_bound_never_exceeds_brute_force_optimum(seed):
 
 
 def test_hahn_grant_certifies_correlated_views():
-    X, Y = noisy_views(14, 0.3, seed=3)
+    X, Y = isometric_views(14, 0.3, seed=3)
     pr = matching_problem(X, Y, "gw")
     res = hahn_grant(pr, time_limit=30)
     assert res.optimal

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._validate import as_embeddings, check_positive_int
 from ..qap import matching_problem, solve_qap
-from ..qap.losses import KERNELS, LOSSES, METRICS, standardize_offdiagonal
+from ..qap.losses import LOSSES, metric_kernels
 
 __all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "SubsetResult",
            "unsupervised_classifier", "UnsupervisedResult", "agreement_matrix"]
@@ -94,13 +94,7 @@ def agreement_matrix(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool 
     X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
     if len(X) != len(Y):
         raise ValueError(f"X, Y: need the same number of rows (the known pairs), got {len(X)} and {len(Y)}")
-    if metric not in METRICS:
-        raise ValueError(f"metric: expected one of {sorted(METRICS)}, got {metric!r}")
-    kname, loss = METRICS[metric]
-    kern = KERNELS[kname]
-    KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
-    if standardize:
-        KX, KY = standardize_offdiagonal(KX), standardize_offdiagonal(KY)
+    KX, KY, loss = metric_kernels(X, Y, metric, k=k, standardize=standardize)
     W = -LOSSES[loss](KX, KY)
     np.fill_diagonal(W, 0.0)  # a class with itself says nothing about agreement
     return W

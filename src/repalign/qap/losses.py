@@ -24,7 +24,7 @@ from .._validate import as_embeddings, check_positive_int
 from .problem import QAPProblem
 
 __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
-           "standardize_offdiagonal", "KERNELS", "METRICS", "matching_problem"]
+           "standardize_offdiagonal", "KERNELS", "METRICS", "matching_problem", "metric_kernels"]
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,10 @@ KERNELS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
 METRICS = {"gw": ("distance", "squared"), "cka": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
 
 
-def matching_problem(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
-    """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) under ``metric``
-    (``"gw"``, ``"cka"`` or ``"mutual-knn"`` with ``k``); ``standardize`` applies
-    off-diagonal standardisation to both kernels. Minimisation form."""
+def metric_kernels(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False):
+    """``(KX, KY, loss)``: the two kernels and the loss name of ``metric`` (see :data:`METRICS`)
+    for row-aligned ``X`` (n, d1) and ``Y`` (n, d2); ``standardize`` applies off-diagonal
+    standardisation to both kernels."""
     if metric not in METRICS:
         raise ValueError(f"metric: expected one of {sorted(METRICS)}, got {metric!r}")
     X, Y = as_embeddings(X, "X"), as_embeddings(Y, "Y")
@@ -138,4 +138,12 @@ def matching_problem(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool 
     KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
     if standardize:
         KX, KY = standardize_offdiagonal(KX), standardize_offdiagonal(KY)
+    return KX, KY, loss
+
+
+def matching_problem(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
+    """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) under ``metric``
+    (``"gw"``, ``"cka"`` or ``"mutual-knn"`` with ``k``); ``standardize`` applies
+    off-diagonal standardisation to both kernels. Minimisation form."""
+    KX, KY, loss = metric_kernels(X, Y, metric, k=k, standardize=standardize)
     return problem_from_kernels(KX, KY, loss, name=metric)
