@@ -37,6 +37,33 @@ def test_small_integer_reference_values():
     assert ra.cka(X8, Y8, kernel="rbf") == pytest.approx(0.39445, abs=5e-6)  # median rule, lower median
 
 
+def test_threshold_applies_to_every_bandwidth_rule(rng):
+    # sigma = threshold x rule's sigma, as in Kornblith et al.'s code, for the median rule too
+    from repalign.kernels import rbf_sigma, squared_distances
+
+    X, Y = related_pair(rng, n=60)
+    D = squared_distances(X)
+    for rule in ("median", "kornblith"):
+        assert rbf_sigma(D, rule, 0.5) == pytest.approx(0.5 * rbf_sigma(D, rule), rel=1e-14)
+    sx, sy = rbf_sigma(D, "median", 0.5), rbf_sigma(squared_distances(Y), "median", 0.5)
+    K = np.exp(-squared_distances(X) / (2 * sx**2))
+    L = np.exp(-squared_distances(Y) / (2 * sy**2))
+    assert ra.cka(X, Y, kernel="rbf", threshold=0.5) == pytest.approx(ra.cka_from_grams(K, L), abs=1e-12)
+    assert ra.cka(X, Y, kernel="rbf", threshold=0.5) != pytest.approx(ra.cka(X, Y, kernel="rbf"), abs=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"kernel": "rbf", "sigma": 2.0, "threshold": 0.5}, "threshold"),
+    ({"kernel": "linear", "threshold": 0.5}, "only with kernel='rbf'"),
+    ({"kernel": "cosine", "sigma": "median"}, "only with kernel='rbf'"),
+    ({"kernel": "rbf", "threshold": 0.0}, "threshold"),
+])
+def test_bandwidth_arguments_are_never_ignored(rng, kwargs, match):
+    X, Y = related_pair(rng, n=30)
+    with pytest.raises(ValueError, match=match):
+        ra.cka(X, Y, **kwargs)
+
+
 def naive_hsic(K, L):
     n = len(K)
     H = np.eye(n) - np.ones((n, n)) / n

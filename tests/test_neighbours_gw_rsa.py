@@ -39,7 +39,7 @@ def test_knn_blocks_equal_one_block(rng):
     assert np.array_equal(knn_indices(X, 5, block=37), knn_indices(X, 5, block=4096))
 
 
-def naive_cknna(X, Y, k):
+def naive_cknna(X, Y, k, eps=0.0):
     # the platonic-representation reference code, transcribed to numpy with loops
     def norm(A):
         return A / np.linalg.norm(A, axis=1, keepdims=True)
@@ -65,12 +65,30 @@ def naive_cknna(X, Y, k):
         m = mA * mB
         return hsic_u(m * A, m * B)
 
-    return sim(K, L) / np.sqrt(sim(K, K) * sim(L, L))
+    return sim(K, L) / (np.sqrt(sim(K, K) * sim(L, L)) + eps)
 
 
 def test_cknna_matches_reference(rng):
     X, Y = related_pair(rng, n=50, noise=1.5)
     assert ra.cknna(X, Y, k=5) == pytest.approx(naive_cknna(X, Y, 5), abs=1e-10)
+
+
+def test_cknna_reference_eps_reproduces_the_reference_code(rng):
+    # the reference code divides by sqrt(kk ll) + 1e-6; eps=1e-6 reproduces it exactly, the default
+    # (eps=0) is the exact ratio, and the difference grows with n (HSIC of sparse masks shrinks)
+    from repalign.measures.knn import REFERENCE_EPS
+
+    gaps = []
+    for n in (60, 240):
+        X, Y = related_pair(rng, n=n, noise=1.5)
+        ref = naive_cknna(X, Y, 10, eps=1e-6)
+        assert ra.cknna(X, Y, k=10, eps=REFERENCE_EPS) == pytest.approx(ref, abs=1e-12)
+        exact = ra.cknna(X, Y, k=10)
+        assert exact == pytest.approx(naive_cknna(X, Y, 10), abs=1e-12)
+        gaps.append(exact - ref)
+    assert 0 < gaps[0] < gaps[1]
+    with pytest.raises(ValueError, match="eps"):
+        ra.cknna(X, Y, eps=-1.0)
 
 
 def test_neighbour_measures_invariances(rng):

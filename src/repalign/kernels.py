@@ -8,11 +8,19 @@ Conventions (rows are samples):
 
 Bandwidth rules for the RBF kernel (``sigma=``):
 
-* ``"median"`` – ``σ = sqrt(m)`` where ``m`` is the *lower* median of the non-zero squared
-  distances over pairs ``i < j`` (maniparambil2024's code; per space).
-* ``"kornblith"`` – ``σ² = threshold² · median(all n² squared distances)`` (Kornblith et al.
+* ``"median"`` – ``σ = threshold · sqrt(m)`` where ``m`` is the *lower* median of the non-zero
+  squared distances over pairs ``i < j`` (maniparambil2024's code; per space).
+* ``"kornblith"`` – ``σ = threshold · sqrt(median(all n² squared distances))`` (Kornblith et al.
   2019, ``gram_rbf``: the median includes the zero diagonal and both triangles).
-* a positive float – that σ.
+* a positive float – that σ (``threshold`` must then stay 1: a multiplier of an explicit σ is
+  refused rather than silently applied or ignored).
+
+``threshold`` (default 1) multiplies every rule's σ, as in Kornblith et al.'s code.
+
+This module is the one home of the kernels and distances every other module uses: the
+mean-normalised distance matrix (Gromov–Wasserstein, blind matching), the centred and
+Frobenius-normalised Gram matrix (CKA as an inner product, seeded QAP), and the bandwidth
+parser.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ import numpy as np
 
 __all__ = [
     "BANDWIDTH_RULES",
+    "resolve_sigma",
+    "mean_normalize",
+    "normalized_distances",
+    "normalized_centered_gram",
+    "normalized_kernel",
     "linear_gram",
     "cosine_normalize",
     "squared_distances",
@@ -109,7 +122,7 @@ def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -
                 "undefined; pass an explicit sigma"
             )
         (value,) = select([m_zero + (nonzero - 1) // 2])
-        return float(np.sqrt(value))
+        return float(threshold * np.sqrt(value))
     if rule == "kornblith":
         # The full n x n matrix: n diagonal zeros, then each upper value twice.
         total = n * n
@@ -137,13 +150,51 @@ def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -
     raise ValueError(f"sigma: unknown bandwidth rule {rule!r}; use one of {BANDWIDTH_RULES} or a float")
 
 
-def rbf_sigma(D: np.ndarray, sigma="median", threshold: float = 1.0) -> float:
-    """Resolve ``sigma`` (a rule name or a float) from a dense squared-distance matrix ``D``."""
-    if not isinstance(sigma, str):
+def resolve_sigma(sigma, threshold: float = 1.0):
+    """Parse a bandwidth argument: ``None`` → ``"median"``; a rule name; or a positive float.
+
+    Parameters
+    ----------
+    sigma : None, str or float
+        ``None``/``"median"``, ``"kornblith"`` or an explicit positive σ.
+    threshold : float
+        Multiplier of a rule's σ (default 1). Combined with an explicit σ it must be 1.
+
+    Returns
+    -------
+    str or float
+        The rule name or the float σ.
+    """
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold: expected a positive number, got {threshold!r}") from None
+    if not np.isfinite(t) or t <= 0:
+        raise ValueError(f"threshold: must be a positive number, got {threshold!r}")
+    if sigma is None:
+        return "median"
+    if isinstance(sigma, str):
+        if sigma not in BANDWIDTH_RULES:
+            raise ValueError(f"sigma: unknown bandwidth rule {sigma!r}; use one of {BANDWIDTH_RULES} or a float")
+        return sigma
+    try:
         s = float(sigma)
-        if not np.isfinite(s) or s <= 0:
-            raise ValueError(f"sigma: must be a positive number or one of {BANDWIDTH_RULES}, got {sigma}")
-        return s
+    except (TypeError, ValueError):
+        raise ValueError(f"sigma: expected None, a positive float or one of {BANDWIDTH_RULES}, got {sigma!r}") from None
+    if not np.isfinite(s) or s <= 0:
+        raise ValueError(f"sigma: must be positive and finite, got {sigma}")
+    if t != 1.0:
+        raise ValueError(f"threshold: multiplies a bandwidth rule's sigma; with an explicit sigma = {s:g} pass "
+                         f"sigma = {s * t:g} instead of threshold = {t:g}")
+    return s
+
+
+def rbf_sigma(D: np.ndarray | None, sigma="median", threshold: float = 1.0) -> float:
+    """Resolve ``sigma`` (a rule name or a float, see :func:`resolve_sigma`) from a dense
+    (n, n) squared-distance matrix ``D`` (unused for an explicit σ). Returns σ."""
+    sigma = resolve_sigma(sigma, threshold)
+    if not isinstance(sigma, str):
+        return sigma
     n = D.shape[0]
     tri = D[np.triu_indices(n, 1)]
     m_zero = int(np.count_nonzero(tri == 0))
@@ -162,6 +213,65 @@ def rbf_gram(X: np.ndarray, sigma="median", threshold: float = 1.0) -> tuple[np.
     D *= -1.0 / (2.0 * s * s)
     np.exp(D, out=D)
     return D, s
+
+
+def mean_normalize(D: np.ndarray, name: str = "X") -> np.ndarray:
+    """``D`` (n, n, zero diagonal) divided by the mean of its off-diagonal entries, so that two
+    spaces' distances are comparable (Gromov–Wasserstein compares raw values); a new array."""
+    n = D.shape[0]
+    if n < 2:
+        raise ValueError(f"{name}: needs at least 2 rows to have distances, got {n}")
+    mean = D.sum() / (n * (n - 1))
+    if not mean > 0:
+        raise ValueError(f"{name}: all rows are identical (zero variance); distances are all zero")
+    return D / mean
+
+
+def normalized_distances(X: np.ndarray, name: str = "X") -> np.ndarray:
+    """Euclidean distance matrix (n, n) of the rows of ``X`` (n, d) divided by its off-diagonal
+    mean: invariant to isotropic scaling, rotations and translations (schnaus2025's GW input)."""
+    return mean_normalize(np.sqrt(squared_distances(X)), name)
+
+
+def normalized_centered_gram(K: np.ndarray, name: str = "X") -> np.ndarray:
+    """``HKH / ‖HKH‖_F`` for an (n, n) Gram matrix: ``⟨K̄, L̄⟩_F`` is the (biased) CKA of the two
+    kernels (maniparambil2024 after Eq. 4)."""
+    C = center_gram(K)
+    norm = np.linalg.norm(C)
+    if not norm > 0:
+        raise ValueError(f"{name}: zero variance; the centred kernel is zero, so CKA is undefined")
+    return C / norm
+
+
+NORMALIZED_KERNELS = ("cka", "rbf", "correlation")
+
+
+def normalized_kernel(X: np.ndarray, kind: str = "cka", name: str = "X") -> np.ndarray:
+    """The (n, n) kernel of the rows of ``X`` used as a QAP side in matching.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    kind : {"cka", "rbf", "correlation"}
+        ``cka``: :func:`normalized_centered_gram` of the linear kernel; ``rbf``: the same for
+        the RBF kernel with the median rule of these rows; ``correlation``: the cosine-similarity
+        matrix scaled to unit Frobenius norm, not centred (maniparambil2024 Table 6's ablation).
+    name : str
+        The argument name used in errors.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
+    if kind == "correlation":
+        Xn = cosine_normalize(X, name)
+        K = linear_gram(Xn)
+        return K / np.linalg.norm(K)
+    if kind == "rbf":
+        return normalized_centered_gram(rbf_gram(X, "median")[0], name)
+    if kind == "cka":
+        return normalized_centered_gram(linear_gram(X), name)
+    raise ValueError(f"kind: expected one of {NORMALIZED_KERNELS}, got {kind!r}")
 
 
 def center_gram(K: np.ndarray) -> np.ndarray:

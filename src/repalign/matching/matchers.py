@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_pair
-from ..measures.cka import center_gram
+from ..kernels import normalized_kernel
 from .baselines import cosine_scores, linear_regression_scores, relative_scores
 from .local_cka import local_cka
 from .metrics import assign
@@ -84,33 +84,6 @@ class CosineMatcher(Matcher):
 
     def score(self, Zq, Hq):
         return cosine_scores(Zq, Hq)
-
-
-def normalized_kernel(X: np.ndarray, kind: str = "cka") -> np.ndarray:
-    """``kind="cka"``: ``K̄ = HKH / ‖HKH‖_F`` for the linear kernel (maniparambil2024 after
-    Eq. 4: centred and rescaled so that ``⟨K̄, L̄⟩`` is the CKA; ``‖HKH‖_F = sqrt(HSIC(K, K))``
-    up to the (n-1)² factor). ``kind="rbf"``: the same for the RBF kernel with the median rule
-    of this space (sigma² = lower median of the non-zero squared distances of the rows given,
-    i.e. base ∪ queries). ``kind="correlation"``: the plain cosine-similarity matrix scaled to
-    unit Frobenius norm, no centring (the paper's ablation without CKA, Table 6)."""
-    if kind == "correlation":
-        from ..kernels import cosine_normalize
-
-        Xn = cosine_normalize(X, "X")
-        K = Xn @ np.ascontiguousarray(Xn.T)
-        return K / np.linalg.norm(K)
-    if kind == "rbf":
-        from ..kernels import rbf_gram
-
-        K = center_gram(rbf_gram(X, "median")[0])
-    elif kind == "cka":
-        K = center_gram(X @ np.ascontiguousarray(X.T))
-    else:
-        raise ValueError(f"kind: expected 'cka', 'rbf' or 'correlation', got {kind!r}")
-    norm = np.linalg.norm(K)
-    if norm == 0:
-        raise ValueError("X: zero variance; the normalised kernel is undefined")
-    return K / norm
 
 
 class QAPMatcher(Matcher):

@@ -30,17 +30,50 @@ import numpy as np
 
 from .._validate import check_pair, check_positive_int
 from ..kernels import (
-    BANDWIDTH_RULES,
     center_gram,
     cosine_normalize,
     iter_sq_distance_blocks,
     linear_gram,
     rbf_gram,
+    resolve_sigma,
     sigma_from_ranks,
 )
 from ..moments import PairMoments
 
-__all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats"]
+__all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats",
+           "kernel_stats", "unbiased_hsic", "cka_ratio"]
+
+
+def _unbiased(n: int, tr: float, sum_k: float, sum_l: float, cross: float) -> float:
+    """Song et al.'s unbiased HSIC from the terms of ``K̃``, ``L̃`` (diagonals zeroed):
+    ``tr = tr(K̃L̃)``, ``sum_k = 1ᵀK̃1``, ``sum_l = 1ᵀL̃1``, ``cross = 1ᵀK̃L̃1``."""
+    if n < 4:
+        raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
+    val = tr + sum_k * sum_l / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross
+    return float(val / (n * (n - 3.0)))
+
+
+def unbiased_hsic(K, L) -> float:
+    """Song et al. (2012)'s unbiased HSIC of two (m, m) matrices, diagonals ignored; ``K`` and
+    ``L`` may be asymmetric (CKNNA's masked kernels are), with ``tr(K̃L̃) = Σ K̃_ij L̃_ji``.
+
+    Parameters
+    ----------
+    K, L : ndarray, shape (m, m)
+
+    Returns
+    -------
+    float
+        ``[tr(K̃L̃) + 1ᵀK̃1·1ᵀL̃1/((m-1)(m-2)) - 2/(m-2)·1ᵀK̃L̃1] / (m(m-3))``, needs m >= 4.
+
+    References
+    ----------
+    Song et al., "Feature selection via dependence maximization", JMLR 13 (2012), Eq. 5.
+    """
+    dk, dl = np.diag(K), np.diag(L)
+    tr = float(np.einsum("ij,ji->", K, L) - dk @ dl)
+    kcol, lrow = K.sum(0) - dk, L.sum(1) - dl
+    return _unbiased(K.shape[0], tr, float(kcol.sum()), float(lrow.sum()), float(kcol @ lrow))
 
 KERNELS = ("linear", "cosine", "rbf")
 
@@ -60,24 +93,24 @@ class KernelStats:
     diag_l: np.ndarray
 
     def hsic(self, debiased: bool = False) -> float:
+        """Biased HSIC (maniparambil2024 Eq. 2) or, with ``debiased``, Song et al.'s unbiased
+        one, for symmetric K and L."""
         n = self.n
         if not debiased:
             tr = self.s_kl - 2.0 / n * (self.k @ self.l) + self.k.sum() * self.l.sum() / n**2
             return float(tr / (n - 1) ** 2)
-        if n < 4:
-            raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
-        tr = self.s_kl - self.diag_k @ self.diag_l
         kt, lt = self.k - self.diag_k, self.l - self.diag_l
-        val = tr + kt.sum() * lt.sum() / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * (kt @ lt)
-        return float(val / (n * (n - 3.0)))
+        return _unbiased(n, self.s_kl - self.diag_k @ self.diag_l, float(kt.sum()), float(lt.sum()), float(kt @ lt))
 
 
-def _stats_dense(K: np.ndarray, L: np.ndarray) -> KernelStats:
+def kernel_stats(K: np.ndarray, L: np.ndarray) -> KernelStats:
+    """:class:`KernelStats` of two dense symmetric (n, n) Gram matrices."""
     return KernelStats(K.shape[0], float(np.einsum("ij,ij->", K, L)), K.sum(1), L.sum(1),
                        np.diag(K).copy(), np.diag(L).copy())
 
 
-def _ratio(kl: float, kk: float, ll: float) -> float:
+def cka_ratio(kl: float, kk: float, ll: float) -> float:
+    """``kl / sqrt(kk · ll)`` (maniparambil2024 Eq. 1) with a clear error when a side is constant."""
     if kk <= 0 or ll <= 0:
         which = "X" if kk <= 0 else "Y"
         raise ValueError(
@@ -94,19 +127,23 @@ def hsic_from_grams(K, L, debiased: bool = False) -> float:
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape != L.shape:
         raise ValueError(f"K and L must be square matrices of equal shape, got {K.shape} and {L.shape}")
     if debiased:
-        return _stats_dense(K, L).hsic(True)
+        return kernel_stats(K, L).hsic(True)
     return float(np.einsum("ij,ij->", center_gram(K), L) / (K.shape[0] - 1) ** 2)
 
 
 def cka_from_grams(K, L, debiased: bool = False) -> float:
     """CKA (Eq. 1) of two precomputed (n, n) Gram matrices."""
-    return _ratio(hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+    return cka_ratio(hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
                   hsic_from_grams(L, L, debiased))
 
 
-def _prepare(X, Y, kernel: str, debiased: bool):
+def _prepare(X, Y, kernel: str, debiased: bool, sigma=None, threshold: float = 1.0):
     if kernel not in KERNELS:
         raise ValueError(f"kernel: unknown kernel {kernel!r}; use one of {KERNELS}")
+    if kernel != "rbf" and (sigma is not None or threshold != 1.0):
+        raise ValueError(f"sigma/threshold: set a bandwidth only with kernel='rbf'; the {kernel} kernel has none")
+    if kernel == "rbf":
+        resolve_sigma(sigma, threshold)  # fail before any work
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
     if kernel == "cosine":
         X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
@@ -137,26 +174,10 @@ def _linear_terms(X, Y, debiased: bool, route: str):
             hsic_from_grams(L, L, debiased))
 
 
-def _resolve_sigma_arg(sigma):
-    if sigma is None:
-        return "median"
-    if isinstance(sigma, str):
-        if sigma not in BANDWIDTH_RULES:
-            raise ValueError(f"sigma: unknown bandwidth rule {sigma!r}; use one of {BANDWIDTH_RULES} or a float")
-        return sigma
-    try:
-        s = float(sigma)
-    except (TypeError, ValueError):
-        raise ValueError(f"sigma: expected None, a positive float or one of {BANDWIDTH_RULES}, got {sigma!r}") from None
-    if not np.isfinite(s) or s <= 0:
-        raise ValueError(f"sigma: must be positive and finite, got {sigma}")
-    return s
-
-
 def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
     if kernel in ("linear", "cosine"):
         return _linear_terms(X, Y, debiased, route)
-    sig = _resolve_sigma_arg(sigma)
+    sig = resolve_sigma(sigma, threshold)
     n = X.shape[0]
     if block_size is None:
         block_size = 4096
@@ -177,7 +198,7 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
     Parameters as in :func:`cka`. For linear/cosine kernels the value is computed in feature
     space as ``‖XcᵀYc‖²_F/(n-1)²``.
     """
-    X, Y = _prepare(X, Y, kernel, debiased)
+    X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
 
 
@@ -200,17 +221,18 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
         the lower median of the non-zero squared distances, per space (the paper's code).
         ``"kornblith"``: ``σ = threshold · sqrt(median of all squared distances)``.
     threshold : float
-        Multiplier for the ``kornblith`` rule (Kornblith et al.'s ``threshold``), default 1.0.
+        Multiplier of the bandwidth rule's σ, for every rule (Kornblith et al.'s ``threshold``),
+        default 1.0. Refused with an explicit float ``sigma`` (pass the σ you want instead).
     block_size : int, optional
         RBF only: above this many samples the kernel is evaluated in blocks of this size with
         bounded memory (default 4096).
     route : {"auto", "feature", "gram"}
         Linear/cosine only: force the feature-space or Gram-matrix computation.
     """
-    X, Y = _prepare(X, Y, kernel, debiased)
+    X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size", minimum=2)
-    return _ratio(*_hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route))
+    return cka_ratio(*_hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route))
 
 
 # ---------------------------------------------------------------------------------- blockwise RBF
@@ -286,7 +308,7 @@ def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: 
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
     block = check_positive_int(block_size, "block_size", minimum=2)
     n = X.shape[0]
-    rule = _resolve_sigma_arg(sigma)
+    rule = resolve_sigma(sigma, threshold)
     stored_x = stored_y = None
     if isinstance(rule, str):
         nblocks = -(-n // block)
@@ -329,7 +351,7 @@ def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: 
     h_xx = KernelStats(n, s_kk, k, k, ones, ones).hsic(debiased)
     h_yy = KernelStats(n, s_ll, l_, l_, ones, ones).hsic(debiased)
     return {
-        "cka": _ratio(h_xy, h_xx, h_yy),
+        "cka": cka_ratio(h_xy, h_xx, h_yy),
         "hsic_xy": h_xy,
         "hsic_xx": h_xx,
         "hsic_yy": h_yy,

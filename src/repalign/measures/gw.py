@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import as_embeddings, check_pair
-from ..kernels import squared_distances
+from ..kernels import normalized_distances
 
-__all__ = ["GWResult", "gromov_wasserstein", "gw_paired", "normalized_distances"]
+__all__ = ["GWResult", "gromov_wasserstein", "gw_paired", "normalized_distances", "import_pot"]
 
 
-def _import_pot():
+def import_pot():
     """Import POT without letting it load torch/jax/tensorflow backends (seconds, and torch's
     OpenMP threads slow numpy's BLAS) unless the caller already imported them."""
     for key, mod in (("POT_BACKEND_DISABLE_PYTORCH", "torch"), ("POT_BACKEND_DISABLE_JAX", "jax"),
@@ -41,16 +41,6 @@ def _import_pot():
     import ot
 
     return ot
-
-
-def normalized_distances(X: np.ndarray, name: str = "X") -> np.ndarray:
-    """Euclidean distance matrix of the rows divided by its off-diagonal mean."""
-    D = np.sqrt(squared_distances(X))
-    n = D.shape[0]
-    mean = D.sum() / (n * (n - 1))
-    if mean <= 0:
-        raise ValueError(f"{name}: all rows are identical (zero variance); GW is undefined")
-    return D / mean
 
 
 def gw_paired(X, Y) -> float:
@@ -97,7 +87,7 @@ def gromov_wasserstein(X, Y, *, paired: bool = True, max_iter: int = 10000, tol:
         n == m; then ``distance <= identity_cost`` since the solver only descends). ``auto``:
         identity when ``paired``, else product.
     """
-    ot = _import_pot()
+    ot = import_pot()
     if paired:
         X, Y = check_pair(X, Y, min_samples=2)
     else:

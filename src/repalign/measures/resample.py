@@ -19,15 +19,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..kernels import center_gram, cosine_normalize, linear_gram, rbf_sigma, squared_distances
-from .cka import _ratio, _resolve_sigma_arg, _stats_dense
-from .knn import (
-    _hsic_unbiased_general,
-    cknna_from_similarities,
-    knn_from_similarity,
-    knn_mask,
-    knn_overlap,
+from ..kernels import (
+    center_gram,
+    cosine_normalize,
+    linear_gram,
+    mean_normalize,
+    rbf_sigma,
+    resolve_sigma,
+    squared_distances,
 )
+from .cka import cka_ratio, kernel_stats, unbiased_hsic
+from .knn import cknna_from_similarities, knn_from_similarity, knn_mask, knn_overlap
+from .rsa import rdm
 
 __all__ = ["prepare"]
 
@@ -47,7 +50,7 @@ def _sub(M: np.ndarray, idx) -> np.ndarray:
 class _CKA:
     def __init__(self, X, Y, kernel="linear", debiased=False, sigma=None, threshold=1.0, **_):
         self.kernel, self.debiased, self.threshold = kernel, debiased, threshold
-        self.sigma = _resolve_sigma_arg(sigma) if kernel == "rbf" else None
+        self.sigma = resolve_sigma(sigma, threshold) if kernel == "rbf" else None
         if kernel == "cosine":
             X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
         if kernel == "rbf":
@@ -86,8 +89,9 @@ class _CKA:
         K, Cx, nx = self._side(ix, self.Kx, cx, getattr(self, "nx", None), self.Mx, _is_permutation(ix, n))
         L, Cy, ny = self._side(iy, self.Ky, cy, getattr(self, "ny", None), self.My, _is_permutation(iy, n))
         if self.debiased:
-            return _ratio(_stats_dense(K, L).hsic(True), _stats_dense(K, K).hsic(True), _stats_dense(L, L).hsic(True))
-        return _ratio(np.einsum("ij,ij->", Cx, Cy), nx, ny)
+            return cka_ratio(kernel_stats(K, L).hsic(True), kernel_stats(K, K).hsic(True),
+                             kernel_stats(L, L).hsic(True))
+        return cka_ratio(np.einsum("ij,ij->", Cx, Cy), nx, ny)
 
 
 class _KNN:
@@ -97,8 +101,8 @@ class _KNN:
         self.Sx, self.Sy = linear_gram(X), linear_gram(Y)
         if cknna:
             self.Mx, self.My = knn_mask(self.Sx, k), knn_mask(self.Sy, k)
-            self.kx = _hsic_unbiased_general(self.Mx * self.Sx, self.Mx * self.Sx)
-            self.ky = _hsic_unbiased_general(self.My * self.Sy, self.My * self.Sy)
+            self.kx = unbiased_hsic(self.Mx * self.Sx, self.Mx * self.Sx)
+            self.ky = unbiased_hsic(self.My * self.Sy, self.My * self.Sy)
         else:
             self.Nx, self.Ny = knn_from_similarity(self.Sx, k), knn_from_similarity(self.Sy, k)
 
@@ -142,8 +146,6 @@ def _resampled_ranks(dense: np.ndarray, ids: np.ndarray, n_groups: int) -> np.nd
 
 class _RSA:
     def __init__(self, X, Y, metric="correlation", compare="spearman", **_):
-        from .rsa import rdm
-
         self.compare = compare
         self.Rx, self.Ry = rdm(X, metric, "X"), rdm(Y, metric, "Y")
         self.n = n = X.shape[0]
@@ -189,12 +191,9 @@ class _GW:
         self.Dx, self.Dy = np.sqrt(squared_distances(X)), np.sqrt(squared_distances(Y))
 
     def __call__(self, ix, iy, groups=None):
-        A, B = _sub(self.Dx, ix), _sub(self.Dy, iy)
-        n = A.shape[0]
-        ma, mb = A.sum() / (n * (n - 1)), B.sum() / (n * (n - 1))
-        if ma <= 0 or mb <= 0:
-            raise ValueError("gw: a resample has zero spread (all rows identical)")
-        return float(((A / ma - B / mb) ** 2).sum() / n**2)
+        A = mean_normalize(_sub(self.Dx, ix), "X (resample)")
+        B = mean_normalize(_sub(self.Dy, iy), "Y (resample)")
+        return float(((A - B) ** 2).sum() / A.shape[0] ** 2)
 
 
 _FAMILIES = {"cka": _CKA, "knn": _KNN, "rsa": _RSA, "gw": _GW}

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import as_embeddings, check_positive_int
+from ..kernels import cosine_normalize, linear_gram, normalized_distances, normalized_kernel, squared_distances
+from ..measures.knn import knn_mask
 from .problem import QAPProblem
 
 __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
@@ -62,48 +64,32 @@ def problem_from_kernels(X, Y, loss="squared", name: str = "") -> QAPProblem:
     return QAPProblem(-loss.h1(X), loss.h2(Y), constant=const, maximize=False, name=name)
 
 
-def distance_kernel(X, scale: str = "mean") -> np.ndarray:
-    """Euclidean distance matrix of the rows of ``X`` (n, d); ``scale="mean"`` divides by the
-    mean off-diagonal distance so that two spaces are comparable (GW compares raw values)."""
-    from ..kernels import squared_distances
-
+def distance_kernel(X, scale: str | None = "mean") -> np.ndarray:
+    """Euclidean distance matrix (n, n) of the rows of ``X`` (n, d); ``scale="mean"`` divides
+    by the mean off-diagonal distance so that two spaces are comparable (GW compares raw
+    values): :func:`repalign.kernels.normalized_distances`. ``scale=None`` keeps raw distances."""
     X = as_embeddings(X, "X")
-    D = np.sqrt(np.maximum(squared_distances(X), 0.0))
     if scale == "mean":
-        n = len(D)
-        mean = D.sum() / (n * (n - 1))
-        if mean == 0:
-            raise ValueError("X: all rows are identical; distances are all zero")
-        D = D / mean
-    elif scale is not None and scale != "none":
+        return normalized_distances(X, "X")
+    if scale is not None and scale != "none":
         raise ValueError(f"scale: expected 'mean' or None, got {scale!r}")
-    return D
+    return np.sqrt(squared_distances(X))
 
 
 def cka_kernel(X) -> np.ndarray:
-    """``HKH / ‖HKH‖_F`` for the linear kernel ``K = X Xᵀ``: ``⟨cka_kernel(X), cka_kernel(Y)⟩``
-    is linear CKA (maniparambil2024 after Eq. 4)."""
-    from ..kernels import center_gram, linear_gram
-
-    K = center_gram(linear_gram(as_embeddings(X, "X")))
-    norm = np.linalg.norm(K)
-    if norm == 0:
-        raise ValueError("X: zero variance; the centred kernel is zero. Check the embeddings")
-    return K / norm
+    """``HKH / ‖HKH‖_F`` (n, n) for the linear kernel ``K = X Xᵀ`` of ``X`` (n, d):
+    ``⟨cka_kernel(X), cka_kernel(Y)⟩`` is linear CKA (maniparambil2024 after Eq. 4)."""
+    return normalized_kernel(as_embeddings(X, "X"), "cka")
 
 
 def knn_kernel(X, k: int = 3) -> np.ndarray:
     """0/1 k-NN adjacency by cosine similarity (row i marks its k nearest other rows):
     ``⟨knn_kernel(X), P knn_kernel(Y) Pᵀ⟩ / (n k)`` is the mutual k-NN alignment."""
-    from ..kernels import cosine_normalize
-    from ..measures.knn import knn_mask
-
     X = as_embeddings(X, "X")
     check_positive_int(k, "k")
     if k >= len(X):
         raise ValueError(f"k: must be < n = {len(X)} (each row has n - 1 other rows), got {k}")
-    Xn = cosine_normalize(X, "X")
-    return knn_mask(Xn @ Xn.T, k).astype(float)
+    return knn_mask(linear_gram(cosine_normalize(X, "X")), k).astype(float)
 
 
 def standardize_offdiagonal(K) -> np.ndarray:
