@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import as_embeddings, check_positive_int
-from ..kernels import cosine_normalize, linear_gram, normalized_distances, normalized_kernel, squared_distances
+from ..kernels import (
+    cosine_normalize,
+    linear_gram,
+    normalized_distances,
+    normalized_kernel,
+    squared_distances,
+)
 from ..measures.knn import knn_mask
 from .problem import QAPProblem
 
