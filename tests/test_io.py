@@ -43,8 +43,9 @@ def test_parquet_numeric_columns_and_text_header(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "b": [4, 5, 6], "label": ["x", "y", "z"]}), tmp_path / "t.parquet")
-    assert ra.load_embeddings(tmp_path / "t.parquet").tolist() == [[1, 4], [2, 5], [3, 6]]
+    # (a first column 1, 2, 3 would count the rows and be refused as a likely index)
+    pq.write_table(pa.table({"a": [1.0, 2.5, 3.0], "b": [4, 5, 6], "label": ["x", "y", "z"]}), tmp_path / "t.parquet")
+    assert ra.load_embeddings(tmp_path / "t.parquet").tolist() == [[1, 4], [2.5, 5], [3, 6]]
     (tmp_path / "h.csv").write_text("d0,d1\n1,2\n3,4\n")
     assert ra.load_embeddings(tmp_path / "h.csv").tolist() == [[1, 2], [3, 4]]
     (tmp_path / "t.tsv").write_text("1\t2\n3\t4\n")
@@ -102,3 +103,109 @@ def test_bad_files(tmp_path, rng):
     np.save(tmp_path / "s.npy", np.array([["a", "b"]]))
     with pytest.raises(ValueError, match="numeric"):
         ra.load_embeddings(tmp_path / "s.npy")
+
+
+# ------------------------------------------------------------------ index columns, unsafe and complex files
+def test_pandas_index_column_in_csv_is_dropped(tmp_path, rng):
+    # pandas' df.to_csv() writes ",f0,f1,..." then "0,x,y,...": the index is not a feature
+    X = rng.normal(size=(40, 5))
+    lines = ["," + ",".join(f"f{j}" for j in range(5))]
+    lines += [f"{i}," + ",".join(repr(float(v)) for v in row) for i, row in enumerate(X)]
+    (tmp_path / "pd.csv").write_text("\n".join(lines) + "\n")
+    got = ra.load_embeddings(tmp_path / "pd.csv")
+    assert got.shape == (40, 5) and np.allclose(got, X)
+    assert ra.cka(got, X) == pytest.approx(1.0)
+    for name in ("index", "Unnamed: 0", "__index_level_0__"):
+        (tmp_path / "n.csv").write_text("\n".join([f"{name}," + lines[0][1:]] + lines[1:]) + "\n")
+        assert ra.load_embeddings(tmp_path / "n.csv").shape == (40, 5)
+
+
+def test_unnamed_counting_column_is_refused(tmp_path, rng):
+    X = rng.normal(size=(30, 4))
+    rows = [f"{i}," + ",".join(repr(float(v)) for v in r) for i, r in enumerate(X)]
+    (tmp_path / "idx.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"idx\.csv.*counts the rows.*index_column"):
+        ra.load_embeddings(tmp_path / "idx.csv")
+    assert np.allclose(ra.load_embeddings(tmp_path / "idx.csv", index_column="drop"), X)
+    assert ra.load_embeddings(tmp_path / "idx.csv", index_column="keep").shape == (30, 5)
+    (tmp_path / "one.csv").write_text("\n".join(f"{i + 1},{float(r[0])!r}" for i, r in enumerate(X)) + "\n")
+    with pytest.raises(ValueError, match="counts the rows"):
+        ra.load_embeddings(tmp_path / "one.csv")
+    with pytest.raises(ValueError, match="index_column"):
+        ra.load_embeddings(tmp_path / "one.csv", index_column="maybe")
+
+
+def test_parquet_index_columns_are_dropped(tmp_path, rng):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import json as _json
+
+    X = rng.normal(size=(25, 3))
+    cols = {f"f{j}": X[:, j] for j in range(3)}
+    t = pa.table({"__index_level_0__": np.arange(25) + 100, **cols})
+    pq.write_table(t, tmp_path / "a.parquet")
+    assert np.allclose(ra.load_embeddings(tmp_path / "a.parquet"), X)
+    # an index named in pandas' metadata
+    meta = {b"pandas": _json.dumps({"index_columns": ["item_id"], "columns": []}).encode()}
+    t = pa.table({"item_id": np.arange(25) * 7, **cols}).replace_schema_metadata(meta)
+    pq.write_table(t, tmp_path / "b.parquet")
+    assert np.allclose(ra.load_embeddings(tmp_path / "b.parquet"), X)
+    t = pa.table({"row": np.arange(25), **cols})
+    pq.write_table(t, tmp_path / "c.parquet")
+    with pytest.raises(ValueError, match="counts the rows"):
+        ra.load_embeddings(tmp_path / "c.parquet")
+
+
+def test_pickled_and_complex_files_are_refused_safely(tmp_path, rng):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError) as e:
+        ra.load_embeddings(tmp_path / "obj.npy")
+    msg = str(e.value)
+    assert "Python objects" in msg and "allow_pickle" not in msg and "weights_only" not in msg
+    np.save(tmp_path / "c.npy", rng.normal(size=(5, 3)) + 1j)
+    with pytest.raises(ValueError, match="complex"):
+        ra.load_embeddings(tmp_path / "c.npy")
+    with pytest.raises(ValueError, match="complex"):
+        ra.cka(rng.normal(size=(5, 3)) + 0j, rng.normal(size=(5, 3)))
+
+
+class _Custom:  # an arbitrary Python object inside a .pt file
+    pass
+
+
+def test_pickled_torch_file_message_is_safe(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"emb": torch.zeros(3, 2), "meta": _Custom()}, tmp_path / "x.pt")
+    with pytest.raises(ValueError) as e:
+        ra.load_embeddings(tmp_path / "x.pt")
+    assert "weights_only" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_written_files_follow_the_umask_and_stale_temps_are_removed(tmp_path, rng):
+    import os
+    import stat
+
+    from repalign.io import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        ra.save_embeddings(tmp_path / "e.npy", rng.normal(size=(4, 2)))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "e.npy").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "e.npy.json").stat().st_mode) == 0o644
+    # a temp file left by a killed writer (a pid that no longer exists) is cleaned up
+    stale = tmp_path / ".r.json.repalign-999999999-abcd.json"
+    stale.write_text("partial")
+    live = tmp_path / f".r.json.repalign-{os.getpid()}-beef.json"
+    live.write_text("in progress")
+    with atomic_write(tmp_path / "r.json") as tmp:
+        tmp.write_text("{}")
+    assert not stale.exists() and live.exists()
+    assert (tmp_path / "r.json").read_text() == "{}"
+
+
+def test_output_under_a_file_is_a_clear_error(tmp_path, rng):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        ra.save_embeddings(tmp_path / "f" / "e.npy", rng.normal(size=(4, 2)))

@@ -44,6 +44,9 @@ def as_embeddings(
         arr = np.asarray(X)
     except Exception as exc:  # pragma: no cover - numpy raises many things
         raise ValueError(f"{name}{where}: cannot be read as an array ({exc})") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name}{where}: holds complex numbers; embeddings must be real "
+                         "(take .real or the magnitude yourself if that is what you mean)")
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):

@@ -11,9 +11,27 @@ Formats (chosen by extension):
 ``.csv`` / ``.tsv``    numbers, optional header line
 =====================  ==========================================================
 
+Index columns (``index_column="auto"``, the default): a table written with its row index
+(pandas' ``df.to_csv()`` gives the header ``,f0,f1,…``; ``df.to_parquet()`` stores
+``__index_level_0__`` or names the index in its pandas metadata) would otherwise be read as one
+more feature and silently distort every measure. The rule:
+
+* a first CSV/TSV column whose header is empty, ``index``, ``Unnamed: 0`` or
+  ``__index_level_N__`` is dropped; parquet columns named as pandas index columns (in the file's
+  pandas metadata, or ``__index_level_N__`` / ``Unnamed: 0``) are dropped;
+* a first column with any other or no header whose values count 0, 1, …, n-1 (or 1, …, n)
+  while other columns exist is refused with a clear error: it looks like an index, and only
+  the user knows. ``index_column="drop"`` drops the first column, ``"keep"`` keeps it.
+
+Arrays must be real: complex files are refused, never cast. Files holding Python objects
+(pickles) are never loaded.
+
 Every file may have a JSON sidecar ``<file>.json`` with model, dataset, n, dim, dtype,
 preprocessing and creation time. Writes go to a temporary file in the same folder and are
-renamed into place (atomic), and never replace an existing file unless ``force=True``.
+renamed into place (atomic), and never replace an existing file unless ``force=True``. Temporary
+files carry the writer's process id; those left by a killed process are removed by the next
+write to the same path. Written files get the usual permissions (``0666`` minus the umask, or
+those of the file they replace), not the ``0600`` of a temporary file.
 """
 
 from __future__ import annotations
@@ -22,7 +40,9 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +59,12 @@ __all__ = [
     "sidecar_path",
     "atomic_write",
     "check_writable",
+    "check_extension",
+    "INDEX_COLUMN_MODES",
 ]
+
+INDEX_COLUMN_MODES = ("auto", "drop", "keep")
+_INDEX_NAMES = re.compile(r"^(|index|unnamed: ?0|__index_level_\d+__)$", re.IGNORECASE)
 
 FORMATS = (".npy", ".npz", ".safetensors", ".parquet", ".pt", ".pth", ".csv", ".tsv")
 
@@ -91,14 +116,49 @@ def _pick(named: dict, key: str | None, path: Path):
     )
 
 
-def _read_parquet(path: Path):
+def _counts_rows(col: np.ndarray) -> bool:
+    """Whether a column holds exactly 0..n-1 or 1..n in order (a row index)."""
+    n = len(col)
+    if n < 3:
+        return False
+    return bool(np.array_equal(col, np.arange(n)) or np.array_equal(col, np.arange(1, n + 1)))
+
+
+def _drop_index(cols: list, names: list, path: Path, mode: str, named_index: set) -> tuple[list, list]:
+    """Apply the index-column rule (module docstring) to parallel lists of columns and names."""
+    if mode == "drop":
+        return cols[1:], names[1:]
+    if mode == "keep" or len(cols) < 2:
+        return cols, names
+    keep = [i for i, nm in enumerate(names) if not (nm in named_index or _INDEX_NAMES.match(str(nm)))]
+    if len(keep) < len(cols) and keep:
+        cols, names = [cols[i] for i in keep], [names[i] for i in keep]
+    if len(cols) >= 2 and _counts_rows(np.asarray(cols[0], dtype=float)):
+        label = f"column {names[0]!r}" if names[0] is not None else "the first column"
+        raise ValueError(
+            f"{path}: {label} counts the rows (0, 1, 2, ... like a row index), so it would be read as a "
+            "feature; remove it from the file, or pass index_column='drop' to drop it ('keep' to use it)")
+    return cols, names
+
+
+def _read_parquet(path: Path, index_column: str):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     if table.num_columns == 0:
         raise ValueError(f"{path}: the parquet file has no columns")
-    import pyarrow as pa
-
+    named_index = set()
+    meta = table.schema.metadata or {}
+    if b"pandas" in meta:
+        try:
+            named_index = {c for c in json.loads(meta[b"pandas"]).get("index_columns", []) if isinstance(c, str)}
+        except (ValueError, AttributeError):
+            named_index = set()
+    if index_column != "keep":
+        drop = [c for c in table.column_names if c in named_index or _INDEX_NAMES.match(c)]
+        if drop and len(drop) < table.num_columns:
+            table = table.drop(drop)
     list_cols = [c for c in table.column_names
                  if pa.types.is_list(table.schema.field(c).type)
                  or pa.types.is_fixed_size_list(table.schema.field(c).type)
@@ -116,39 +176,75 @@ def _read_parquet(path: Path):
                or pa.types.is_floating(table.schema.field(c).type)]
     if not numeric:
         raise ValueError(f"{path}: no numeric or list columns found")
-    return np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in numeric])
+    cols = [table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
+    cols, _ = _drop_index(cols, numeric, path, index_column, named_index)
+    return np.column_stack(cols)
 
 
-def _read_text(path: Path, ext: str):
+def _read_text(path: Path, ext: str, index_column: str):
     delim = "\t" if ext == ".tsv" else ","
     with open(path, encoding="utf-8") as fh:
-        lines = [ln for ln in fh.read().splitlines() if ln.strip()]
+        lines = [(i, ln) for i, ln in enumerate(fh.read().splitlines()) if ln.strip()]
     if not lines:
         raise ValueError(f"{path}: the file is empty")
 
-    def parse(line: str, lineno: int):
+    def parse(line: str):
         try:
             return [float(v) for v in line.split(delim)]
         except ValueError:
-            return None if lineno == 0 else lineno
+            return None
 
-    first = parse(lines[0], 0)
-    start = 0 if first is not None else 1  # a non-numeric first line is a header
+    header = None
+    if parse(lines[0][1]) is None:  # a non-numeric first line is a header
+        header = [h.strip().strip('"') for h in lines[0][1].split(delim)]
+        lines = lines[1:]
     rows = []
-    for i, line in enumerate(lines[start:], start=start):
-        vals = parse(line, i)
-        if not isinstance(vals, list):
-            raise ValueError(f"{path}: line {i + 1} is not a row of numbers separated by {delim!r}")
+    for lineno, line in lines:
+        vals = parse(line)
+        if vals is None:
+            raise ValueError(f"{path}: line {lineno + 1} is not a row of numbers separated by {delim!r}")
         rows.append(vals)
     if not rows:
         raise ValueError(f"{path}: no data rows after the header")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise ValueError(f"{path}: rows have different numbers of values ({sorted(widths)})")
-    return np.asarray(rows, dtype=np.float64)
+    arr = np.asarray(rows, dtype=np.float64)
+    names = header if header is not None and len(header) == arr.shape[1] else [None] * arr.shape[1]
+    cols, _ = _drop_index(list(arr.T), names, path, index_column, set())
+    return np.column_stack(cols)
 
 
-def _read_raw(path: Path, key: str | None):
+_UNSAFE = ("allow_pickle", "weights_only", "pickle", "Unpickl")
+
+
+_MAGIC = {".npy": (b"\x93NUMPY",), ".npz": (b"PK",), ".pt": (b"PK", b"\x80"), ".pth": (b"PK", b"\x80")}
+
+
+def _has_format_magic(path: Path) -> bool:
+    """Whether the file starts like a real file of its format (else it is junk, not a pickle)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in _MAGIC.get(path.suffix.lower(), (b"",)))
+
+
+def _safe_message(path: Path, exc: Exception) -> str:
+    """Errors of numpy/torch loaders, without their advice to load pickled objects."""
+    text = f"{type(exc).__name__}: {exc}"
+    if any(word in text for word in _UNSAFE) and _has_format_magic(path):
+        return (f"{path}: holds Python objects (pickled data), which repalign never loads because "
+                "loading them can run arbitrary code; save the embeddings as a plain numeric array "
+                "(np.save(path, np.asarray(X, dtype=np.float32)))")
+    if any(word in text for word in _UNSAFE):
+        return f"{path}: cannot be read as {path.suffix} embeddings (not a valid {path.suffix} file)"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"{path}: cannot be read as {path.suffix} embeddings ({first})"
+
+
+def _read_raw(path: Path, key: str | None, index_column: str = "auto"):
     ext = _ext(path)
     if ext == ".npy":
         return np.load(path, allow_pickle=False)
@@ -160,7 +256,7 @@ def _read_raw(path: Path, key: str | None):
 
         return _pick(load_file(str(path)), key, path)
     if ext == ".parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, index_column)
     if ext in (".pt", ".pth"):
         import torch
 
@@ -169,17 +265,37 @@ def _read_raw(path: Path, key: str | None):
             obj = _pick({str(k): v for k, v in obj.items()}, key, path)
         if not isinstance(obj, torch.Tensor):
             raise ValueError(f"{path}: expected a tensor or a dict of tensors, got {type(obj).__name__}")
+        if obj.is_complex():
+            raise ValueError(f"{path}: holds complex numbers; embeddings must be real")
         return obj.detach().to(torch.float64).numpy()
-    return _read_text(path, ext)
+    return _read_text(path, ext, index_column)
 
 
 def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
-                        dtype=np.float64) -> EmbeddingFile:
+                        dtype=np.float64, index_column: str = "auto") -> EmbeddingFile:
     """Read an embedding file (see module docstring) and its sidecar metadata.
 
-    A ``path`` of the form ``file.npz:NAME`` selects the array ``NAME``. The array is checked:
-    2-D, numeric, finite (the error names the file and the first bad row).
+    Parameters
+    ----------
+    path : str or Path
+        The file; ``file.npz:NAME`` selects the array ``NAME``.
+    key : str, optional
+        Array name inside ``.npz`` / ``.safetensors`` / ``.pt`` files holding several.
+    min_samples : int
+        Fewest rows accepted.
+    dtype : numpy dtype
+        Dtype of the returned array (default float64).
+    index_column : {"auto", "drop", "keep"}
+        CSV/TSV/parquet: what to do with a leading row-index column (module docstring).
+
+    Returns
+    -------
+    EmbeddingFile
+        The checked (n, d) array (2-D, real, finite; errors name the file and the first bad
+        row) and the sidecar metadata.
     """
+    if index_column not in INDEX_COLUMN_MODES:
+        raise ValueError(f"index_column: expected one of {INDEX_COLUMN_MODES}, got {index_column!r}")
     spath = str(path)
     if key is None and ":" in spath and not Path(spath).exists():
         spath, key = spath.rsplit(":", 1)
@@ -191,13 +307,13 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     if p.stat().st_size == 0:
         raise ValueError(f"{p}: the file is empty")
     try:
-        raw = _read_raw(p, key)
+        raw = _read_raw(p, key, index_column)
     except ValueError as exc:
         if str(exc).startswith(str(p)):  # our own message, already naming the file
             raise
-        raise ValueError(f"{p}: cannot be read as {p.suffix} embeddings ({exc})") from None
+        raise ValueError(_safe_message(p, exc)) from None
     except Exception as exc:  # corrupt files raise many different things
-        raise ValueError(f"{p}: cannot be read as {p.suffix} embeddings ({type(exc).__name__}: {exc})") from None
+        raise ValueError(_safe_message(p, exc)) from None
     arr = as_embeddings(raw, "embeddings", min_samples=min_samples, dtype=dtype, source=str(p))
     meta = {}
     sc = sidecar_path(p)
@@ -209,32 +325,109 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     return EmbeddingFile(arr, meta, str(p))
 
 
-def load_embeddings(path, key: str | None = None) -> np.ndarray:
-    """Load an (n, d) float64 embedding matrix from ``path`` (formats: module docstring)."""
-    return read_embedding_file(path, key).array
+def load_embeddings(path, key: str | None = None, *, index_column: str = "auto") -> np.ndarray:
+    """Load an (n, d) float64 embedding matrix from ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npy``, ``.npz``, ``.safetensors``, ``.parquet``, ``.pt``, ``.csv`` or ``.tsv``
+        (module docstring); ``file.npz:NAME`` picks one array.
+    key : str, optional
+        Array name in multi-array files.
+    index_column : {"auto", "drop", "keep"}
+        Leading row-index columns of tables (module docstring).
+
+    Returns
+    -------
+    ndarray, shape (n, d), float64
+    """
+    return read_embedding_file(path, key, index_column=index_column).array
+
+
+def check_extension(path, allowed, what: str = "output") -> Path:
+    """Raise unless ``path`` ends in one of ``allowed`` (e.g. ``(".png", ".pdf")``), before any work."""
+    p = Path(path)
+    if p.suffix.lower() not in allowed:
+        raise ValueError(f"{p}: unsupported {what} extension {p.suffix or '(none)'!r}; use one of {', '.join(allowed)}")
+    return p
 
 
 def check_writable(path, force: bool = False) -> Path:
-    """Raise if ``path`` exists and ``force`` is False, or its folder cannot be created."""
+    """Raise if ``path`` exists and ``force`` is False, is a folder, or sits under a file."""
     p = Path(path)
-    if p.exists() and not force:
-        raise ValueError(f"{p}: already exists; pass --force (force=True) to overwrite it")
     if p.is_dir():
         raise ValueError(f"{p}: is a folder, expected a file path")
+    if p.exists() and not force:
+        raise ValueError(f"{p}: already exists; pass --force (force=True) to overwrite it")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{p}: cannot be written because {parent} is a file, not a folder")
+            break
     return p
+
+
+_TMP_TAG = ".repalign-"
+
+
+def _tmp_pattern(p: Path) -> re.Pattern:
+    return re.compile(rf"^\.{re.escape(p.name)}{re.escape(_TMP_TAG)}(\d+)-[0-9a-f]+")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_stale_temps(p: Path) -> None:
+    """Delete temporary files of earlier writes to ``p`` whose writer process is gone."""
+    pat = _tmp_pattern(p)
+    try:
+        entries = list(p.parent.iterdir())
+    except OSError:
+        return
+    for f in entries:
+        m = pat.match(f.name)
+        if m and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+
+def _default_mode(p: Path) -> int:
+    """The mode a plain ``open(p, "w")`` would give: the replaced file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(p.stat().st_mode)
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
 def atomic_write(path, force: bool = False, suffix: str | None = None):
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``."""
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    The temporary name carries this process's id (stale ones from killed writers are removed
+    first); the final file gets normal permissions (see module docstring).
+    """
     p = check_writable(path, force)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix or p.suffix)
+    _remove_stale_temps(p)
+    tmp = p.parent / f".{p.name}{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}{suffix or p.suffix}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     try:
         yield Path(tmp)
         if p.exists() and not force:  # appeared while we were writing
             raise ValueError(f"{p}: already exists; pass --force (force=True) to overwrite it")
+        os.chmod(tmp, _default_mode(p))
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
