@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import repalign as ra
-from repalign.encoders import ENCODERS, encode_cached, get_encoder
+from repalign._validate import RepalignWarning
+from repalign.encoders import ENCODERS, Encoder, encode_cached, get_encoder
 
 pytestmark = pytest.mark.encoders
 
@@ -142,3 +143,40 @@ def test_registry_errors():
     with pytest.raises(ValueError, match="needs strings"):
         get_encoder("glove-50d").encode([1, 2])
     assert {i.name for i in ra.list_encoders("image")} >= {"efficientnet-lite0", "efficientnet-lite2"}
+
+
+class _CountingEncoder(Encoder):
+    """A deterministic toy encoder that counts its calls (no model needed)."""
+
+    name = "toy"
+    dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def _encode_batch(self, items):
+        self.calls += 1
+        return np.array([[len(t), t.count("a"), 1.0] for t in items])
+
+
+def test_damaged_cache_entry_is_recomputed_not_served(tmp_path):
+    enc = _CountingEncoder()
+    a, _ = encode_cached(enc, PARA, cache_dir=tmp_path)
+    (entry,) = (tmp_path / "embeddings").glob("*.npy")
+    data = bytearray(entry.read_bytes())
+    data[-4:] = b"\x00\x00\x80\x7f"  # same shape, one value changed
+    entry.write_bytes(bytes(data))
+    with pytest.warns(RepalignWarning, match="damaged"):
+        b, hit = encode_cached(enc, PARA, cache_dir=tmp_path)
+    assert not hit and np.array_equal(a, b) and enc.calls == 2
+    c, hit = encode_cached(enc, PARA, cache_dir=tmp_path)  # repaired
+    assert hit and np.array_equal(a, c)
+
+
+def test_unwritable_cache_warns_and_goes_on(tmp_path):
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    enc = _CountingEncoder()
+    with pytest.warns(RepalignWarning, match="could not write the embedding cache"):
+        a, hit = encode_cached(enc, PARA, cache_dir=tmp_path / "blocked")
+    assert not hit and a.shape == (len(PARA), 3)

@@ -9,12 +9,25 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "RepalignWarning",
+    "warn",
     "as_embeddings",
     "check_pair",
     "check_positive_int",
     "check_fraction",
     "check_no_zero_variance",
 ]
+
+
+class RepalignWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it as one line)."""
+
+
+def warn(message: str, stacklevel: int = 3) -> None:
+    """Issue a :class:`RepalignWarning`."""
+    import warnings
+
+    warnings.warn(message, RepalignWarning, stacklevel=stacklevel)
 
 
 def as_embeddings(

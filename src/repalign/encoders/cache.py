@@ -3,16 +3,24 @@
 ``encode_cached(encoder, items)`` returns the same array as ``encoder.encode(items)``; the
 second call with the same encoder (fingerprint covers model and preprocessing) and the same
 items (content hash) reads it back instead of running the model.
+
+Each entry is ``<name>-<key>.npy`` plus ``<name>-<key>.npy.sha256`` holding the SHA-256 of the
+``.npy`` bytes: an entry whose checksum, shape or row count does not match is recomputed (with a
+warning), never served. The cache is an optimisation: when it cannot be written (read-only
+folder, disk full) a warning is issued and the embeddings are returned all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 
+from .._validate import warn
+from ..io import atomic_write
 from .base import Encoder
 from .images import image_fingerprint
 
@@ -55,16 +63,49 @@ def encode_cached(encoder: Encoder, items, *, cache_dir=None, batch_size: int | 
     key = cache_key(encoder, data_fingerprint(items, encoder.modality))
     path = folder / "embeddings" / f"{encoder.name.replace('/', '_').replace(':', '_')}-{key}.npy"
     if path.exists() and not refresh:
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if arr.ndim == 2 and arr.shape[0] == len(items):
-                return arr, True
-        except (OSError, ValueError):
-            pass  # a corrupt cache entry is recomputed
+        arr = _read_entry(path, len(items))
+        if arr is not None:
+            return arr, True
     arr = encoder.encode(items, batch_size=batch_size, progress=progress)
-    from ..io import atomic_write
-
-    with atomic_write(path, force=True) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr)
+    _write_entry(path, arr)
     return arr, False
+
+
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_entry(path: Path, n: int):
+    """The cached array, or None (with a warning) when the entry is damaged."""
+    try:
+        data = path.read_bytes()
+        expected = _checksum_path(path).read_text().strip()
+    except OSError:
+        warn(f"embedding cache entry {path.name} has no checksum; recomputing it")
+        return None
+    if hashlib.sha256(data).hexdigest() != expected:
+        warn(f"embedding cache entry {path.name} is damaged (checksum mismatch); recomputing it")
+        return None
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError):
+        warn(f"embedding cache entry {path.name} cannot be read; recomputing it")
+        return None
+    if arr.ndim != 2 or arr.shape[0] != n:
+        warn(f"embedding cache entry {path.name} has shape {arr.shape}, expected {n} rows; recomputing it")
+        return None
+    return arr
+
+
+def _write_entry(path: Path, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    data = buf.getvalue()
+    try:
+        with atomic_write(path, force=True) as tmp:
+            tmp.write_bytes(data)
+        with atomic_write(_checksum_path(path), force=True) as tmp:
+            tmp.write_text(hashlib.sha256(data).hexdigest() + "\n")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        warn(f"could not write the embedding cache under {path.parent} ({reason}); continuing without it")
