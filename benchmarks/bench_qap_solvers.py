@@ -88,7 +88,7 @@ def main(argv=None):
         f_obj, t_f = scipy_solve(p, "faq")
         o_obj, t_o = scipy_solve(p, "2opt")
         warm = tabu_search(p, time_limit=T / 2, target=opt)  # stops early once it reaches the known optimum
-        res = hahn_grant(p, time_limit=max(T - warm.seconds, 1e-3), warm_start=warm.permutation)
+        res = hahn_grant(p, time_limit=max(T - warm.seconds, 1e-3), init=warm.permutation)
 
         def g(x, opt=opt):
             return (x - opt) / abs(opt) if opt else 0.0

@@ -58,10 +58,10 @@ def test_blind_cifar_and_unsupervised_quick(data_dir, tmp_path):
     res = run_blind_cifar(data_dir, image_encoders=("efficientnet-lite0",), text_encoders=("use-multilingual",),
                           per_class=12, resamples=2, time_limit=5, out=tmp_path / "b.json", log=lambda m: None)
     (row,) = res.rows
-    assert set(row["metrics"]) == {"gw", "cka"} | {f"mutual-knn k={k}" for k in range(1, 9)}
-    for v in row["metrics"].values():
+    assert set(row["measures"]) == {"gw", "cka-linear"} | {f"mutual-knn k={k}" for k in range(1, 9)}
+    for v in row["measures"].values():
         assert 0.0 <= v["accuracy"] <= 1.0 and 0.0 <= v["certified"] <= 1.0
-    assert row["metrics"]["gw"]["certified"] == 1.0  # N = 10 is solved exactly
+    assert row["measures"]["gw"]["certified"] == 1.0  # N = 10 is solved exactly
     assert "| efficientnet-lite0 | use-multilingual |" in res.markdown()
     un = run_unsupervised(data_dir, image_encoders=("efficientnet-lite0",), text_encoders=("use-multilingual",),
                           per_class=12, seeds=(0,), time_limit=3, log=lambda m: None)

@@ -1,4 +1,4 @@
-"""Own FAQ against scipy's, with seeds, both directions, symmetric and asymmetric inputs."""
+"""Own FAQ against scipy's, with anchors (seeds), both directions, symmetric and asymmetric inputs."""
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ def test_same_iterates_as_scipy(symmetric, maximize, n_seeds):
     P0 = (np.full((k, k), 1 / k) + np.eye(k)[rng.permutation(k)]) / 2
     ref = quadratic_assignment(A, B, options=dict(partial_match=seeds, maximize=maximize, P0=P0, tol=1e-6, rng=np.random.default_rng(0),
                                                   maxiter=200))
-    ours = faq(A, B, seeds, maximize=maximize, P0=P0, tol=1e-6, maxiter=200)
+    ours = faq(A, B, seeds, maximize=maximize, init=P0, tol=1e-6, max_iter=200)
     assert np.array_equal(ours.permutation, ref.col_ind)
     assert ours.objective == pytest.approx(ref.fun, rel=1e-12)
     assert ours.iterations == ref.nit
@@ -48,7 +48,7 @@ def test_restarts_keep_the_best():
     A, B = rng.random((25, 25)), rng.random((25, 25))
     many = seeded_qap(A, B, maximize=False, restarts=8, seed=3)
     assert many.restarts == 8
-    singles = [faq(A, B, maximize=False, P0="randomized", rng=s).objective
+    singles = [faq(A, B, maximize=False, init="randomized", rng=s).objective
                for s in np.random.default_rng(3).integers(2**63, size=8)]
     assert many.objective == pytest.approx(min(singles))
 
@@ -60,9 +60,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="same shape"):
         faq(A, np.eye(5))
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
-        faq(A, A, seeds=[0, 7])
+        faq(A, A, anchors=[0, 7])
     with pytest.raises(ValueError, match="duplicated"):
-        faq(A, A, seeds=[[0, 1], [2, 1]])
+        faq(A, A, anchors=[[0, 1], [2, 1]])
     with pytest.raises(ValueError, match="restarts"):
         seeded_qap(A, A, restarts=0)
 
@@ -94,10 +94,10 @@ def test_polish_is_a_2opt_local_optimum_of_the_query_block():
 
 def test_threads_and_float32_do_not_change_the_answer():
     A, B, seeds = _instance(1)
-    one = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4)
-    two = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4, n_jobs=2)
+    one = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, max_iter=100, seed=4)
+    two = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, max_iter=100, seed=4, n_jobs=2)
     assert np.array_equal(one.permutation, two.permutation) and one.objective == two.objective
-    f32 = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, maxiter=100, seed=4, precision="float32")
+    f32 = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, max_iter=100, seed=4, precision="float32")
     assert f32.objective == pytest.approx(one.objective, rel=1e-6)
     assert f32.objective == pytest.approx(qap_objective(A, B, f32.permutation), abs=1e-12)  # float64 objective
     with pytest.raises(ValueError, match="precision"):
@@ -107,11 +107,47 @@ def test_threads_and_float32_do_not_change_the_answer():
 
 
 def test_linear_term_in_the_seeded_problem():
-    from repalign.qap.faq import SeededProblem
+    from repalign.qap import QAPProblem, faq_solver
 
     rng = np.random.default_rng(3)
     A, B, L = rng.random((12, 12)), rng.random((12, 12)), rng.random((12, 12))
-    sp = SeededProblem(A, B, [[0, 2], [1, 0]], linear=L)
-    res = sp.run("barycenter")
+    res = faq_solver(QAPProblem(A, B, linear=L, anchors=[[0, 2], [1, 0]]))
     p = res.permutation
+    assert p[0] == 2 and p[1] == 0
     assert res.objective == pytest.approx(qap_objective(A, B, p) + L[np.arange(12), p].sum())
+
+
+def test_old_keyword_names_still_work_with_a_warning():
+    A, B, seeds = _instance(2, n=40, m=10)
+    new = seeded_qap(A, B, seeds, max_iter=50, init="barycenter")
+    with pytest.warns(FutureWarning) as record:
+        old = seeded_qap(A, B, seeds=seeds, maxiter=50, P0="barycenter")
+    assert {str(w.message) for w in record} == {f"seeded_qap(): '{o}' is deprecated, use '{n}'" for o, n in
+                                                (("seeds", "anchors"), ("maxiter", "max_iter"), ("P0", "init"))}
+    assert np.array_equal(new.permutation, old.permutation)
+    with pytest.raises(TypeError, match="both"):
+        seeded_qap(A, B, seeds=seeds, anchors=seeds)
+
+
+def test_seeded_qap_equals_the_anchor_reduction():
+    # anchors as a QAPProblem: the reduced problem's objective equals the full one for every
+    # free permutation, and every solver respects the anchors
+    from repalign.qap import QAPProblem, solve_qap
+
+    rng = np.random.default_rng(8)
+    A, B, L = rng.random((9, 9)), rng.random((9, 9)), rng.random((9, 9))
+    anchors = np.array([[0, 3], [4, 4], [7, 1]])
+    pr = QAPProblem(A, B, linear=L, constant=2.5, anchors=anchors)
+    sub, rows, cols = pr.split_anchors()
+    for _ in range(20):
+        q = rng.permutation(sub.n)
+        assert sub.objective(q) == pytest.approx(pr.objective(pr.expand(q)), rel=1e-13)
+    exact = solve_qap(pr, "brute-force")
+    for solver in ("faq", "2opt", "entropic-gw", "tabu", "hahn-grant"):
+        kw = {"time_limit": 1.0} if solver in ("tabu", "hahn-grant") else {}
+        r = solve_qap(pr, solver, **kw)
+        assert np.array_equal(r.permutation[anchors[:, 0]], anchors[:, 1])
+        assert r.objective == pytest.approx(pr.objective(r.permutation), abs=1e-12)
+        assert r.objective >= exact.objective - 1e-9
+    hg = solve_qap(pr, "hahn-grant", time_limit=2.0)
+    assert hg.bound <= exact.objective + 1e-9

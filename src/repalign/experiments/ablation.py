@@ -59,7 +59,7 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
         res = run_matching(Z, H, base_size, query_size, methods, seeds, use_stretch=stretch_on,
                            base_selection="kmeans" if kmeans else "uniform",
                            method_options={"qap": {"kernel": "cka" if cka_on else "correlation",
-                                                   "start": "barycenter"}})
+                                                   "init": "barycenter"}})
         row = {"kmeans": kmeans, "stretch": stretch_on, "cka": cka_on, **res.methods}
         rows.append(row)
         log(f"[{time.perf_counter() - t0:5.1f}s] kmeans={kmeans} stretch={stretch_on} cka={cka_on}: "

@@ -30,11 +30,11 @@ __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult"
 
 IMAGE_ENCODERS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 TEXT_ENCODERS = ("minilm", "use-multilingual", "e5-small-multilingual", "minilm-l3", "glove-50d", "mpnet")
-METRIC_SPECS = [("gw", None), ("cka", None)] + [("mutual-knn", k) for k in range(1, 9)]
+MEASURE_SPECS = [("gw", None), ("cka-linear", None)] + [("mutual-knn", k) for k in range(1, 9)]
 
 
-def _metric_label(metric, k):
-    return metric if k is None else f"{metric} k={k}"
+def _measure_label(measure, k):
+    return measure if k is None else f"{measure} k={k}"
 
 
 def available_text_encoders(names=TEXT_ENCODERS, log=print):
@@ -57,17 +57,17 @@ def _cifar(data_dir, per_class, text_encoders, log):
 
 class BlindCifarResult(TableResult):
     def markdown(self) -> str:
-        metrics = [_metric_label(m, k) for m, k in METRIC_SPECS]
-        lines = ["| image encoder | text encoder | " + " | ".join(metrics) + " |",
-                 "|---|---|" + "---|" * len(metrics)]
+        labels = [_measure_label(m, k) for m, k in MEASURE_SPECS]
+        lines = ["| image encoder | text encoder | " + " | ".join(labels) + " |",
+                 "|---|---|" + "---|" * len(labels)]
         for r in self.rows:
             lines.append(f"| {r['image_encoder']} | {r['text_encoder']} | " + " | ".join(
-                f"{100 * r['metrics'][m]['accuracy']:.0f} ± {100 * r['metrics'][m]['accuracy_std']:.0f}" for m in metrics) + " |")
-        mean = {m: np.mean([r["metrics"][m]["accuracy"] for r in self.rows]) for m in metrics}
-        lines.append("| **mean** | | " + " | ".join(f"**{100 * mean[m]:.1f}**" for m in metrics) + " |")
-        cert = np.mean([r["metrics"][m]["certified"] for r in self.rows for m in metrics])
+                f"{100 * r['measures'][m]['accuracy']:.0f} ± {100 * r['measures'][m]['accuracy_std']:.0f}" for m in labels) + " |")
+        mean = {m: np.mean([r["measures"][m]["accuracy"] for r in self.rows]) for m in labels}
+        lines.append("| **mean** | | " + " | ".join(f"**{100 * mean[m]:.1f}**" for m in labels) + " |")
+        cert = np.mean([r["measures"][m]["certified"] for r in self.rows for m in labels])
         lines.append(f"\nAccuracy in % (mean ± std over {self.settings['resamples']} class-mean resamplings); "
-                     f"chance 10 %. {100 * cert:.0f} % of the {len(self.rows) * len(metrics) * self.settings['resamples']} "
+                     f"chance 10 %. {100 * cert:.0f} % of the {len(self.rows) * len(labels) * self.settings['resamples']} "
                      f"matchings are proven optimal ({self.settings['solver']}).")
         return "\n".join(lines)
 
@@ -94,22 +94,22 @@ def run_blind_cifar(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=
                                    for c in range(C)])
             means.append(class_means(Z[half], y[half], C))
         for txt, T in texts.items():
-            row = {"image_encoder": img, "text_encoder": txt, "metrics": {}}
-            for metric, k in METRIC_SPECS:
+            row = {"image_encoder": img, "text_encoder": txt, "measures": {}}
+            for measure, k in MEASURE_SPECS:
                 accs, cert = [], []
                 for r, V in enumerate(means):
                     if C <= 10:  # exact: every one of the 10! permutations
-                        res = blind_match(V, T, metric, k=k or 3, solver="brute-force", time_limit=None, seed=r)
+                        res = blind_match(V, T, measure, k=k or 3, solver="brute-force", time_limit=None, seed=r)
                     else:
-                        res = blind_match(V, T, metric, k=k or 3, solver="hahn-grant", time_limit=time_limit, seed=r)
+                        res = blind_match(V, T, measure, k=k or 3, solver="hahn-grant", time_limit=time_limit, seed=r)
                     accs.append(res.accuracy)
                     cert.append(res.qap.optimal)
-                row["metrics"][_metric_label(metric, k)] = {"accuracy": float(np.mean(accs)),
+                row["measures"][_measure_label(measure, k)] = {"accuracy": float(np.mean(accs)),
                                                            "accuracy_std": float(np.std(accs)),
                                                            "certified": float(np.mean(cert))}
             rows.append(row)
             log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: " + ", ".join(
-                f"{m} {100 * v['accuracy']:.0f}" for m, v in row["metrics"].items() if m in ("gw", "cka", "mutual-knn k=3")))
+                f"{m} {100 * v['accuracy']:.0f}" for m, v in row["measures"].items() if m in ("gw", "cka-linear", "mutual-knn k=3")))
     result = BlindCifarResult(rows, {"per_class": per_class, "resamples": resamples, "time_limit": time_limit,
                                      "solver": "brute-force (exact)" if C <= 10 else "hahn-grant",
                                      "chance": 1.0 / C}, time.perf_counter() - t0)
@@ -125,13 +125,13 @@ class UnsupervisedExperimentResult(TableResult):
             lines.append(f"| {r['image_encoder']} | {r['text_encoder']} | {100 * r['accuracy']:.1f} ± "
                          f"{100 * r['accuracy_std']:.1f} | {100 * r['oracle_accuracy']:.1f} | "
                          f"{100 * r['matched_clusters']:.0f} % |")
-        lines.append(f"\nCIFAR-10, {self.settings['per_class']} test images per class, metric "
-                     f"{self.settings['metric']}, mean ± std over {len(self.settings['seeds'])} k-means seeds; chance 10 %.")
+        lines.append(f"\nCIFAR-10, {self.settings['per_class']} test images per class, measure "
+                     f"{self.settings['measure']}, mean ± std over {len(self.settings['seeds'])} k-means seeds; chance 10 %.")
         return "\n".join(lines)
 
 
 def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=TEXT_ENCODERS, per_class: int = 100,
-                     metric: str = "gw", seeds=(0, 1, 2), time_limit: float = 10.0, out=None, force: bool = False,
+                     measure: str = "gw", seeds=(0, 1, 2), time_limit: float = 10.0, out=None, force: bool = False,
                      progress: bool = False, log=print) -> UnsupervisedExperimentResult:
     """Unsupervised CIFAR-10 classifier (schnaus2025 §5, see module docstring)."""
     from ..io import check_writable
@@ -144,7 +144,7 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
     for img in image_encoders:
         Z = encode_cached(get_encoder(img), ds.items, progress=progress)[0].astype(np.float64)
         for txt, T in texts.items():
-            runs = [unsupervised_classifier(Z, T, ds.labels, metric=metric, time_limit=time_limit, seed=s)
+            runs = [unsupervised_classifier(Z, T, ds.labels, measure=measure, time_limit=time_limit, seed=s)
                     for s in seeds]
             row = {"image_encoder": img, "text_encoder": txt,
                    "accuracy": float(np.mean([r.accuracy for r in runs])),
@@ -154,7 +154,7 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
             rows.append(row)
             log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: accuracy {100 * row['accuracy']:.1f} "
                 f"(oracle {100 * row['oracle_accuracy']:.1f})")
-    result = UnsupervisedExperimentResult(rows, {"per_class": per_class, "metric": metric, "seeds": list(seeds),
+    result = UnsupervisedExperimentResult(rows, {"per_class": per_class, "measure": measure, "seeds": list(seeds),
                                                  "chance": 0.1}, time.perf_counter() - t0)
     write_result(result, out, force)
     return result
@@ -169,7 +169,7 @@ class BlindXTDResult(TableResult):
             for kind in ("selected", "random"):
                 cells = [f"{100 * r[kind][str(n)]['accuracy']:.0f}" for n in sizes]
                 lines.append(f"| {r['a']} | {r['b']} | {kind} | " + " | ".join(cells) + " |")
-        lines.append(f"\nMatching accuracy in % (chance 1/N); metric {self.settings['metric']}; 'selected': the N "
+        lines.append(f"\nMatching accuracy in % (chance 1/N); measure {self.settings['measure']}; 'selected': the N "
                      "captions chosen by subset selection (known pairs used only to choose), 'random': N random "
                      f"captions (mean of {self.settings['random_draws']} draws). Solver: Hahn-Grant up to "
                      f"N = {self.settings['hg_max_n']}, tabu search above, {self.settings['time_limit']} s each.")
@@ -179,7 +179,7 @@ class BlindXTDResult(TableResult):
 def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de"),
                                         ("minilm", "en", "e5-small-multilingual", "de"),
                                         ("use-multilingual", "en", "e5-small-multilingual", "fr")),
-                  sizes=(10, 20, 30, 50, 100), metric: str = "gw", random_draws: int = 3, time_limit: float = 10.0,
+                  sizes=(10, 20, 30, 50, 100), measure: str = "gw", random_draws: int = 3, time_limit: float = 10.0,
                   hg_max_n: int = 30, out=None, force: bool = False, progress: bool = False,
                   log=print) -> BlindXTDResult:
     """XTD-10 caption blind matching for subset sizes (see module docstring)."""
@@ -197,13 +197,13 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
     def solve(X, Y, seed):
         n = len(X)
         solver = "hahn-grant" if n <= hg_max_n else "tabu"
-        return blind_match(X, Y, metric, solver=solver, time_limit=time_limit, seed=seed).accuracy
+        return blind_match(X, Y, measure, solver=solver, time_limit=time_limit, seed=seed).accuracy
 
     for ma, la, mb, lb in pairs:
         X, Y = embed(ma, la), embed(mb, lb)
         row = {"a": f"{ma}/{la}", "b": f"{mb}/{lb}", "selected": {}, "random": {}}
         for n in sizes:
-            sub = select_subset(X, Y, n, metric, method="greedy")
+            sub = select_subset(X, Y, n, measure, method="greedy")
             row["selected"][str(n)] = {"accuracy": solve(X[sub.indices], Y[sub.indices], 0),
                                        "indices": sub.indices.tolist()}
             accs = []
@@ -214,7 +214,7 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
             log(f"[{time.perf_counter() - t0:6.1f}s] {ma}/{la} vs {mb}/{lb} N={n}: selected "
                 f"{100 * row['selected'][str(n)]['accuracy']:.0f} %, random {100 * row['random'][str(n)]['accuracy']:.0f} %")
         rows.append(row)
-    result = BlindXTDResult(rows, {"sizes": list(sizes), "metric": metric, "random_draws": random_draws,
+    result = BlindXTDResult(rows, {"sizes": list(sizes), "measure": measure, "random_draws": random_draws,
                                    "time_limit": time_limit, "hg_max_n": hg_max_n}, time.perf_counter() - t0)
     write_result(result, out, force)
     return result
@@ -288,7 +288,7 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
         log(f"[{time.perf_counter() - t0:6.1f}s] {name} n={p.n}: " + ", ".join(
             f"{s} {v['objective']:.5g}" for s, v in row.items() if isinstance(v, dict))
             + f"; bound {row['hahn-grant']['bound']:.5g}")
-    result = SolverComparisonResult(rows, {"solvers": list(solvers), "time_limit": time_limit, "metric": "gw"},
+    result = SolverComparisonResult(rows, {"solvers": list(solvers), "time_limit": time_limit, "measure": "gw"},
                                     time.perf_counter() - t0)
     write_result(result, out, force)
     return result

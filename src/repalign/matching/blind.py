@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import as_embeddings, check_positive_int
+from .._validate import as_embeddings, check_positive_int, renamed_kwargs
 from ..qap import matching_problem, solve_qap
-from ..qap.losses import LOSSES, metric_kernels
+from ..qap.losses import LOSSES, canonical_measure, measure_kernels
 
 __all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "SubsetResult",
            "unsupervised_classifier", "UnsupervisedResult", "agreement_matrix"]
@@ -60,41 +60,69 @@ class BlindMatchResult:
     permutation: np.ndarray = field(repr=False)
     accuracy: float
     chance: float
-    metric: str
+    measure: str
     qap: object = field(repr=False)
 
     def to_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "chance": self.chance, "metric": self.metric,
+        """Accuracy, chance, measure, permutation and the solver's result."""
+        return {"accuracy": self.accuracy, "chance": self.chance, "measure": self.measure,
                 "permutation": self.permutation.tolist(), "qap": self.qap.to_dict()}
 
 
-def blind_match(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False, solver: str = "hahn-grant",
-                time_limit: float | None = 10.0, seed: int = 0, **solver_kwargs) -> BlindMatchResult:
+@renamed_kwargs(metric="measure")
+def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False, solver: str = "hahn-grant",
+                time_limit: float | None = None, seed: int = 0, **solver_kwargs) -> BlindMatchResult:
     """Match the rows of ``X`` (N, d1) to those of ``Y`` (N, d2) without any pairs
-    (schnaus2025 Eq. 1) under ``metric`` (``"gw"``, ``"cka"``, ``"mutual-knn"`` with ``k``).
+    (schnaus2025 Eq. 1).
 
-    Rows are assumed in true order only to score the result; the solver sees Y shuffled by a
-    permutation drawn from ``seed``. ``solver``/``time_limit``: see :func:`repalign.qap.solve_qap`.
+    Parameters
+    ----------
+    X, Y : array, shape (N, d1) and (N, d2)
+        Rows are assumed in true order only to score the result; the solver sees Y shuffled by
+        a permutation drawn from ``seed``.
+    measure : {"gw", "cka-linear", "mutual-knn"}
+        The objective, named as in the measure registry.
+    k : int
+        Neighbours for ``mutual-knn`` (default 3).
+    standardize : bool
+        Off-diagonal standardisation of both kernels.
+    solver : str
+        Any of :data:`repalign.qap.SOLVERS` (default ``hahn-grant``: a tabu warm start whose
+        share of the time grows with N, then a certified bound).
+    time_limit : float, optional
+        Seconds for timed solvers (default :data:`repalign.qap.DEFAULT_TIME_LIMIT`).
+    seed : int
+        Seeds the hidden shuffle.
+
+    Returns
+    -------
+    BlindMatchResult
+
+    References
+    ----------
+    schnaus2025 Eq. 1.
     """
     X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
     if len(X) != len(Y):
         raise ValueError(f"X, Y: blind matching pairs N rows with N rows, got {len(X)} and {len(Y)}")
     n = len(X)
     hide = np.random.default_rng(seed).permutation(n)
-    problem = matching_problem(X, Y[hide], metric, k=k, standardize=standardize)
+    measure = canonical_measure(measure)
+    problem = matching_problem(X, Y[hide], measure, k=k, standardize=standardize)
     res = solve_qap(problem, solver, time_limit=time_limit, **solver_kwargs)
     perm = hide[res.permutation]  # row i of X -> row hide[p[i]] of Y
-    return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, metric, res)
+    return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, measure, res)
 
 
-def agreement_matrix(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
+@renamed_kwargs(metric="measure")
+def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
     """``W_ij = -l(KX_ij, KY_ij)``: how well pair (i, j) agrees across the two spaces under the
     known pairing (larger = better), for subset selection. Kernels are computed over all L
     items (for CKA, centring over all L rather than each subset)."""
     X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
     if len(X) != len(Y):
         raise ValueError(f"X, Y: need the same number of rows (the known pairs), got {len(X)} and {len(Y)}")
-    KX, KY, loss = metric_kernels(X, Y, metric, k=k, standardize=standardize)
+    KX, KY, loss = measure_kernels(X, Y, measure, k=k, standardize=standardize)
     W = -LOSSES[loss](KX, KY)
     np.fill_diagonal(W, 0.0)  # a class with itself says nothing about agreement
     return W
@@ -195,7 +223,8 @@ def _milp(W, N, time_limit):
 MILP_MAX_L = 40
 
 
-def select_subset(X, Y, N: int, metric: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
+@renamed_kwargs(metric="measure")
+def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
                   time_limit: float = 60.0) -> SubsetResult:
     """Choose N of the L row pairs of ``X`` (L, d1), ``Y`` (L, d2) whose similarity
     structures agree best (schnaus2025 Eq. 2, see :func:`agreement_matrix`).
@@ -203,7 +232,7 @@ def select_subset(X, Y, N: int, metric: str = "gw", *, method: str = "auto", k: 
     ``method``: ``"greedy"`` (growth by largest gain, then best-improvement swaps),
     ``"milp"`` (exact, HiGHS; L <= 40) or ``"auto"`` (MILP when L <= 20, else greedy)."""
     t0 = time.perf_counter()
-    W = agreement_matrix(X, Y, metric, k=k, standardize=standardize)
+    W = agreement_matrix(X, Y, measure, k=k, standardize=standardize)
     L = len(W)
     N = check_positive_int(N, "N", minimum=2)
     if N > L:
@@ -241,8 +270,9 @@ class UnsupervisedResult:
                 "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist()}
 
 
-def unsupervised_classifier(images, class_text, labels=None, *, metric: str = "gw", solver: str = "hahn-grant",
-                            time_limit: float | None = 10.0, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
+@renamed_kwargs(metric="measure")
+def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "gw", solver: str = "hahn-grant",
+                            time_limit: float | None = None, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
     """Classify ``images`` (n, d1) into the C classes of ``class_text`` (C, d2) with no
     labels: k-means (C clusters) on L2-normalised image embeddings, cluster centres matched to
     the class texts by :func:`blind_match`. ``labels`` (n,) are used only for scoring."""
@@ -258,7 +288,7 @@ def unsupervised_classifier(images, class_text, labels=None, *, metric: str = "g
         raise ValueError(f"class_text: {C} classes but only {len(Xi)} images; k-means needs n >= C")
     km = KMeans(C, n_init=n_init, random_state=seed).fit(Xi)
     centres = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
-    res = blind_match(centres, T, metric, solver=solver, time_limit=time_limit, seed=seed, **kwargs)
+    res = blind_match(centres, T, measure, solver=solver, time_limit=time_limit, seed=seed, **kwargs)
     cmap = res.permutation  # cluster c -> class cmap[c]
     pred = cmap[km.labels_]
     acc = oracle = matched = float("nan")

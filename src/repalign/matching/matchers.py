@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_pair
-from ..kernels import normalized_kernel
-from .baselines import cosine_scores, linear_regression_scores, relative_scores
-from .local_cka import local_cka
+from .._validate import check_pair, renamed_kwargs
+from ..kernels import NORMALIZED_KERNELS, normalized_kernel, resolve_sigma
+from ..qap import QAPResult, seeded_qap
+from .baselines import LinearMap, cosine_scores, relative_scores
+from .local_cka import LocalCKABase, local_cka
 from .metrics import assign
 
 __all__ = ["Matcher", "LocalCKAMatcher", "LinearMatcher", "RelativeMatcher", "CosineMatcher", "QAPMatcher",
@@ -18,11 +19,14 @@ __all__ = ["Matcher", "LocalCKAMatcher", "LinearMatcher", "RelativeMatcher", "Co
 
 
 class Matcher:
-    """Base class: subclasses implement :meth:`score`; :meth:`match` assigns by LAP."""
+    """Base class: ``fit`` checks and stores the base pairs and does every base-only
+    computation; :meth:`score` (subclasses) uses only fitted state and the queries and sets
+    none; :meth:`match` assigns by LAP."""
 
     name = "matcher"
 
     def fit(self, Zb, Hb):
+        """Fit on the aligned base pairs ``Zb`` (M, d1), ``Hb`` (M, d2); returns self."""
         self.Zb_, self.Hb_ = check_pair(Zb, Hb, names=("Zb", "Hb"))
         return self
 
@@ -31,36 +35,58 @@ class Matcher:
             raise ValueError(f"{type(self).__name__}: call fit(Zb, Hb) on the base set first")
 
     def score(self, Zq, Hq) -> np.ndarray:  # pragma: no cover - abstract
+        """(N'_z, N'_h) scores, larger = better match."""
         raise NotImplementedError
 
     def match(self, Zq, Hq) -> np.ndarray:
+        """For each row of ``Zq`` the index of its partner in ``Hq`` (a one-to-one assignment)."""
         return assign(self.score(Zq, Hq))
 
 
 class LocalCKAMatcher(Matcher):
-    """Local CKA scores (maniparambil2024 Eq. 6), linear or RBF kernel."""
+    """Local CKA scores (maniparambil2024 Eq. 6), linear or RBF kernel. ``fit`` computes the
+    base terms (for the RBF median rule the bandwidth needs the queries too, so there the
+    base kernel waits for :meth:`score`)."""
 
     name = "local-cka"
 
     def __init__(self, kernel: str = "linear", sigma="median"):
+        if kernel not in ("linear", "rbf"):
+            raise ValueError(f"kernel: expected 'linear' or 'rbf', got {kernel!r}")
         self.kernel, self.sigma = kernel, sigma
+
+    def fit(self, Zb, Hb):
+        super().fit(Zb, Hb)
+        self.base_ = None
+        if self.kernel == "linear" or not isinstance(resolve_sigma(self.sigma), str):
+            sig = (None, None) if self.kernel == "linear" else (float(self.sigma),) * 2
+            self.base_ = LocalCKABase(self.Zb_, self.Hb_, self.kernel, sig)
+        return self
 
     def score(self, Zq, Hq):
         self._check_fitted()
+        if self.base_ is not None:
+            return self.base_.scores(Zq, Hq)
         return local_cka(self.Zb_, self.Hb_, Zq, Hq, kernel=self.kernel, sigma=self.sigma)
 
 
 class LinearMatcher(Matcher):
-    """Least-squares map from the base pairs (no intercept; ``ridge`` > 0 for ridge)."""
+    """Least-squares map from the base pairs (no intercept; ``ridge`` > 0 for ridge), fitted
+    once in :meth:`fit`; scores are cosines between ``Zq W`` and ``Hq``."""
 
     name = "linear"
 
     def __init__(self, ridge: float = 0.0):
         self.ridge = ridge
 
+    def fit(self, Zb, Hb):
+        super().fit(Zb, Hb)
+        self.map_ = LinearMap(self.Zb_, self.Hb_, self.ridge)
+        return self
+
     def score(self, Zq, Hq):
         self._check_fitted()
-        return linear_regression_scores(self.Zb_, self.Hb_, Zq, Hq, ridge=self.ridge)
+        return cosine_scores(self.map_.predict(Zq), Hq)
 
 
 class RelativeMatcher(Matcher):
@@ -86,44 +112,69 @@ class CosineMatcher(Matcher):
         return cosine_scores(Zq, Hq)
 
 
+QAP_INITS = ("local-cka", "barycenter")
+
+
 class QAPMatcher(Matcher):
-    """Seeded QAP maximising ``⟨K̄_[Zb;Zq], P L̄_[Hb;Hq] Pᵀ⟩`` with the base pairs as seeds
-    (maniparambil2024 Eq. 5), by FAQ with ``restarts``; ``kernel``: ``"cka"`` (linear),
-    ``"rbf"`` (median rule per space) or ``"correlation"`` (see :func:`normalized_kernel`). ``start="local-cka"`` (default)
-    starts from the local-CKA assignment, ``"barycenter"`` from the flat matrix (the paper's
-    single run), and ``polish`` (default on) ends with 2-opt on the query block.
-    ``precision``/``n_jobs`` as in :func:`repalign.qap.seeded_qap`. :meth:`score` returns the
-    0/1 matrix of the found assignment (QAP gives a matching, not graded scores)."""
+    """Seeded QAP maximising ``⟨K̄_[Zb;Zq], P L̄_[Hb;Hq] Pᵀ⟩`` with the base pairs as anchors
+    (maniparambil2024 Eq. 5), by FAQ with ``restarts``.
+
+    Parameters
+    ----------
+    restarts : int
+        FAQ runs (randomized after the first).
+    tol, max_iter : float, int
+        FAQ stopping rule.
+    init : {"local-cka", "barycenter"}
+        ``local-cka`` (default) starts from the local-CKA assignment, ``barycenter`` from the
+        flat matrix (the paper's single run).
+    seed : int
+        Seeds the randomized restarts.
+    kernel : {"cka", "rbf", "correlation"}
+        See :func:`repalign.kernels.normalized_kernel`.
+    polish : bool
+        2-opt on the query block at the end (default on).
+    precision, n_jobs
+        As in :func:`repalign.qap.seeded_qap`.
+
+    Notes
+    -----
+    The kernels cover base ∪ queries, so the QAP is built when queries arrive; :meth:`solve`
+    returns the whole :class:`~repalign.qap.QAPResult`, :meth:`match` its query block, and
+    :meth:`score` the 0/1 matrix of that assignment (QAP gives a matching, not graded scores).
+    """
 
     name = "qap"
 
-    def __init__(self, restarts: int = 1, tol: float = 1e-5, maxiter: int = 100, start: str = "local-cka",
+    @renamed_kwargs(start="init", maxiter="max_iter")
+    def __init__(self, restarts: int = 1, tol: float = 1e-5, max_iter: int = 100, init: str = "local-cka",
                  seed: int = 0, kernel: str = "cka", polish: bool = True, precision: str = "float64",
                  n_jobs: int = 1):
-        if start not in ("barycenter", "local-cka"):
-            raise ValueError(f"start: expected 'barycenter' or 'local-cka', got {start!r}")
-        if kernel not in ("cka", "rbf", "correlation"):
-            raise ValueError(f"kernel: expected 'cka', 'rbf' or 'correlation', got {kernel!r}")
-        self.restarts, self.tol, self.maxiter, self.start, self.seed = restarts, tol, maxiter, start, seed
+        if init not in QAP_INITS:
+            raise ValueError(f"init: expected one of {QAP_INITS}, got {init!r}")
+        if kernel not in NORMALIZED_KERNELS:
+            raise ValueError(f"kernel: expected one of {NORMALIZED_KERNELS}, got {kernel!r}")
+        self.restarts, self.tol, self.max_iter, self.init, self.seed = restarts, tol, max_iter, init, seed
         self.kernel, self.polish, self.precision, self.n_jobs = kernel, polish, precision, n_jobs
 
-    def match(self, Zq, Hq):
-        from ..qap import seeded_qap
-
+    def solve(self, Zq, Hq) -> QAPResult:
+        """The seeded QAP over base ∪ queries: a :class:`~repalign.qap.QAPResult` whose
+        permutation maps rows of ``[Zb; Zq]`` to rows of ``[Hb; Hq]`` (base rows fixed)."""
         self._check_fitted()
         Zq, Hq = check_pair(Zq, Hq, names=("Zq", "Hq"), min_samples=1)
-        m, k = len(self.Zb_), len(Zq)
+        m = len(self.Zb_)
         A = normalized_kernel(np.vstack([self.Zb_, Zq]), self.kernel)
         B = normalized_kernel(np.vstack([self.Hb_, Hq]), self.kernel)
-        P0 = None
-        if self.start == "local-cka":
+        init = None
+        if self.init == "local-cka":
             cols = assign(local_cka(self.Zb_, self.Hb_, Zq, Hq))
-            P0 = np.eye(k)[cols]
-        res = seeded_qap(A, B, np.arange(m), maximize=True, restarts=self.restarts, P0=P0, tol=self.tol,
-                         maxiter=self.maxiter, seed=self.seed, polish=self.polish, precision=self.precision,
-                         n_jobs=self.n_jobs)
-        self.result_ = res
-        return res.permutation[m:] - m
+            init = np.concatenate([np.arange(m), m + cols])
+        return seeded_qap(A, B, np.arange(m), maximize=True, restarts=self.restarts, init=init, tol=self.tol,
+                          max_iter=self.max_iter, seed=self.seed, polish=self.polish, precision=self.precision,
+                          n_jobs=self.n_jobs)
+
+    def match(self, Zq, Hq):
+        return self.solve(Zq, Hq).permutation[len(self.Zb_):] - len(self.Zb_)
 
     def score(self, Zq, Hq):
         cols = self.match(Zq, Hq)
@@ -135,6 +186,7 @@ MATCHERS = {"local-cka": LocalCKAMatcher, "linear": LinearMatcher, "relative": R
 
 
 def make_matcher(method: str, **kwargs) -> Matcher:
+    """A matcher by name (``qap``, ``local-cka``, ``linear``, ``relative``, ``cosine``)."""
     if method not in MATCHERS:
         raise ValueError(f"method: unknown matching method {method!r}; known: {', '.join(MATCHERS)}")
     return MATCHERS[method](**kwargs)

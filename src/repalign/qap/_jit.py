@@ -16,8 +16,10 @@ columns). The formula is tested against recomputing the objective.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from numba import njit
+from numba import njit, objmode
 
 INF = 1e300
 
@@ -267,7 +269,14 @@ def _leader(A, B, L, U, V, out):
 
 
 @njit(cache=True)
-def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack):
+def _now():
+    with objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+@njit(cache=True)
+def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack, deadline):
     """``n_rounds`` of Hahn-Grant dual ascent on the level-1 RLT dual, factorised.
 
     The reparametrisation is held in O(n³): row duals ``U[i, j, k]`` and column duals
@@ -282,7 +291,10 @@ def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack):
     all block costs stay non-negative, so the bound never decreases.
 
     ``best_perm``/``best_obj``: incumbent, updated in place (returned objective). Stops early
-    once ``best_lb >= best_obj - stop_slack`` (optimality proven).
+    once ``best_lb >= best_obj - stop_slack`` (optimality proven). The clock
+    (``time.perf_counter``) is read after every row of block LAPs; past ``deadline`` the round
+    is abandoned before U, V change (they stay a consistent dual), so a time limit holds to
+    about one row of blocks (n LAPs of size n - 1), not a whole round (n² of them).
     Returns ``(best_lb, best_obj, lb_history)``.
     """
     n = A.shape[0]
@@ -295,6 +307,8 @@ def hahn_grant_rounds(A, B, L, U, V, n_rounds, best_perm, best_obj, stop_slack):
     best_lb = -INF
     for rnd in range(n_rounds):
         for i in range(n):
+            if _now() > deadline:
+                return best_lb, best_obj, hist[:rnd]
             for j in range(n):
                 _block_costs(A, B, U, V, i, j, S)
                 cols, u, v, val = lap_duals(S)
@@ -386,6 +400,6 @@ def ensure_compiled() -> None:
     apply_swap(A, Bp, G, p.copy(), 0, 1)
     two_opt(A, A, L, p.copy(), np.ones(3, np.bool_), 10)
     tabu_chunk(A, A, L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300, 1, 2, 50, 0)
-    hahn_grant_rounds(A, A, L, np.zeros((3, 3, 3)), np.zeros((3, 3, 3)), 1, p.copy(), 1e300, 0.0)
+    hahn_grant_rounds(A, A, L, np.zeros((3, 3, 3)), np.zeros((3, 3, 3)), 1, p.copy(), 1e300, 0.0, 1e300)
     exhaustive(A, A, L)
     _COMPILED = True

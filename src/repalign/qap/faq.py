@@ -1,54 +1,54 @@
-"""Fast Approximate QAP (Vogelstein et al. 2015) with seeds (Fishkind et al. 2019).
+"""Fast Approximate QAP (Vogelstein et al. 2015) with anchors (seeds, Fishkind et al. 2019).
 
 Problem (maniparambil2024 Eq. 4-5): over permutations ``p`` of ``range(n)`` with
-``p[seeds_a] = seeds_b`` fixed, optimise ``f(p) = Σ_ij A_ij B_p(i)p(j) = tr(A P B Pᵀ)``.
+``p[a] = b`` for the anchor pairs, optimise ``f(p) = Σ_ij A_ij B_p(i)p(j) = tr(A P B Pᵀ)``.
 
-Putting the seeds first, ``f = const + ⟨C, X⟩ + tr(A22 X B22ᵀ Xᵀ)`` for the unseeded block
-``X`` with ``C = A21 B21ᵀ + A12ᵀ B12``. Frank-Wolfe on the doubly stochastic relaxation: the
-direction is the linear assignment of the gradient ``C + A22 X B22ᵀ + A22ᵀ X B22``; the step
-is the exact minimiser of the quadratic along it. Same iterates as
+Anchors are removed by :meth:`QAPProblem.split_anchors`: what is left is
+``f = const + ⟨C, X⟩ + tr(A22 X B22ᵀ Xᵀ)`` over the free block ``X`` with
+``C = A21 B21ᵀ + A12ᵀ B12`` (+ any linear term). Frank-Wolfe on the doubly stochastic
+relaxation: the direction is the linear assignment of the gradient ``C + A22 X B22ᵀ + A22ᵀ X
+B22``; the step is the exact minimiser of the quadratic along it. Same iterates as
 ``scipy.optimize.quadratic_assignment(method="faq")`` for the same start, but each iteration
-costs one matrix chain: along ``X + t R`` the gradient changes by
-``t (A22 R B22ᵀ + A22ᵀ R B22)`` and the curvature is ``⟨A22 R B22ᵀ, R⟩``, so the chain
-``A22 R B22ᵀ`` serves both (and for symmetric inputs it is the whole update).
+costs one matrix chain: along ``X + t R`` the gradient changes by ``t (A22 R B22ᵀ + A22ᵀ R
+B22)`` and the curvature is ``⟨A22 R B22ᵀ, R⟩``, so the chain ``A22 R B22ᵀ`` serves both (and
+for symmetric inputs it is the whole update).
+
+Every entry point returns a :class:`repalign.qap.QAPResult`.
+
+References
+----------
+Vogelstein et al., "Fast approximate quadratic programming for graph matching", PLoS ONE 10
+(2015), doi:10.1371/journal.pone.0121002. Fishkind et al., "Seeded graph matching", Pattern
+Recognition 87 (2019), doi:10.1016/j.patcog.2018.09.014.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 
-__all__ = ["FAQResult", "SeededProblem", "faq", "seeded_qap", "qap_objective", "doubly_stochastic"]
+from .._validate import check_positive_int, renamed_kwargs
+from . import _jit
+from .problem import QAPProblem, QAPResult, make_result
 
+__all__ = ["FAQEngine", "faq", "faq_solver", "seeded_qap", "qap_objective", "doubly_stochastic", "FAQ_INITS"]
 
-@dataclass(frozen=True)
-class FAQResult:
-    """``permutation[i]`` = the node of B matched to node i of A; ``objective = tr(A P B Pᵀ)``
-    recomputed from the permutation."""
-
-    permutation: np.ndarray = field(repr=False)
-    objective: float
-    iterations: int
-    seconds: float
-    restarts: int = 1
-    maximize: bool = False
-
-    def to_dict(self) -> dict:
-        return {"permutation": self.permutation.tolist(), "objective": self.objective,
-                "iterations": self.iterations, "seconds": self.seconds, "restarts": self.restarts,
-                "maximize": self.maximize}
+FAQ_INITS = ("barycenter", "randomized")
 
 
 def qap_objective(A: np.ndarray, B: np.ndarray, perm: np.ndarray) -> float:
-    """``Σ_ij A_ij B_perm(i)perm(j)``."""
+    """``Σ_ij A_ij B_perm(i)perm(j)`` for (n, n) matrices and a permutation (n,)."""
     return float(np.einsum("ij,ij->", A, B[np.ix_(perm, perm)]))
 
 
 def doubly_stochastic(M: np.ndarray, tol: float = 1e-3, max_iter: int = 1000, dtype=float) -> np.ndarray:
-    """Sinkhorn balancing of a positive matrix to (approximately) doubly stochastic."""
+    """Sinkhorn balancing of a positive (k, k) matrix to (approximately) doubly stochastic."""
     P = np.array(M, dtype=dtype)
     for _ in range(max_iter):
         P /= P.sum(axis=0, keepdims=True)
@@ -58,135 +58,94 @@ def doubly_stochastic(M: np.ndarray, tol: float = 1e-3, max_iter: int = 1000, dt
     return P
 
 
-def _check(A, B, seeds):
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A: expected a square matrix, got shape {A.shape}")
-    if B.shape != A.shape:
-        raise ValueError(f"B: expected the same shape as A {A.shape}, got {B.shape}")
-    if not (np.isfinite(A).all() and np.isfinite(B).all()):
-        raise ValueError("A, B: contain NaN/inf")
-    n = A.shape[0]
-    seeds = np.zeros((0, 2), dtype=int) if seeds is None else np.asarray(seeds)
-    if seeds.ndim == 1:  # a list of indices matched to themselves
-        seeds = np.column_stack([seeds, seeds])
-    if seeds.ndim != 2 or seeds.shape[1] != 2:
-        raise ValueError(f"seeds: expected (m, 2) pairs or a 1-D list of indices, got shape {seeds.shape}")
-    seeds = seeds.astype(int)
-    if seeds.size and (seeds.min() < 0 or seeds.max() >= n):
-        raise ValueError(f"seeds: indices must lie in [0, {n}), got range [{seeds.min()}, {seeds.max()}]")
-    for col, side in ((0, "A"), (1, "B")):
-        if len(np.unique(seeds[:, col])) != len(seeds):
-            raise ValueError(f"seeds: duplicated {side}-side index; each node can be seeded once")
-    return A, B, seeds
-
-
-class SeededProblem:
-    """A seeded QAP prepared once: seeds first, blocks split, the constant gradient part
-    ``C = A21 B21ᵀ + A12ᵀ B12`` formed. :meth:`run` does one FAQ from a start; restarts reuse
-    everything but the start.
+class FAQEngine:
+    """FAQ on an anchor-free problem ``const + ⟨C, X⟩ + ⟨A, X B Xᵀ⟩`` (k nodes) prepared once;
+    :meth:`run` does one FAQ from a start, restarts reuse everything but the start.
 
     ``precision="float32"`` does the matrix chains in single precision (about 2.5x faster
-    GEMMs); the returned objective is always recomputed in float64 from the permutation.
+    GEMMs); objectives are always recomputed in float64 from the assignment.
     """
 
-    def __init__(self, A, B, seeds=None, *, precision: str = "float64", linear=None):
+    def __init__(self, problem: QAPProblem, *, precision: str = "float64"):
         if precision not in ("float64", "float32"):
             raise ValueError(f"precision: expected 'float64' or 'float32', got {precision!r}")
-        self.A, self.B, self.seeds = _check(A, B, seeds)
-        n, m = self.A.shape[0], len(self.seeds)
-        self.n, self.m, self.k = n, m, n - m
-        self.pa = np.concatenate([self.seeds[:, 0], np.setdiff1d(np.arange(n), self.seeds[:, 0])])
-        self.pb = np.concatenate([self.seeds[:, 1], np.setdiff1d(np.arange(n), self.seeds[:, 1])])
-        Ap, Bp = self.A[np.ix_(self.pa, self.pa)], self.B[np.ix_(self.pb, self.pb)]
+        if problem.anchors is not None:
+            raise ValueError("problem: FAQEngine takes an anchor-free problem; use problem.split_anchors()")
+        self.problem = problem
+        self.k = k = problem.n
         dt = np.float32 if precision == "float32" else np.float64
-        self.A22 = np.ascontiguousarray(Ap[m:, m:], dtype=dt)
-        self.B22 = np.ascontiguousarray(Bp[m:, m:], dtype=dt)
-        self.symmetric = np.array_equal(self.A22, self.A22.T) and np.array_equal(self.B22, self.B22.T)
-        self.A22T = self.A22 if self.symmetric else np.ascontiguousarray(self.A22.T)
-        self.B22T = self.B22 if self.symmetric else np.ascontiguousarray(self.B22.T)
-        self.C = Ap[m:, :m] @ Bp[m:, :m].T + Ap[:m, m:].T @ Bp[:m, m:]
-        self._lin_const = 0.0
-        if linear is not None:  # + Σ_i L_i,p(i): adds L22 to the gradient, seeds to the constant
-            Lp = np.asarray(linear, dtype=float)[np.ix_(self.pa, self.pb)]
-            self.C = self.C + Lp[m:, m:]
-            self._lin_const = float(np.trace(Lp[:m, :m]))
+        self.A = np.ascontiguousarray(problem.A, dtype=dt)
+        self.B = np.ascontiguousarray(problem.B, dtype=dt)
+        self.symmetric = problem.is_symmetric()
+        self.AT = self.A if self.symmetric else np.ascontiguousarray(self.A.T)
+        self.BT = self.B if self.symmetric else np.ascontiguousarray(self.B.T)
+        self.C = np.zeros((k, k)) if problem.linear is None else problem.linear
         self.dtype = dt
-        # f(perm) = seed-block constant + <C, X> + <A22, X B22 Xᵀ>, exactly in float64
-        self._A22_64, self._B22_64 = np.ascontiguousarray(Ap[m:, m:]), np.ascontiguousarray(Bp[m:, m:])
-        self._const = float(np.einsum("ij,ij->", Ap[:m, :m], Bp[:m, :m])) + self._lin_const
 
     def objective(self, cols) -> float:
-        """``Σ_ij A_ij B_perm(i)perm(j)`` of the permutation whose unseeded block is ``cols``
-        (float64, from the k x k block only)."""
-        cols = np.asarray(cols)
-        Bc = self._B22_64.take(cols, axis=0).take(cols, axis=1)
-        return self._const + float(self.C[np.arange(self.k), cols].sum()) + float(np.einsum("ij,ij->", self._A22_64, Bc))
+        """Objective (float64) of the assignment ``cols`` (node i -> cols[i])."""
+        return self.problem.objective(cols)
 
-    # The FAQ state is ``M = A22 P B22ᵀ`` (and ``M2 = A22ᵀ P B22`` when asymmetric); the
-    # gradient is ``C + M + M2``. Along ``P + t (Q - P)`` the state moves linearly, and for a
-    # permutation ``Q`` (rows ``cols``) ``A22 Q B22ᵀ = A22 @ B22ᵀ[cols]``: one GEMM per
-    # iteration instead of two, and none at all for the rank-one barycenter.
+    # The FAQ state is ``M = A P Bᵀ`` (and ``M2 = Aᵀ P B`` when asymmetric); the gradient is
+    # ``C + M + M2``. Along ``P + t (Q - P)`` the state moves linearly, and for a permutation
+    # ``Q`` (rows ``cols``) ``A Q Bᵀ = A @ Bᵀ[cols]``: one GEMM per iteration instead of two,
+    # and none at all for the rank-one barycenter.
     def _state(self, P):
         P = P.astype(self.dtype, copy=False)
-        M = np.asarray(self.A22 @ P @ self.B22T, dtype=float)
-        return M, (M if self.symmetric else np.asarray(self.A22T @ P @ self.B22, dtype=float))
+        M = np.asarray(self.A @ P @ self.BT, dtype=float)
+        return M, (M if self.symmetric else np.asarray(self.AT @ P @ self.B, dtype=float))
 
     def _state_perm(self, cols):
-        M = np.asarray(self.A22 @ self.B22T[cols], dtype=float)
-        return M, (M if self.symmetric else np.asarray(self.A22T @ self.B22[cols], dtype=float))
+        M = np.asarray(self.A @ self.BT[cols], dtype=float)
+        return M, (M if self.symmetric else np.asarray(self.AT @ self.B[cols], dtype=float))
 
     def _state_barycenter(self):
         k = self.k
-        M = np.outer(self.A22.sum(1, dtype=float), self.B22.sum(1, dtype=float)) / k
+        M = np.outer(self.A.sum(1, dtype=float), self.B.sum(1, dtype=float)) / k
         if self.symmetric:
             return M, M
-        return M, np.outer(self.A22.sum(0, dtype=float), self.B22.sum(0, dtype=float)) / k
+        return M, np.outer(self.A.sum(0, dtype=float), self.B.sum(0, dtype=float)) / k
 
-    def start(self, P0, rng):
-        """The start ``P`` and its state ``(M, M2)``."""
+    def start(self, init, rng):
+        """The start ``P`` and its state ``(M, M2)``: ``"barycenter"``, ``"randomized"`` or a
+        (k, k) doubly stochastic matrix."""
         k = self.k
-        if isinstance(P0, str):
-            if P0 == "barycenter":
-                return np.full((k, k), 1.0 / max(k, 1)), (self._state_barycenter() if k else None)
-            if P0 == "randomized":
+        if isinstance(init, str):
+            if init == "barycenter":
+                return np.full((k, k), 1.0 / k), self._state_barycenter()
+            if init == "randomized":
                 # scipy's start: (J + K) / 2 with K a Sinkhorn-balanced uniform matrix
                 K = doubly_stochastic(rng.uniform(size=(k, k)))
                 MK, MK2 = self._state(K)
                 MJ, MJ2 = self._state_barycenter()
                 return (np.full((k, k), 1.0 / k) + K) / 2, ((MJ + MK) / 2, (MJ2 + MK2) / 2)
-            raise ValueError(f"P0: expected 'barycenter', 'randomized' or a matrix, got {P0!r}")
-        P = np.array(P0, dtype=float)
+            raise ValueError(f"init: expected one of {FAQ_INITS}, a permutation or a matrix, got {init!r}")
+        P = np.array(init, dtype=float)
         if P.shape != (k, k):
-            raise ValueError(f"P0: expected shape ({k}, {k}) over the unseeded nodes, got {P.shape}")
+            raise ValueError(f"init: expected shape ({k}, {k}) over the free nodes, got {P.shape}")
         if not (np.isfinite(P).all() and (P >= 0).all()):
-            raise ValueError("P0: must be a non-negative finite (doubly stochastic) matrix")
+            raise ValueError("init: must be a non-negative finite (doubly stochastic) matrix")
         cols = np.argmax(P, axis=1)
         if np.array_equal(P, np.eye(k)[cols]) and len(np.unique(cols)) == k:
             return P, self._state_perm(cols)
         return P, self._state(P)
 
-    def run(self, P0="barycenter", *, maximize: bool = False, tol: float = 0.03, maxiter: int = 30, rng=None,
-            lap=linear_sum_assignment) -> FAQResult:
-        t0 = time.perf_counter()
-        if maxiter < 1:
-            raise ValueError(f"maxiter: must be >= 1, got {maxiter}")
+    def run(self, init="barycenter", *, maximize: bool = False, tol: float = 0.03, max_iter: int = 30, rng=None,
+            lap=linear_sum_assignment) -> tuple[np.ndarray, float, int]:
+        """One FAQ run: ``(cols, objective, iterations)``."""
+        if max_iter < 1:
+            raise ValueError(f"max_iter: must be >= 1, got {max_iter}")
         if tol <= 0:
             raise ValueError(f"tol: must be > 0, got {tol}")
         k = self.k
-        P, state = self.start(P0, np.random.default_rng(rng))
-        if k == 0:
-            return FAQResult(self.embed([]), self.objective(np.zeros(0, int)), 0, time.perf_counter() - t0, 1,
-                             maximize)
-        M, M2 = state
+        P, (M, M2) = self.start(init, np.random.default_rng(rng))
         M = M.copy()  # updated in place below
         M2 = M if self.symmetric else M2.copy()
         sign = -1.0 if maximize else 1.0
         rows = np.arange(k)
         vertex = None  # the assignment P equals, once a full step made P a permutation
         it = 0
-        for it in range(1, maxiter + 1):  # noqa: B007 - the count is reported after the loop
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
             grad = self.C + M + M2
             _, cols = lap(grad, maximize=maximize)
             if vertex is not None and np.array_equal(cols, vertex):
@@ -195,7 +154,7 @@ class SeededProblem:
             R[rows, cols] += 1.0  # R = Q - P
             MQ, MQ2 = self._state_perm(cols)
             dM = MQ - M
-            a = float(np.einsum("ij,ij->", dM, R))  # curvature along R: <A22 R B22ᵀ, R>
+            a = float(np.einsum("ij,ij->", dM, R))  # curvature along R: <A R Bᵀ, R>
             b = float(np.einsum("ij,ij->", grad, R))  # slope at P
             if a * sign > 0 and 0.0 <= -b / (2 * a) <= 1.0:
                 t = -b / (2 * a)
@@ -212,41 +171,18 @@ class SeededProblem:
             if t * np.linalg.norm(R) / np.sqrt(k) < tol:
                 break
         col = vertex if vertex is not None else linear_sum_assignment(P, maximize=True)[1]
-        return FAQResult(self.embed(col), self.objective(col), it, time.perf_counter() - t0, 1, maximize)
+        return np.asarray(col), self.objective(col), it
 
     def polish(self, cols, *, maximize: bool = False, max_moves: int | None = None) -> tuple[np.ndarray, int]:
-        """2-opt on the unseeded block from assignment ``cols``: best-improvement pairwise
-        exchanges of ``const + <C, X> + <A22, X B22 Xᵀ>`` (seeds stay fixed), until no
-        exchange improves. Returns ``(cols, moves)``."""
-        from ._jit import ensure_compiled
-        from ._jit import two_opt as _two_opt
-
-        ensure_compiled()
+        """2-opt from assignment ``cols``: best-improvement pairwise exchanges until none
+        improves. Returns ``(cols, moves)``."""
+        _jit.ensure_compiled()
         s = -1.0 if maximize else 1.0
         p = np.array(cols, dtype=np.int64)
-        _, moves = _two_opt(np.ascontiguousarray(s * self._A22_64), self._B22_64, np.ascontiguousarray(s * self.C), p,
-                            np.ones(self.k, dtype=np.bool_), 10**9 if max_moves is None else int(max_moves))
+        A = np.ascontiguousarray(s * self.problem.A)
+        _, moves = _jit.two_opt(A, self.problem.B, np.ascontiguousarray(s * self.C), p,
+                                np.ones(self.k, dtype=np.bool_), 10**9 if max_moves is None else int(max_moves))
         return p, int(moves)
-
-    def pb_index(self, perm) -> np.ndarray:
-        """Inverse of :meth:`embed`: the unseeded-block assignment of a full permutation."""
-        pos_b = np.empty(self.n, dtype=int)
-        pos_b[self.pb] = np.arange(self.n)
-        return pos_b[np.asarray(perm)[self.pa[self.m:]]] - self.m
-
-    def embed(self, cols) -> np.ndarray:
-        """Full permutation from an assignment ``cols`` of the unseeded block."""
-        perm = np.empty(self.n, dtype=int)
-        perm[self.pa] = self.pb[np.concatenate([np.arange(self.m), np.asarray(cols, dtype=int) + self.m])]
-        return perm
-
-
-def faq(A, B, seeds=None, *, maximize: bool = False, P0="barycenter", tol: float = 0.03,
-        maxiter: int = 30, rng=None, lap=linear_sum_assignment) -> FAQResult:
-    """One FAQ run. ``P0``: ``"barycenter"``, ``"randomized"`` (``(J + K)/2`` with ``K`` a
-    Sinkhorn-balanced uniform matrix, as in scipy) or an (n', n') doubly stochastic matrix over
-    the unseeded nodes. ``tol``, ``maxiter`` as in scipy (Frobenius step / sqrt(n') < tol)."""
-    return SeededProblem(A, B, seeds).run(P0, maximize=maximize, tol=tol, maxiter=maxiter, rng=rng, lap=lap)
 
 
 _FORKED = None
@@ -257,67 +193,164 @@ def _forked_restart(i):
 
 
 def _fork_ok() -> bool:
-    import multiprocessing as mp
-    import sys
-
     # forking after torch (or another OpenMP runtime) has started threads can deadlock
     return "fork" in mp.get_all_start_methods() and "torch" not in sys.modules
 
 
-def seeded_qap(A, B, seeds=None, *, maximize: bool = True, restarts: int = 1, P0=None, tol: float = 0.03,
-               maxiter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64",
-               polish: bool = False) -> FAQResult:
-    """Seeded graph matching by FAQ with restarts (maniparambil2024 Eq. 5 maximises CKA).
+def _init_matrix(problem: QAPProblem, init):
+    """A string start, or the (k, k) start over the free nodes from a full permutation (n,) or
+    a (k, k) matrix."""
+    if init is None or isinstance(init, str):
+        return init
+    a = np.asarray(init)
+    if a.ndim == 1:
+        cols = problem.restrict(a) if problem.anchors is not None else a
+        k = problem.n_free
+        if np.any(cols < 0) or not np.array_equal(np.sort(cols), np.arange(k)):
+            raise ValueError(f"init: expected a permutation of range({problem.n}), got {a!r:.80}")
+        return np.eye(k)[cols]
+    return a
 
-    ``restarts = 1`` starts from the barycenter (or ``P0`` when given); further restarts use
-    randomized starts (the first one still starts from ``P0`` when given) and the best
-    objective is kept. Returns the best run, with the total time
-    and the summed iterations. ``n_jobs > 1`` runs restarts in that many workers: forked
-    processes on Linux unless torch is loaded (1.5x faster than threads here), else threads;
-    BLAS is held to one thread each; the chosen starts and the result do not depend on
-    ``n_jobs``.
-    ``precision="float32"`` runs the matrix chains in single precision (objective in float64).
-    ``polish``: 2-opt on the query block of the best run (:meth:`SeededProblem.polish`).
+
+def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float = 0.03, max_iter: int = 30,
+               seed: int = 0, n_jobs: int = 1, precision: str = "float64", polish: bool = False) -> QAPResult:
+    """FAQ with restarts on any :class:`QAPProblem` (anchors, linear term, either sense).
+
+    Parameters
+    ----------
+    problem : QAPProblem
+    init : None, "barycenter", "randomized", permutation (n,) or (k, k) matrix
+        Start of the first run (None: the barycenter for one run, randomized for several);
+        further restarts use randomized starts (``(J + K)/2``, K Sinkhorn-balanced uniform, as
+        scipy).
+    restarts : int
+        Runs; the best objective is kept (the first best, as a loop would).
+    tol, max_iter : float, int
+        Stop when the Frobenius step / sqrt(k) < tol, or after ``max_iter`` iterations
+        (scipy's rule).
+    seed : int
+        Seeds the randomized starts; results do not depend on ``n_jobs``.
+    n_jobs : int
+        Workers for the restarts: forked processes on Linux unless torch is loaded (1.5x faster
+        than threads here), else threads; BLAS is held to one thread each.
+    precision : {"float64", "float32"}
+        Precision of the matrix chains (objective always float64).
+    polish : bool
+        2-opt of the free nodes after the best run.
+
+    Returns
+    -------
+    QAPResult
+        No bound; ``iterations`` summed over runs, ``restarts`` the number of runs.
+
+    References
+    ----------
+    Vogelstein et al. (2015), doi:10.1371/journal.pone.0121002; maniparambil2024 Eq. 5.
     """
-    if restarts < 1:
-        raise ValueError(f"restarts: must be >= 1, got {restarts}")
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs: must be >= 1, got {n_jobs}")
+    restarts = check_positive_int(restarts, "restarts")
+    n_jobs = check_positive_int(n_jobs, "n_jobs")
+    if not isinstance(problem, QAPProblem):
+        raise ValueError(f"problem: expected a QAPProblem, got {type(problem).__name__}")
     t0 = time.perf_counter()
-    problem = SeededProblem(A, B, seeds, precision=precision)  # shared by every restart
-    first = P0 if P0 is not None else ("barycenter" if restarts == 1 else "randomized")
-    seeds_ = np.random.default_rng(seed).integers(2**63, size=restarts)
+    sub, _, _ = problem.split_anchors()
+    if sub is None or sub.n == 1:  # nothing left to choose
+        perm = problem.expand(np.zeros(0 if sub is None else 1, dtype=np.int64))
+        return make_result(problem, perm, seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
+    engine = FAQEngine(sub, precision=precision)  # shared by every restart
+    init = _init_matrix(problem, init)
+    first = init if init is not None else ("barycenter" if restarts == 1 else "randomized")
+    seeds = np.random.default_rng(seed).integers(2**63, size=restarts)
+    maximize = problem.maximize
 
     def one(i):
-        return problem.run(first if i == 0 else "randomized", maximize=maximize, tol=tol, maxiter=maxiter,
-                           rng=seeds_[i])
+        return engine.run(first if i == 0 else "randomized", maximize=maximize, tol=tol, max_iter=max_iter,
+                          rng=seeds[i])
 
     if n_jobs == 1 or restarts == 1:
-        results = [one(i) for i in range(restarts)]
+        runs = [one(i) for i in range(restarts)]
     else:
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1):
             if _fork_ok():  # processes: no GIL between the restarts' Python steps (1.5x threads here)
-                import multiprocessing as mp
-
                 global _FORKED
                 _FORKED = one
                 try:
                     with mp.get_context("fork").Pool(n_jobs) as pool:
-                        results = pool.map(_forked_restart, range(restarts), chunksize=max(1, restarts // (4 * n_jobs)))
+                        runs = pool.map(_forked_restart, range(restarts), chunksize=max(1, restarts // (4 * n_jobs)))
                 finally:
                     _FORKED = None
             else:
-                from concurrent.futures import ThreadPoolExecutor
-
                 with ThreadPoolExecutor(n_jobs) as pool:
-                    results = list(pool.map(one, range(restarts)))
-    objs = np.array([r.objective for r in results])
-    best = results[int(np.argmax(objs) if maximize else np.argmin(objs))]  # first best, as a loop would
-    perm, obj = best.permutation, best.objective
-    if polish and problem.k > 1:
-        cols = problem.pb_index(perm)
-        cols, _ = problem.polish(cols, maximize=maximize)
-        perm, obj = problem.embed(cols), problem.objective(cols)
-    return FAQResult(perm, obj, sum(r.iterations for r in results), time.perf_counter() - t0, restarts, maximize)
+                    runs = list(pool.map(one, range(restarts)))
+    objs = np.array([r[1] for r in runs])
+    cols = runs[int(np.argmax(objs) if maximize else np.argmin(objs))][0]
+    if polish and sub.n > 1:
+        cols, _ = engine.polish(cols, maximize=maximize)
+    return make_result(problem, problem.expand(cols), iterations=sum(r[2] for r in runs),
+                       seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
+
+
+@renamed_kwargs(seeds="anchors", P0="init", maxiter="max_iter")
+def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: float = 0.03, max_iter: int = 30,
+        rng=None, lap=linear_sum_assignment) -> QAPResult:
+    """One FAQ run on ``tr(A P B Pᵀ)`` with anchor pairs ``anchors`` (m, 2).
+
+    Parameters
+    ----------
+    A, B : ndarray, shape (n, n)
+    anchors : array, shape (m, 2), optional
+        Known pairs ``p[a] = b`` (a 1-D list means ``(a, a)``).
+    maximize : bool
+    init : "barycenter", "randomized" or a (k, k) doubly stochastic matrix over the free nodes
+    tol, max_iter : as in scipy (Frobenius step / sqrt(k) < tol)
+    rng : seed or Generator for the randomized start
+    lap : linear assignment function (``scipy.optimize.linear_sum_assignment`` signature)
+
+    Returns
+    -------
+    QAPResult
+
+    References
+    ----------
+    Vogelstein et al. (2015), doi:10.1371/journal.pone.0121002; Fishkind et al. (2019),
+    doi:10.1016/j.patcog.2018.09.014.
+    """
+    t0 = time.perf_counter()
+    problem = _matrix_problem(A, B, anchors, maximize)
+    sub, _, _ = problem.split_anchors()
+    if sub is None or sub.n == 1:
+        return faq_solver(problem)
+    cols, _, its = FAQEngine(sub).run(_init_matrix(problem, init), maximize=maximize, tol=tol, max_iter=max_iter,
+                                      rng=rng, lap=lap)
+    return make_result(problem, problem.expand(cols), iterations=its, seconds=time.perf_counter() - t0, solver="faq")
+
+
+def _matrix_problem(A, B, anchors, maximize):
+    A = np.asarray(A, dtype=float)
+    B = np.asarray(B, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A: expected a square matrix, got shape {A.shape}")
+    if B.shape != A.shape:
+        raise ValueError(f"B: expected the same shape as A {A.shape}, got {B.shape}")
+    return QAPProblem(A, B, maximize=maximize, anchors=anchors)
+
+
+@renamed_kwargs(seeds="anchors", P0="init", maxiter="max_iter")
+def seeded_qap(A, B, anchors=None, *, maximize: bool = True, restarts: int = 1, init=None, tol: float = 0.03,
+               max_iter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64",
+               polish: bool = False) -> QAPResult:
+    """Seeded graph matching by FAQ with restarts (maniparambil2024 Eq. 5 maximises CKA).
+
+    ``QAPProblem(A, B, anchors=anchors, maximize=maximize)`` solved by :func:`faq_solver`
+    (parameters there). ``A``, ``B``: (n, n); ``anchors``: (m, 2) known pairs.
+
+    Returns
+    -------
+    QAPResult
+
+    References
+    ----------
+    maniparambil2024 Eq. 5; Fishkind et al. (2019), doi:10.1016/j.patcog.2018.09.014.
+    """
+    problem = _matrix_problem(A, B, anchors, maximize)
+    return faq_solver(problem, init=init, restarts=restarts, tol=tol, max_iter=max_iter, seed=seed, n_jobs=n_jobs,
+                      precision=precision, polish=polish)

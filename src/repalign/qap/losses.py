@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_embeddings, check_positive_int
+from .._validate import as_embeddings, check_positive_int, renamed_kwargs
 from ..kernels import (
     cosine_normalize,
     linear_gram,
@@ -32,7 +32,8 @@ from ..measures.knn import knn_mask
 from .problem import QAPProblem
 
 __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
-           "standardize_offdiagonal", "KERNELS", "METRICS", "matching_problem", "metric_kernels"]
+           "standardize_offdiagonal", "KERNELS", "MATCHING_MEASURES", "METRICS", "matching_problem",
+           "measure_kernels", "metric_kernels", "canonical_measure"]
 
 
 @dataclass(frozen=True)
@@ -112,20 +113,34 @@ def standardize_offdiagonal(K) -> np.ndarray:
 
 
 KERNELS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
-# metric -> (kernel, loss); the blind-matching metrics of schnaus2025
-METRICS = {"gw": ("distance", "squared"), "cka": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
+#: measure -> (kernel, loss): the blind-matching objectives of schnaus2025, named as in the
+#: measure registry (``repalign list measures``), so ``evaluate`` and ``blind_match`` share names.
+MATCHING_MEASURES = {"gw": ("distance", "squared"), "cka-linear": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
+METRICS = MATCHING_MEASURES  # the former name
+_ALIASES = {"cka": "cka-linear"}
 
 
-def metric_kernels(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False):
-    """``(KX, KY, loss)``: the two kernels and the loss name of ``metric`` (see :data:`METRICS`)
-    for row-aligned ``X`` (n, d1) and ``Y`` (n, d2); ``standardize`` applies off-diagonal
-    standardisation to both kernels."""
-    if metric not in METRICS:
-        raise ValueError(f"metric: expected one of {sorted(METRICS)}, got {metric!r}")
+def canonical_measure(name: str) -> str:
+    """The registry name of a matching measure (``"cka"`` is kept as a deprecated alias)."""
+    if name in _ALIASES:
+        import warnings
+
+        warnings.warn(f"measure {name!r} is deprecated, use {_ALIASES[name]!r}", FutureWarning, stacklevel=3)
+        return _ALIASES[name]
+    if name not in MATCHING_MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(MATCHING_MEASURES)}, got {name!r}")
+    return name
+
+
+def measure_kernels(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False):
+    """``(KX, KY, loss)``: the two kernels and the loss name of ``measure`` (see
+    :data:`MATCHING_MEASURES`) for ``X`` (n, d1) and ``Y`` (n, d2) with the same n;
+    ``standardize`` applies off-diagonal standardisation to both kernels."""
+    measure = canonical_measure(measure)
     X, Y = as_embeddings(X, "X"), as_embeddings(Y, "Y")
     if len(X) != len(Y):
         raise ValueError(f"X, Y: need the same number of rows to be matched, got {len(X)} and {len(Y)}")
-    kname, loss = METRICS[metric]
+    kname, loss = MATCHING_MEASURES[measure]
     kern = KERNELS[kname]
     KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
     if standardize:
@@ -133,9 +148,27 @@ def metric_kernels(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = 
     return KX, KY, loss
 
 
-def matching_problem(X, Y, metric: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
-    """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) under ``metric``
-    (``"gw"``, ``"cka"`` or ``"mutual-knn"`` with ``k``); ``standardize`` applies
-    off-diagonal standardisation to both kernels. Minimisation form."""
-    KX, KY, loss = metric_kernels(X, Y, metric, k=k, standardize=standardize)
-    return problem_from_kernels(KX, KY, loss, name=metric)
+metric_kernels = measure_kernels  # the former name
+
+
+@renamed_kwargs(metric="measure")
+def matching_problem(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
+    """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) (schnaus2025 Eq. 1).
+
+    Parameters
+    ----------
+    X, Y : array, shape (n, d1) and (n, d2)
+    measure : {"gw", "cka-linear", "mutual-knn"}
+        The objective (registry names; ``"cka"`` is a deprecated alias).
+    k : int
+        Neighbours for ``mutual-knn``.
+    standardize : bool
+        Off-diagonal standardisation of both kernels.
+
+    Returns
+    -------
+    QAPProblem
+        Minimisation form.
+    """
+    KX, KY, loss = measure_kernels(X, Y, measure, k=k, standardize=standardize)
+    return problem_from_kernels(KX, KY, loss, name=canonical_measure(measure))
