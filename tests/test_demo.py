@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.encoders]
 def test_demo_quick_run(tmp_path, data_dir, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--out", str(out), "--data-dir", str(data_dir), "--limit", "60",
-                 "--permutations", "9", "--bootstrap", "5", "--seeds", "1", "--json"])
+                 "--permutations", "9", "--bootstrap", "5", "--repeats", "1", "--json"])
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "results.json").read_text())

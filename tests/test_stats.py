@@ -63,7 +63,7 @@ def test_permutation_p_values_are_uniform_under_the_null():
 
 def test_intervals_are_centred_and_honest(rng):
     X, Y = related_pair(rng, n=300, dx=30, dy=40, noise=4.0)
-    rep = ra.evaluate(X, Y, bootstrap=60, seed=3)
+    rep = ra.evaluate(X, Y, n_bootstrap=60, seed=3)
     for name, r in rep.measures.items():
         assert r.ci_low <= r.value <= r.ci_high, name
         assert r.ci_method in ("subsample", "bootstrap")
@@ -96,7 +96,7 @@ def test_shuffle_fraction_moves_every_chosen_row(rng):
 def test_shuffle_curve_decreases(rng):
     X, Y = related_pair(rng, n=200, noise=0.5)
     names = ["cka-linear", "cka-rbf", "mutual-knn", "gw", "rsa"]
-    c = ra.shuffle_curve(X, Y, names, n_seeds=2)
+    c = ra.shuffle_curve(X, Y, names, n_repeats=2)
     assert c.fractions[0] == 0 and c.fractions[-1] == 1
     for n in names:
         assert c.is_monotone(n, MEASURES[n].higher_is_more_similar, slack=0.02), n
@@ -107,7 +107,7 @@ def test_shuffle_curve_decreases(rng):
 
 def test_evaluate_report(rng):
     X, Y = related_pair(rng, n=60)
-    rep = ra.evaluate(X, Y, ["cka-linear", get_measure("mutual-knn", k=3)], permutations=9)
+    rep = ra.evaluate(X, Y, ["cka-linear", get_measure("mutual-knn", k=3)], n_permutations=9)
     d = rep.to_dict()
     assert d["n"] == 60 and set(d["measures"]) == {"cka-linear", "mutual-knn"}
     assert d["measures"]["mutual-knn"]["params"] == {"k": 3}

@@ -4,7 +4,7 @@ The flat public API::
 
     import repalign as ra
     ra.cka(X, Y, kernel="rbf")            # centred kernel alignment
-    ra.evaluate(X, Y, permutations=200)   # every measure, with p-values / intervals
+    ra.evaluate(X, Y, n_permutations=200) # every measure, with p-values / intervals
     ra.shuffle_curve(X, Y)                # measure vs fraction of broken pairs
     ra.load_embeddings("a.npy")           # embedding files in and out
     ra.local_cka(Zb, Hb, Zq, Hq)          # local CKA scores of every query pair (matching)

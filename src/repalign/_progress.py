@@ -13,19 +13,28 @@ import contextlib
 import sys
 import time
 
-__all__ = ["set_mode", "get_mode", "progress_bar", "track", "step", "MODES"]
+__all__ = ["set_mode", "get_mode", "progress_bar", "track", "step", "MODES", "announcing"]
 
 MODES = ("auto", "bar", "lines", "off")
 _MODE = "auto"
+_ANNOUNCE = False
 _T0 = time.perf_counter()
 
 
-def set_mode(mode: str) -> None:
-    """Choose how progress is shown when a caller asks for it (see module docstring)."""
-    global _MODE
+def set_mode(mode: str, announce: bool = False) -> None:
+    """Choose how progress is shown when a caller asks for it (see module docstring).
+    ``announce``: also report one-off slow steps nobody asked about (a first numba compile);
+    the CLI turns it on, the library leaves it off."""
+    global _MODE, _ANNOUNCE
     if mode not in MODES:
         raise ValueError(f"progress mode: expected one of {MODES}, got {mode!r}")
     _MODE = mode
+    _ANNOUNCE = announce and mode != "off"
+
+
+def announcing() -> bool:
+    """Whether one-off slow steps are reported (see :func:`set_mode`)."""
+    return _ANNOUNCE
 
 
 def get_mode() -> str:

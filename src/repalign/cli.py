@@ -1,7 +1,17 @@
 """Command-line interface: one subcommand per verb, a thin layer over the Python API.
 
-Errors become one line on stderr and a non-zero exit (2 for bad input, 1 for an internal
-error); ``--debug`` shows the traceback. Outputs are never overwritten without ``--force``.
+The promises, each tested:
+
+* every error is one line on stderr, ``repalign: error: ...``, and exit code 2 (bad input,
+  a file that cannot be read or written, a full disk, too little memory); 1 is reserved for
+  a bug and says so; ``--debug`` (before or after the subcommand) shows the traceback;
+* messages name the user's files and options, not internal variable names;
+* warnings are one line each (``repalign: warning: ...``);
+* an existing output is never replaced without ``--force``, and every output path and
+  extension is checked before any work starts;
+* long steps show a progress bar on stderr when it is a terminal and one line per step
+  otherwise (``--quiet`` silences both);
+* SIGTERM ends the run like Ctrl-C: temporary files are removed.
 """
 
 from __future__ import annotations
@@ -15,15 +25,41 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-__all__ = ["main", "build_parser"]
+from . import _progress  # noqa: E402
+from .io import FORMATS, atomic_write, check_extension, check_writable  # noqa: E402
+
+# Every other import is done inside the command that needs it: `repalign --help` and a
+# mistyped option should answer at once, without loading numpy-heavy modules or torch.
+
+__all__ = ["main", "build_parser", "CLIError"]
+
+JSON_OUT = (".json",)
+PLOT_OUT = (".png", ".pdf", ".svg")
+SLN_OUT = (".sln",)
 
 
 class CLIError(ValueError):
     """A user-facing error raised by the CLI layer itself."""
+
+
+class _UsageError(Exception):
+    """An argparse error, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + error over several lines; we print one
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ------------------------------------------------------------------------------------- helpers
 
 
 def _print_json(obj) -> None:
@@ -31,14 +67,20 @@ def _print_json(obj) -> None:
 
 
 def _write_json(path, obj, force: bool) -> None:
-    from .io import atomic_write
-
     with atomic_write(path, force=force) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n", encoding="utf-8")
 
 
-def _load_pair(a, b):
-    from ._validate import check_pair
+def _check_out(path, allowed, force: bool, what: str = "output") -> None:
+    """Refuse a bad extension or an existing file before any work starts."""
+    if path:
+        check_extension(path, allowed, what)
+        check_writable(path, force)
+
+
+def _load_pair(a, b, measures=()):
+    """Both files, checked with their own names in every message."""
+    from ._validate import check_no_zero_variance
     from .io import read_embedding_file
 
     fa, fb = read_embedding_file(a), read_embedding_file(b)
@@ -46,13 +88,19 @@ def _load_pair(a, b):
     if X.shape[0] != Y.shape[0]:
         raise CLIError(f"{a} has {X.shape[0]} rows but {b} has {Y.shape[0]}; row i of both files must "
                        "describe the same item")
-    return check_pair(X, Y)
+    for arr, name in ((X, a), (Y, b)):
+        if arr.shape[0] < 2:
+            raise CLIError(f"{name}: has {arr.shape[0]} row; at least 2 items are needed")
+        check_no_zero_variance(arr, str(name))
+    for m in measures:
+        m.check_samples(X.shape[0])
+    return X, Y
 
 
 def _measures(args):
-    from .measures import get_measure
+    from .measures import DEFAULT_MEASURES, get_measure
 
-    names = args.measure or list(__import__("repalign").DEFAULT_MEASURES)
+    names = args.measure or list(DEFAULT_MEASURES)
     out = []
     for name in names:
         params = {}
@@ -62,6 +110,39 @@ def _measures(args):
     return out
 
 
+# internal argument names -> what the user typed (whole words only; see _friendly)
+_OPTION_NAMES = {
+    "n_repeats": "--repeats", "n_seeds": "--repeats", "n_permutations": "--permutations",
+    "n_bootstrap": "--bootstrap", "base_size": "--base-size", "query_size": "--query-size",
+    "time_limit": "--time-limit", "restarts": "--restarts", "batch_size": "--batch-size", "limit": "--limit",
+    "level": "--level", "fractions": "--fractions", "seeds": "--seeds", "n_jobs": "--jobs", "per_class": "--per-class",
+}
+_ARRAY_NAMES = ("Zb", "Hb", "Zq", "Hq", "X", "Y", "Z", "H")
+
+
+def _friendly(msg: str, files: dict[str, str]) -> str:
+    """Rewrite internal names in an API error for the command line: argument names become
+    options (``n_permutations`` -> ``--permutations``) and, in the subject of the message (before
+    its first colon), array names become the user's files (``Zb`` -> ``a.npy (base rows)``)."""
+    head, sep, tail = msg.partition(": ")
+    if not sep:
+        head, tail = "", msg
+
+    def arrays(text):
+        return re.sub(r"\b(" + "|".join(_ARRAY_NAMES) + r")\b", lambda m: files.get(m.group(1), m.group(1)), text)
+
+    def options(text):
+        return re.sub(r"\b(" + "|".join(_OPTION_NAMES) + r")\b", lambda m: _OPTION_NAMES[m.group(1)], text)
+
+    head = options(arrays(head))
+    return (head + sep if sep else "") + options(tail)
+
+
+def _pair_names(a, b) -> dict[str, str]:
+    return {"X": str(a), "Z": str(a), "Zb": f"{a} (base rows)", "Zq": f"{a} (query rows)",
+            "Y": str(b), "H": str(b), "Hb": f"{b} (base rows)", "Hq": f"{b} (query rows)"}
+
+
 # ------------------------------------------------------------------------------------- commands
 
 
@@ -69,13 +150,11 @@ def cmd_similarity(args) -> int:
     from .measures import evaluate
     from .report import format_similarity_table
 
-    if args.out:
-        from .io import check_writable
-
-        check_writable(args.out, args.force)
-    X, Y = _load_pair(args.a, args.b)
-    rep = evaluate(X, Y, _measures(args), permutations=args.permutations, bootstrap=args.bootstrap,
-                   level=args.level, seed=args.seed, progress=not args.json and sys.stderr.isatty())
+    _check_out(args.out, JSON_OUT, args.force)
+    ms = _measures(args)
+    X, Y = _load_pair(args.a, args.b, ms)
+    rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
+                   seed=args.seed, progress=True)
     if args.out:
         _write_json(args.out, rep.to_dict(), args.force)
     if args.json:
@@ -87,17 +166,14 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_shuffle_curve(args) -> int:
-    from .io import check_writable
     from .measures import shuffle_curve
     from .report import plot_shuffle_curves
 
-    if args.plot:
-        check_writable(args.plot, args.force)
-    if args.out:
-        check_writable(args.out, args.force)
-    X, Y = _load_pair(args.a, args.b)
-    curve = shuffle_curve(X, Y, _measures(args), fractions=args.fractions, n_seeds=args.seeds, seed=args.seed,
-                          progress=not args.json and sys.stderr.isatty())
+    _check_out(args.plot, PLOT_OUT, args.force, "plot")
+    _check_out(args.out, JSON_OUT, args.force)
+    ms = _measures(args)
+    X, Y = _load_pair(args.a, args.b, ms)
+    curve = shuffle_curve(X, Y, ms, fractions=args.fractions, n_repeats=args.repeats, seed=args.seed, progress=True)
     if args.plot:
         plot_shuffle_curves({f"{Path(args.a).stem} vs {Path(args.b).stem}": curve}, args.plot, force=args.force)
     if args.out:
@@ -116,17 +192,20 @@ def cmd_shuffle_curve(args) -> int:
 def cmd_match(args) -> int:
     from .matching import run_matching
 
-    if args.out:
-        from .io import check_writable
-
-        check_writable(args.out, args.force)
+    _check_out(args.out, JSON_OUT, args.force)
     X, Y = _load_pair(args.a, args.b)
+    n = len(X)
+    if args.base_size >= n:
+        raise CLIError(f"--base-size: {args.base_size} must be smaller than the {n} rows of {args.a}")
+    if args.base_size + args.query_size > n:
+        raise CLIError(f"--query-size: base ({args.base_size}) + queries ({args.query_size}) exceed the {n} rows; "
+                       f"use at most --query-size {n - args.base_size}")
     methods = args.method or ["qap", "local-cka", "relative", "linear"]
     opts = {"local-cka": {"kernel": args.kernel},
             "qap": {"restarts": args.restarts, "kernel": "rbf" if args.kernel == "rbf" else "cka"}}
     res = run_matching(X, Y, args.base_size, args.query_size, methods, args.seeds, use_stretch=args.stretch,
                        base_selection=args.base_selection,
-                       method_options={m: o for m, o in opts.items() if m in methods})
+                       method_options={m: o for m, o in opts.items() if m in methods}, progress=True)
     if args.out:
         _write_json(args.out, res.to_dict(), args.force)
     if args.json:
@@ -140,34 +219,52 @@ def cmd_match(args) -> int:
     return 0
 
 
+def read_text_items(path, limit: int | None = None) -> list[str]:
+    """One item per line of a UTF-8 text file: row i of the embeddings is line i + 1. A blank
+    line inside the file is refused with its number (dropping it would shift every later row
+    and pair parallel files wrongly); blank lines at the very end are ignored."""
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"{p}: no such text file (one item per line)")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{p}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise CLIError(f"{p}: has no non-empty lines")
+    blank = [i + 1 for i, ln in enumerate(lines) if not ln.strip()]
+    if blank:
+        more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
+        raise CLIError(f"{p}: line {blank[0]} is blank{more}; every line is one item (row i = line i), so fill or "
+                       "remove blank lines in this file and in any file paired with it")
+    return lines[:limit] if limit else lines
+
+
 def cmd_embed(args) -> int:
     from .datasets import load_dataset
-    from .encoders import encode_cached, get_encoder
-    from .io import check_writable, save_embeddings
+    from .encoders import ENCODERS, encode_cached, get_encoder
+    from .encoders.images import IMAGE_EXTENSIONS
+    from .io import save_embeddings
 
     sources = [s for s in (args.texts, args.images, args.dataset) if s]
     if len(sources) != 1:
         raise CLIError("embed: give exactly one of --texts FILE, --images DIR or --dataset NAME")
-    check_writable(args.out, args.force)
+    _check_out(args.out, FORMATS, args.force)
     check_writable(str(args.out) + ".json", args.force)
     meta = {}
     if args.texts:
-        p = Path(args.texts)
-        if not p.is_file():
-            raise CLIError(f"{p}: no such text file (one item per line)")
-        items = [ln for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        if not items:
-            raise CLIError(f"{p}: has no non-empty lines")
-        meta["dataset"] = str(p)
+        items = read_text_items(args.texts, args.limit)
+        meta["dataset"] = str(args.texts)
     elif args.images:
-        from .encoders.images import IMAGE_EXTENSIONS
-
         p = Path(args.images)
         if not p.is_dir():
             raise CLIError(f"{p}: no such image folder")
         items = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
         if not items:
             raise CLIError(f"{p}: contains no images ({', '.join(IMAGE_EXTENSIONS)})")
+        items = items[:args.limit] if args.limit else items
         meta["dataset"] = str(p)
         meta["files"] = [os.path.relpath(f, p) for f in items]
     else:
@@ -176,15 +273,15 @@ def cmd_embed(args) -> int:
         meta["dataset"] = args.dataset
         if getattr(ds, "labels", None) is not None:
             meta["labels"] = [int(v) for v in ds.labels]
-    from .encoders import ENCODERS
-
+    if args.limit:
+        meta["limit"] = args.limit
     if args.model in ENCODERS:  # check the modality before loading the model
         _check_modality(args, ENCODERS[args.model][0].modality, items)
-    kwargs = {"threads": args.threads} if args.threads else {}
-    enc = get_encoder(args.model, **kwargs)
+    kwargs = {"n_jobs": args.jobs} if args.jobs else {}
+    with _progress.step(f"loading {args.model}", enabled=True):
+        enc = get_encoder(args.model, **kwargs)
     _check_modality(args, enc.modality, items)
-    arr, hit = encode_cached(enc, items, batch_size=args.batch_size, progress=sys.stderr.isatty(),
-                             use_cache=not args.no_cache)
+    arr, hit = encode_cached(enc, items, batch_size=args.batch_size, progress=True, use_cache=not args.no_cache)
     meta.update({"model": args.model, "preprocessing": enc.preprocessing(), "from_cache": hit})
     save_embeddings(args.out, arr, metadata=meta, force=args.force)
     print(f"wrote {args.out}: {arr.shape[0]} x {arr.shape[1]} ({args.model}{', from cache' if hit else ''})")
@@ -205,9 +302,11 @@ def _check_modality(args, modality: str, items) -> None:
 def cmd_demo(args) -> int:
     from .experiments import run_demo
 
-    res = run_demo(args.out, force=args.force, data_dir=args.data_dir, permutations=args.permutations,
-                   bootstrap=args.bootstrap, n_seeds=args.seeds, use_cache=not args.no_cache,
-                   progress=sys.stderr.isatty(), limit=args.limit,
+    if args.limit is not None and args.limit < 20:
+        raise CLIError(f"--limit: the demo needs at least 20 items for the k-NN measures, got {args.limit}")
+    res = run_demo(args.out, force=args.force, data_dir=args.data_dir, n_permutations=args.permutations,
+                   n_bootstrap=args.bootstrap, n_repeats=args.repeats, use_cache=not args.no_cache,
+                   progress=True, limit=args.limit,
                    log=(lambda msg: print(msg, file=sys.stderr)) if args.json else print)
     if args.json:
         _print_json(res.to_dict())
@@ -219,35 +318,28 @@ def cmd_experiment(args) -> int:
 
     if args.name not in ex.EXPERIMENTS:
         raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(ex.EXPERIMENTS)}")
-    if not args.force:
-        from .io import check_writable
-
-        check_writable(Path(args.out_dir) / f"{args.name}.md", False)
     out = Path(args.out_dir) / f"{args.name}.json"
+    md = Path(args.out_dir) / f"{args.name}.md"
+    check_writable(out, args.force)
+    check_writable(md, args.force)
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     common = {"out": out, "force": args.force, "log": log}
-    progress = sys.stderr.isatty()
+    limit = {} if args.time_limit is None else {"time_limit": args.time_limit}
     runners = {
         "crosslingual": lambda: ex.run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds,
-                                                    progress=progress, **common),
+                                                    progress=True, **common),
         "ablation": lambda: ex.run_ablation(args.data_dir, seeds=args.seeds, **common),
-        "classification": lambda: ex.run_classification(args.data_dir, seeds=args.seeds, progress=progress, **common),
+        "classification": lambda: ex.run_classification(args.data_dir, seeds=args.seeds, progress=True, **common),
         "cka-vs-qap": lambda: ex.run_cka_vs_qap(args.data_dir, languages=args.languages,
-                                                plot=Path(args.out_dir) / "cka-vs-qap.png", progress=progress,
+                                                plot=Path(args.out_dir) / "cka-vs-qap.png", progress=True,
                                                 **common),
-        "blind-cifar": lambda: ex.run_blind_cifar(args.data_dir, time_limit=args.time_limit or 10.0,
-                                                  progress=progress, **common),
-        "unsupervised": lambda: ex.run_unsupervised(args.data_dir, seeds=args.seeds,
-                                                    time_limit=args.time_limit or 10.0, progress=progress, **common),
-        "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, time_limit=args.time_limit or 10.0,
-                                              progress=progress, **common),
-        "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, time_limit=args.time_limit or 20.0,
-                                                  progress=progress, **common),
+        "blind-cifar": lambda: ex.run_blind_cifar(args.data_dir, progress=True, **limit, **common),
+        "unsupervised": lambda: ex.run_unsupervised(args.data_dir, seeds=args.seeds, progress=True, **limit,
+                                                    **common),
+        "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, progress=True, **limit, **common),
+        "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, progress=True, **limit, **common),
     }
     res = runners[args.name]()
-    md = Path(args.out_dir) / f"{args.name}.md"
-    from .io import atomic_write
-
     with atomic_write(md, force=args.force) as tmp:
         tmp.write_text(res.markdown() + "\n", encoding="utf-8")
     if args.json:
@@ -258,31 +350,65 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def _reference_solution(args, problem):
+    """The ``.sln`` to compare against, validated before solving (None if none).
+
+    Its permutation is read in the QAPLIB convention and, if that does not reproduce its stated
+    objective, in the inverse one (some files use it). When neither reproduces the stated value
+    the stated value is not trusted: a warning says so and the reference becomes the objective
+    of the listed permutation (a value that is certainly reachable)."""
+    from ._validate import warn
+    from .qap import read_solution
+
+    if args.reference == "none":
+        return None
+    sln = Path(args.file).with_suffix(".sln") if args.reference == "auto" else Path(args.reference)
+    if args.reference == "auto" and not sln.exists():
+        return None
+    try:
+        ref = read_solution(sln)
+    except ValueError as exc:
+        raise CLIError(f"{exc} (pass --reference none to solve without it)") from None
+    if ref.n != problem.n:
+        raise CLIError(f"{sln}: is a solution of size {ref.n} but {args.file} has n = {problem.n} "
+                       "(pass --reference none to solve without it)")
+    inverse = ref.permutation.argsort()
+    values = {"as listed": problem.objective(ref.permutation), "inverted": problem.objective(inverse)}
+    tol = 1e-9 * max(1.0, abs(ref.objective))
+    for how, value in values.items():
+        if abs(value - ref.objective) <= tol:
+            return {"path": str(sln), "objective": ref.objective, "permutation_convention": how}
+    best = min(values.values())
+    warn(f"{sln}: states objective {ref.objective:.10g} but its permutation gives {values['as listed']:.10g} "
+         f"(inverted: {values['inverted']:.10g}); comparing against {best:.10g}, the value it certainly reaches")
+    return {"path": str(sln), "objective": best, "stated_objective": ref.objective,
+            "permutation_convention": "unverified"}
+
+
 def cmd_qap(args) -> int:
-    from .qap import SOLVERS, read_qaplib, read_solution, solve_qap, write_solution
+    from .qap import SOLVERS, read_qaplib, solve_qap, write_solution
 
     if args.solver not in SOLVERS:
         raise CLIError(f"--solver: unknown {args.solver!r}; choose one of {', '.join(SOLVERS)}")
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise CLIError(f"--time-limit: must be > 0 seconds, got {args.time_limit:g}")
-    if args.out:
-        from .io import check_writable
-
-        check_writable(args.out, args.force)
+    _check_out(args.out, SLN_OUT, args.force)
     problem = read_qaplib(args.file)
+    reference = _reference_solution(args, problem)
     kwargs = {}
-    if args.solver == "hahn-grant" and sys.stderr.isatty() and not args.json:
+    if args.solver == "hahn-grant":
         kwargs["progress"] = True
-    res = solve_qap(problem, args.solver, time_limit=args.time_limit, **kwargs)
+    if args.time_limit is not None:
+        if args.solver not in ("tabu", "hahn-grant"):
+            raise CLIError(f"--time-limit: solver {args.solver!r} runs to completion; use it with tabu or hahn-grant")
+        kwargs["time_limit"] = args.time_limit
+    res = solve_qap(problem, args.solver, **kwargs)
     out = {"instance": problem.name, "n": problem.n, "solver": args.solver, "objective": res.objective,
            "lower_bound": res.lower_bound, "optimal": res.optimal, "gap": res.gap,
            "permutation": [int(x) for x in res.permutation], "seconds": res.seconds,
            "iterations": res.iterations}
-    sln = Path(args.file).with_suffix(".sln")
-    if sln.exists():
-        ref = read_solution(sln)
-        out["reference_objective"] = ref.objective
-        out["gap_to_reference"] = (res.objective - ref.objective) / max(abs(ref.objective), 1e-12)
+    if reference is not None:
+        out["reference"] = reference
+        out["reference_objective"] = reference["objective"]
+        out["gap_to_reference"] = (res.objective - reference["objective"]) / max(abs(reference["objective"]), 1e-12)
     if args.out:
         write_solution(args.out, res.permutation, res.objective, force=args.force)
     if args.json:
@@ -318,163 +444,307 @@ def cmd_list(args) -> int:
     elif args.what == "experiments":
         from .experiments import EXPERIMENTS
 
-        for k, v in EXPERIMENTS.items():
-            print(f"{k:<16} {v}")
+        if args.json:
+            _print_json(dict(EXPERIMENTS))
+        else:
+            for k, v in EXPERIMENTS.items():
+                print(f"{k:<16} {v}")
     elif args.what == "solvers":
-        from .qap import SOLVERS
+        from .qap import SOLVER_DESCRIPTIONS
 
-        for k, fn in SOLVERS.items():
-            print(f"{k:<12} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        if args.json:
+            _print_json(dict(SOLVER_DESCRIPTIONS))
+        else:
+            for k, v in SOLVER_DESCRIPTIONS.items():
+                print(f"{k:<12} {v}")
     else:
         from .datasets import list_datasets
 
-        for k, v in list_datasets().items():
-            print(f"{k:<18} {v}")
+        if args.json:
+            _print_json(list_datasets())
+        else:
+            for k, v in list_datasets().items():
+                print(f"{k:<18} {v}")
     return 0
 
 
 # ------------------------------------------------------------------------------------- parser
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {v}")
+        return v
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _positive_float(text: str) -> float:
     try:
-        v = int(text)
+        v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return v
 
 
+def _open_fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return v
+
+
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
+
+
+class _DeprecatedCount(argparse.Action):
+    """``--seeds N`` where it used to mean a count: kept, with a warning, as ``--repeats``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warnings.warn(f"{parser.prog}: --seeds N is deprecated here, use --repeats N (--seeds means a list of "
+                      "random seeds elsewhere)", FutureWarning, stacklevel=2)
+        namespace.repeats = values
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="repalign", description=__import__("repalign").__doc__.splitlines()[0])
-    p.add_argument("--version", action="version", version=f"repalign {__import__('repalign').__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    """The argument parser of every subcommand (one-line errors, see the module docstring)."""
+    from . import __doc__ as pkg_doc
+    from . import __version__
+
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or progress lines on stderr")
+
+    p = _Parser(prog="repalign", description=pkg_doc.splitlines()[0], parents=[common])
+    p.set_defaults(debug=False, quiet=False)
+    p.add_argument("--version", action="version", version=f"repalign {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def add(name, **kw):
+        return sub.add_parser(name, parents=[common], **kw)
 
     def measure_opts(sp):
         sp.add_argument("--measure", action="extend", nargs="+", metavar="NAME",
                         help="measures to compute (default: all); see `repalign list measures`")
-        sp.add_argument("--k", type=int, default=None, help="k for mutual-knn / cknna (default 10)")
-        sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--json", action="store_true", help="print one JSON object")
+        sp.add_argument("--k", type=_positive, default=None, help="k for mutual-knn / cknna (default 10)")
+        sp.add_argument("--seed", type=_non_negative, default=0, help="random seed of the resampling (default 0)")
+        sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
-    s = sub.add_parser("similarity", help="every similarity measure between two embedding files")
+    s = add("similarity", help="every similarity measure between two embedding files")
     s.add_argument("a", help="embedding file (rows = items)")
     s.add_argument("b", help="embedding file, same rows in the same order")
     measure_opts(s)
-    s.add_argument("--permutations", type=_positive_int, default=0, help="permutation-test resamples (p-value)")
-    s.add_argument("--bootstrap", type=_positive_int, default=0, help="bootstrap resamples (interval)")
-    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval level (default 0.95)")
-    s.add_argument("--out", help="also write the JSON result to this file")
+    s.add_argument("--permutations", type=_non_negative, default=0,
+                   help="permutation-test resamples for p-values (default 0: none)")
+    s.add_argument("--bootstrap", type=_non_negative, default=0,
+                   help="resamples for intervals (default 0: none)")
+    s.add_argument("--level", type=_open_fraction, default=0.95, help="interval level (default 0.95)")
+    s.add_argument("--out", help="also write the JSON result to this .json file")
     s.set_defaults(func=cmd_similarity)
 
-    s = sub.add_parser("shuffle-curve", help="measures against the fraction of shuffled pairs")
-    s.add_argument("a")
-    s.add_argument("b")
+    s = add("shuffle-curve", help="measures against the fraction of shuffled pairs")
+    s.add_argument("a", help="embedding file (rows = items)")
+    s.add_argument("b", help="embedding file, same rows in the same order")
     measure_opts(s)
-    s.add_argument("--fractions", type=float, nargs="+", default=None, help="default 0 0.1 ... 1")
-    s.add_argument("--seeds", type=_positive_int, default=3, help="shuffles per fraction (default 3)")
-    s.add_argument("--plot", help="write a PNG plot here")
-    s.add_argument("--out", help="write the JSON result here")
+    s.add_argument("--fractions", type=_fraction, nargs="+", default=None,
+                   help="fractions of rows to shuffle (default 0 0.1 ... 1)")
+    s.add_argument("--repeats", type=_positive, default=3, help="shuffles per fraction (default 3)")
+    s.add_argument("--seeds", type=_positive, action=_DeprecatedCount, help=argparse.SUPPRESS)
+    s.add_argument("--plot", help="write a plot here (.png, .pdf or .svg)")
+    s.add_argument("--out", help="write the JSON result to this .json file")
     s.set_defaults(func=cmd_shuffle_curve, measure=None)
 
-    s = sub.add_parser("match", help="match / retrieve between two unaligned embedding sets (base + queries)")
+    s = add("match", help="match / retrieve between two unaligned embedding sets (base + queries)")
     s.add_argument("a", help="embeddings of side A (rows in ground-truth order)")
     s.add_argument("b", help="embeddings of side B, same rows")
-    s.add_argument("--base-size", type=int, default=320)
-    s.add_argument("--query-size", type=int, default=500)
+    s.add_argument("--base-size", type=_positive, default=320, help="known pairs (anchors) per seed (default 320)")
+    s.add_argument("--query-size", type=_positive, default=500, help="pairs to match per seed (default 500)")
     s.add_argument("--method", action="extend", nargs="+", metavar="NAME",
                    help="qap, local-cka, linear, relative, cosine (default: all but cosine)")
     s.add_argument("--stretch", action=argparse.BooleanOptionalAction, default=True,
                    help="divide features by their std over base ∪ query (default on)")
-    s.add_argument("--base-selection", choices=("kmeans", "uniform"), default="kmeans")
-    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--base-selection", choices=("kmeans", "uniform"), default="kmeans",
+                   help="how the base pairs are chosen (default kmeans)")
+    s.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2],
+                   help="random seeds, one split each (default 0 1 2)")
     s.add_argument("--kernel", choices=("linear", "rbf"), default="linear",
                    help="kernel for local CKA and QAP (RBF: median rule per space)")
-    s.add_argument("--restarts", type=int, default=1, help="QAP restarts (randomized starts when > 1)")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--out", help="write the full result (per-seed runs too) as JSON")
-    s.add_argument("--force", action="store_true")
+    s.add_argument("--restarts", type=_positive, default=1, help="QAP restarts (randomized starts when > 1)")
+    s.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    s.add_argument("--out", help="write the full result (per-seed runs too) to this .json file")
+    s.add_argument("--force", action="store_true", help="overwrite an existing output")
     s.set_defaults(func=cmd_match)
 
-    s = sub.add_parser("embed", help="embed texts, images or a dataset with an encoder")
+    s = add("embed", help="embed texts, images or a dataset with an encoder")
     s.add_argument("--model", required=True, help="encoder name (see `repalign list encoders`)")
-    s.add_argument("--texts", help="text file, one item per line")
+    s.add_argument("--texts", help="UTF-8 text file, one item per line (blank lines inside are refused)")
     s.add_argument("--images", help="folder of images (searched recursively, sorted by path)")
     s.add_argument("--dataset", help="dataset name (see `repalign list datasets`)")
-    s.add_argument("--out", required=True, help="output file (.npy .npz .safetensors .parquet .pt .csv .tsv)")
+    s.add_argument("--out", required=True, help=f"output file ({' '.join(FORMATS)})")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
-    s.add_argument("--per-class", type=int, help="image datasets: items per class")
-    s.add_argument("--limit", type=int, help="first N items only")
-    s.add_argument("--batch-size", type=int, default=None)
-    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--per-class", type=_positive, help="image datasets: items per class")
+    s.add_argument("--limit", type=_positive, help="embed only the first N items (texts, images or dataset)")
+    s.add_argument("--batch-size", type=_positive, default=None, help="items per forward pass (default: the model's)")
+    s.add_argument("--jobs", "--threads", dest="jobs", type=_positive, default=None,
+                   help="threads of the encoder (default: its own)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     s.add_argument("--force", action="store_true", help="overwrite an existing output")
     s.set_defaults(func=cmd_embed)
 
-    s = sub.add_parser("demo", help="the main job: two encoders on the same items, every measure")
+    s = add("demo", help="the main job: two encoders on the same items, every measure")
     s.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA); XTD-10 pairs need it")
-    s.add_argument("--permutations", type=_positive_int, default=100, help="default 100")
-    s.add_argument("--bootstrap", type=_positive_int, default=50, help="default 50")
-    s.add_argument("--seeds", type=_positive_int, default=3, help="shuffle-curve seeds (default 3)")
-    s.add_argument("--limit", type=int, default=None, help="first N items of every set (quick run)")
-    s.add_argument("--no-cache", action="store_true")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--force", action="store_true")
+    s.add_argument("--permutations", type=_non_negative, default=100, help="permutation-test resamples (default 100)")
+    s.add_argument("--bootstrap", type=_non_negative, default=50, help="interval resamples (default 50)")
+    s.add_argument("--repeats", type=_positive, default=3, help="shuffle-curve repeats per fraction (default 3)")
+    s.add_argument("--seeds", type=_positive, action=_DeprecatedCount, help=argparse.SUPPRESS)
+    s.add_argument("--limit", type=_positive, default=None, help="first N items of every set (quick run, N >= 20)")
+    s.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("experiment", help="run one of the paper experiments on real data")
+    s = add("experiment", help="run one of the paper experiments on real data")
     s.add_argument("name", help="experiment name: crosslingual, ablation, classification, cka-vs-qap, blind-cifar, "
                                 "unsupervised, blind-xtd, qap-solvers (see `repalign list experiments`)")
-    s.add_argument("--time-limit", type=float, default=None, help="QAP seconds per instance (blind / solvers)")
+    s.add_argument("--time-limit", type=_positive_float, default=None,
+                   help="QAP seconds per instance (blind / solver experiments; default their own)")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")
-    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--force", action="store_true")
+    s.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2], help="random seeds (default 0 1 2)")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_experiment)
 
-    s = sub.add_parser("qap", help="solve a QAPLIB instance (.dat), with a bound where the solver gives one")
-    s.add_argument("file", help="QAPLIB .dat file; a .sln beside it is compared against")
+    s = add("qap", help="solve a QAPLIB instance (.dat), with a bound where the solver gives one")
+    s.add_argument("file", help="QAPLIB .dat file")
     s.add_argument("--solver", default="hahn-grant",
                    help="hahn-grant (default), tabu, faq, 2opt, entropic-gw, brute-force")
-    s.add_argument("--time-limit", type=float, default=None,
-                   help="seconds for tabu / hahn-grant (default 10 / 60)")
+    s.add_argument("--time-limit", type=_positive_float, default=None,
+                   help="seconds for tabu / hahn-grant (default 10)")
+    s.add_argument("--reference", default="auto",
+                   help="a .sln to compare against: 'auto' (FILE.sln beside the .dat, if any; default), "
+                        "a path, or 'none'")
     s.add_argument("--out", help="write the permutation as a QAPLIB .sln file")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--force", action="store_true")
+    s.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    s.add_argument("--force", action="store_true", help="overwrite an existing output")
     s.set_defaults(func=cmd_qap)
 
-    s = sub.add_parser("list", help="list encoders, measures, datasets, experiments or QAP solvers")
-    s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"))
-    s.add_argument("--json", action="store_true")
+    s = add("list", help="list encoders, measures, datasets, experiments or QAP solvers")
+    s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"),
+                   help="what to list")
+    s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_list)
     return p
 
 
+# ------------------------------------------------------------------------------------- main
+
+_SEEN_WARNINGS: set = set()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    if text not in _SEEN_WARNINGS:
+        _SEEN_WARNINGS.add(text)
+        print(f"repalign: warning: {text}", file=sys.stderr)
+
+
+def _os_message(exc: OSError) -> str:
+    where = exc.filename or ""
+    if exc.errno == errno.ENOSPC:
+        return f"{where + ': ' if where else ''}no space left on the device; free some space or write elsewhere"
+    if exc.errno == errno.EDQUOT:
+        return f"{where + ': ' if where else ''}disk quota exceeded; free some space or write elsewhere"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+def _files_of(args) -> dict[str, str]:
+    a, b = getattr(args, "a", None), getattr(args, "b", None)
+    return _pair_names(a, b) if a and b else {}
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    old_handler = signal.getsignal(signal.SIGTERM)
+    old_show = warnings.showwarning
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # finally-blocks remove temp files
+    except ValueError:  # not the main thread (e.g. inside a test runner's worker)
+        old_handler = None
+    warnings.showwarning = _show_warning
+    _SEEN_WARNINGS.clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            try:
+                args = build_parser().parse_args(argv)
+            except _UsageError as exc:
+                print(f"repalign: error: {exc}", file=sys.stderr)
+                return 2
+            _progress.set_mode("off" if args.quiet else "auto", announce=not args.quiet)
+            return _run(args, debug or args.debug)
+    finally:
+        warnings.showwarning = old_show
+        _progress.set_mode("auto", announce=False)
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
+
+
+def _run(args, debug: bool) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("repalign: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        if args.debug:
+    except (ValueError, OSError, MemoryError) as exc:
+        if debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, MemoryError):
+            msg = ("out of memory: the inputs are too large for this machine; use fewer rows (--limit) or a "
+                   "machine with more memory")
+        elif isinstance(exc, OSError) and not isinstance(exc, ValueError):
+            msg = _os_message(exc)
+        else:
+            text = str(exc).strip()
+            msg = _friendly(text.splitlines()[0], _files_of(args)) if text else type(exc).__name__
         print(f"repalign: error: {msg}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
-        if args.debug:
+        if debug:
             raise
-        print(f"repalign: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(f"repalign: internal error (a bug; please report it): {type(exc).__name__}: {exc} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ._progress import track
 from ._validate import as_embeddings
 
 __all__ = ["PairMoments", "streamed_linear_cka"]
@@ -202,10 +203,7 @@ def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiase
     as in :class:`PairMoments`.
     """
     acc = PairMoments(debiased=debiased, compute_dtype=compute_dtype)
-    if progress:
-        from tqdm.auto import tqdm
-
-        chunks = tqdm(chunks, desc="linear CKA", unit="chunk", leave=False)
+    chunks = track(chunks, "linear CKA", enabled=progress, unit="chunk")
     for Xc, Yc in chunks:
         acc.update(Xc, Yc)
     return acc.linear_cka(debiased=debiased)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._progress import progress_bar as _progress_bar
+
 __all__ = ["Encoder", "EncoderInfo", "set_offline_env", "batched", "progress_bar"]
 
 
@@ -48,9 +50,8 @@ def batched(items: Sequence, size: int):
 
 
 def progress_bar(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, leave=False)
+    """Progress of an encoding run (see :mod:`repalign._progress`)."""
+    return _progress_bar(total, desc, unit="item", enabled=enabled)
 
 
 class Encoder(ABC):
@@ -67,8 +68,10 @@ class Encoder(ABC):
     dim: int | None = None
     default_batch_size: int = 64
 
-    def __init__(self, threads: int | None = None):
-        self.threads = threads
+    def __init__(self, n_jobs: int | None = None):
+        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+            raise ValueError(f"n_jobs: expected a positive number of threads, got {n_jobs!r}")
+        self.n_jobs = n_jobs
 
     @abstractmethod
     def _encode_batch(self, items: list) -> np.ndarray:
@@ -107,7 +110,7 @@ class Encoder(ABC):
         if bs < 1:
             raise ValueError(f"batch_size: must be >= 1, got {bs}")
         out = []
-        with progress_bar(len(items), f"{self.name}", progress) as bar:
+        with progress_bar(len(items), f"embedding with {self.name}", progress) as bar:
             for batch in batched(items, bs):
                 emb = np.asarray(self._encode_batch(list(batch)), dtype=np.float32)
                 if emb.ndim != 2 or emb.shape[0] != len(batch):

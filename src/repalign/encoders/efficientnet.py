@@ -44,8 +44,8 @@ class EfficientNetLiteEncoder(Encoder):
     default_batch_size = 32
 
     def __init__(self, variant: str = "efficientnet-lite0", output: str = "pooled",
-                 threads: int | None = None, image_size: int | None = None):
-        super().__init__(threads)
+                 n_jobs: int | None = None, image_size: int | None = None):
+        super().__init__(n_jobs)
         if variant not in VARIANTS:
             raise ValueError(f"variant: unknown EfficientNet-Lite {variant!r}; known: {', '.join(VARIANTS)}")
         if output not in ("pooled", "logits"):
@@ -58,8 +58,8 @@ class EfficientNetLiteEncoder(Encoder):
             from .text import missing_package
 
             raise missing_package("efficientnet-lite-pytorch", variant, exc) from None
-        if threads:
-            torch.set_num_threads(int(threads))
+        if n_jobs:
+            torch.set_num_threads(int(n_jobs))
         self.torch = torch
         self.variant = variant
         self.output = output

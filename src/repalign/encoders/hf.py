@@ -36,8 +36,8 @@ class _TorchEncoder(Encoder):
             from .text import missing_package
 
             raise missing_package(pkg, name, in_extra=pkg == "transformers") from None
-        if self.threads:
-            mods[0].set_num_threads(int(self.threads))
+        if self.n_jobs:
+            mods[0].set_num_threads(int(self.n_jobs))
         self.torch, self.name, self.device = mods[0], name, device
         return mods[1:]
 
@@ -46,8 +46,8 @@ class HFVisionEncoder(_TorchEncoder):
     modality = "image"
     default_batch_size = 16
 
-    def __init__(self, model: str | Path, pool: str = "auto", device: str = "cpu", threads: int | None = None):
-        super().__init__(threads)
+    def __init__(self, model: str | Path, pool: str = "auto", device: str = "cpu", n_jobs: int | None = None):
+        super().__init__(n_jobs)
         if pool not in ("auto", "cls", "mean"):
             raise ValueError(f"pool: expected 'auto', 'cls' or 'mean', got {pool!r}")
         (tf,) = self._setup(f"hf:{model}", "transformers", ("transformers",), device)
@@ -87,8 +87,8 @@ class TimmEncoder(_TorchEncoder):
     modality = "image"
     default_batch_size = 16
 
-    def __init__(self, model: str, pretrained: bool = True, device: str = "cpu", threads: int | None = None):
-        super().__init__(threads)
+    def __init__(self, model: str, pretrained: bool = True, device: str = "cpu", n_jobs: int | None = None):
+        super().__init__(n_jobs)
         timm, timm_data = self._setup(f"timm:{model}", "timm", ("timm", "timm.data"), device)
         try:
             self.model = timm.create_model(model, pretrained=pretrained, num_classes=0).to(device).eval()
@@ -111,8 +111,8 @@ class OpenClipEncoder(_TorchEncoder):
     default_batch_size = 32
 
     def __init__(self, arch: str, pretrained: str | None = None, tower: str = "image",
-                 device: str = "cpu", threads: int | None = None):
-        super().__init__(threads)
+                 device: str = "cpu", n_jobs: int | None = None):
+        super().__init__(n_jobs)
         if tower not in ("image", "text"):
             raise ValueError(f"tower: expected 'image' or 'text', got {tower!r}")
         (open_clip,) = self._setup(f"open_clip:{arch}:{pretrained}:{tower}", "open_clip_torch", ("open_clip",), device)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .._validate import renamed_kwargs
 from .base import Encoder, EncoderInfo
 
 __all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info"]
@@ -119,8 +120,22 @@ def _unknown(name: str) -> str:
             f"({', '.join(p + '...' for p in PREFIXES)}) or a local model folder")
 
 
+@renamed_kwargs(threads="n_jobs")
 def get_encoder(name: str, **kwargs) -> Encoder:
-    """Instantiate an encoder by registry name, prefix form or local folder (see module table)."""
+    """Instantiate an encoder by registry name, prefix form or local folder (see module table).
+
+    Parameters
+    ----------
+    name : str
+        A registry name (``repalign list encoders``), ``st:``/``hf:``/``timm:``/``open_clip:``
+        prefix forms, or a local model folder.
+    **kwargs
+        Passed to the encoder (``n_jobs``: its threads; ``threads`` is the former name).
+
+    Returns
+    -------
+    Encoder
+    """
     if not isinstance(name, str) or not name:
         raise ValueError("model: expected an encoder name")
     if name in ENCODERS:

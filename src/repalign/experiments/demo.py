@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._validate import renamed_kwargs
 from ..encoders import encode_cached, get_encoder
 from ..measures.stats import DEFAULT_MEASURES, evaluate, shuffle_curve
 
@@ -57,13 +58,37 @@ def _embed(model: str, items, encoders: dict, use_cache: bool, progress: bool):
     return arr
 
 
-def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, permutations: int = 100,
-             bootstrap: int = 50, n_seeds: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
+@renamed_kwargs(permutations="n_permutations", bootstrap="n_bootstrap", n_seeds="n_repeats")
+def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_permutations: int = 100,
+             n_bootstrap: int = 50, n_repeats: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
              progress: bool = True, limit: int | None = None, log=print) -> DemoResult:
     """Run the demo (see module docstring) and write its outputs into ``out_dir``.
 
-    ``limit``: use only the first ``limit`` items of every set (a quick run).
+    Parameters
+    ----------
+    out_dir : path
+        Folder for results.json, shuffle_curve.png and summary.md.
+    force : bool
+        Replace existing outputs.
+    data_dir : path, optional
+        Data folder (XTD-10 pairs need it; skipped with a note otherwise).
+    n_permutations, n_bootstrap : int
+        Resamples for p-values and intervals.
+    n_repeats : int
+        Shuffle-curve repeats per fraction.
+    measures : sequence
+        Measure names.
+    use_cache, progress : bool
+    limit : int, optional
+        Use only the first ``limit`` items of every set (a quick run).
+    log : callable
+        Where progress messages go.
+
+    Returns
+    -------
+    DemoResult
     """
+    permutations, bootstrap = n_permutations, n_bootstrap
     from ..datasets import load_dataset, load_imagenet_classes
     from ..io import atomic_write, check_writable
     from ..report import format_similarity_table, plot_shuffle_curves
@@ -101,10 +126,10 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, perm
         B = _embed(mb, items_b, encoders, use_cache, progress)
         log(f"[{time.perf_counter() - t0:5.1f}s] {label}: {len(measures)} measures, "
             f"{bootstrap} bootstrap / {permutations} permutations each")
-        sim = evaluate(A, B, measures, permutations=permutations, bootstrap=bootstrap, progress=progress)
+        sim = evaluate(A, B, measures, n_permutations=permutations, n_bootstrap=bootstrap, progress=progress)
         log(format_similarity_table(sim))
         log(f"[{time.perf_counter() - t0:5.1f}s] {label}: shuffle curve")
-        curve = shuffle_curve(A, B, measures, n_seeds=n_seeds, progress=progress)
+        curve = shuffle_curve(A, B, measures, n_repeats=n_repeats, progress=progress)
         pairs[label] = {"description": desc, "encoders": [ma, mb], "similarity": sim, "shuffle": curve}
 
     result = DemoResult(pairs, time.perf_counter() - t0, str(out), tuple(skipped))

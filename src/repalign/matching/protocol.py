@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._progress import track
 from .._validate import check_pair, check_positive_int
 from .matchers import QAPMatcher, make_matcher
 from .metrics import matching_accuracy, retrieval_metrics
@@ -56,12 +57,40 @@ class MatchingResult:
 
 def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Sequence[str] = ("qap", "local-cka",
                  "relative", "linear"), seeds: Sequence[int] = (0, 1, 2), use_stretch: bool = True,
-                 base_selection: str = "kmeans", method_options: dict | None = None) -> MatchingResult:
-    """Evaluate matching methods between row-aligned ``Z`` (n, d1) and ``H`` (n, d2).
+                 base_selection: str = "kmeans", method_options: dict | None = None,
+                 progress: bool = False) -> MatchingResult:
+    """Evaluate matching methods between row-aligned ``Z`` (n, d1) and ``H`` (n, d2)
+    (maniparambil2024 §5's protocol).
 
-    Returns per method ``matching_accuracy``, ``top1``/``top5``/``top10`` (Z→H retrieval),
-    ``h2z_top1``/``h2z_top5``/``h2z_top10``, ``mean_rank`` and ``seconds``, each with ``_std``.
-    QAP produces a matching only: its retrieval numbers are those of the 0/1 assignment.
+    Parameters
+    ----------
+    Z, H : array, shape (n, d1) and (n, d2)
+        Row i of both is the same item (the truth used for scoring only).
+    base_size, query_size : int
+        Known pairs (anchors) and pairs to match per seed.
+    methods : sequence of str
+        ``qap``, ``local-cka``, ``relative``, ``linear``, ``cosine``.
+    seeds : sequence of int
+        Random seeds, one split each.
+    use_stretch : bool
+        Stretch both spaces over base ∪ queries.
+    base_selection : {"kmeans", "uniform"}
+    method_options : dict, optional
+        Per-method keyword arguments of the matcher.
+    progress : bool
+        One progress step per seed and method.
+
+    Returns
+    -------
+    MatchingResult
+        Per method ``matching_accuracy``, ``top1``/``top5``/``top10`` (Z→H retrieval),
+        ``h2z_top1``/``h2z_top5``/``h2z_top10``, ``mean_rank`` and ``seconds``, each with
+        ``_std``. QAP produces a matching only: its retrieval numbers are those of the 0/1
+        assignment.
+
+    References
+    ----------
+    maniparambil2024 §5.
     """
     Z, H = check_pair(Z, H, names=("Z", "H"))
     seeds = list(seeds)
@@ -82,7 +111,7 @@ def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Seq
         Zb, Hb, Zq, Hq = Zs[:base_size], Hs[:base_size], Zs[base_size:], Hs[base_size:]
         hide = np.random.default_rng([seed, 7]).permutation(len(query))
         Hq_shuffled = Hq[hide]
-        for m in methods:
+        for m in track(methods, f"matching, seed {seed}", enabled=progress, unit="method"):
             matcher = make_matcher(m, **opts.get(m, {})).fit(Zb, Hb)
             t0 = time.perf_counter()
             if isinstance(matcher, QAPMatcher):

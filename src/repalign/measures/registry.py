@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .._validate import check_positive_int
 from .cka import cka
 from .gw import gw_paired
 from .knn import cknna, mutual_knn
@@ -34,6 +35,21 @@ class Measure:
     params: dict = field(default_factory=dict)
     family: str = "generic"  # which fast resampling path applies (see measures.resample)
     accepts_groups: bool = False  # takes groups= (rows never neighbours of same-group rows)
+
+    def __post_init__(self):
+        # neighbourhood measures need k + 1 distinct items, whatever k is
+        if "k" in self.params:
+            object.__setattr__(self, "min_samples", max(self.min_samples, int(self.params["k"]) + 1))
+
+    def check_samples(self, n: int) -> None:
+        """Raise a ValueError that names this measure (and k) when ``n`` items are too few."""
+        if n >= self.min_samples:
+            return
+        if "k" in self.params:
+            raise ValueError(f"{self.name}: needs at least k + 1 = {self.min_samples} items with k = {self.params['k']}, "
+                             f"got {n}; lower k (CLI --k) or leave {self.name} out (CLI --measure)")
+        raise ValueError(f"{self.name}: needs at least {self.min_samples} items, got {n}; "
+                         f"leave {self.name} out (CLI --measure)")
 
     def __call__(self, X, Y, **extra) -> float:
         return float(self.fn(X, Y, **self.params, **extra))
@@ -69,11 +85,11 @@ MEASURES: dict[str, Measure] = {
                 "CKA with Song et al.'s unbiased HSIC (Kornblith et al. 2019)",
                 {"kernel": "linear", "debiased": True}, "cka"),
         Measure("mutual-knn", mutual_knn, True, (0.0, 1.0), ("orthogonal transform", "isotropic scaling",
-                "per-row scaling", "joint row permutation"), 11,
+                "per-row scaling", "joint row permutation"), 2,
                 "mean fraction of shared k nearest neighbours (cosine), platonic-representation definition",
                 {"k": 10}, "knn", True),
         Measure("cknna", cknna, True, (-1.0, 1.0), ("orthogonal transform", "isotropic scaling",
-                "per-row scaling", "joint row permutation"), 11,
+                "per-row scaling", "joint row permutation"), 4,
                 "CKA restricted to mutual k-NN pairs (Huh et al. 2024)", {"k": 10}, "knn", True),
         Measure("gw", gw_paired, False, (0.0, float("inf")), _ROT + ("translation",), 2,
                 "square-loss Gromov-Wasserstein objective of the ground-truth coupling, mean-normalised Euclidean distances",
@@ -83,6 +99,10 @@ MEASURES: dict[str, Measure] = {
                 "Spearman correlation of 1 - Pearson RDMs", {"metric": "correlation", "compare": "spearman"}, "rsa"),
     ]
 }
+
+
+# before k raises it (min_samples of a registered measure already includes its default k)
+_BASE_MIN_SAMPLES = {"mutual-knn": 2, "cknna": 4}
 
 
 def measure_names() -> list[str]:
@@ -101,8 +121,8 @@ def get_measure(name: str, **params) -> Measure:
         raise ValueError(f"measure {name!r}: unknown parameter(s) {sorted(unknown)}; it accepts {sorted(m.params)}")
     new = dict(m.params)
     new.update(params)
-    min_samples = m.min_samples
     if "k" in new:
-        min_samples = max(min_samples, int(new["k"]) + 1)
-    return Measure(m.name, m.fn, m.higher_is_more_similar, m.range, m.invariances, min_samples,
+        new["k"] = check_positive_int(new["k"], "k")
+    base = _BASE_MIN_SAMPLES.get(m.name, m.min_samples)
+    return Measure(m.name, m.fn, m.higher_is_more_similar, m.range, m.invariances, base,
                    m.description, new, m.family, m.accepts_groups)

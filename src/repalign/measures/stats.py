@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validate import check_fraction, check_pair, check_positive_int
+from .._progress import track
+from .._validate import check_fraction, check_pair, check_positive_int, renamed_kwargs
 from .registry import Measure, get_measure
 from .resample import prepare
 
@@ -58,18 +59,15 @@ def _as_measure(measure) -> Measure:
 
 
 def _progress(iterable, enabled: bool, desc: str, total: int):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, leave=False)
+    return track(iterable, desc, total=total, enabled=enabled)
 
 
 def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
                      progress: bool = False) -> tuple[float, np.ndarray]:
     """One-sided permutation p-value of ``measure(X, Y)`` and the null values (N,)."""
     m = _as_measure(measure)
-    X, Y = check_pair(X, Y, min_samples=m.min_samples)
+    X, Y = check_pair(X, Y)
+    m.check_samples(X.shape[0])
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
     f = prepare(m, X, Y)
@@ -105,7 +103,8 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
     if method not in CI_METHODS:
         raise ValueError(f"method: expected one of {CI_METHODS}, got {method!r}")
     m = _as_measure(measure)
-    X, Y = check_pair(X, Y, min_samples=m.min_samples)
+    X, Y = check_pair(X, Y)
+    m.check_samples(X.shape[0])
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     level = check_fraction(level, "level", low=0.0, high=1.0)
     rng = np.random.default_rng(seed)
@@ -196,19 +195,47 @@ DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased"
                     "cknna", "gw", "rsa")
 
 
-def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, permutations: int = 0, bootstrap: int = 0,
+@renamed_kwargs(permutations="n_permutations", bootstrap="n_bootstrap")
+def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 0, n_bootstrap: int = 0,
              level: float = 0.95, seed: int = 0, progress: bool = False,
              ci_method: str = "auto") -> SimilarityReport:
     """Compute several measures between row-paired ``X`` (n, dx) and ``Y`` (n, dy).
 
-    ``permutations`` / ``bootstrap``: number of resamples for p-values / intervals (0 = none);
-    ``ci_method``: ``auto`` (default) or ``percentile`` (see :func:`bootstrap_ci`).
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+        Row i of both is the same item.
+    measures : sequence of str or Measure
+        Registry names (``repalign list measures``) or :class:`Measure` objects; default all.
+    n_permutations : int
+        Permutation-test resamples for one-sided p-values (0 = none).
+    n_bootstrap : int
+        Resamples for intervals (0 = none).
+    level : float
+        Interval level (default 0.95).
+    seed : int
+        Seeds the resampling.
+    progress : bool
+        Progress on stderr (see :mod:`repalign._progress`).
+    ci_method : {"auto", "percentile"}
+        See :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    SimilarityReport
+
+    References
+    ----------
+    Phipson & Smyth, "Permutation p-values should never be zero", Stat. Appl. Genet. Mol. Biol.
+    9 (2010), doi:10.2202/1544-6115.1585; maniparambil2024 Table 1.
     """
+    permutations, bootstrap = n_permutations, n_bootstrap
     ms = [_as_measure(m) for m in measures]
     if not ms:
         raise ValueError("measures: give at least one measure name")
-    need = max(m.min_samples for m in ms)
-    X, Y = check_pair(X, Y, min_samples=need)
+    X, Y = check_pair(X, Y)
+    for m in ms:
+        m.check_samples(X.shape[0])
     if permutations:
         check_positive_int(permutations, "permutations")
     if bootstrap:
@@ -256,13 +283,13 @@ class ShuffleCurve:
     fractions: tuple[float, ...]
     mean: dict[str, tuple[float, ...]]
     std: dict[str, tuple[float, ...]]
-    n_seeds: int
+    n_repeats: int
     n: int
 
     def to_dict(self) -> dict:
         return {
             "n": self.n,
-            "n_seeds": self.n_seeds,
+            "n_repeats": self.n_repeats,
             "fractions": list(self.fractions),
             "measures": {k: {"mean": list(self.mean[k]), "std": list(self.std[k])} for k in self.mean},
         }
@@ -274,23 +301,47 @@ class ShuffleCurve:
         return bool(np.all(d <= slack))
 
 
-def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_seeds: int = 3,
+@renamed_kwargs(n_seeds="n_repeats")
+def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_repeats: int = 3,
                   seed: int = 0, progress: bool = False) -> ShuffleCurve:
-    """Measure vs fraction of rows of ``Y`` shuffled to wrong partners (default f = 0, 0.1, …, 1)."""
+    """Measure vs fraction of rows of ``Y`` shuffled to wrong partners.
+
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+    measures : sequence of str or Measure
+    fractions : sequence of float in [0, 1], optional
+        Default 0, 0.1, …, 1.
+    n_repeats : int
+        Random shuffles per fraction (default 3).
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    ShuffleCurve
+        Mean and std over the repeats, per measure and fraction.
+
+    References
+    ----------
+    maniparambil2024 Table 1; schnaus2025 ("Is matched data more similar?").
+    """
     ms = [_as_measure(m) for m in measures]
     if not ms:
         raise ValueError("measures: give at least one measure name")
-    X, Y = check_pair(X, Y, min_samples=max(m.min_samples for m in ms))
+    X, Y = check_pair(X, Y)
+    for m in ms:
+        m.check_samples(X.shape[0])
     fr = np.linspace(0.0, 1.0, 11) if fractions is None else np.asarray(fractions, dtype=float)
     if fr.ndim != 1 or fr.size == 0:
         raise ValueError("fractions: expected a non-empty 1-D list of numbers in [0, 1]")
     for f in fr:
         check_fraction(f, "fractions")
-    n_seeds = check_positive_int(n_seeds, "n_seeds")
-    vals = {m.name: np.empty((len(fr), n_seeds)) for m in ms}
+    n_repeats = check_positive_int(n_repeats, "n_repeats")
+    vals = {m.name: np.empty((len(fr), n_repeats)) for m in ms}
     fns = {m.name: prepare(m, X, Y) for m in ms}  # a shuffle is a permutation of Y's rows
-    total = len(fr) * n_seeds
-    it = ((i, s) for i in range(len(fr)) for s in range(n_seeds))
+    total = len(fr) * n_repeats
+    it = ((i, s) for i in range(len(fr)) for s in range(n_repeats))
     for i, s in _progress(it, progress, "shuffle curve", total):
         rng = np.random.default_rng([seed, s, i])
         perm = shuffle_fraction(X.shape[0], fr[i], rng)
@@ -300,6 +351,6 @@ def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_
         tuple(float(f) for f in fr),
         {k: tuple(map(float, v.mean(1))) for k, v in vals.items()},
         {k: tuple(map(float, v.std(1))) for k, v in vals.items()},
-        n_seeds,
+        n_repeats,
         X.shape[0],
     )

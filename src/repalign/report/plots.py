@@ -6,7 +6,25 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_shuffle_curves"]
+__all__ = ["plot_shuffle_curves", "plot_scatter", "save_figure", "PLOT_FORMATS"]
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def save_figure(fig, path, force: bool = False, dpi: int = 110) -> Path:
+    """Write a matplotlib figure atomically in the format its extension names (PNG, PDF or SVG;
+    anything else is refused before writing) and close it."""
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_write, check_extension
+
+    p = check_extension(path, PLOT_FORMATS, "plot")
+    try:
+        with atomic_write(p, force=force) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=p.suffix.lower().lstrip("."))
+    finally:
+        plt.close(fig)
+    return p
 
 
 def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | None = None) -> Path:
@@ -20,7 +38,6 @@ def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | No
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_write
     from ..measures.registry import MEASURES
 
     if not curves:
@@ -47,10 +64,7 @@ def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | No
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 3), 1, 1))
-    with atomic_write(path, force=force) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, force=force)
 
 
 def plot_scatter(points, path, *, x: str, y: str, group: str | None = None, title: str | None = None,
@@ -61,8 +75,6 @@ def plot_scatter(points, path, *, x: str, y: str, group: str | None = None, titl
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-
-    from ..io import atomic_write
 
     if len(points) < 2:
         raise ValueError("points: need at least two points to plot")
@@ -80,7 +92,4 @@ def plot_scatter(points, path, *, x: str, y: str, group: str | None = None, titl
     if group:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_write(path, force=force, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, force=force, dpi=120)
