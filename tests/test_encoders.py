@@ -180,3 +180,19 @@ def test_unwritable_cache_warns_and_goes_on(tmp_path):
     with pytest.warns(RepalignWarning, match="could not write the embedding cache"):
         a, hit = encode_cached(enc, PARA, cache_dir=tmp_path / "blocked")
     assert not hit and a.shape == (len(PARA), 3)
+
+
+def test_cache_entries_are_keyed_by_batch_size_and_code(tmp_path):
+    # another batch size changes a transformer's last bits, so its entry is never served
+    enc = _CountingEncoder()
+    encode_cached(enc, PARA, cache_dir=tmp_path)
+    _, hit = encode_cached(enc, PARA, cache_dir=tmp_path, batch_size=2)
+    assert not hit and enc.calls > 1
+    _, hit = encode_cached(enc, PARA, cache_dir=tmp_path, batch_size=enc.default_batch_size)
+    assert hit  # None means the encoder's default batch size
+    from repalign.encoders.cache import cache_key
+
+    class Other(_CountingEncoder):
+        packages = ("numpy",)
+
+    assert cache_key(enc, "x") != cache_key(Other(), "x")

@@ -44,6 +44,32 @@ class EncoderInfo:
                 "packages": list(self.packages), "description": self.description, **self.extra}
 
 
+_CODE_VERSION = None
+
+
+def _code_version() -> str:
+    """SHA-256 (16 hex digits) of the source of every module in this package."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        from pathlib import Path
+
+        h = hashlib.sha256()
+        for f in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        _CODE_VERSION = h.hexdigest()[:16]
+    return _CODE_VERSION
+
+
+def _dist_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
 def batched(items: Sequence, size: int):
     for s in range(0, len(items), size):
         yield items[s:s + size]
@@ -81,9 +107,16 @@ class Encoder(ABC):
         """A JSON-able description of the preprocessing (goes into sidecars and cache keys)."""
         return {}
 
+    #: distributions whose versions can change this encoder's numbers (part of the fingerprint)
+    packages: tuple[str, ...] = ()
+
     @property
     def fingerprint(self) -> str:
-        desc = repr((type(self).__name__, self.name, self.dim, sorted(self.preprocessing().items())))
+        """Identifies the numbers this encoder produces: its class, name, dimension,
+        preprocessing, the source code of repalign's encoder modules and the versions of the
+        packages it runs on. A cache entry made by other code is therefore never served."""
+        desc = repr((type(self).__name__, self.name, self.dim, sorted(self.preprocessing().items()),
+                     _code_version(), [(p, _dist_version(p)) for p in sorted(self.packages)]))
         return hashlib.sha256(desc.encode()).hexdigest()[:16]
 
     def _check_items(self, items) -> list:

@@ -40,6 +40,8 @@ def _weights_file(variant: str) -> str:
 class EfficientNetLiteEncoder(Encoder):
     """EfficientNet-Lite image encoder; see module docstring for inputs and outputs."""
 
+    packages = ("torch", "efficientnet-lite-pytorch", "pillow")
+
     modality = "image"
     default_batch_size = 32
 

@@ -43,6 +43,9 @@ class _TorchEncoder(Encoder):
 
 
 class HFVisionEncoder(_TorchEncoder):
+    """A Hugging Face vision backbone (hub id or local folder), pooled output."""
+
+    packages = ("torch", "transformers", "pillow")
     modality = "image"
     default_batch_size = 16
 
@@ -84,6 +87,9 @@ class HFVisionEncoder(_TorchEncoder):
 
 
 class TimmEncoder(_TorchEncoder):
+    """A timm model (``pretrained=True`` needs its weights locally or a connection)."""
+
+    packages = ("torch", "timm", "pillow")
     modality = "image"
     default_batch_size = 16
 
@@ -108,6 +114,9 @@ class TimmEncoder(_TorchEncoder):
 
 
 class OpenClipEncoder(_TorchEncoder):
+    """An open_clip image (default) or text tower."""
+
+    packages = ("torch", "open_clip_torch", "pillow")
     default_batch_size = 32
 
     def __init__(self, arch: str, pretrained: str | None = None, tower: str = "image",

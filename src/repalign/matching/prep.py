@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from .._validate import as_embeddings, check_positive_int
 from ..kernels import cosine_normalize
@@ -27,6 +29,14 @@ def select_base(X, size: int, method: str = "kmeans", seed: int = 0) -> np.ndarr
     ``uniform``: a random subset. ``kmeans``: k-means with ``size`` clusters (scikit-learn,
     ``n_init=1``, ``seed``); for each centre the item with the highest cosine to it; duplicates
     are removed and the set is refilled to ``size`` uniformly from the rest. Sorted.
+
+    k-means runs on one thread: the base set then does not depend on the machine's core count
+    (scikit-learn sums per-thread partial centres in the order threads finish). It does depend
+    on the last bits of ``X``, like any k-means: see :mod:`repalign.encoders.cache`.
+
+    References
+    ----------
+    maniparambil2024 §4.3 (k-means base sets).
     """
     X = as_embeddings(X, "X")
     n = X.shape[0]
@@ -39,9 +49,8 @@ def select_base(X, size: int, method: str = "kmeans", seed: int = 0) -> np.ndarr
         return np.sort(rng.choice(n, size, replace=False))
     if method != "kmeans":
         raise ValueError(f"method: expected 'kmeans' or 'uniform', got {method!r}")
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=size, n_init=1, random_state=seed).fit(X)
+    with threadpool_limits(1):
+        km = KMeans(n_clusters=size, n_init=1, random_state=seed).fit(X)
     sims = cosine_normalize(km.cluster_centers_, "centres") @ cosine_normalize(X, "X").T
     chosen = np.unique(sims.argmax(axis=1))
     if len(chosen) < size:
