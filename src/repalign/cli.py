@@ -316,12 +316,38 @@ def cmd_demo(args) -> int:
 def cmd_experiment(args) -> int:
     from . import experiments as ex
 
-    if args.name not in ex.EXPERIMENTS:
-        raise CLIError(f"experiment: unknown experiment {args.name!r}; known: {', '.join(ex.EXPERIMENTS)}")
-    out = Path(args.out_dir) / f"{args.name}.json"
-    md = Path(args.out_dir) / f"{args.name}.md"
-    check_writable(out, args.force)
-    check_writable(md, args.force)
+    verb, *rest = args.what
+    if verb == "list":
+        if rest:
+            raise CLIError("experiment list: takes no names")
+        if args.json:
+            _print_json(dict(ex.EXPERIMENTS))
+        else:
+            for k, v in ex.EXPERIMENTS.items():
+                print(f"{k:<16} {v}")
+        return 0
+    names = rest if verb == "run" else [verb, *rest]
+    if not names:
+        raise CLIError("experiment run: name at least one experiment (or 'all'); see `repalign experiment list`")
+    if names == ["all"]:
+        names = list(ex.EXPERIMENTS)
+    unknown = [n for n in names if n not in ex.EXPERIMENTS]
+    if unknown:
+        raise CLIError(f"experiment: unknown experiment {unknown[0]!r}; known: {', '.join(ex.EXPERIMENTS)}")
+    for name in names:  # every output is checked before the first experiment starts
+        for ext in (".json", ".md"):
+            check_writable(Path(args.out_dir) / f"{name}{ext}", args.force)
+    results = {name: _run_experiment(args, ex, name) for name in names}
+    if args.json:
+        _print_json({k: v.to_dict() for k, v in results.items()} if len(results) > 1 else
+                    next(iter(results.values())).to_dict())
+    return 0
+
+
+def _run_experiment(args, ex, name):
+    out = Path(args.out_dir) / f"{name}.json"
+    md = Path(args.out_dir) / f"{name}.md"
+    args.name = name
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     common = {"out": out, "force": args.force, "log": log}
     limit = {} if args.time_limit is None else {"time_limit": args.time_limit}
@@ -339,15 +365,13 @@ def cmd_experiment(args) -> int:
         "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, progress=True, **limit, **common),
         "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, progress=True, **limit, **common),
     }
-    res = runners[args.name]()
+    res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:
         tmp.write_text(res.markdown() + "\n", encoding="utf-8")
-    if args.json:
-        _print_json(res.to_dict())
-    else:
+    if not args.json:
         print(res.markdown())
         print(f"wrote {out} and {md} ({res.seconds:.0f} s)")
-    return 0
+    return res
 
 
 def _reference_solution(args, problem):
@@ -629,9 +653,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_demo)
 
-    s = add("experiment", help="run one of the paper experiments on real data")
-    s.add_argument("name", help="experiment name: crosslingual, ablation, classification, cka-vs-qap, blind-cifar, "
-                                "unsupervised, blind-xtd, qap-solvers (see `repalign list experiments`)")
+    s = add("experiment", help="list or run the paper experiments on real data")
+    s.add_argument("what", nargs="+", metavar="list | run NAME... | NAME",
+                   help="'list' the experiments, or 'run' one or more by name ('all' for every one); "
+                        "a bare NAME is the same as 'run NAME'")
     s.add_argument("--time-limit", type=_positive_float, default=None,
                    help="QAP seconds per instance (blind / solver experiments; default their own)")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
