@@ -12,7 +12,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint clean readme results
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# The README's result tables come from docs/results/*.json (see CONTRIBUTING.md).
+readme: $(STAMP)
+	$(PY) -m repalign.report.readme --readme README.md --results docs/results
+
+# Rerun every experiment into docs/results (about an hour on 2 cores with an empty cache), then
+# regenerate the README's tables from the files.
+results: $(STAMP)
+	$(VENV)/bin/repalign experiment run all --out-dir docs/results --force
+	$(VENV)/bin/repalign demo --out results/demo --force
+	cp results/demo/results.json docs/results/demo.json
+	$(MAKE) readme
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -69,11 +69,11 @@ __all__ = [
 def __getattr__(name):
     # Encoders and datasets pull in heavier optional dependencies: import them on first use.
     if name in ("get_encoder", "list_encoders"):
-        from . import encoders
+        from . import encoders  # import cost: pulls the optional encoder stack on first use
 
         return getattr(encoders, name)
     if name in ("load_dataset", "list_datasets"):
-        from . import datasets
+        from . import datasets  # import cost: first use only
 
         return getattr(datasets, name)
     raise AttributeError(f"module 'repalign' has no attribute {name!r}")

@@ -36,8 +36,8 @@ from pathlib import Path  # noqa: E402
 from . import _progress  # noqa: E402
 from .io import FORMATS, atomic_write, check_extension, check_writable  # noqa: E402
 
-# Every other import is done inside the command that needs it: `repalign --help` and a
-# mistyped option should answer at once, without loading numpy-heavy modules or torch.
+# Lazy imports: every other import is done inside the command that needs it, so that
+# `repalign --help` and a mistyped option answer at once, without loading torch or the solvers.
 
 __all__ = ["main", "build_parser", "CLIError"]
 

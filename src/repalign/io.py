@@ -71,7 +71,15 @@ FORMATS = (".npy", ".npz", ".safetensors", ".parquet", ".pt", ".pth", ".csv", ".
 
 @dataclass(frozen=True)
 class EmbeddingFile:
-    """An embedding matrix with the metadata of its sidecar (empty dict if none)."""
+    """An embedding matrix with the metadata of its sidecar.
+
+    Attributes
+    ----------
+    array : ndarray, shape (n, d)
+    metadata : dict
+        The sidecar's content (empty when there is none).
+    path : str
+    """
 
     array: np.ndarray = field(repr=False)
     metadata: dict
@@ -87,6 +95,17 @@ class EmbeddingFile:
 
 
 def sidecar_path(path) -> Path:
+    """The JSON sidecar of an embedding file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Path
+        ``<path>.json``.
+    """
     p = Path(path)
     return p.with_name(p.name + ".json")
 
@@ -346,7 +365,20 @@ def load_embeddings(path, key: str | None = None, *, index_column: str = "auto")
 
 
 def check_extension(path, allowed, what: str = "output") -> Path:
-    """Raise unless ``path`` ends in one of ``allowed`` (e.g. ``(".png", ".pdf")``), before any work."""
+    """Refuse a path whose extension is not allowed, before any work.
+
+    Parameters
+    ----------
+    path : str or Path
+    allowed : sequence of str
+        E.g. ``(".png", ".pdf")``.
+    what : str
+        Word used in the error ("output", "plot").
+
+    Returns
+    -------
+    Path
+    """
     p = Path(path)
     if p.suffix.lower() not in allowed:
         raise ValueError(f"{p}: unsupported {what} extension {p.suffix or '(none)'!r}; use one of {', '.join(allowed)}")
@@ -354,7 +386,17 @@ def check_extension(path, allowed, what: str = "output") -> Path:
 
 
 def check_writable(path, force: bool = False) -> Path:
-    """Raise if ``path`` exists and ``force`` is False, is a folder, or sits under a file."""
+    """Refuse an output path that exists (without ``force``), is a folder, or sits under a file.
+
+    Parameters
+    ----------
+    path : str or Path
+    force : bool
+
+    Returns
+    -------
+    Path
+    """
     p = Path(path)
     if p.is_dir():
         raise ValueError(f"{p}: is a folder, expected a file path")
@@ -412,10 +454,22 @@ def _default_mode(p: Path) -> int:
 
 @contextlib.contextmanager
 def atomic_write(path, force: bool = False, suffix: str | None = None):
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+    """Write a file atomically: yield a temporary path next to ``path``, rename it on success.
 
     The temporary name carries this process's id (stale ones from killed writers are removed
-    first); the final file gets normal permissions (see module docstring).
+    first); the final file gets normal permissions (module docstring).
+
+    Parameters
+    ----------
+    path : str or Path
+    force : bool
+        Replace an existing file.
+    suffix : str, optional
+        Suffix of the temporary file (default: that of ``path``).
+
+    Returns
+    -------
+    context manager yielding Path
     """
     p = check_writable(path, force)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -463,11 +517,27 @@ def _write_raw(arr: np.ndarray, tmp: Path, ext: str, key: str) -> None:
 
 def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = False,
                     key: str = "embeddings", dtype=None) -> Path:
-    """Write ``X`` (n, d) to ``path`` atomically, plus a JSON sidecar ``<path>.json``.
+    """Write an embedding matrix atomically, plus a JSON sidecar ``<path>.json``.
 
     The sidecar records ``n``, ``dim``, ``dtype``, ``format``, ``created`` (UTC, ISO 8601), the
-    repalign version and every entry of ``metadata`` (model, dataset, preprocessing, ...).
-    Neither file is replaced if it exists, unless ``force=True``.
+    repalign version and every entry of ``metadata`` (model, dataset, preprocessing, ...). Neither
+    file is replaced if it exists, unless ``force=True``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Format by extension (module docstring).
+    X : array, shape (n, d)
+    metadata : dict, optional
+    force : bool
+    key : str
+        Array name in formats that name arrays (default ``"embeddings"``).
+    dtype : numpy dtype, optional
+        Default: the input's floating dtype, else float64.
+
+    Returns
+    -------
+    Path
     """
     p = Path(path)
     ext = _ext(p)
@@ -478,7 +548,7 @@ def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = Fals
     sc = sidecar_path(p)
     check_writable(p, force)
     check_writable(sc, force)
-    from . import __version__
+    from . import __version__  # cycle: repalign/__init__ imports this module
 
     meta = {
         "n": int(arr.shape[0]),

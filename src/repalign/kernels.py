@@ -51,16 +51,36 @@ BANDWIDTH_RULES = ("median", "kornblith")
 
 
 def linear_gram(X: np.ndarray) -> np.ndarray:
-    """``X Xᵀ`` for ``X`` of shape (n, d), computed as a general product.
+    """``X Xᵀ``, computed as a general product.
 
     ``X @ X.T`` takes numpy's syrk path, which has been seen to crash with 2 OpenBLAS threads
     for n >= 16,000; multiplying by an explicit copy of the transpose avoids it.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
     """
     return X @ np.ascontiguousarray(X.T)
 
 
 def cosine_normalize(X: np.ndarray, name: str = "X") -> np.ndarray:
-    """Scale every row to unit L2 norm; a zero row is an error (its direction is undefined)."""
+    """Scale every row to unit L2 norm.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    name : str
+        The argument name used in errors.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+        A new array. A zero row is an error (its direction is undefined).
+    """
     norms = np.linalg.norm(X, axis=1)
     if np.any(norms == 0):
         i = int(np.flatnonzero(norms == 0)[0])
@@ -86,8 +106,20 @@ def _finish_sq_distances(G: np.ndarray, sq_rows: np.ndarray, sq_cols: np.ndarray
 
 
 def squared_distances(X: np.ndarray) -> np.ndarray:
-    """Pairwise squared Euclidean distances, shape (n, n): non-negative, zero diagonal, exactly
-    zero for identical rows. Computed on centred rows (translation-invariant, less cancellation)."""
+    """Pairwise squared Euclidean distances of the rows.
+
+    Computed on centred rows (translation-invariant, less cancellation); values below the
+    rounding noise of the Gram identity are set to 0, so identical rows are exactly 0 apart.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Non-negative, zero diagonal.
+    """
     Xc = X - X.mean(axis=0)
     sq = np.einsum("ij,ij->i", Xc, Xc)
     D = linear_gram(Xc)
@@ -98,8 +130,19 @@ def squared_distances(X: np.ndarray) -> np.ndarray:
 
 
 def cross_sq_distances(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between the rows of ``Q`` (n, d) and ``B`` (m, d), shape
-    (n, m), with the same rounding clean-up as :func:`squared_distances` (both centred by B's mean)."""
+    """Squared Euclidean distances between the rows of ``Q`` and of ``B``.
+
+    Same rounding clean-up as :func:`squared_distances` (both centred by B's mean).
+
+    Parameters
+    ----------
+    Q : ndarray, shape (n, d)
+    B : ndarray, shape (m, d)
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+    """
     mu = B.mean(axis=0)
     Qc, Bc = Q - mu, B - mu
     G = Qc @ np.ascontiguousarray(Bc.T)
@@ -110,8 +153,23 @@ def cross_sq_distances(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
 def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -> float:
     """Bandwidth from order statistics of the ``m = n(n-1)/2`` upper-triangle squared distances.
 
-    ``select(ranks)`` must return the values of the given ranks (0-based, ascending order) of the
-    upper-triangle squared distances. ``m_zero`` is how many of them are exactly zero.
+    Parameters
+    ----------
+    select : callable
+        ``select(ranks)`` returns the values of the given 0-based ranks (ascending order) of the
+        upper-triangle squared distances.
+    n : int
+        Number of rows.
+    m_zero : int
+        How many of the upper-triangle distances are exactly zero.
+    rule : {"median", "kornblith"}
+    threshold : float
+        Multiplier of the rule's σ.
+
+    Returns
+    -------
+    float
+        σ (module docstring for the rules).
     """
     m = n * (n - 1) // 2
     if rule == "median":
@@ -190,8 +248,20 @@ def resolve_sigma(sigma, threshold: float = 1.0):
 
 
 def rbf_sigma(D: np.ndarray | None, sigma="median", threshold: float = 1.0) -> float:
-    """Resolve ``sigma`` (a rule name or a float, see :func:`resolve_sigma`) from a dense
-    (n, n) squared-distance matrix ``D`` (unused for an explicit σ). Returns σ."""
+    """Resolve ``sigma`` (a rule name or a float, see :func:`resolve_sigma`) on a distance matrix.
+
+    Parameters
+    ----------
+    D : ndarray, shape (n, n), or None
+        Squared distances (unused for an explicit σ).
+    sigma : str or float
+    threshold : float
+
+    Returns
+    -------
+    float
+        σ.
+    """
     sigma = resolve_sigma(sigma, threshold)
     if not isinstance(sigma, str):
         return sigma
@@ -207,7 +277,20 @@ def rbf_sigma(D: np.ndarray | None, sigma="median", threshold: float = 1.0) -> f
 
 
 def rbf_gram(X: np.ndarray, sigma="median", threshold: float = 1.0) -> tuple[np.ndarray, float]:
-    """RBF Gram matrix ``exp(-D / (2σ²))`` and the σ used."""
+    """RBF Gram matrix ``exp(-‖xᵢ - xⱼ‖² / (2σ²))``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    sigma, threshold
+        Bandwidth (module docstring).
+
+    Returns
+    -------
+    K : ndarray, shape (n, n)
+    sigma : float
+        The σ used.
+    """
     D = squared_distances(X)
     s = rbf_sigma(D, sigma, threshold)
     D *= -1.0 / (2.0 * s * s)
@@ -216,8 +299,22 @@ def rbf_gram(X: np.ndarray, sigma="median", threshold: float = 1.0) -> tuple[np.
 
 
 def mean_normalize(D: np.ndarray, name: str = "X") -> np.ndarray:
-    """``D`` (n, n, zero diagonal) divided by the mean of its off-diagonal entries, so that two
-    spaces' distances are comparable (Gromov–Wasserstein compares raw values); a new array."""
+    """Divide a distance matrix by the mean of its off-diagonal entries.
+
+    Two spaces' distances become comparable (Gromov–Wasserstein compares raw values).
+
+    Parameters
+    ----------
+    D : ndarray, shape (n, n)
+        Zero diagonal.
+    name : str
+        The argument name used in errors.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        A new array; identical rows only (mean 0) are an error.
+    """
     n = D.shape[0]
     if n < 2:
         raise ValueError(f"{name}: needs at least 2 rows to have distances, got {n}")
@@ -228,14 +325,42 @@ def mean_normalize(D: np.ndarray, name: str = "X") -> np.ndarray:
 
 
 def normalized_distances(X: np.ndarray, name: str = "X") -> np.ndarray:
-    """Euclidean distance matrix (n, n) of the rows of ``X`` (n, d) divided by its off-diagonal
-    mean: invariant to isotropic scaling, rotations and translations (schnaus2025's GW input)."""
+    """Euclidean distances of the rows divided by their off-diagonal mean.
+
+    Invariant to isotropic scaling, rotations and translations (schnaus2025's GW input).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    name : str
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    References
+    ----------
+    schnaus2025 (arXiv:2503.24129), §3.
+    """
     return mean_normalize(np.sqrt(squared_distances(X)), name)
 
 
 def normalized_centered_gram(K: np.ndarray, name: str = "X") -> np.ndarray:
-    """``HKH / ‖HKH‖_F`` for an (n, n) Gram matrix: ``⟨K̄, L̄⟩_F`` is the (biased) CKA of the two
-    kernels (maniparambil2024 after Eq. 4)."""
+    """``HKH / ‖HKH‖_F``: ``⟨K̄, L̄⟩_F`` is the (biased) CKA of the two kernels.
+
+    Parameters
+    ----------
+    K : ndarray, shape (n, n)
+    name : str
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224), after Eq. 4.
+    """
     C = center_gram(K)
     norm = np.linalg.norm(C)
     if not norm > 0:
@@ -275,7 +400,17 @@ def normalized_kernel(X: np.ndarray, kind: str = "cka", name: str = "X") -> np.n
 
 
 def center_gram(K: np.ndarray) -> np.ndarray:
-    """``H K H`` with ``H = I - 11ᵀ/n`` (double centring), returned as a new array."""
+    """``H K H`` with ``H = I - 11ᵀ/n`` (double centring).
+
+    Parameters
+    ----------
+    K : ndarray, shape (n, n)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        A new array.
+    """
     row = K.mean(axis=0)
     total = row.mean()
     return K - row[None, :] - K.mean(axis=1)[:, None] + total
@@ -284,10 +419,21 @@ def center_gram(K: np.ndarray) -> np.ndarray:
 def iter_sq_distance_blocks(
     X: np.ndarray, block: int
 ) -> Iterator[tuple[int, int, int, int, np.ndarray]]:
-    """Yield ``(i0, i1, j0, j1, D_block)`` for the upper block triangle (``j0 >= i0``).
+    """Squared-distance blocks of the upper block triangle (``j0 >= i0``).
 
-    Only ``n²/2`` distances are formed in total and at most ``block²`` at once. Diagonal
-    blocks contain their own zero diagonal.
+    Only ``n²/2`` distances are formed in total and at most ``block²`` at once. Diagonal blocks
+    contain their own zero diagonal.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    block : int
+        Rows per block.
+
+    Returns
+    -------
+    iterator of (i0, i1, j0, j1, D_block)
+        ``D_block`` has shape (i1 - i0, j1 - j0).
     """
     n = X.shape[0]
     X = X - X.mean(axis=0)

@@ -197,10 +197,27 @@ class PairMoments:
 
 def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiased: bool = False,
                         compute_dtype: str = "auto", progress: bool = False) -> float:
-    """Linear CKA from an iterable of ``(X_chunk, Y_chunk)`` row blocks; never forms an n x n matrix.
+    """Linear CKA from row blocks; never forms an n x n matrix.
 
-    Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²). ``compute_dtype``
-    as in :class:`PairMoments`.
+    Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²).
+
+    Parameters
+    ----------
+    chunks : iterable of (X_chunk, Y_chunk)
+        Row blocks of shape (b, dx) and (b, dy).
+    debiased : bool
+        Unbiased HSIC (needs n >= 4).
+    compute_dtype : {"auto", "float64", "float32"}
+        As in :class:`PairMoments`.
+    progress : bool
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Kornblith et al., ICML 2019, arXiv:1905.00414 (feature-space form); maniparambil2024 (arXiv:2401.05224) Eq. 1.
     """
     acc = PairMoments(debiased=debiased, compute_dtype=compute_dtype)
     chunks = track(chunks, "linear CKA", enabled=progress, unit="chunk")

@@ -29,12 +29,40 @@ DATASETS = {
 
 
 def list_datasets() -> dict[str, str]:
+    """Names of the datasets and what each is.
+
+    Parameters
+    ----------
+    None
+
+    Returns
+    -------
+    dict of str to str
+    """
     return dict(DATASETS)
 
 
 def load_dataset(name: str, data_dir=None, per_class: int | None = None, seed: int = 0,
                  limit: int | None = None):
-    """Load a dataset by name (see module docstring); ``per_class`` subsamples image datasets."""
+    """Load a dataset by name (module docstring).
+
+    Parameters
+    ----------
+    name : str
+        ``xtd10[:LANG]``, ``cifar10``, ``imagenet-classes[:name]``, ``mnist``, ``digits`` or
+        ``image-folder:PATH``.
+    data_dir : path, optional
+        Default ``$REPALIGN_DATA``.
+    per_class : int, optional
+        Image datasets: at most this many items per class (seeded).
+    seed : int
+    limit : int, optional
+        The first ``limit`` items.
+
+    Returns
+    -------
+    TextDataset or ImageDataset
+    """
     base, _, arg = name.partition(":")
     if base == "xtd10":
         ds = load_xtd10(arg or "en", data_dir)

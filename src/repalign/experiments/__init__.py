@@ -20,7 +20,11 @@ from .demo import DemoResult, run_demo
 __all__ = ["AblationResult", "run_ablation", "ClassificationResult", "run_classification", "CrossLingualResult",
            "run_crosslingual", "DemoResult", "run_demo", "EXPERIMENTS", "CKAvsQAPResult", "run_cka_vs_qap",
            "BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
-           "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers"]
+           "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers", "RESULT_TYPES"]
+
+RESULT_TYPES = {"crosslingual": CrossLingualResult, "ablation": AblationResult, "classification": ClassificationResult,
+                "cka-vs-qap": CKAvsQAPResult, "blind-cifar": BlindCifarResult, "unsupervised": UnsupervisedExperimentResult,
+                "blind-xtd": BlindXTDResult, "qap-solvers": SolverComparisonResult}
 
 EXPERIMENTS = {
     "crosslingual": "XTD-10 caption matching, English-only vs multilingual encoders (paper Table 4 analogue)",

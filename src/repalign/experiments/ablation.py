@@ -16,6 +16,7 @@ import numpy as np
 
 from ..datasets import load_xtd10
 from ..encoders import encode_cached, get_encoder
+from ..io import check_writable
 from ..matching import run_matching
 from ._base import TableResult, write_result
 
@@ -46,8 +47,6 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
                  lang_b: str = "de", base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None,
                  force: bool = False, log=print) -> AblationResult:
     """Run the ablation (see module docstring); writes JSON to ``out`` when given."""
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()

@@ -19,9 +19,12 @@ import time
 
 import numpy as np
 
-from ..datasets import class_name_embeddings, load_cifar10
+from ..datasets import class_name_embeddings, load_cifar10, load_xtd10
+from ..datasets.base import data_root
 from ..encoders import encode_cached, get_encoder
+from ..io import check_writable
 from ..matching import blind_match, class_means, select_subset, unsupervised_classifier
+from ..qap import entropic_gw, faq_solver, hahn_grant, matching_problem, tabu_search, two_opt
 from ._base import TableResult, write_result
 
 __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
@@ -76,8 +79,6 @@ def run_blind_cifar(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=
                     resamples: int = 5, time_limit: float = 10.0, out=None, force: bool = False,
                     progress: bool = False, log=print) -> BlindCifarResult:
     """CIFAR-10 small-scale blind matching (see module docstring)."""
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -134,8 +135,6 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
                      measure: str = "gw", seeds=(0, 1, 2), time_limit: float = 10.0, out=None, force: bool = False,
                      progress: bool = False, log=print) -> UnsupervisedExperimentResult:
     """Unsupervised CIFAR-10 classifier (schnaus2025 §5, see module docstring)."""
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -183,9 +182,6 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
                   hg_max_n: int = 30, out=None, force: bool = False, progress: bool = False,
                   log=print) -> BlindXTDResult:
     """XTD-10 caption blind matching for subset sizes (see module docstring)."""
-    from ..datasets import load_xtd10
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -252,10 +248,6 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
     """Every solver on the same GW matching instances (paper Table 1 analogue): two noisy
     views of a latent for each ``(n, noise)`` in ``synthetic``, and with ``real`` (and data)
     CIFAR-10 class means and XTD-10 caption subsets."""
-    from ..datasets import load_xtd10
-    from ..io import check_writable
-    from ..qap import entropic_gw, faq_solver, hahn_grant, matching_problem, tabu_search, two_opt
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -295,8 +287,6 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
 
 
 def _has_data():
-    from ..datasets.base import data_root
-
     try:
         data_root(None)
         return True

@@ -18,8 +18,10 @@ import numpy as np
 
 from ..datasets import PROMPT_TEMPLATES, XTD10_LANGUAGES, load_cifar10, load_xtd10
 from ..encoders import encode_cached, get_encoder
+from ..io import check_writable
 from ..matching import QAPMatcher, split, stretch
 from ..measures import cka
+from ..report.plots import plot_scatter
 from ._base import TableResult, write_result
 from .blind import available_text_encoders
 
@@ -51,6 +53,14 @@ class CKAvsQAPResult(TableResult):
                              f"Spearman {c['spearman']:.2f}")
         return "\n".join(lines)
 
+    def readme_markdown(self) -> str:
+        lines = ["| pairs | n | Pearson | Spearman |", "|---|---|---|---|"]
+        for k in ("text", "image", None):
+            c = self.correlation(k)
+            if c["pearson"] is not None:
+                lines.append(f"| {k or 'all'} | {c['n']} | {c['pearson']:.2f} | {c['spearman']:.2f} |")
+        return "\n".join(lines)
+
 
 def _qap_accuracy(Z, H, classes=None, base_size=320, query_size=500, seed=0):
     base, query = split(Z, base_size, query_size, seed, "kmeans")
@@ -73,8 +83,6 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
                    per_class: int = 100, seed: int = 0, out=None, plot=None, force: bool = False,
                    progress: bool = False, log=print) -> CKAvsQAPResult:
     """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``."""
-    from ..io import check_writable
-
     for p in (out, plot):
         if p:
             check_writable(p, force)
@@ -111,8 +119,6 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
                                    "qap": "local-CKA start, FAQ (float32), 2-opt"}, time.perf_counter() - t0)
     write_result(result, out, force)
     if plot:
-        from ..report.plots import plot_scatter
-
         plot_scatter([{"CKA": r["cka"], "QAP matching accuracy": r["qap_accuracy"], "pairs": r["kind"]} for r in rows],
                      plot, x="CKA", y="QAP matching accuracy", group="pairs", title="CKA vs QAP", force=force)
     return result

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..datasets import class_name_embeddings, load_cifar10
 from ..encoders import encode_cached, get_encoder
+from ..io import check_writable
 from ..matching import class_scores, stretch, topk_accuracy
 from ._base import TableResult, write_result
 
@@ -40,8 +41,6 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
                        base_per_class: int = 10, seeds=(0, 1, 2), use_stretch: bool = True, out=None,
                        force: bool = False, progress: bool = False, log=print) -> ClassificationResult:
     """Run the experiment (see module docstring); writes JSON to ``out`` when given."""
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     if base_per_class >= per_class:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..datasets import XTD10_LANGUAGES, load_xtd10
 from ..encoders import encode_cached, get_encoder
+from ..io import check_writable
 from ..matching import run_matching
 from ..measures import cka
 from ._base import TableResult, write_result
@@ -63,8 +64,6 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
                      base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None, force: bool = False,
                      progress: bool = False, log=print) -> CrossLingualResult:
     """Run the experiment (see module docstring); writes JSON to ``out`` when given."""
-    from ..io import check_writable
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._validate import renamed_kwargs
+from ..datasets import load_dataset, load_imagenet_classes
 from ..encoders import encode_cached, get_encoder
+from ..io import atomic_write, check_writable
 from ..measures.stats import DEFAULT_MEASURES, evaluate, shuffle_curve
+from ..report import format_similarity_table, plot_shuffle_curves
 
 __all__ = ["DemoResult", "run_demo", "DEMO_OUTPUTS"]
 
@@ -89,10 +92,6 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
     DemoResult
     """
     permutations, bootstrap = n_permutations, n_bootstrap
-    from ..datasets import load_dataset, load_imagenet_classes
-    from ..io import atomic_write, check_writable
-    from ..report import format_similarity_table, plot_shuffle_curves
-
     out = Path(out_dir)
     for name in DEMO_OUTPUTS:
         check_writable(out / name, force)

@@ -64,21 +64,61 @@ class LinearMap:
 
 
 def linear_regression_scores(Zb, Hb, Zq, Hq, ridge: float = 0.0) -> np.ndarray:
-    """(q_z, q_h) cosines between ``Zq W`` and ``Hq`` with ``W`` fitted on the base pairs
-    ``(Zb, Hb)`` by :class:`LinearMap` (maniparambil2024 §5's linear baseline)."""
+    """Linear-regression baseline: cosines between ``Zq W`` and ``Hq``, ``W`` fitted on the base pairs.
+
+    Parameters
+    ----------
+    Zb, Hb : array, shape (M, d1) and (M, d2)
+    Zq, Hq : array, shape (N'_z, d1) and (N'_h, d2)
+    ridge : float
+        0: minimum-norm least squares; > 0: ridge.
+
+    Returns
+    -------
+    ndarray, shape (N'_z, N'_h)
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224) §5 (baselines).
+    """
     Hq = as_embeddings(Hq, "Hq", min_samples=1)
     return _cos(LinearMap(Zb, Hb, ridge).predict(Zq), Hq, "Zq @ W", "Hq")
 
 
 def relative_scores(Zb, Hb, Zq, Hq) -> np.ndarray:
-    """Cosine between relative representations (cosines to the M base anchors)."""
+    """Relative representations: each query described by its cosines to the base anchors of its
+    own space; scores are cosines between those descriptions.
+
+    Parameters
+    ----------
+    Zb, Hb : array, shape (M, d1) and (M, d2)
+    Zq, Hq : array, shape (N'_z, d1) and (N'_h, d2)
+
+    Returns
+    -------
+    ndarray, shape (N'_z, N'_h)
+
+    References
+    ----------
+    Moschella et al., "Relative representations enable zero-shot latent space communication",
+    ICLR 2023, arXiv:2209.15430.
+    """
     Zb, Hb = check_pair(Zb, Hb, names=("Zb", "Hb"))
     Zq, Hq = as_embeddings(Zq, "Zq", min_samples=1), as_embeddings(Hq, "Hq", min_samples=1)
     return _cos(_cos(Zq, Zb, "Zq", "Zb"), _cos(Hq, Hb, "Hq", "Hb"), "relative(Zq)", "relative(Hq)")
 
 
 def cosine_scores(Zq, Hq) -> np.ndarray:
-    """Plain cosine similarity; the two spaces must have the same dimension."""
+    """Plain cosine similarity (encoders sharing one space).
+
+    Parameters
+    ----------
+    Zq, Hq : array, shape (N'_z, d) and (N'_h, d)
+
+    Returns
+    -------
+    ndarray, shape (N'_z, N'_h)
+    """
     Zq, Hq = as_embeddings(Zq, "Zq", min_samples=1), as_embeddings(Hq, "Hq", min_samples=1)
     if Zq.shape[1] != Hq.shape[1]:
         raise ValueError(f"Hq: cosine needs one shared space, but dims differ ({Zq.shape[1]} vs {Hq.shape[1]}); "

@@ -33,8 +33,21 @@ __all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "S
 
 
 def class_means(X, labels, n_classes: int | None = None, normalize: bool = True) -> np.ndarray:
-    """(C, d) mean of the rows of ``X`` (n, d) per label ``0..C-1``, L2-normalised.
-    Every class needs at least one row."""
+    """L2-normalised mean embedding per class (the vision side of blind matching).
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    labels : array of int, shape (n,)
+        Classes 0..C-1; every class needs a row.
+    n_classes : int, optional
+    normalize : bool
+        L2-normalise the means (default).
+
+    Returns
+    -------
+    ndarray, shape (C, d)
+    """
     X = as_embeddings(X, "X", min_samples=1)
     y = np.asarray(labels)
     if y.shape != (len(X),):
@@ -58,8 +71,20 @@ def class_means(X, labels, n_classes: int | None = None, normalize: bool = True)
 
 @dataclass(frozen=True)
 class BlindMatchResult:
-    """``permutation[i]`` = the row of Y matched to row i of X; ``accuracy`` against the
-    identity (rows given in true order); solver output in ``qap``."""
+    """Result of :func:`blind_match`.
+
+    Attributes
+    ----------
+    permutation : ndarray, shape (N,)
+        ``permutation[i]`` = the row of Y matched to row i of X.
+    accuracy : float
+        Against the identity (rows given in true order).
+    chance : float
+        1/N.
+    measure : str
+    qap : QAPResult
+        The solver's output (objective, bound, optimality).
+    """
 
     permutation: np.ndarray = field(repr=False)
     accuracy: float
@@ -104,7 +129,7 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
 
     References
     ----------
-    schnaus2025 Eq. 1.
+    schnaus2025 (arXiv:2503.24129) Eq. 1.
     """
     X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
     if len(X) != len(Y):
@@ -120,9 +145,26 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
 
 @renamed_kwargs(metric="measure")
 def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
-    """``W_ij = -l(KX_ij, KY_ij)``: how well pair (i, j) agrees across the two spaces under the
-    known pairing (larger = better), for subset selection. Kernels are computed over all L
-    items (for CKA, centring over all L rather than each subset)."""
+    """How well each pair of items agrees across the two spaces under the known pairing.
+
+    ``W_ij = -l(KX_ij, KY_ij)`` (larger = better); kernels are computed over all L items (for CKA,
+    centring over all L rather than each subset); the diagonal is 0.
+
+    Parameters
+    ----------
+    X, Y : array, shape (L, d1) and (L, d2)
+    measure : {"gw", "cka-linear", "mutual-knn"}
+    k : int
+    standardize : bool
+
+    Returns
+    -------
+    ndarray, shape (L, L)
+
+    References
+    ----------
+    schnaus2025 (Schnaus et al., "It's a (Blind) Match!", CVPR 2025, arXiv:2503.24129), Eq. 2.
+    """
     X, Y = as_embeddings(X, "X", min_samples=3), as_embeddings(Y, "Y", min_samples=3)
     if len(X) != len(Y):
         raise ValueError(f"X, Y: need the same number of rows (the known pairs), got {len(X)} and {len(Y)}")
@@ -134,6 +176,19 @@ def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool
 
 @dataclass(frozen=True)
 class SubsetResult:
+    """Result of :func:`select_subset`.
+
+    Attributes
+    ----------
+    indices : ndarray of int
+        The chosen items, sorted.
+    score : float
+        ``Σ_ij W_ij`` over the chosen pairs (both orders).
+    method : str
+    optimal : bool
+        Proven optimal (MILP) or trivially (N = L).
+    seconds : float
+    """
     indices: np.ndarray = field(repr=False)  # sorted
     score: float  # Σ_ij W_ij over the chosen pairs (both orders)
     method: str
@@ -230,11 +285,33 @@ MILP_MAX_L = 40
 @renamed_kwargs(metric="measure")
 def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
                   time_limit: float = 60.0) -> SubsetResult:
-    """Choose N of the L row pairs of ``X`` (L, d1), ``Y`` (L, d2) whose similarity
-    structures agree best (schnaus2025 Eq. 2, see :func:`agreement_matrix`).
+    """Choose the N of L row pairs whose similarity structures agree best.
 
-    ``method``: ``"greedy"`` (growth by largest gain, then best-improvement swaps),
-    ``"milp"`` (exact, HiGHS; L <= 40) or ``"auto"`` (MILP when L <= 20, else greedy)."""
+    ``max_s Σ_ij -l(X_ij, Y_ij) s_i s_j`` with ``|s| = N`` (see :func:`agreement_matrix`).
+
+    Parameters
+    ----------
+    X, Y : array, shape (L, d1) and (L, d2)
+        Known pairs.
+    N : int
+        2 <= N <= L.
+    measure : {"gw", "cka-linear", "mutual-knn"}
+    method : {"auto", "greedy", "milp"}
+        ``greedy``: growth by largest gain, then best-improvement swaps from 11 starts; ``milp``:
+        exact (scipy's HiGHS; L <= 40); ``auto``: MILP when L <= 20, else greedy.
+    k : int
+    standardize : bool
+    time_limit : float
+        MILP seconds (default 60).
+
+    Returns
+    -------
+    SubsetResult
+
+    References
+    ----------
+    schnaus2025 (Schnaus et al., "It's a (Blind) Match!", CVPR 2025, arXiv:2503.24129), Eq. 2 (a p-dispersion-sum problem).
+    """
     t0 = time.perf_counter()
     W = agreement_matrix(X, Y, measure, k=k, standardize=standardize)
     L = len(W)
@@ -257,8 +334,21 @@ def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k:
 
 @dataclass(frozen=True)
 class UnsupervisedResult:
-    """Cluster -> class by blind matching; accuracies against labels; the oracle map is the
-    Hungarian assignment of clusters to classes maximising agreement with the labels."""
+    """Result of :func:`unsupervised_classifier`.
+
+    Attributes
+    ----------
+    predictions : ndarray of int, shape (n,)
+    accuracy : float
+        Against the labels (NaN without labels).
+    oracle_accuracy : float
+        With the Hungarian assignment of clusters to classes that agrees best with the labels.
+    cluster_map, oracle_map : ndarray of int, shape (C,)
+        Cluster -> class by blind matching, and by the oracle.
+    matched_clusters : float
+        Fraction of clusters mapped to their oracle class.
+    chance : float
+    """
 
     predictions: np.ndarray = field(repr=False)
     accuracy: float
@@ -277,9 +367,35 @@ class UnsupervisedResult:
 @renamed_kwargs(metric="measure")
 def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "gw", solver: str = "hahn-grant",
                             time_limit: float | None = None, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
-    """Classify ``images`` (n, d1) into the C classes of ``class_text`` (C, d2) with no
-    labels: k-means (C clusters) on L2-normalised image embeddings, cluster centres matched to
-    the class texts by :func:`blind_match`. ``labels`` (n,) are used only for scoring."""
+    """Classify images into classes named only by text, with no labels.
+
+    k-means (C clusters) on L2-normalised image embeddings; the cluster centres are matched to
+    the class texts by :func:`blind_match`.
+
+    Parameters
+    ----------
+    images : array, shape (n, d1)
+    class_text : array, shape (C, d2)
+    labels : array of int, shape (n,), optional
+        Used only for scoring.
+    measure : {"gw", "cka-linear", "mutual-knn"}
+    solver : str
+    time_limit : float, optional
+    seed : int
+        k-means and the hidden shuffle.
+    n_init : int
+        k-means restarts (default 10).
+    **kwargs
+        Passed to :func:`blind_match`.
+
+    Returns
+    -------
+    UnsupervisedResult
+
+    References
+    ----------
+    schnaus2025 (Schnaus et al., "It's a (Blind) Match!", CVPR 2025, arXiv:2503.24129), §5.
+    """
     Xi = cosine_normalize(as_embeddings(images, "images"), "images")
     T = as_embeddings(class_text, "class_text", min_samples=3)
     C = len(T)

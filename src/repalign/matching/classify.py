@@ -18,10 +18,27 @@ __all__ = ["class_scores", "topk_accuracy"]
 
 
 def class_scores(Zb, yb, class_emb, Zq, method: str = "local-cka", kernel: str = "linear") -> np.ndarray:
-    """(N_q, C) scores of query images ``Zq`` against the C class embeddings.
+    """Scores of query images against class embeddings, through a labelled base set.
 
-    ``Zb`` (M, d1) labelled base images with integer labels ``yb`` in [0, C); ``class_emb``
-    (C, d2). ``method``: ``local-cka``, ``linear`` or ``relative``.
+    Parameters
+    ----------
+    Zb : array, shape (M, d1)
+        Labelled base images.
+    yb : array of int, shape (M,)
+        Their classes in [0, C).
+    class_emb : array, shape (C, d2)
+    Zq : array, shape (N_q, d1)
+    method : {"local-cka", "linear", "relative"}
+    kernel : {"linear", "rbf"}
+        Local CKA's kernel.
+
+    Returns
+    -------
+    ndarray, shape (N_q, C)
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224) §5.3.
     """
     Zb = as_embeddings(Zb, "Zb")
     T = as_embeddings(class_emb, "class_emb", min_samples=2)
@@ -41,7 +58,19 @@ def class_scores(Zb, yb, class_emb, Zq, method: str = "local-cka", kernel: str =
 
 
 def topk_accuracy(scores, y, ks=(1, 5)) -> dict:
-    """Fraction of rows whose true class ``y`` is among the k best-scored classes."""
+    """Fraction of rows whose true class is among the k best-scored classes.
+
+    Parameters
+    ----------
+    scores : array, shape (N, C)
+    y : array of int, shape (N,)
+    ks : sequence of int
+
+    Returns
+    -------
+    dict
+        ``top{k}`` for each k.
+    """
     S = np.asarray(scores, dtype=float)
     y = np.asarray(y)
     true = S[np.arange(len(y)), y]

@@ -131,7 +131,7 @@ def local_cka(Zb, Hb, Zq, Hq, kernel: str = "linear", sigma="median", threshold:
 
     References
     ----------
-    maniparambil2024 Eq. 6.
+    maniparambil2024 (arXiv:2401.05224) Eq. 6.
     """
     Zb, Hb, Zq, Hq = _check_inputs(Zb, Hb, Zq, Hq)
     sig = resolve_sigmas(Zb, Hb, Zq, Hq, sigma, threshold) if kernel == "rbf" else (None, None)
@@ -139,7 +139,17 @@ def local_cka(Zb, Hb, Zq, Hq, kernel: str = "linear", sigma="median", threshold:
 
 
 def local_cka_naive(Zb, Hb, Zq, Hq, kernel: str = "linear", sigma="median", threshold: float = 1.0) -> np.ndarray:
-    """Reference: one full CKA per pair of the augmented Gram matrices (slow: tests only)."""
+    """Reference local CKA: one full CKA per pair of augmented Gram matrices (slow: tests only).
+
+    Parameters
+    ----------
+    Zb, Hb, Zq, Hq, kernel, sigma, threshold
+        As in :func:`local_cka`.
+
+    Returns
+    -------
+    ndarray, shape (N'_z, N'_h)
+    """
     Zb, Hb, Zq, Hq = _check_inputs(Zb, Hb, Zq, Hq)
     sx, sy = resolve_sigmas(Zb, Hb, Zq, Hq, sigma, threshold) if kernel == "rbf" else (None, None)
 

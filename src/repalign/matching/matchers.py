@@ -186,7 +186,18 @@ MATCHERS = {"local-cka": LocalCKAMatcher, "linear": LinearMatcher, "relative": R
 
 
 def make_matcher(method: str, **kwargs) -> Matcher:
-    """A matcher by name (``qap``, ``local-cka``, ``linear``, ``relative``, ``cosine``)."""
+    """A matcher by name.
+
+    Parameters
+    ----------
+    method : {"qap", "local-cka", "linear", "relative", "cosine"}
+    **kwargs
+        Passed to the matcher's constructor.
+
+    Returns
+    -------
+    Matcher
+    """
     if method not in MATCHERS:
         raise ValueError(f"method: unknown matching method {method!r}; known: {', '.join(MATCHERS)}")
     return MATCHERS[method](**kwargs)

@@ -18,20 +18,57 @@ def _square(scores, name="scores"):
 
 
 def assign(scores) -> np.ndarray:
-    """One-to-one matching maximising the total score: ``cols[i]`` is the partner of row i."""
+    """One-to-one matching maximising the total score (linear assignment, scipy).
+
+    Parameters
+    ----------
+    scores : array, shape (N', N')
+
+    Returns
+    -------
+    ndarray, shape (N',)
+        ``cols[i]`` is the partner of row i.
+    """
     _, cols = linear_sum_assignment(_square(scores), maximize=True)
     return cols
 
 
 def matching_accuracy(scores) -> float:
-    """Fraction of rows whose linear-assignment partner is the true one (the diagonal)."""
+    """Fraction of rows whose linear-assignment partner is the true one (the diagonal).
+
+    Parameters
+    ----------
+    scores : array, shape (N', N')
+        Larger = better; the truth is the diagonal.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224) §5 (matching accuracy).
+    """
     cols = assign(scores)
     return float(np.mean(cols == np.arange(len(cols))))
 
 
 def retrieval_metrics(scores, ks=(1, 5, 10)) -> dict:
-    """Top-k accuracy and mean rank (1 = best) in both directions: rows→columns
-    (``a2b``, e.g. image→text) and columns→rows (``b2a``). Ties count against the truth."""
+    """Top-k accuracy and mean rank (1 = best) in both directions.
+
+    Parameters
+    ----------
+    scores : array, shape (N', N')
+        Truth on the diagonal.
+    ks : sequence of int
+        Default (1, 5, 10).
+
+    Returns
+    -------
+    dict
+        ``a2b_top{k}`` (rows→columns, e.g. image→text), ``b2a_top{k}`` and the mean ranks. Ties
+        count against the truth.
+    """
     S = _square(scores)
     out = {}
     for tag, M in (("a2b", S), ("b2a", S.T)):

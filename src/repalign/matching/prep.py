@@ -13,9 +13,25 @@ __all__ = ["stretch", "select_base"]
 
 
 def stretch(X, base_rows=None) -> np.ndarray:
-    """Divide every feature by its standard deviation over the rows given (default all rows:
-    base ∪ query, as in the paper), ``X_s = X S`` with ``S = diag(1/std)``. Constant features
-    (std 0, e.g. some 8-bit USE dimensions) are left as they are: they carry no structure."""
+    """Divide every feature by its standard deviation over the rows given.
+
+    ``X_s = X S`` with ``S = diag(1/std)``; constant features (std 0, e.g. some 8-bit USE
+    dimensions) are left as they are: they carry no structure.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    base_rows : array of int, optional
+        Rows defining the std (default all rows: base ∪ query, as in the paper).
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224) §4.3 (stretching).
+    """
     X = as_embeddings(X, "X")
     ref = X if base_rows is None else X[np.asarray(base_rows)]
     sd = ref.std(axis=0)
@@ -24,19 +40,32 @@ def stretch(X, base_rows=None) -> np.ndarray:
 
 
 def select_base(X, size: int, method: str = "kmeans", seed: int = 0) -> np.ndarray:
-    """Indices of ``size`` base items among the rows of ``X`` (one space's embeddings).
+    """Indices of the base items among the rows of one space's embeddings.
 
     ``uniform``: a random subset. ``kmeans``: k-means with ``size`` clusters (scikit-learn,
     ``n_init=1``, ``seed``); for each centre the item with the highest cosine to it; duplicates
-    are removed and the set is refilled to ``size`` uniformly from the rest. Sorted.
+    are removed and the set is refilled to ``size`` uniformly from the rest.
 
     k-means runs on one thread: the base set then does not depend on the machine's core count
     (scikit-learn sums per-thread partial centres in the order threads finish). It does depend
     on the last bits of ``X``, like any k-means: see :mod:`repalign.encoders.cache`.
 
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    size : int
+        < n.
+    method : {"kmeans", "uniform"}
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (size,)
+        Sorted.
+
     References
     ----------
-    maniparambil2024 §4.3 (k-means base sets).
+    maniparambil2024 (arXiv:2401.05224) §4.3 (k-means base sets).
     """
     X = as_embeddings(X, "X")
     n = X.shape[0]

@@ -25,7 +25,21 @@ __all__ = ["MatchingResult", "run_matching", "split"]
 
 
 def split(Z, base_size: int, query_size: int, seed: int, base_selection: str = "kmeans"):
-    """``(base_idx, query_idx)`` for one seed over the rows of ``Z`` (k-means runs on ``Z``)."""
+    """Base and query indices for one seed.
+
+    Parameters
+    ----------
+    Z : array, shape (n, d)
+        k-means runs on these rows.
+    base_size, query_size : int
+    seed : int
+    base_selection : {"kmeans", "uniform"}
+
+    Returns
+    -------
+    base_idx, query_idx : ndarray of int
+        Sorted; disjoint.
+    """
     n = len(Z)
     base_size = check_positive_int(base_size, "base_size")
     query_size = check_positive_int(query_size, "query_size")
@@ -45,7 +59,16 @@ def split(Z, base_size: int, query_size: int, seed: int, base_selection: str = "
 
 @dataclass(frozen=True)
 class MatchingResult:
-    """Per method: mean and std over seeds of every metric; per-seed values in ``runs``."""
+    """Result of :func:`run_matching`.
+
+    Attributes
+    ----------
+    methods : dict
+        Per method: mean and std (``_std``) over seeds of every metric.
+    runs : dict
+        Per method: the per-seed values.
+    settings : dict
+    """
 
     methods: dict
     runs: dict = field(repr=False)
@@ -90,7 +113,7 @@ def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Seq
 
     References
     ----------
-    maniparambil2024 §5.
+    maniparambil2024 (arXiv:2401.05224) §5.
     """
     Z, H = check_pair(Z, H, names=("Z", "H"))
     seeds = list(seeds)

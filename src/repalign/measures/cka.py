@@ -121,7 +121,23 @@ def cka_ratio(kl: float, kk: float, ll: float) -> float:
 
 
 def hsic_from_grams(K, L, debiased: bool = False) -> float:
-    """HSIC of two precomputed (n, n) Gram matrices (Eq. 2, or Song's unbiased estimator)."""
+    """HSIC of two precomputed Gram matrices.
+
+    Parameters
+    ----------
+    K, L : ndarray, shape (n, n)
+    debiased : bool
+        Song et al.'s unbiased estimator (n >= 4) instead of ``tr(KHLH)/(n-1)²``.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
+    Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2; Song et al., JMLR 13 (2012).
+    """
     K = np.asarray(K, dtype=np.float64)
     L = np.asarray(L, dtype=np.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape != L.shape:
@@ -132,7 +148,23 @@ def hsic_from_grams(K, L, debiased: bool = False) -> float:
 
 
 def cka_from_grams(K, L, debiased: bool = False) -> float:
-    """CKA (Eq. 1) of two precomputed (n, n) Gram matrices."""
+    """CKA of two precomputed Gram matrices.
+
+    Parameters
+    ----------
+    K, L : ndarray, shape (n, n)
+    debiased : bool
+        Use the unbiased HSIC.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
+    Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2.
+    """
     return cka_ratio(hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
                   hsic_from_grams(L, L, debiased))
 
@@ -192,11 +224,26 @@ def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
 
 def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
          block_size: int | None = None) -> float:
-    """HSIC between embeddings ``X`` (n, dx) and ``Y`` (n, dy) (maniparambil2024 Eq. 2).
+    """HSIC between embeddings.
 
     Biased: ``tr(KCLC)/(n-1)²``. ``debiased=True``: Song et al.'s unbiased estimator (n >= 4).
-    Parameters as in :func:`cka`. For linear/cosine kernels the value is computed in feature
-    space as ``‖XcᵀYc‖²_F/(n-1)²``.
+    For linear/cosine kernels the value is computed in feature space as ``‖XcᵀYc‖²_F/(n-1)²``.
+
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+        Rows are paired items.
+    kernel, debiased, sigma, threshold, block_size
+        As in :func:`cka`.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
+    Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2 (Eq. 2).
     """
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
@@ -204,21 +251,23 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
 
 def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
         block_size: int | None = None, route: str = "auto") -> float:
-    """Centred kernel alignment of ``X`` (n, dx) and ``Y`` (n, dy); rows are paired samples.
+    """Centred kernel alignment of row-paired embeddings.
 
-    maniparambil2024 Eq. (1): ``HSIC(K,L)/sqrt(HSIC(K,K) HSIC(L,L))`` in [0, 1] (biased; the
-    debiased estimate can be slightly negative). Invariant to orthogonal transforms and
-    isotropic scaling of either space, and to a joint permutation of the rows.
+    ``HSIC(K,L)/sqrt(HSIC(K,K) HSIC(L,L))`` in [0, 1] (biased; the debiased estimate can be slightly
+    negative). Invariant to orthogonal transforms and isotropic scaling of either space, and to
+    a joint permutation of the rows.
 
     Parameters
     ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+        Rows are paired items.
     kernel : {"linear", "cosine", "rbf"}
         ``cosine`` is the linear kernel on L2-normalised rows.
     debiased : bool
         Use the unbiased HSIC estimator (needs n >= 4).
     sigma : None, float, "median" or "kornblith"
-        RBF bandwidth (ignored for linear/cosine). ``None`` means ``"median"``: the square root of
-        the lower median of the non-zero squared distances, per space (the paper's code).
+        RBF bandwidth (only with ``kernel="rbf"``). ``None`` means ``"median"``: the square root
+        of the lower median of the non-zero squared distances, per space (the paper's code).
         ``"kornblith"``: ``σ = threshold · sqrt(median of all squared distances)``.
     threshold : float
         Multiplier of the bandwidth rule's σ, for every rule (Kornblith et al.'s ``threshold``),
@@ -228,6 +277,16 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
         bounded memory (default 4096).
     route : {"auto", "feature", "gram"}
         Linear/cosine only: force the feature-space or Gram-matrix computation.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
+    Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2; Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
+    arXiv:1905.00414.
     """
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     if block_size is not None:
@@ -302,8 +361,26 @@ def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: 
     the first pass (the kernel pass then costs no further products); otherwise they are
     recomputed (three extra passes, exact order statistics by histogram refinement).
 
-    Returns a dict with ``cka``, ``hsic_xy``, ``hsic_xx``, ``hsic_yy``, ``sigma_x``, ``sigma_y``
-    and ``stored`` (whether distances were kept).
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+    sigma, threshold
+        As in :func:`cka`.
+    block_size : int
+        Rows per block (default 2048).
+    debiased : bool
+    max_memory_bytes : int
+        Budget for keeping the distances between passes (default 2 GiB).
+
+    Returns
+    -------
+    dict
+        ``cka``, ``hsic_xy``, ``hsic_xx``, ``hsic_yy``, ``sigma_x``, ``sigma_y`` and ``stored``
+        (whether distances were kept).
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224) Eq. 1-2 with RBF kernels.
     """
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
     block = check_positive_int(block_size, "block_size", minimum=2)

@@ -106,10 +106,25 @@ def knn_overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mutual_knn(X, Y, k: int = 10, groups=None) -> float:
-    """Mutual k-NN alignment of row-paired ``X`` (n, dx) and ``Y`` (n, dy), in [0, 1].
+    """Mutual k-NN alignment of row-paired embeddings.
 
-    Invariant to orthogonal transforms, isotropic scaling of either space and joint row
-    permutations. ``k`` defaults to 10 (the platonic-representation paper).
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+    k : int
+        Neighbours per item (default 10, the platonic-representation paper).
+    groups : array, shape (n,), optional
+        Rows with the same value are never each other's neighbours (bootstrap copies).
+
+    Returns
+    -------
+    float
+        In [0, 1]; chance is about ``k / (n - 1)``. Invariant to orthogonal transforms, isotropic
+        scaling of either space and joint row permutations.
+
+    References
+    ----------
+    Huh et al., "The Platonic Representation Hypothesis", ICML 2024, arXiv:2405.07987.
     """
     X, Y = check_pair(X, Y, min_samples=2)
     g = _check_groups(groups, X.shape[0])

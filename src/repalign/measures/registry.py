@@ -23,7 +23,26 @@ _ROT = ("orthogonal transform", "isotropic scaling", "joint row permutation")
 
 @dataclass(frozen=True)
 class Measure:
-    """A named similarity measure between two row-paired embedding sets."""
+    """A named similarity measure between two row-paired embedding sets; call it on ``(X, Y)``.
+
+    Attributes
+    ----------
+    name : str
+    fn : callable
+        ``fn(X, Y, **params) -> float``.
+    higher_is_more_similar : bool
+    range : tuple of float
+    invariances : tuple of str
+    min_samples : int
+        Fewest items it needs (k + 1 for neighbourhood measures, whatever k is).
+    description : str
+    params : dict
+        Keyword arguments passed to ``fn``.
+    family : str
+        Which fast resampling path applies (:mod:`repalign.measures.resample`).
+    accepts_groups : bool
+        Whether ``fn`` takes ``groups=``.
+    """
 
     name: str
     fn: Callable[..., float] = field(repr=False)
@@ -53,10 +72,6 @@ class Measure:
 
     def __call__(self, X, Y, **extra) -> float:
         return float(self.fn(X, Y, **self.params, **extra))
-
-    def more_similar(self, a: float, b: float) -> bool:
-        """True when value ``a`` is at least as similar as ``b`` under this measure's direction."""
-        return a >= b if self.higher_is_more_similar else a <= b
 
     def to_dict(self) -> dict:
         return {
@@ -106,11 +121,33 @@ _BASE_MIN_SAMPLES = {"mutual-knn": 2, "cknna": 4}
 
 
 def measure_names() -> list[str]:
+    """Names of the registered measures.
+
+    Parameters
+    ----------
+    None
+
+    Returns
+    -------
+    list of str
+    """
     return list(MEASURES)
 
 
 def get_measure(name: str, **params) -> Measure:
-    """Look a measure up by name; extra keyword arguments override its parameters (e.g. ``k=5``)."""
+    """Look a measure up by name, optionally with other parameters.
+
+    Parameters
+    ----------
+    name : str
+        A registry name (``repalign list measures``).
+    **params
+        Overrides of its parameters (e.g. ``k=5``); unknown ones are an error.
+
+    Returns
+    -------
+    Measure
+    """
     if name not in MEASURES:
         raise ValueError(f"measure: unknown measure {name!r}; known measures: {', '.join(MEASURES)}")
     m = MEASURES[name]

@@ -18,7 +18,20 @@ RDM_METRICS = ("correlation", "cosine", "euclidean")
 
 
 def rdm(X: np.ndarray, metric: str = "correlation", name: str = "X") -> np.ndarray:
-    """(n, n) dissimilarity matrix of the rows of ``X`` by ``metric``."""
+    """Representational dissimilarity matrix of the rows.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+    metric : {"correlation", "cosine", "euclidean"}
+        ``1 - Pearson r`` between rows (default), ``1 - cosine``, or Euclidean distance.
+    name : str
+        The argument name used in errors.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
     if metric == "euclidean":
         return np.sqrt(squared_distances(X))
     if metric == "correlation":
@@ -37,9 +50,26 @@ def rdm(X: np.ndarray, metric: str = "correlation", name: str = "X") -> np.ndarr
 
 
 def rsa(X, Y, metric: str = "correlation", compare: str = "spearman") -> float:
-    """RSA between row-paired ``X`` (n, dx) and ``Y`` (n, dy); needs n >= 3.
+    """Representational similarity analysis between row-paired embeddings.
 
+    Parameters
+    ----------
+    X, Y : array, shape (n, dx) and (n, dy)
+        n >= 3.
+    metric : {"correlation", "cosine", "euclidean"}
+        RDM metric (see :func:`rdm`).
     compare : {"spearman", "pearson"}
+        Correlation of the RDMs' upper triangles.
+
+    Returns
+    -------
+    float
+        In [-1, 1].
+
+    References
+    ----------
+    Kriegeskorte et al., "Representational similarity analysis", Front. Syst. Neurosci. 2 (2008),
+    doi:10.3389/neuro.06.004.2008.
     """
     from scipy import stats
 

@@ -64,7 +64,29 @@ def _progress(iterable, enabled: bool, desc: str, total: int):
 
 def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
                      progress: bool = False) -> tuple[float, np.ndarray]:
-    """One-sided permutation p-value of ``measure(X, Y)`` and the null values (N,)."""
+    """One-sided permutation p-value of a measure.
+
+    The rows of ``Y`` are permuted ``n_permutations`` times; the p-value in the measure's
+    similarity direction is ``(1 + #{perm at least as similar}) / (1 + N)``.
+
+    Parameters
+    ----------
+    measure : str or Measure
+    X, Y : array, shape (n, dx) and (n, dy)
+    n_permutations : int
+        Default 1000.
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    p_value : float
+    null : ndarray, shape (n_permutations,)
+
+    References
+    ----------
+    Phipson & Smyth, Stat. Appl. Genet. Mol. Biol. 9 (2010), doi:10.2202/1544-6115.1585.
+    """
     m = _as_measure(measure)
     X, Y = check_pair(X, Y)
     m.check_samples(X.shape[0])
@@ -91,14 +113,36 @@ def _resample_plan(m: Measure, method: str) -> str:
 
 def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
                  progress: bool = False, method: str = "auto") -> tuple[float, float, np.ndarray]:
-    """Resampling interval ``(low, high)`` of ``measure`` and the (adjusted) replicates.
+    """Resampling interval of a measure (see the module docstring for why two plans).
 
     ``method="auto"``: kernel and distance measures (CKA family, GW) use half-samples without
-    replacement (m = n/2), with replicates recentred on θ̂ and scaled by ``sqrt(m / (n - m))``
-    (the half-sampling variance correction; subsampling, Politis & Romano 1994); k-NN measures and RSA use the plain
-    bootstrap in which copies of an item are never each other's neighbours / pairs. Both give a
-    percentile interval of the replicates. ``"percentile"``: the plain bootstrap for every
-    measure. Intervals are clipped to the measure's range. See the module docstring for why.
+    replacement (m = n/2), with replicates recentred on θ̂ and scaled by ``sqrt(m / (n - m))``;
+    k-NN measures and RSA use the plain bootstrap in which copies of an item are never each
+    other's neighbours / pairs. Both give a percentile interval, clipped to the measure's range.
+
+    Parameters
+    ----------
+    measure : str or Measure
+    X, Y : array, shape (n, dx) and (n, dy)
+    n_bootstrap : int
+        Resamples (default 1000).
+    level : float
+        Interval level (default 0.95).
+    seed : int
+    progress : bool
+    method : {"auto", "percentile"}
+        ``percentile``: the plain bootstrap for every measure.
+
+    Returns
+    -------
+    low, high : float
+    replicates : ndarray, shape (n_bootstrap,)
+        The (adjusted) replicates; NaN where a resample was undefined.
+
+    References
+    ----------
+    Politis & Romano, "Large sample confidence regions based on subsamples under minimal
+    assumptions", Ann. Statist. 22 (1994), doi:10.1214/aos/1176325770.
     """
     if method not in CI_METHODS:
         raise ValueError(f"method: expected one of {CI_METHODS}, got {method!r}")
@@ -137,7 +181,23 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
 
 @dataclass(frozen=True)
 class MeasureResult:
-    """One measure's value with optional permutation p-value and bootstrap interval."""
+    """One measure's value with optional permutation p-value and resampling interval.
+
+    Attributes
+    ----------
+    name : str
+    value : float
+    higher_is_more_similar : bool
+    p_value : float or None
+    n_permutations : int
+    ci_low, ci_high : float or None
+    ci_level : float or None
+    ci_method : {"subsample", "bootstrap"} or None
+    bootstrap_mean : float or None
+    n_bootstrap : int
+    seconds : float
+    params : dict
+    """
 
     name: str
     value: float
@@ -172,7 +232,14 @@ class MeasureResult:
 
 @dataclass(frozen=True)
 class SimilarityReport:
-    """All measures between one pair of embedding sets."""
+    """All measures between one pair of embedding sets (``report["cka-linear"]`` indexes them).
+
+    Attributes
+    ----------
+    n : int
+    dim_x, dim_y : int
+    measures : dict of str to MeasureResult
+    """
 
     n: int
     dim_x: int
@@ -227,7 +294,7 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
     References
     ----------
     Phipson & Smyth, "Permutation p-values should never be zero", Stat. Appl. Genet. Mol. Biol.
-    9 (2010), doi:10.2202/1544-6115.1585; maniparambil2024 Table 1.
+    9 (2010), doi:10.2202/1544-6115.1585; maniparambil2024 (arXiv:2401.05224) Table 1.
     """
     permutations, bootstrap = n_permutations, n_bootstrap
     ms = [_as_measure(m) for m in measures]
@@ -261,10 +328,20 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
 
 
 def shuffle_fraction(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """A permutation of ``range(n)`` that moves ``round(fraction · n)`` rows, each to a wrong place.
+    """A permutation that moves a fraction of the rows, each to a wrong place.
 
     The chosen rows are put in random order and shifted cyclically by one, so none stays put
     (for a count of 1 nothing can move and the identity is returned).
+
+    Parameters
+    ----------
+    n : int
+    fraction : float in [0, 1]
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape (n,)
     """
     fraction = check_fraction(fraction, "fraction")
     perm = np.arange(n)
@@ -278,7 +355,16 @@ def shuffle_fraction(n: int, fraction: float, rng: np.random.Generator) -> np.nd
 
 @dataclass(frozen=True)
 class ShuffleCurve:
-    """Measure values against the fraction of shuffled rows (mean and std over seeds)."""
+    """Measure values against the fraction of shuffled rows.
+
+    Attributes
+    ----------
+    fractions : tuple of float
+    mean, std : dict of str to tuple of float
+        Per measure, over the repeats.
+    n_repeats : int
+    n : int
+    """
 
     fractions: tuple[float, ...]
     mean: dict[str, tuple[float, ...]]
@@ -324,7 +410,7 @@ def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_
 
     References
     ----------
-    maniparambil2024 Table 1; schnaus2025 ("Is matched data more similar?").
+    maniparambil2024 (arXiv:2401.05224) Table 1; schnaus2025 (arXiv:2503.24129) ("Is matched data more similar?").
     """
     ms = [_as_measure(m) for m in measures]
     if not ms:

@@ -21,6 +21,8 @@ import time
 import numpy as np
 from numba import njit, objmode
 
+from .._progress import announcing, step
+
 INF = 1e300
 
 
@@ -405,8 +407,6 @@ def ensure_compiled() -> None:
     global _COMPILED
     if _COMPILED:
         return
-    from .._progress import announcing, step
-
     with step("compiling the QAP kernels (first use only, cached afterwards; ~20 s)",
               enabled=announcing() and not _cache_is_warm()):
         _compile_all()

@@ -245,7 +245,7 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
 
     References
     ----------
-    Vogelstein et al. (2015), doi:10.1371/journal.pone.0121002; maniparambil2024 Eq. 5.
+    Vogelstein et al. (2015), doi:10.1371/journal.pone.0121002; maniparambil2024 (arXiv:2401.05224) Eq. 5.
     """
     restarts = check_positive_int(restarts, "restarts")
     n_jobs = check_positive_int(n_jobs, "n_jobs")
@@ -340,8 +340,17 @@ def seeded_qap(A, B, anchors=None, *, maximize: bool = True, restarts: int = 1, 
                polish: bool = False) -> QAPResult:
     """Seeded graph matching by FAQ with restarts (maniparambil2024 Eq. 5 maximises CKA).
 
-    ``QAPProblem(A, B, anchors=anchors, maximize=maximize)`` solved by :func:`faq_solver`
-    (parameters there). ``A``, ``B``: (n, n); ``anchors``: (m, 2) known pairs.
+    ``QAPProblem(A, B, anchors=anchors, maximize=maximize)`` solved by :func:`faq_solver`.
+
+    Parameters
+    ----------
+    A, B : ndarray, shape (n, n)
+    anchors : array, shape (m, 2), optional
+        Known pairs ``p[a] = b``.
+    maximize : bool
+        Default True (CKA is maximised).
+    restarts, init, tol, max_iter, seed, n_jobs, precision, polish
+        As in :func:`faq_solver`.
 
     Returns
     -------
@@ -349,7 +358,8 @@ def seeded_qap(A, B, anchors=None, *, maximize: bool = True, restarts: int = 1, 
 
     References
     ----------
-    maniparambil2024 Eq. 5; Fishkind et al. (2019), doi:10.1016/j.patcog.2018.09.014.
+    maniparambil2024 (arXiv:2401.05224) Eq. 5; Fishkind et al. (2019),
+    doi:10.1016/j.patcog.2018.09.014.
     """
     problem = _matrix_problem(A, B, anchors, maximize)
     return faq_solver(problem, init=init, restarts=restarts, tol=tol, max_iter=max_iter, seed=seed, n_jobs=n_jobs,

@@ -38,7 +38,17 @@ __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_ker
 
 @dataclass(frozen=True)
 class Loss:
-    """``l(x, y) = f1(x) + f2(y) - h1(x) h2(y)`` (vectorised callables)."""
+    """A factorised loss ``l(x, y) = f1(x) + f2(y) - h1(x) h2(y)`` (vectorised callables).
+
+    Attributes
+    ----------
+    name : str
+    f1, f2, h1, h2 : callable
+
+    References
+    ----------
+    schnaus2025 (arXiv:2503.24129), Eq. 1 and its factorised losses.
+    """
 
     name: str
     f1: Callable
@@ -57,9 +67,22 @@ LOSSES = {
 
 
 def problem_from_kernels(X, Y, loss="squared", name: str = "") -> QAPProblem:
-    """``Σ_ik l(X_ik, Y_p(i)p(k))`` as a minimisation :class:`QAPProblem` (see module doc).
+    """``Σ_ik l(X_ik, Y_p(i)p(k))`` as a minimisation :class:`QAPProblem` (module docstring).
 
-    X, Y: (n, n) similarity or distance matrices of the two spaces, rows in any order.
+    Parameters
+    ----------
+    X, Y : ndarray, shape (n, n)
+        Similarity or distance matrices of the two spaces, rows in any order.
+    loss : {"squared", "inner"} or Loss
+    name : str
+
+    Returns
+    -------
+    QAPProblem
+
+    References
+    ----------
+    schnaus2025 (arXiv:2503.24129), Eq. 1.
     """
     if isinstance(loss, str):
         if loss not in LOSSES:
@@ -72,9 +95,19 @@ def problem_from_kernels(X, Y, loss="squared", name: str = "") -> QAPProblem:
 
 
 def distance_kernel(X, scale: str | None = "mean") -> np.ndarray:
-    """Euclidean distance matrix (n, n) of the rows of ``X`` (n, d); ``scale="mean"`` divides
-    by the mean off-diagonal distance so that two spaces are comparable (GW compares raw
-    values): :func:`repalign.kernels.normalized_distances`. ``scale=None`` keeps raw distances."""
+    """Euclidean distance matrix of the rows, mean-normalised by default.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    scale : {"mean", None}
+        ``mean`` divides by the mean off-diagonal distance (:func:`repalign.kernels.normalized_distances`)
+        so that two spaces are comparable; None keeps raw distances.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
     X = as_embeddings(X, "X")
     if scale == "mean":
         return normalized_distances(X, "X")
@@ -84,14 +117,44 @@ def distance_kernel(X, scale: str | None = "mean") -> np.ndarray:
 
 
 def cka_kernel(X) -> np.ndarray:
-    """``HKH / ‖HKH‖_F`` (n, n) for the linear kernel ``K = X Xᵀ`` of ``X`` (n, d):
-    ``⟨cka_kernel(X), cka_kernel(Y)⟩`` is linear CKA (maniparambil2024 after Eq. 4)."""
+    """``HKH / ‖HKH‖_F`` for the linear kernel ``K = X Xᵀ``.
+
+    ``⟨cka_kernel(X), cka_kernel(Y)⟩`` is linear CKA.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    References
+    ----------
+    maniparambil2024 (arXiv:2401.05224), after Eq. 4.
+    """
     return normalized_kernel(as_embeddings(X, "X"), "cka")
 
 
 def knn_kernel(X, k: int = 3) -> np.ndarray:
-    """0/1 k-NN adjacency by cosine similarity (row i marks its k nearest other rows):
-    ``⟨knn_kernel(X), P knn_kernel(Y) Pᵀ⟩ / (n k)`` is the mutual k-NN alignment."""
+    """0/1 k-NN adjacency by cosine similarity (row i marks its k nearest other rows).
+
+    ``⟨knn_kernel(X), P knn_kernel(Y) Pᵀ⟩ / (n k)`` is the mutual k-NN alignment.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    k : int
+        Neighbours, < n (default 3).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    References
+    ----------
+    schnaus2025 (arXiv:2503.24129); Huh et al., arXiv:2405.07987.
+    """
     X = as_embeddings(X, "X")
     check_positive_int(k, "k")
     if k >= len(X):
@@ -100,7 +163,16 @@ def knn_kernel(X, k: int = 3) -> np.ndarray:
 
 
 def standardize_offdiagonal(K) -> np.ndarray:
-    """Subtract the mean and divide by the std of the off-diagonal entries; diagonal set to 0."""
+    """Subtract the mean and divide by the std of the off-diagonal entries; diagonal set to 0.
+
+    Parameters
+    ----------
+    K : array, shape (n, n)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
     K = np.array(K, dtype=float)
     n = len(K)
     off = ~np.eye(n, dtype=bool)
@@ -169,6 +241,10 @@ def matching_problem(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool
     -------
     QAPProblem
         Minimisation form.
+
+    References
+    ----------
+    schnaus2025 (arXiv:2503.24129), Eq. 1.
     """
     KX, KY, loss = measure_kernels(X, Y, measure, k=k, standardize=standardize)
     return problem_from_kernels(KX, KY, loss, name=canonical_measure(measure))

@@ -52,8 +52,22 @@ def check_permutation(perm, n: int, name: str = "permutation") -> np.ndarray:
 
 
 def check_anchors(anchors, n: int, name: str = "anchors") -> np.ndarray | None:
-    """Validate known pairs ``p[a] = b``: an (m, 2) integer array, or a 1-D list of nodes matched
-    to themselves. Returns an (m, 2) int64 array, or None when there are none."""
+    """Validate known pairs ``p[a] = b``.
+
+    Parameters
+    ----------
+    anchors : array, shape (m, 2), 1-D list, or None
+        A 1-D list means nodes matched to themselves.
+    n : int
+        Problem size.
+    name : str
+        The argument name used in errors.
+
+    Returns
+    -------
+    ndarray, shape (m, 2), int64, or None
+        None when there are no anchors.
+    """
     if anchors is None:
         return None
     a = np.asarray(anchors)

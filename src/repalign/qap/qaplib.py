@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write
 from .problem import QAPProblem
 
 __all__ = ["read_qaplib", "write_qaplib", "read_solution", "write_solution", "QAPLIBSolution"]
@@ -43,10 +44,24 @@ def _is_number(t):
 
 
 def read_qaplib(path, *, require_symmetric: bool = False) -> QAPProblem:
-    """Read a ``.dat`` file into a minimisation :class:`QAPProblem` named after the file.
+    """Read a QAPLIB ``.dat`` file.
 
-    ``require_symmetric``: reject instances whose matrices are not both symmetric (for
-    solvers or studies that assume symmetry)."""
+    Parameters
+    ----------
+    path : str or Path
+    require_symmetric : bool
+        Reject instances whose matrices are not both symmetric.
+
+    Returns
+    -------
+    QAPProblem
+        Minimisation, named after the file; a linear matrix after B becomes the linear term.
+
+    References
+    ----------
+    Burkard, Karisch & Rendl, "QAPLIB – A quadratic assignment problem library", J. Global
+    Optim. 10 (1997), doi:10.1023/A:1008293323270.
+    """
     path = Path(path)
     tok = _numbers(path)
     if not tok:
@@ -82,10 +97,18 @@ def _fmt(M):
 
 
 def write_qaplib(problem: QAPProblem, path, *, force: bool = False) -> Path:
-    """Write a minimisation problem without constant as a ``.dat`` file (linear matrix after B
-    when present)."""
-    from ..io import atomic_write
+    """Write a minimisation problem without constant as a ``.dat`` file.
 
+    Parameters
+    ----------
+    problem : QAPProblem
+    path : str or Path
+    force : bool
+
+    Returns
+    -------
+    Path
+    """
     if problem.maximize or problem.constant != 0:
         raise ValueError("problem: QAPLIB files hold minimisation problems without a constant; negate the "
                          "matrices of a maximisation first")
@@ -109,10 +132,20 @@ class QAPLIBSolution:
 
 
 def read_solution(path) -> QAPLIBSolution:
-    """Read a ``.sln`` file (``n objective`` then a 1-based permutation) as 0-based. A file
-    whose entries are exactly 0..n-1 is taken as already 0-based (seen in redistributed
-    copies, e.g. tai40a.sln); check ``problem.objective(sol.permutation)`` against
-    ``sol.objective`` when it matters."""
+    """Read a ``.sln`` file (``n objective`` then a 1-based permutation) as 0-based.
+
+    A file whose entries are exactly 0..n-1 is taken as already 0-based (seen in redistributed
+    copies, e.g. tai40a.sln). The stated objective is not checked here: ``repalign qap`` checks
+    it against the permutation (in both conventions) before solving.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    QAPLIBSolution
+    """
     path = Path(path)
     tok = _numbers(path)
     if len(tok) < 2:
@@ -135,8 +168,20 @@ def read_solution(path) -> QAPLIBSolution:
 
 
 def write_solution(path, permutation, objective: float, *, force: bool = False) -> Path:
-    from ..io import atomic_write
+    """Write a permutation as a QAPLIB ``.sln`` file (1-based).
 
+    Parameters
+    ----------
+    path : str or Path
+    permutation : array, shape (n,)
+        0-based.
+    objective : float
+    force : bool
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     p = np.asarray(permutation, dtype=int) + 1
     obj = int(objective) if float(objective).is_integer() else objective

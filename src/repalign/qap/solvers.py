@@ -220,7 +220,7 @@ def entropic_gw(problem: QAPProblem, *, epsilon: float = 0.05, max_iter: int = 2
     References
     ----------
     Peyré, Cuturi & Solomon, "Gromov-Wasserstein averaging of kernel and distance matrices",
-    ICML 2016; schnaus2025.
+    ICML 2016; schnaus2025 (arXiv:2503.24129).
     """
     problem = _as_problem(problem)
     ot = import_pot()
@@ -323,9 +323,18 @@ def heuristic_share(n: int) -> float:
     """Fraction of a Hahn-Grant time limit given to its tabu warm start by default.
 
     A dual round costs n² LAPs of size n - 1 (about n⁵ operations): at n <= 20 rounds are cheap
-    and the bound is the point (10 %); from n = 60 on a round costs seconds and the incumbent
-    is what the user gets (90 %); linear in between. Measured in ``tests/test_qap_solvers.py``:
-    at n = 100 the default returns the warm start's quality.
+    and the bound is the point (10 %); from n = 60 on a round costs seconds and the incumbent is
+    what the user gets (90 %); linear in between. At n = 100 the default then returns the warm
+    start's quality (``tests/test_blind.py``).
+
+    Parameters
+    ----------
+    n : int
+        Free nodes.
+
+    Returns
+    -------
+    float in [0.1, 0.9]
     """
     return float(np.clip(0.1 + 0.8 * (n - 20) / 40.0, 0.1, 0.9))
 
@@ -363,7 +372,7 @@ def hahn_grant(problem: QAPProblem, *, time_limit: float = DEFAULT_TIME_LIMIT, i
     References
     ----------
     Hahn & Grant, "Lower bounds for the quadratic assignment problem based upon a dual
-    formulation", Operations Research 46 (1998), doi:10.1287/opre.46.6.912; schnaus2025.
+    formulation", Operations Research 46 (1998), doi:10.1287/opre.46.6.912; schnaus2025 (arXiv:2503.24129).
     """
     problem = _as_problem(problem)
     time_limit = _check_time_limit(time_limit)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write, check_extension
+from ..measures.registry import MEASURES
+
 __all__ = ["plot_shuffle_curves", "plot_scatter", "save_figure", "PLOT_FORMATS"]
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
@@ -15,8 +18,6 @@ def save_figure(fig, path, force: bool = False, dpi: int = 110) -> Path:
     """Write a matplotlib figure atomically in the format its extension names (PNG, PDF or SVG;
     anything else is refused before writing) and close it."""
     import matplotlib.pyplot as plt
-
-    from ..io import atomic_write, check_extension
 
     p = check_extension(path, PLOT_FORMATS, "plot")
     try:
@@ -37,8 +38,6 @@ def plot_shuffle_curves(curves: dict, path, force: bool = False, title: str | No
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-
-    from ..measures.registry import MEASURES
 
     if not curves:
         raise ValueError("curves: nothing to plot")
