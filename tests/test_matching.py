@@ -226,3 +226,25 @@ def test_rbf_normalized_kernel_and_qap(rng):
     hide = rng.permutation(40)
     cols = QAPMatcher(kernel="rbf").fit(Z[:80], H[:80]).match(Z[80:], H[80:][hide])
     assert np.mean(hide[cols] == np.arange(40)) > 0.9
+
+
+def test_linear_baseline_never_forms_d_by_d(rng):
+    # d = 200,000 features with 30 base pairs: the d x d normal matrix would need 320 GB
+    import tracemalloc
+
+    from repalign.matching import LinearMatcher
+    from repalign.matching.baselines import LinearMap
+
+    Zb, Hb = rng.normal(size=(30, 200_000)), rng.normal(size=(30, 6))
+    tracemalloc.start()
+    S = LinearMatcher(ridge=0.5).fit(Zb, Hb).score(rng.normal(size=(4, 200_000)), rng.normal(size=(5, 6)))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert S.shape == (4, 5) and peak < 400e6
+    # equal to the textbook solutions on a small case, both routes (n < d and n > d)
+    for n, d in ((12, 40), (60, 8)):
+        Z, H, Q = rng.normal(size=(n, d)), rng.normal(size=(n, 3)), rng.normal(size=(5, d))
+        W = np.linalg.lstsq(Z, H, rcond=None)[0]
+        assert np.allclose(LinearMap(Z, H).predict(Q), Q @ W, atol=1e-10)
+        Wr = np.linalg.solve(Z.T @ Z + 0.7 * np.eye(d), Z.T @ H)
+        assert np.allclose(LinearMap(Z, H, ridge=0.7).predict(Q), Q @ Wr, atol=1e-10)
