@@ -11,6 +11,7 @@ The flat public API::
     ra.seeded_qap(A, B, seeds)            # seeded FAQ
     ra.solve_qap(ra.read_qaplib("nug12.dat"), "hahn-grant", time_limit=10)   # QAP with a bound
     ra.blind_match(V, T, "gw")            # match without any pairs (schnaus2025)
+    ra.spec(A, B, kernel="cosine")        # where two encoders cluster the same items differently (jalali2025)
     ra.get_encoder("minilm").encode([...])
 """
 
@@ -51,6 +52,7 @@ from .measures import (
 )
 from .moments import PairMoments, streamed_linear_cka
 from .qap import QAPProblem, QAPResult, matching_problem, read_qaplib, seeded_qap, solve_qap
+from .spec import SPECResult, mode_agreement, sigma_scan, spec
 
 __version__ = "0.1.0"
 
@@ -62,7 +64,7 @@ __all__ = [
     "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
     "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
     "QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "solve_qap", "blind_match", "class_means",
-    "select_subset", "unsupervised_classifier",
+    "select_subset", "unsupervised_classifier", "spec", "SPECResult", "mode_agreement", "sigma_scan", "spec_align",
 ]
 
 
@@ -72,6 +74,10 @@ def __getattr__(name):
         from . import encoders  # import cost: pulls the optional encoder stack on first use
 
         return getattr(encoders, name)
+    if name == "spec_align":
+        from .spec import align  # import cost: torch, first use only
+
+        return align.spec_align
     if name in ("load_dataset", "list_datasets"):
         from . import datasets  # import cost: first use only
 

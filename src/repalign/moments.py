@@ -149,6 +149,17 @@ class PairMoments:
             self.xty - self.n * np.outer(mx, my),
         )
 
+    def raw(self):
+        """Uncentred second moments ``(XᵀX, YᵀY, XᵀY)`` (sums over rows, not divided by n), undoing
+        the shift exactly; SPEC's kernel covariances are these divided by n."""
+        self._need(1)
+        s, t = self.shift_x, self.shift_y
+        n = self.n
+        xtx = self.xtx + np.outer(self.sx, s) + np.outer(s, self.sx) + n * np.outer(s, s)
+        yty = self.yty + np.outer(self.sy, t) + np.outer(t, self.sy) + n * np.outer(t, t)
+        xty = self.xty + np.outer(self.sx, t) + np.outer(s, self.sy) + n * np.outer(s, t)
+        return xtx, yty, xty
+
     def _norm_cross(self, pr, p_v, r_u, uv, su, sv, sp, sr, mu, nu) -> float:
         """``Σ_i ‖u_i - μ‖² ‖v_i - ν‖²`` from raw (shifted) sums; see module docstring."""
         n = self.n

@@ -1,0 +1,467 @@
+"""SPEC: the eigen-pairs of the kernel difference matrix, in time linear in the sample count.
+
+For n paired items (row i of A and of B is the same item) with kernel feature maps
+``Φ_A`` (n, m_A) and ``Φ_B`` (n, m_B) (:mod:`repalign.spec.features`), jalali2025 Eq. 3 is
+
+    Λ = (K_A − η K_B) / n,      K_A = Φ_A Φ_Aᵀ,  K_B = Φ_B Φ_Bᵀ.
+
+With ``Ψ = [Φ_A, √η Φ_B]`` and ``J = diag(I, −I)``, ``Λ = Ψ J Ψᵀ / n``. Three routes give its
+non-zero eigen-pairs (tests check each against the others):
+
+* ``direct``: ``eigh`` of the n × n matrix (reference; O(n³), small n; with
+  ``kernel="gaussian", rff="exact"`` the exact Gaussian kernel instead of random features);
+* ``covariance`` (Prop. 1): the non-symmetric ``Γ = J C`` with ``C = ΨᵀΨ/n =
+  [[C_AA, √η C_AB], [√η C_BA, η C_BB]]`` (similar to the paper's ``[[C_AA, C_AB], [−η C_BA,
+  −η C_BB]]``); an eigenvector u of Γ gives ``v = Ψ u`` of Λ;
+* ``cholesky`` (App. A.3): ``C = Fᵀ F`` by pivoted Cholesky (LAPACK ``pstrf``, which stops at
+  the numerical rank, so a singular C when n < m_A + m_B needs no jitter), then the symmetric
+  ``S = F J Fᵀ``; an eigenvector w of S gives ``u = J Fᵀ w`` and ``v = Ψ u / (√n |λ|)``.
+
+``route="auto"`` takes ``direct`` when n <= m_A + m_B (the n × n problem is the smaller) and
+``cholesky`` otherwise. The covariances are accumulated over row chunks in float64 by
+:class:`repalign.moments.PairMoments` (memory O((m_A + m_B)²), independent of n); inputs may be
+arrays, memory-mapped ``.npy`` files or paths, read one chunk at a time, twice (covariances, then
+scores).
+
+Per-item mode scores are the entries of the unit eigenvector v of Λ:
+``v_i = φ_A(x_i)·u_A + √η φ_B(y_i)·u_B`` (the √η belongs to B's features). Sign convention:
+the entry of largest magnitude is positive (ties: the lower index). A positive eigenvalue's top
+items form a group that A's kernel holds together and B's does not; a negative one the reverse.
+
+``spec_diff`` is the spectral radius ``max |λ|`` (Eq. 5); ``frobenius`` is ``‖Λ‖_F =
+sqrt(Σ λ²) = sqrt(‖C_AA‖² − 2η‖C_AB‖² + η²‖C_BB‖²)`` (Remark 2). For normalised kernels the
+eigenvalues sum to ``tr Λ = 1 − η``.
+
+References
+----------
+jalali2025 (Jalali, Dibaei Nia & Farnia, "Towards an Explainable Comparison and Alignment of
+Feature Embeddings", ICML 2025, arXiv:2506.06231), Eq. 3-5, Prop. 1, App. A.3.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg
+
+from .._progress import step, track
+from .._validate import check_positive_int
+from ..moments import PairMoments
+from .features import SPEC_KERNELS, FeatureMap
+
+__all__ = ["spec", "SPECResult", "SPECMode", "ROUTES", "DIRECT_MAX_N"]
+
+ROUTES = ("auto", "direct", "covariance", "cholesky")
+#: the direct route forms n x n matrices: refused above this n
+DIRECT_MAX_N = 20_000
+_CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class SPECMode:
+    """One eigen-direction of the kernel difference and the items that load on it most.
+
+    Attributes
+    ----------
+    eigenvalue : float
+        Positive: a group A separates and B does not; negative: the reverse.
+    top_indices : ndarray of int
+        Items with the largest scores, best first.
+    top_scores : ndarray of float
+        Their entries in the unit eigenvector of Λ.
+    """
+
+    eigenvalue: float
+    top_indices: np.ndarray = field(repr=False)
+    top_scores: np.ndarray = field(repr=False)
+
+    @property
+    def side(self) -> str:
+        """``"A"`` when A clusters these items and B does not (λ > 0), else ``"B"``."""
+        return "A" if self.eigenvalue > 0 else "B"
+
+    def to_dict(self) -> dict:
+        """Eigenvalue, side and the top items with their scores."""
+        return {"eigenvalue": float(self.eigenvalue), "side": self.side,
+                "top_indices": [int(i) for i in self.top_indices],
+                "top_scores": [float(s) for s in self.top_scores]}
+
+
+@dataclass(frozen=True)
+class SPECResult:
+    """What :func:`spec` returns.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray
+        Eigenvalues of Λ computed by the route, descending (the full non-zero spectrum unless
+        ``complete`` is False).
+    spec_diff : float
+        ``max |λ|`` (jalali2025 Eq. 5).
+    frobenius : float
+        ``‖Λ‖_F`` (Remark 2).
+    modes : tuple of SPECMode
+        The ``n_modes`` largest positive eigenvalues (descending), then the ``n_modes`` most
+        negative (ascending); fewer when there are fewer of one sign.
+    n, dim_a, dim_b : int
+    kernel : str
+    eta : float
+    sigma_a, sigma_b : float or None
+    rff : int or None
+        Random Fourier frequencies per embedding.
+    route : str
+    seconds : float
+    complete : bool
+        Whether ``eigenvalues`` is the whole spectrum.
+    scores : ndarray, shape (n, len(modes)), or None
+        Every item's score on every mode (kept when it fits in 256 MB or when asked).
+    """
+
+    eigenvalues: np.ndarray = field(repr=False)
+    spec_diff: float
+    frobenius: float
+    modes: tuple
+    n: int
+    dim_a: int
+    dim_b: int
+    kernel: str
+    eta: float
+    sigma_a: float | None
+    sigma_b: float | None
+    rff: int | None
+    route: str
+    seconds: float
+    complete: bool = True
+    scores: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: eigenvalues, spec_diff, frobenius, modes and the settings."""
+        return {"eigenvalues": [float(x) for x in self.eigenvalues], "spec_diff": self.spec_diff,
+                "frobenius": self.frobenius, "modes": [m.to_dict() for m in self.modes], "n": self.n,
+                "dim_a": self.dim_a, "dim_b": self.dim_b, "kernel": self.kernel, "eta": self.eta,
+                "sigma_a": self.sigma_a, "sigma_b": self.sigma_b, "rff": self.rff, "route": self.route,
+                "seconds": self.seconds, "complete": self.complete}
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+class _Rows:
+    """Rows of one embedding: an array, a memory-mapped .npy, or any embedding file (read whole)."""
+
+    def __init__(self, data, name: str):
+        self.name = name
+        if isinstance(data, (str, Path)):
+            p = Path(data)
+            if p.suffix.lower() == ".npy" and p.is_file():
+                try:
+                    data = np.load(p, mmap_mode="r", allow_pickle=False)
+                except ValueError as exc:
+                    raise ValueError(f"{p}: cannot be read as .npy embeddings ({exc})") from None
+                self.name = str(p)
+            else:
+                from ..io import read_embedding_file  # cycle-free but only needed for paths
+
+                data = read_embedding_file(p).array
+                self.name = str(p)
+        arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if np.iscomplexobj(arr):
+            raise ValueError(f"{self.name}: holds complex numbers; embeddings must be real")
+        if arr.ndim != 2:
+            raise ValueError(f"{self.name}: expected a 2-D array of shape (n_samples, n_features), got shape {arr.shape}")
+        if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+            raise ValueError(f"{self.name}: expected a numeric array, got dtype {arr.dtype}")
+        self.arr = arr
+        self.n, self.dim = arr.shape
+        self.dtype = np.float32 if arr.dtype == np.float32 else np.float64
+
+    def chunk(self, s: int, e: int) -> np.ndarray:
+        block = np.asarray(self.arr[s:e])
+        if not np.isfinite(block).all():
+            bad = s + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            raise ValueError(f"{self.name}: contains NaN/inf (first bad row {bad}); drop or impute those rows first")
+        return block.astype(self.dtype, copy=False)
+
+    def sample(self, max_rows: int = 2000, seed: int = 0) -> np.ndarray:
+        """At most ``max_rows`` rows (seeded), float64, for the bandwidth rule."""
+        if self.n <= max_rows:
+            return self.chunk(0, self.n).astype(np.float64)
+        idx = np.sort(np.random.default_rng(seed).choice(self.n, max_rows, replace=False))
+        rows = np.asarray(self.arr[idx], dtype=np.float64)
+        if not np.isfinite(rows).all():
+            bad = int(idx[np.flatnonzero(~np.isfinite(rows).all(axis=1))[0]])
+            raise ValueError(f"{self.name}: contains NaN/inf (row {bad}); drop or impute those rows first")
+        return rows
+
+
+def _check_args(kernel, eta, route, n_modes, top, chunk_size):
+    if kernel not in SPEC_KERNELS:
+        raise ValueError(f"kernel: expected one of {SPEC_KERNELS}, got {kernel!r}")
+    try:
+        eta = float(eta)
+    except (TypeError, ValueError):
+        raise ValueError(f"eta: expected a number >= 0, got {eta!r}") from None
+    if not (np.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta: must be a finite number >= 0 (it weighs K_B), got {eta}")
+    if route not in ROUTES:
+        raise ValueError(f"route: expected one of {ROUTES}, got {route!r}")
+    return (eta, check_positive_int(n_modes, "n_modes"), check_positive_int(top, "top"),
+            check_positive_int(chunk_size, "chunk_size"))
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+
+def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exact: bool):
+    n = A.n
+    if n > DIRECT_MAX_N:
+        raise ValueError(f"route: the direct route forms {n} x {n} matrices; n > {DIRECT_MAX_N}. "
+                         "Use route='auto' (the covariance routes, linear in n)")
+    Xa, Xb = A.chunk(0, n).astype(np.float64), B.chunk(0, n).astype(np.float64)
+    if exact:  # the exact Gaussian kernel
+        from ..kernels import squared_distances  # only the exact reference route needs it
+
+        Ka = np.exp(-squared_distances(Xa) / (2 * fa.sigma**2))
+        Kb = np.exp(-squared_distances(Xb) / (2 * fb.sigma**2))
+    else:
+        Pa, Pb = fa(Xa), fb(Xb)
+        Ka, Kb = Pa @ np.ascontiguousarray(Pa.T), Pb @ np.ascontiguousarray(Pb.T)
+    L = (Ka - eta * Kb) / n
+    lam, V = linalg.eigh(L, driver="evd")
+    fro = float(np.sqrt(np.einsum("ij,ij->", L, L)))
+    return lam, V, fro
+
+
+def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool):
+    acc = PairMoments(debiased=False, shift_x=np.zeros(fa.n_features), shift_y=np.zeros(fb.n_features),
+                      compute_dtype="float32" if dtype == np.float32 else "float64")
+    starts = range(0, A.n, chunk)
+    for s in track(starts, "SPEC covariances", total=len(starts), enabled=progress, unit="chunk"):
+        e = min(A.n, s + chunk)
+        acc.update(fa(A.chunk(s, e), dtype=dtype), fb(B.chunk(s, e), dtype=dtype))
+    xtx, yty, xty = acc.raw()
+    return xtx / A.n, yty / A.n, xty / A.n
+
+
+def _joint_cov(Caa, Cbb, Cab, eta):
+    r = np.sqrt(eta)
+    return np.block([[Caa, r * Cab], [r * Cab.T, eta * Cbb]])
+
+
+def _frobenius(Caa, Cbb, Cab, eta):
+    val = np.einsum("ij,ij->", Caa, Caa) - 2 * eta * np.einsum("ij,ij->", Cab, Cab) + eta**2 * np.einsum(
+        "ij,ij->", Cbb, Cbb)
+    return float(np.sqrt(max(val, 0.0)))
+
+
+def _covariance_route(C, ma):
+    """Eigen-pairs of Γ = J C (Prop. 1); u normalised to uᵀCu = 1 (then ‖Ψu‖ = √n)."""
+    J = np.concatenate([np.ones(ma), -np.ones(C.shape[0] - ma)])
+    lam, U = linalg.eig(J[:, None] * C)
+    lam, U = lam.real, U.real
+    norms = np.sqrt(np.maximum(np.einsum("ij,ij->j", U, C @ U), 0.0))
+    keep = norms > 1e-12 * max(1.0, norms.max(initial=0.0))
+    return lam[keep], U[:, keep] / norms[keep]
+
+
+def _cholesky_route(C, ma, wanted=None):
+    """Eigen-pairs by pivoted Cholesky C = FᵀF and the symmetric S = F J Fᵀ (App. A.3);
+    ``wanted`` (k) computes only the k largest and k smallest eigenvalues of S."""
+    M = C.shape[0]
+    U, piv, rank, info = linalg.lapack.dpstrf(C, lower=0)
+    if info < 0:
+        raise ValueError("SPEC: the joint covariance could not be factorised")  # pragma: no cover
+    r = int(rank)
+    F = np.zeros((r, M))
+    F[:, piv - 1] = np.triu(U)[:r]
+    J = np.concatenate([np.ones(ma), -np.ones(M - ma)])
+    S = (F * J) @ F.T
+    S = (S + S.T) / 2
+    if wanted is None or 2 * wanted >= r:
+        lam, W = linalg.eigh(S, driver="evd")
+        complete = True
+    else:
+        lo = linalg.eigh(S, subset_by_index=[0, wanted - 1])
+        hi = linalg.eigh(S, subset_by_index=[r - wanted, r - 1])
+        lam, W = np.concatenate([lo[0], hi[0]]), np.hstack([lo[1], hi[1]])
+        complete = False
+    Uvec = J[:, None] * (F.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
+    scale = np.abs(lam)
+    keep = scale > 1e-12 * max(1.0, scale.max(initial=0.0))
+    return lam[keep], Uvec[:, keep] / scale[keep], complete
+
+
+# ------------------------------------------------------------------------------------------ modes
+
+
+def _pick_modes(lam: np.ndarray, n_modes: int) -> np.ndarray:
+    """Indices into ``lam`` of the n_modes largest positive, then the n_modes most negative."""
+    order = np.argsort(-lam, kind="stable")
+    pos = [i for i in order if lam[i] > 0][:n_modes]
+    neg = [i for i in order[::-1] if lam[i] < 0][:n_modes]
+    return np.array(pos + neg, dtype=int)
+
+
+class _TopK:
+    """Running top-k (largest) of streamed scores per column, plus each column's extreme entry."""
+
+    def __init__(self, k_cols: int, top: int):
+        self.top = top
+        self.hi = [[] for _ in range(k_cols)]  # min-heaps of (score, -index)
+        self.lo = [[] for _ in range(k_cols)]  # for the flipped sign
+        self.maxabs = np.full(k_cols, -1.0)
+        self.sign = np.ones(k_cols)
+
+    def add(self, s: int, block: np.ndarray) -> None:
+        for j in range(block.shape[1]):
+            col = block[:, j]
+            for arr, heap in ((col, self.hi[j]), (-col, self.lo[j])):
+                k = min(self.top, len(arr))
+                cand = np.argpartition(-arr, k - 1)[:k] if k < len(arr) else np.arange(len(arr))
+                for i in cand:
+                    item = (float(arr[i]), -(s + int(i)))
+                    if len(heap) < self.top:
+                        heapq.heappush(heap, item)
+                    elif item > heap[0]:
+                        heapq.heapreplace(heap, item)
+            a = np.abs(col)
+            i = int(np.argmax(a))
+            if a[i] > self.maxabs[j]:  # first (lowest index) maximum wins ties
+                self.maxabs[j] = a[i]
+                self.sign[j] = 1.0 if col[i] >= 0 else -1.0
+
+    def result(self, j: int):
+        heap = self.hi[j] if self.sign[j] > 0 else self.lo[j]
+        items = sorted(heap, reverse=True)  # best score first; ties: lower index first
+        return np.array([-i for _, i in items], dtype=int), np.array([v for v, _ in items])
+
+
+def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress):
+    k = Uvec.shape[1]
+    tk = _TopK(k, min(top, A.n))
+    scores = np.empty((A.n, k)) if keep_scores else None
+    r = np.sqrt(eta)
+    ma = fa.n_features
+    starts = range(0, A.n, chunk)
+    for s in track(starts, "SPEC mode scores", total=len(starts), enabled=progress, unit="chunk"):
+        e = min(A.n, s + chunk)
+        block = fa(A.chunk(s, e)) @ Uvec[:ma] + r * (fb(B.chunk(s, e)) @ Uvec[ma:])
+        tk.add(s, block)
+        if keep_scores:
+            scores[s:e] = block
+    if keep_scores:
+        scores *= tk.sign
+    return tk, scores
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
+         sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
+         chunk_size: int = _CHUNK, return_scores: bool | None = None, precision: str = "auto",
+         progress: bool = False) -> SPECResult:
+    """Where two embeddings of the same items cluster them differently (SPEC).
+
+    Parameters
+    ----------
+    A : array, shape (n, d_A), np.memmap or path
+        Embeddings of the items by encoder A (a ``.npy`` path is memory-mapped and streamed).
+    B : array, shape (n, d_B), np.memmap or path
+        The same items, same order, by encoder B.
+    kernel : {"cosine", "linear", "gaussian"}
+        See :mod:`repalign.spec.features`.
+    eta : float
+        Weight of K_B in ``(K_A − η K_B)/n`` (default 1).
+    rff : int or "exact", optional
+        Gaussian only: random Fourier frequencies per embedding (default 2000); ``"exact"``
+        uses the exact kernel (direct route only).
+    sigma_a, sigma_b : float or "auto", optional
+        Gaussian bandwidths; default the automatic rule of :mod:`repalign.spec.features`.
+    n_modes : int
+        Modes reported per sign (default 5).
+    top : int
+        Items listed per mode (default 10).
+    route : {"auto", "direct", "covariance", "cholesky"}
+        Module docstring.
+    seed : int
+        Random frequencies (A uses ``seed``, B ``seed + 1``) and bandwidth subsamples.
+    chunk_size : int
+        Rows per streamed chunk.
+    return_scores : bool, optional
+        Keep every item's score on every mode (default: when it fits in 256 MB).
+    precision : {"auto", "float32", "float64"}
+        Precision of the per-chunk covariance products (sums are float64); ``auto``: float32
+        when both inputs are float32.
+    progress : bool
+
+    Returns
+    -------
+    SPECResult
+
+    References
+    ----------
+    jalali2025 (arXiv:2506.06231), Eq. 3-5, Prop. 1, App. A.3.
+    """
+    t0 = time.perf_counter()
+    eta, n_modes, top, chunk_size = _check_args(kernel, eta, route, n_modes, top, chunk_size)
+    Ra, Rb = _Rows(A, "A"), _Rows(B, "B")
+    if Ra.n != Rb.n:
+        raise ValueError(f"A and B have mismatched sample counts ({Ra.n} vs {Rb.n}); row i of both must be the "
+                         "same item")
+    n = Ra.n
+    if n < 2:
+        raise ValueError(f"A: has {n} rows; SPEC needs at least 2 items")
+    if top > n:
+        raise ValueError(f"top: {top} items per mode requested but there are only {n} items")
+    if n_modes > n:
+        raise ValueError(f"n_modes: {n_modes} modes per sign requested but there are only {n} items")
+    if precision not in ("auto", "float32", "float64"):
+        raise ValueError(f"precision: expected 'auto', 'float32' or 'float64', got {precision!r}")
+    exact = rff == "exact"
+    if exact and kernel != "gaussian":
+        raise ValueError("rff: 'exact' applies to the gaussian kernel only")
+    n_freq = None if (rff is None or exact) else rff
+    fa = FeatureMap.build(kernel, Ra.sample(seed=seed), sigma=sigma_a, n_frequencies=n_freq, seed=seed, name="A")
+    fb = FeatureMap.build(kernel, Rb.sample(seed=seed), sigma=sigma_b, n_frequencies=n_freq, seed=seed + 1, name="B")
+    M = fa.n_features + fb.n_features
+    if route == "auto":
+        route = "direct" if (exact or n <= M) and n <= DIRECT_MAX_N else "cholesky"
+    if exact and route != "direct":
+        raise ValueError("rff: the exact gaussian kernel needs route='direct' (n x n); give a number of frequencies")
+    dtype = np.float32 if (precision == "float32" or (precision == "auto" and Ra.dtype == Rb.dtype == np.float32)) \
+        else np.float64
+    keep = return_scores if return_scores is not None else n * 2 * n_modes * 8 <= 256 << 20
+    complete = True
+    if route == "direct":
+        with step(f"SPEC direct route (n = {n})", enabled=progress):
+            lam, V, fro = _direct(Ra, Rb, fa, fb, eta, exact)
+        picked = _pick_modes(lam, n_modes)
+        tk = _TopK(len(picked), top)
+        tk.add(0, V[:, picked])
+        scores = V[:, picked] * tk.sign if keep else None
+    else:
+        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress)
+        C = _joint_cov(Caa, Cbb, Cab, eta)
+        fro = _frobenius(Caa, Cbb, Cab, eta)
+        with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):
+            if route == "covariance":
+                lam, Uvec = _covariance_route(C, fa.n_features)
+            else:
+                lam, Uvec, complete = _cholesky_route(C, fa.n_features, wanted=None if M <= 4000 else 4 * n_modes)
+        picked = _pick_modes(lam, n_modes)
+        Uvec = Uvec[:, picked] / np.sqrt(n)  # v = Ψu is then a unit eigenvector of Λ
+        tk, scores = _scores_pass(Ra, Rb, fa, fb, eta, Uvec, top, chunk_size, dtype, keep, progress)
+    order = np.argsort(-lam, kind="stable")
+    modes = []
+    for j, i in enumerate(picked):
+        idx, sc = tk.result(j)
+        modes.append(SPECMode(float(lam[i]), idx, sc))
+    diff = float(np.max(np.abs(lam))) if lam.size else 0.0
+    return SPECResult(lam[order], diff, fro, tuple(modes), n, Ra.dim, Rb.dim, kernel, eta, fa.sigma, fb.sigma,
+                      None if fa.rff is None else fa.rff.m, route, time.perf_counter() - t0, complete, scores)
+

@@ -1,0 +1,190 @@
+"""SPEC (jalali2025): the three routes against each other, identities, streaming, planted
+clusters, validation of modes, bad input."""
+
+import numpy as np
+import pytest
+
+from repalign.kernels import RandomFourierFeatures, squared_distances
+from repalign.spec import mode_agreement, sigma_scan, spec
+
+
+def views(n=400, dA=24, dB=16, seed=0):
+    rng = np.random.default_rng(seed)
+    lat = rng.normal(size=(n, 6))
+    A = lat @ rng.normal(size=(6, dA)) + 0.5 * rng.normal(size=(n, dA))
+    B = lat @ rng.normal(size=(6, dB)) + 0.5 * rng.normal(size=(n, dB))
+    return A, B
+
+
+def planted(n=500, size=40, seed=0):
+    """A: items [0, size) form a tight cluster; B: the same items are scattered like the rest."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, 12))
+    A[:size] = rng.normal(size=12) * 3 + 0.15 * rng.normal(size=(size, 12))
+    B = rng.normal(size=(n, 10))
+    # B has its own cluster elsewhere: items [size, 2 size)
+    B[size:2 * size] = rng.normal(size=10) * 3 + 0.15 * rng.normal(size=(size, 10))
+    return A, B
+
+
+@pytest.mark.parametrize("kernel,kw", [("cosine", {}), ("linear", {}), ("gaussian", {"rff": 300})])
+def test_three_routes_agree(kernel, kw):
+    A, B = views(n=2000) if kernel == "cosine" else views(n=600)
+    res = {r: spec(A, B, kernel, route=r, eta=0.6, n_modes=4, **kw) for r in ("direct", "covariance", "cholesky")}
+    d = res["direct"]
+    for r in ("covariance", "cholesky"):
+        x = res[r]
+        for sign in (1, -1):  # the non-zero spectrum of each sign, largest magnitude first
+            ours = np.sort(sign * x.eigenvalues[sign * x.eigenvalues > 1e-9])[::-1][:15]
+            ref = np.sort(sign * d.eigenvalues[sign * d.eigenvalues > 1e-9])[::-1][:15]
+            assert len(ours) == len(ref) and np.allclose(ours, ref, atol=1e-8)
+        assert x.spec_diff == pytest.approx(d.spec_diff, abs=1e-8)
+        assert x.frobenius == pytest.approx(d.frobenius, abs=1e-8)
+        # eigenvectors equal with the same sign convention (√η on B's side included: eta = 0.6)
+        assert np.allclose(x.scores, d.scores, atol=1e-6)
+        for a, b in zip(x.modes, d.modes, strict=True):
+            assert np.array_equal(a.top_indices, b.top_indices)
+
+
+def test_sqrt_eta_on_b_features_matters():
+    # scores from the covariance route recomputed by hand: v = Φ_A u_A + √η Φ_B u_B
+    A, B = views(n=300)
+    r = spec(A, B, "linear", route="direct", eta=0.3, n_modes=1)
+    lam = r.modes[0].eigenvalue
+    v = r.scores[:, 0]
+    L = (A @ A.T - 0.3 * B @ B.T) / len(A)
+    assert np.allclose(L @ v, lam * v, atol=1e-10)
+    c = spec(A, B, "linear", route="cholesky", eta=0.3, n_modes=1)
+    assert np.allclose(c.scores[:, 0], v, atol=1e-8)
+
+
+def test_rank_deficient_cholesky_needs_no_jitter():
+    A, B = views(n=60, dA=50, dB=40)  # n < d_A + d_B: the joint covariance is singular
+    d = spec(A, B, "cosine", route="direct")
+    c = spec(A, B, "cosine", route="cholesky")
+    assert np.allclose(c.eigenvalues[:10], np.sort(d.eigenvalues)[::-1][:10], atol=1e-9)
+    assert np.allclose(c.scores, d.scores, atol=1e-7)
+
+
+def test_identities():
+    A, B = views(n=500)
+    for eta in (1.0, 0.4):
+        r = spec(A, B, "cosine", eta=eta, route="cholesky")
+        assert r.eigenvalues.sum() == pytest.approx(1 - eta, abs=1e-10)  # tr Λ for normalised kernels
+        g = spec(A, B, "gaussian", eta=eta, rff=200)
+        assert g.eigenvalues.sum() == pytest.approx(1 - eta, abs=1e-10)
+        assert np.sqrt(np.sum(r.eigenvalues**2)) == pytest.approx(r.frobenius, rel=1e-9)
+    self_ = spec(A, A.copy(), "cosine")
+    assert self_.spec_diff < 1e-12 and self_.frobenius < 1e-7
+    p = np.random.default_rng(1).permutation(500)  # a joint row permutation changes nothing but the indices
+    r, q = spec(A, B, "cosine"), spec(A[p], B[p], "cosine")
+    assert np.allclose(r.eigenvalues[:20], q.eigenvalues[:20], atol=1e-12)
+    for a, b in zip(r.modes, q.modes, strict=True):
+        assert np.array_equal(p[b.top_indices], a.top_indices)
+
+
+def test_shuffled_copy_is_far_and_an_aligned_copy_is_zero():
+    A, _ = views(n=800)
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.normal(size=(24, 24)))[0]
+    aligned = spec(A, 2.5 * A @ Q, "cosine")  # cosine kernel: invariant to rotation and scale
+    shuffled = spec(A, A[rng.permutation(800)], "cosine")
+    assert aligned.spec_diff < 1e-10
+    assert shuffled.spec_diff > 0.1
+
+
+def test_rff_gram_converges_to_the_gaussian_kernel():
+    X = np.random.default_rng(0).normal(size=(80, 5))
+    sigma = 2.0
+    K = np.exp(-squared_distances(X) / (2 * sigma**2))
+    errs = []
+    for m in (50, 500, 5000):
+        phi = RandomFourierFeatures(5, m, sigma, seed=1)(X)
+        assert np.allclose(np.einsum("ij,ij->i", phi, phi), 1.0)  # normalised: ‖φ(x)‖ = 1
+        errs.append(np.abs(phi @ phi.T - K).max())
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 0.06
+
+
+def test_exact_gaussian_on_the_direct_route():
+    A, B = views(n=200)
+    exact = spec(A, B, "gaussian", rff="exact", sigma_a=4.0, sigma_b=3.0)
+    approx = spec(A, B, "gaussian", rff=4000, sigma_a=4.0, sigma_b=3.0, route="direct")
+    assert exact.route == "direct"
+    assert approx.spec_diff == pytest.approx(exact.spec_diff, abs=0.02)
+    with pytest.raises(ValueError, match="route='direct'"):
+        spec(A, B, "gaussian", rff="exact", route="cholesky")
+
+
+def test_streamed_from_files_equals_in_memory(tmp_path):
+    A, B = views(n=700)
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    mem = spec(A, B, "gaussian", rff=100, route="cholesky", seed=5)
+    streamed = spec(tmp_path / "a.npy", str(tmp_path / "b.npy"), "gaussian", rff=100, route="cholesky", seed=5,
+                    chunk_size=64)
+    assert np.allclose(mem.eigenvalues, streamed.eigenvalues, atol=1e-12)
+    assert np.allclose(mem.scores, streamed.scores, atol=1e-10)
+    assert [m.top_indices.tolist() for m in mem.modes] == [m.top_indices.tolist() for m in streamed.modes]
+
+
+def test_a_planted_cluster_is_found_on_its_side():
+    A, B = planted()
+    r = spec(A, B, "cosine", top=40)
+    first_a = next(m for m in r.modes if m.side == "A")
+    first_b = next(m for m in r.modes if m.side == "B")
+    assert np.mean(first_a.top_indices < 40) >= 0.9  # tight in A, scattered in B
+    assert np.mean((first_b.top_indices >= 40) & (first_b.top_indices < 80)) >= 0.9  # the reverse
+    assert first_a.eigenvalue > 0 > first_b.eigenvalue
+
+
+def test_mode_agreement_prefers_the_side_that_clusters():
+    A, B = planted(n=600, size=30, seed=2)
+    rng = np.random.default_rng(4)  # a second cluster in A so that side A has two modes
+    A[100:130] = rng.normal(size=12) * 3 + 0.15 * rng.normal(size=(30, 12))
+    r = spec(A, B, "cosine", top=30, n_modes=2)
+    agree = mode_agreement(r, A, B, side="A", n_runs=10)
+    assert agree["ami_a"] > 0.8 and agree["ami_a"] > agree["ami_b"] + 0.3
+    assert agree["n_modes"] == 2
+
+
+def test_sigma_scan_reports_every_factor():
+    A, B = views(n=300)
+    rows = sigma_scan(A, B, factors=(0.5, 1.0, 2.0), rff=100, top=3)
+    assert [r["factor"] for r in rows] == [0.5, 1.0, 2.0]
+    assert rows[1]["sigma_a"] == pytest.approx(2 * rows[0]["sigma_a"])
+    assert all(len(r["top_positive"]) <= 3 and r["spec_diff"] > 0 for r in rows)
+
+
+def test_sign_convention_largest_entry_positive():
+    A, B = views(n=300)
+    r = spec(A, B, "cosine")
+    for j in range(r.scores.shape[1]):
+        col = r.scores[:, j]
+        assert col[np.argmax(np.abs(col))] > 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"B": "short"}, "mismatched sample counts"),
+    ({"sigma_a": -1.0, "kernel": "gaussian"}, "sigma_a"),
+    ({"sigma_b": 0.0, "kernel": "gaussian"}, "sigma_b"),
+    ({"rff": 0, "kernel": "gaussian"}, "rff"),
+    ({"eta": -0.5}, "eta"),
+    ({"A": "nan"}, "NaN"),
+    ({"n_modes": 500}, "n_modes"),
+    ({"top": 500}, "top"),
+    ({"kernel": "laplace"}, "kernel"),
+    ({"route": "magic"}, "route"),
+    ({"sigma_a": 1.0}, "only the gaussian kernel"),
+])
+def test_bad_input_is_one_clear_error(kwargs, match):
+    A, B = views(n=100)
+    args = {"A": A, "B": B, "kernel": "cosine"}
+    args.update(kwargs)
+    if isinstance(args["B"], str):
+        args["B"] = B[:90]
+    if isinstance(args["A"], str) and args["A"] == "nan":
+        A = A.copy()
+        A[7, 2] = np.nan
+        args["A"] = A
+    with pytest.raises(ValueError, match=match):
+        spec(**args)
