@@ -188,3 +188,51 @@ def test_bad_input_is_one_clear_error(kwargs, match):
         args["A"] = A
     with pytest.raises(ValueError, match=match):
         spec(**args)
+
+
+# ------------------------------------------------------------------ CLI
+def test_spec_cli_json_and_outputs(tmp_path, capsys):
+    import json
+
+    from repalign.cli import main
+
+    A, B = planted()
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    (tmp_path / "items.txt").write_text("\n".join(f"caption {i}" for i in range(len(A))) + "\n")
+    out = tmp_path / "out"
+    assert main(["spec", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--texts", str(tmp_path / "items.txt"),
+                 "--out", str(out), "--json", "--top", "5", "--quiet"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d) >= {"eigenvalues", "spec_diff", "modes"} and d["modes"][0]["top_indices"]
+    assert {p.name for p in out.iterdir()} == {"spec.json", "spectrum.png", "modes.md"}
+    assert "caption 12" in (out / "modes.md").read_text()
+
+
+def test_spec_cli_bad_input_writes_nothing(tmp_path, capsys):
+    from repalign.cli import main
+
+    A, B = views(n=50)
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    np.save(tmp_path / "short.npy", B[:40])
+    img = tmp_path / "imgs"
+    img.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(img / f"{i}.png")
+    cases = [
+        (["--images", str(img)], "has 3 images but the embeddings have 50 rows"),
+        (["--kernel", "gaussian", "--sigma-a", "0"], "must be > 0"),
+        (["--kernel", "gaussian", "--rff", "0"], "integer >= 1"),
+        (["--eta", "-1"], "eta"),
+        (["--modes", "60"], "--modes: 60 modes"),
+    ]
+    for extra, expect in cases:
+        code = main(["spec", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--out", str(tmp_path / "o"), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, (extra, err)
+    code = main(["spec", str(tmp_path / "a.npy"), str(tmp_path / "short.npy"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "mismatched sample counts" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -116,6 +116,7 @@ _OPTION_NAMES = {
     "n_bootstrap": "--bootstrap", "base_size": "--base-size", "query_size": "--query-size",
     "time_limit": "--time-limit", "restarts": "--restarts", "batch_size": "--batch-size", "limit": "--limit",
     "level": "--level", "fractions": "--fractions", "seeds": "--seeds", "n_jobs": "--jobs", "per_class": "--per-class",
+    "n_modes": "--modes", "sigma_a": "--sigma-a", "sigma_b": "--sigma-b",
 }
 _ARRAY_NAMES = ("Zb", "Hb", "Zq", "Hq", "X", "Y", "Z", "H")
 
@@ -447,6 +448,87 @@ def cmd_qap(args) -> int:
     return 0
 
 
+def _item_list(args, n: int):
+    """The items behind the rows (texts or image paths) for galleries, checked against n."""
+    from .encoders.images import IMAGE_EXTENSIONS
+
+    if args.texts:
+        items = read_text_items(args.texts)
+        what = f"{args.texts} has {len(items)} lines"
+    elif args.images:
+        p = Path(args.images)
+        if not p.is_dir():
+            raise CLIError(f"{p}: no such image folder")
+        items = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
+        what = f"{p} has {len(items)} images"
+    else:
+        return None
+    if len(items) != n:
+        raise CLIError(f"{what} but the embeddings have {n} rows; give the items in the order of the rows "
+                       "(images sorted by path, as `repalign embed --images` reads them)")
+    return items
+
+
+SPEC_OUTPUTS = ("spec.json", "spectrum.png", "modes.md", "map.png", "gallery_A.png", "gallery_B.png")
+
+
+def cmd_spec(args) -> int:
+    import numpy as np
+
+    from .report.plots import caption_lists, plot_gallery, plot_mode_map, plot_spectrum
+    from .spec import spec
+
+    if args.texts and args.images:
+        raise CLIError("spec: give at most one of --texts FILE and --images DIR")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"{out}: exists and is not a folder")
+        for name in SPEC_OUTPUTS:
+            check_writable(out / name, args.force)
+    from .io import read_embedding_file
+
+    A = args.a if str(args.a).endswith(".npy") else read_embedding_file(args.a).array
+    B = args.b if str(args.b).endswith(".npy") else read_embedding_file(args.b).array
+    n = (np.load(A, mmap_mode="r") if isinstance(A, str) else A).shape[0]
+    items = _item_list(args, n)
+    res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,
+               n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "spec.json", res.to_dict(), args.force)
+        plot_spectrum(res, out / "spectrum.png", force=args.force)
+        lines = [f"# SPEC: {args.a} (A) vs {args.b} (B)", "",
+                 f"{res.kernel} kernel, η = {res.eta:g}, n = {res.n}, SPEC-diff {res.spec_diff:.4f}, "
+                 f"Frobenius {res.frobenius:.4f}, route {res.route}.", ""]
+        if items is not None and args.texts:
+            lines.append(caption_lists(res, items, per_mode=args.top))
+        elif items is not None:
+            for side in ("A", "B"):
+                if any(m.side == side for m in res.modes):
+                    plot_gallery(res, items, out / f"gallery_{side}.png", side=side, per_mode=min(args.top, 10),
+                                 force=args.force)
+                    lines.append(f"![modes {side} separates](gallery_{side}.png)")
+        else:
+            lines.append(caption_lists(res, [f"row {i}" for i in range(res.n)], per_mode=args.top))
+        with atomic_write(out / "modes.md", force=args.force) as tmp:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if args.map:
+            Xa = np.load(A, mmap_mode="r") if isinstance(A, str) else A
+            Xb = np.load(B, mmap_mode="r") if isinstance(B, str) else B
+            plot_mode_map(res, Xa, Xb, out / "map.png", seed=args.seed, force=args.force)
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        print(f"n = {res.n}, {res.kernel} kernel, η = {res.eta:g}: SPEC-diff {res.spec_diff:.4f}, "
+              f"Frobenius {res.frobenius:.4f} ({res.route} route, {res.seconds:.1f} s)")
+        for k, m in enumerate(res.modes):
+            print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items {', '.join(map(str, m.top_indices[:8]))}")
+        if out is not None:
+            print(f"wrote {out}/")
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.what == "encoders":
         from .encoders import list_encoders
@@ -680,6 +762,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     s.add_argument("--force", action="store_true", help="overwrite an existing output")
     s.set_defaults(func=cmd_qap)
+
+    s = add("spec", help="where two embeddings of the same items cluster them differently (SPEC, jalali2025)")
+    s.add_argument("a", help="embedding file A (rows = items; .npy files are streamed)")
+    s.add_argument("b", help="embedding file B, the same items in the same order")
+    s.add_argument("--kernel", choices=("cosine", "gaussian", "linear"), default="cosine",
+                   help="kernel of both embeddings (default cosine)")
+    s.add_argument("--rff", type=_positive, default=None,
+                   help="gaussian: random Fourier frequencies per embedding (default 2000)")
+    s.add_argument("--sigma-a", type=_positive_float, default=None,
+                   help="gaussian bandwidth of A (default: median rule on A)")
+    s.add_argument("--sigma-b", type=_positive_float, default=None,
+                   help="gaussian bandwidth of B (default: median rule on B)")
+    s.add_argument("--eta", type=float, default=1.0, help="weight of B's kernel in K_A - eta K_B (default 1)")
+    s.add_argument("--modes", type=_positive, default=5, help="modes reported per sign (default 5)")
+    s.add_argument("--top", type=_positive, default=10, help="items listed per mode (default 10)")
+    s.add_argument("--route", choices=("auto", "direct", "covariance", "cholesky"), default="auto",
+                   help="how the eigen-pairs are computed (default auto)")
+    s.add_argument("--seed", type=_non_negative, default=0, help="random features and subsamples (default 0)")
+    s.add_argument("--texts", help="text file, one item per line in row order: captions per mode in modes.md")
+    s.add_argument("--images", help="image folder in row order (sorted paths): galleries per mode")
+    s.add_argument("--map", action="store_true", help="also draw a t-SNE / UMAP map coloured by mode (map.png)")
+    s.add_argument("--out", help="folder for spec.json, spectrum.png, modes.md (+ galleries, map)")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.set_defaults(func=cmd_spec)
 
     s = add("list", help="list encoders, measures, datasets, experiments or QAP solvers")
     s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"),

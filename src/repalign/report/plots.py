@@ -9,7 +9,8 @@ import numpy as np
 from ..io import atomic_write, check_extension
 from ..measures.registry import MEASURES
 
-__all__ = ["plot_shuffle_curves", "plot_scatter", "save_figure", "PLOT_FORMATS"]
+__all__ = ["plot_shuffle_curves", "plot_scatter", "save_figure", "PLOT_FORMATS", "plot_spectrum", "plot_gallery",
+           "plot_mode_map", "caption_lists"]
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 
@@ -92,3 +93,133 @@ def plot_scatter(points, path, *, x: str, y: str, group: str | None = None, titl
         ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, force=force, dpi=120)
+
+
+def plot_spectrum(result, path, force: bool = False, title: str | None = None, max_points: int = 200) -> Path:
+    """SPEC's eigenvalues, both signs: the ``max_points`` largest in magnitude as a stem plot,
+    reported modes marked (positive: A separates, negative: B separates). PNG, PDF or SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    lam = np.asarray(result.eigenvalues)
+    keep = np.sort(np.argsort(-np.abs(lam))[:max_points])
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.vlines(keep, 0, lam[keep], color=np.where(lam[keep] > 0, "tab:blue", "tab:red"), lw=1.2)
+    modes = {round(m.eigenvalue, 14) for m in result.modes}
+    marked = [i for i in keep if round(lam[i], 14) in modes]
+    ax.scatter(marked, lam[marked], s=18, color="k", zorder=3, label="reported modes")
+    ax.set_xlabel("eigenvalue rank (descending)")
+    ax.set_ylabel("eigenvalue of (K_A − η K_B)/n")
+    ax.set_title(title or f"SPEC spectrum: SPEC-diff {result.spec_diff:.4f} ({result.kernel} kernel, n = {result.n})",
+                 fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, path, force=force)
+
+
+def plot_gallery(result, images, path, *, side: str = "A", per_mode: int = 8, n_modes: int = 5, size: int = 48,
+                 force: bool = False) -> Path:
+    """Image grid of SPEC's modes of one side: a row per mode, its top items left to right.
+
+    ``images``: a sequence of n image paths / arrays in the same order as the rows SPEC saw."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from ..encoders.images import load_rgb  # pillow: only for galleries
+
+    modes = [m for m in result.modes if m.side == side][:n_modes]
+    if not modes:
+        raise ValueError(f"side: the result has no modes of side {side!r}")
+    cols = min(per_mode, max(len(m.top_indices) for m in modes))
+    fig, axes = plt.subplots(len(modes), cols, figsize=(1.1 * cols + 1.2, 1.15 * len(modes) + 0.4), squeeze=False)
+    for r, m in enumerate(modes):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(m.top_indices):
+                ax.imshow(np.asarray(load_rgb(images[int(m.top_indices[c])]).resize((size, size))))
+                ax.set_title(str(int(m.top_indices[c])), fontsize=6)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_ylabel(f"λ = {m.eigenvalue:.3f}", fontsize=7)
+    fig.suptitle(f"SPEC modes that {side} separates and {'B' if side == 'A' else 'A'} does not", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path, force=force, dpi=120)
+
+
+def plot_mode_map(result, A, B, path, *, method: str = "auto", n_modes: int = 3, max_points: int = 3000,
+                  seed: int = 0, force: bool = False) -> Path:
+    """A 2-D map of each embedding (t-SNE; UMAP when installed and ``method="auto"``) with the
+    top items of the first modes of both sides coloured: a group coloured tightly in A's panel
+    and spread in B's is a mode A separates. At most ``max_points`` items (all mode items kept)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from ..spec.modes import mode_labels  # plotting only
+
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    n = len(A)
+    groups = []
+    for side in ("A", "B"):
+        items, labels = mode_labels(result, side, n_modes)
+        groups += [(side, j, items[labels == j]) for j in range(labels.max() + 1 if labels.size else 0)]
+    special = np.unique(np.concatenate([g[2] for g in groups])) if groups else np.zeros(0, int)
+    rng = np.random.default_rng(seed)
+    rest = np.setdiff1d(np.arange(n), special)
+    take = rest if len(rest) + len(special) <= max_points else rng.choice(rest, max_points - len(special), replace=False)
+    rows = np.sort(np.concatenate([special, take])).astype(int)
+    pos = {int(r): i for i, r in enumerate(rows)}
+
+    def embed2d(X):
+        Xs = X[rows] / np.maximum(np.linalg.norm(X[rows], axis=1, keepdims=True), 1e-12)
+        if method in ("auto", "umap"):
+            try:
+                import umap  # optional: a faster, more global map
+
+                return umap.UMAP(random_state=seed).fit_transform(Xs), "UMAP"
+            except ImportError:
+                if method == "umap":
+                    raise ValueError("method: 'umap' needs the package umap-learn (pip install umap-learn)") from None
+        from sklearn.manifold import TSNE  # scikit-learn's t-SNE, seeded
+
+        perplexity = float(min(30, max(5, (len(rows) - 1) / 3)))
+        return TSNE(2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(Xs), "t-SNE"
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    colors = plt.get_cmap("tab10")
+    for ax, X, name in zip(axes, (A, B), ("A", "B"), strict=True):
+        Y2, how = embed2d(X)
+        ax.scatter(Y2[:, 0], Y2[:, 1], s=3, color="0.8")
+        for k, (side, j, items) in enumerate(groups):
+            idx = [pos[int(i)] for i in items]
+            ax.scatter(Y2[idx, 0], Y2[idx, 1], s=9, color=colors(k % 10), marker="o" if side == "A" else "^",
+                       label=f"{side}-mode {j + 1}")
+        ax.set_title(f"{how} of embedding {name}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[1].legend(fontsize=7, loc="best", markerscale=1.5, frameon=False)
+    fig.tight_layout()
+    return save_figure(fig, path, force=force, dpi=110)
+
+
+def caption_lists(result, texts, *, per_mode: int = 10) -> str:
+    """Markdown: for every mode, its eigenvalue and its top items' texts (rows in SPEC's order)."""
+    lines = []
+    for k, m in enumerate(result.modes):
+        other = "B" if m.side == "A" else "A"
+        lines.append(f"### Mode {k + 1}: λ = {m.eigenvalue:.4f} ({m.side} groups these, {other} does not)")
+        lines.append("")
+        for i, s in zip(m.top_indices[:per_mode], m.top_scores[:per_mode], strict=False):
+            text = str(texts[int(i)]).replace("|", "\\|").strip()
+            lines.append(f"- `{int(i)}` ({s:.3f}) {text}")
+        lines.append("")
+    return "\n".join(lines)
