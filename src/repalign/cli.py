@@ -365,6 +365,10 @@ def _run_experiment(args, ex, name):
                                                     **common),
         "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, progress=True, **limit, **common),
         "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, progress=True, **limit, **common),
+        "spec-cifar": lambda: ex.run_spec_cifar(args.data_dir, progress=True, **common),
+        "spec-xtd": lambda: ex.run_spec_xtd(args.data_dir, progress=True, **common),
+        "spec-planted": lambda: ex.run_spec_planted(progress=True, **common),
+        "spec-align": lambda: ex.run_spec_align(args.data_dir, progress=True, **common),
     }
     res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:

@@ -90,8 +90,10 @@ class PairMoments:
                 f"chunk feature sizes ({X.shape[1]}, {Y.shape[1]}) differ from the first chunk's "
                 f"({self.sx.shape[0]}, {self.sy.shape[0]})"
             )
-        X = X - self.shift_x.astype(X.dtype)
-        Y = Y - self.shift_y.astype(Y.dtype)
+        if self.shift_x.any():  # a zero shift (SPEC's raw moments) needs no copy
+            X = X - self.shift_x.astype(X.dtype)
+        if self.shift_y.any():
+            Y = Y - self.shift_y.astype(Y.dtype)
         self.n += X.shape[0]
         self.sx += X.sum(axis=0, dtype=np.float64)
         self.sy += Y.sum(axis=0, dtype=np.float64)

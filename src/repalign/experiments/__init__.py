@@ -16,15 +16,28 @@ from .cka_vs_qap import CKAvsQAPResult, run_cka_vs_qap
 from .classification import ClassificationResult, run_classification
 from .crosslingual import CrossLingualResult, run_crosslingual
 from .demo import DemoResult, run_demo
+from .spec import (
+    SpecAlignExperimentResult,
+    SpecCifarResult,
+    SpecPlantedResult,
+    SpecXTDResult,
+    run_spec_align,
+    run_spec_cifar,
+    run_spec_planted,
+    run_spec_xtd,
+)
 
 __all__ = ["AblationResult", "run_ablation", "ClassificationResult", "run_classification", "CrossLingualResult",
            "run_crosslingual", "DemoResult", "run_demo", "EXPERIMENTS", "CKAvsQAPResult", "run_cka_vs_qap",
            "BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
-           "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers", "RESULT_TYPES"]
+           "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers", "RESULT_TYPES",
+           "SpecCifarResult", "run_spec_cifar", "SpecXTDResult", "run_spec_xtd", "SpecPlantedResult", "run_spec_planted",
+           "SpecAlignExperimentResult", "run_spec_align"]
 
 RESULT_TYPES = {"crosslingual": CrossLingualResult, "ablation": AblationResult, "classification": ClassificationResult,
                 "cka-vs-qap": CKAvsQAPResult, "blind-cifar": BlindCifarResult, "unsupervised": UnsupervisedExperimentResult,
-                "blind-xtd": BlindXTDResult, "qap-solvers": SolverComparisonResult}
+                "blind-xtd": BlindXTDResult, "qap-solvers": SolverComparisonResult, "spec-cifar": SpecCifarResult,
+                "spec-xtd": SpecXTDResult, "spec-planted": SpecPlantedResult, "spec-align": SpecAlignExperimentResult}
 
 EXPERIMENTS = {
     "crosslingual": "XTD-10 caption matching, English-only vs multilingual encoders (paper Table 4 analogue)",
@@ -35,4 +48,8 @@ EXPERIMENTS = {
     "unsupervised": "unsupervised CIFAR-10 classifier: k-means centres matched to class names (schnaus2025)",
     "blind-xtd": "XTD-10 caption blind matching for N = 10..100, selected vs random subsets (schnaus2025)",
     "qap-solvers": "FAQ, 2-opt, entropic GW, tabu, Hahn-Grant on the same instances (schnaus2025 Table 1)",
+    "spec-cifar": "SPEC modes of EfficientNet-Lite0 vs Lite2 and vs raw pixels on CIFAR-10, AMI/NMI (jalali2025)",
+    "spec-xtd": "SPEC modes of minilm vs use-multilingual and vs GloVe on XTD-10 English captions (jalali2025)",
+    "spec-planted": "SPEC recovers a group tight in one embedding and spread in the other (synthetic)",
+    "spec-align": "SPEC-align of EfficientNet-Lite0 toward Lite2 on CIFAR-10: SPEC-diff, CKA, k-NN (jalali2025)",
 }

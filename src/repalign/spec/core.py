@@ -198,6 +198,11 @@ class _Rows:
         return rows
 
 
+def _auto_chunk(n_features: int, budget: int = 64 << 20) -> int:
+    """Rows per chunk so that one chunk's features take about ``budget`` bytes (64 MB)."""
+    return int(np.clip(budget // (8 * max(n_features, 1)), 256, _CHUNK))
+
+
 def _check_args(kernel, eta, route, n_modes, top, chunk_size):
     if kernel not in SPEC_KERNELS:
         raise ValueError(f"kernel: expected one of {SPEC_KERNELS}, got {kernel!r}")
@@ -209,8 +214,8 @@ def _check_args(kernel, eta, route, n_modes, top, chunk_size):
         raise ValueError(f"eta: must be a finite number >= 0 (it weighs K_B), got {eta}")
     if route not in ROUTES:
         raise ValueError(f"route: expected one of {ROUTES}, got {route!r}")
-    return (eta, check_positive_int(n_modes, "n_modes"), check_positive_int(top, "top"),
-            check_positive_int(chunk_size, "chunk_size"))
+    chunk_size = None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
+    return eta, check_positive_int(n_modes, "n_modes"), check_positive_int(top, "top"), chunk_size
 
 
 # ------------------------------------------------------------------------------------------ routes
@@ -363,7 +368,7 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
-         chunk_size: int = _CHUNK, return_scores: bool | None = None, precision: str = "auto",
+         chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
          progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
@@ -390,8 +395,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         Module docstring.
     seed : int
         Random frequencies (A uses ``seed``, B ``seed + 1``) and bandwidth subsamples.
-    chunk_size : int
-        Rows per streamed chunk.
+    chunk_size : int, optional
+        Rows per streamed chunk (default: about 64 MB of features per chunk).
     return_scores : bool, optional
         Keep every item's score on every mode (default: when it fits in 256 MB).
     precision : {"auto", "float32", "float64"}
@@ -429,6 +434,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     fa = FeatureMap.build(kernel, Ra.sample(seed=seed), sigma=sigma_a, n_frequencies=n_freq, seed=seed, name="A")
     fb = FeatureMap.build(kernel, Rb.sample(seed=seed), sigma=sigma_b, n_frequencies=n_freq, seed=seed + 1, name="B")
     M = fa.n_features + fb.n_features
+    chunk_size = chunk_size or _auto_chunk(M)
     if route == "auto":
         route = "direct" if (exact or n <= M) and n <= DIRECT_MAX_N else "cholesky"
     if exact and route != "direct":
