@@ -1,0 +1,430 @@
+"""Linear assignment: exact backends, a batched compiled solver, and the greedy / windowed
+approximations of wald2024 (App. F).
+
+Exact backends (:func:`solve`; every one returns the same optimum, tested):
+
+* ``scipy``: ``scipy.optimize.linear_sum_assignment`` (the default: no extra dependency);
+* ``lapjv``: repalign's own Jonker–Volgenant solver compiled with numba (column reduction,
+  reduction transfer, two rounds of augmenting row reduction, then Dijkstra augmentation);
+* ``lap``: the ``lap`` / ``lapx`` package's LAPJV, when installed;
+* ``ortools``: OR-Tools' ``SimpleLinearSumAssignment``, when installed. It takes integer costs:
+  the costs are scaled so that the largest magnitude becomes 2⁵² / n (every float keeps its
+  first 52 − log2(n) bits and no sum over an assignment can overflow), then rounded; the
+  objective of the returned assignment is recomputed in float64. wald2024's code instead
+  truncated ``cost × 1000``, which maps unit-norm features' small affinities onto a handful of
+  integers (tested: on unit-norm features it returns suboptimal assignments; ours does not).
+
+For semantic RSMs many small problems (one per sample pair) are solved; :func:`max_inner_batch`
+does a stack of them in one compiled, parallel loop with no Python overhead per problem.
+Which backend is fastest depends on the size and the structure (see ``benchmarks/bench_rsm.py``).
+
+Approximations of the optimal assignment of two sets of vectors (rows of ``Xa``, ``Xb``) that
+maximises ``Σ ⟨xa_r, xb_π(r)⟩`` (wald2024 App. F):
+
+* ``greedy``: rows of A in order of decreasing norm, each to its best free row of B;
+* ``topk-greedy:K``: the K largest-norm vectors of each side matched optimally, the rest greedily;
+* ``batch-optimal:W``: both sides sorted by norm and cut into windows of W, each window pair
+  matched optimally.
+
+References
+----------
+Jonker & Volgenant, "A shortest augmenting path algorithm for dense and sparse linear
+assignment problems", Computing 38 (1987), doi:10.1007/BF02278710; wald2024 (arXiv:2410.23107).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["solve", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
+           "MATCHERS", "lapjv"]
+
+BACKENDS = ("scipy", "lapjv", "lap", "ortools")
+MATCHERS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "none")
+_BIG = 1e300
+
+
+@njit(cache=True)
+def lapjv(C):
+    """Jonker–Volgenant on a square float cost matrix, minimising. Returns ``(rowsol, value)``."""
+    n = C.shape[0]
+    rowsol = np.full(n, -1, np.int64)
+    colsol = np.full(n, -1, np.int64)
+    v = np.empty(n)
+    matches = np.zeros(n, np.int64)
+    free = np.empty(n, np.int64)
+    d = np.empty(n)
+    pred = np.empty(n, np.int64)
+    collist = np.empty(n, np.int64)
+    # column reduction (reverse order gives better starts)
+    for j in range(n - 1, -1, -1):
+        imin = 0
+        mn = C[0, j]
+        for i in range(1, n):
+            if C[i, j] < mn:
+                mn = C[i, j]
+                imin = i
+        v[j] = mn
+        matches[imin] += 1
+        if matches[imin] == 1:
+            rowsol[imin] = j
+            colsol[j] = imin
+        elif v[j] < v[rowsol[imin]]:
+            j1 = rowsol[imin]
+            rowsol[imin] = j
+            colsol[j] = imin
+            colsol[j1] = -1
+        else:
+            colsol[j] = -1
+    # reduction transfer
+    numfree = 0
+    for i in range(n):
+        if matches[i] == 0:
+            free[numfree] = i
+            numfree += 1
+        elif matches[i] == 1:
+            j1 = rowsol[i]
+            mn = _BIG
+            for j in range(n):
+                if j != j1 and C[i, j] - v[j] < mn:
+                    mn = C[i, j] - v[j]
+            v[j1] = v[j1] - mn
+    # augmenting row reduction, twice
+    for _ in range(2):
+        k = 0
+        prvnumfree = numfree
+        numfree = 0
+        guard = 0
+        while k < prvnumfree:
+            guard += 1
+            if guard > 100 * n * n:  # floating-point cycling: leave the rest to the augmentation
+                for kk in range(k, prvnumfree):
+                    free[numfree] = free[kk]
+                    numfree += 1
+                break
+            i = free[k]
+            k += 1
+            umin = C[i, 0] - v[0]
+            j1 = 0
+            j2 = 0
+            usubmin = _BIG
+            for j in range(1, n):
+                h = C[i, j] - v[j]
+                if h < usubmin:
+                    if h >= umin:
+                        usubmin = h
+                        j2 = j
+                    else:
+                        usubmin = umin
+                        umin = h
+                        j2 = j1
+                        j1 = j
+            i0 = colsol[j1]
+            if umin < usubmin:
+                v[j1] = v[j1] - (usubmin - umin)
+            elif i0 > -1:
+                j1 = j2
+                i0 = colsol[j2]
+            if rowsol[i] > -1 and colsol[rowsol[i]] == i:
+                colsol[rowsol[i]] = -1
+            rowsol[i] = j1
+            colsol[j1] = i
+            if i0 > -1:
+                rowsol[i0] = -1
+                if umin < usubmin:
+                    k -= 1
+                    free[k] = i0
+                else:
+                    free[numfree] = i0
+                    numfree += 1
+    # augmentation: a shortest augmenting path (Dijkstra) from every free row
+    for f in range(numfree):
+        freerow = free[f]
+        for j in range(n):
+            d[j] = C[freerow, j] - v[j]
+            pred[j] = freerow
+            collist[j] = j
+        low = 0
+        up = 0
+        last = 0
+        mn = 0.0
+        endofpath = -1
+        found = False
+        while not found:
+            if up == low:
+                last = low - 1
+                mn = d[collist[up]]
+                up += 1
+                for k in range(up, n):
+                    j = collist[k]
+                    h = d[j]
+                    if h <= mn:
+                        if h < mn:
+                            up = low
+                            mn = h
+                        collist[k] = collist[up]
+                        collist[up] = j
+                        up += 1
+                for k in range(low, up):
+                    if colsol[collist[k]] < 0:
+                        endofpath = collist[k]
+                        found = True
+                        break
+            if not found:
+                j1 = collist[low]
+                low += 1
+                i = colsol[j1]
+                h = C[i, j1] - v[j1] - mn
+                for k in range(up, n):
+                    j = collist[k]
+                    v2 = C[i, j] - v[j] - h
+                    if v2 < d[j]:
+                        pred[j] = i
+                        if v2 == mn:
+                            if colsol[j] < 0:
+                                endofpath = j
+                                found = True
+                                break
+                            collist[k] = collist[up]
+                            collist[up] = j
+                            up += 1
+                        d[j] = v2
+        for k in range(last + 1):
+            j1 = collist[k]
+            v[j1] = v[j1] + d[j1] - mn
+        while True:
+            i = pred[endofpath]
+            colsol[endofpath] = i
+            j1 = endofpath
+            endofpath = rowsol[i]
+            rowsol[i] = j1
+            if i == freerow:
+                break
+    value = 0.0
+    for i in range(n):
+        value += C[i, rowsol[i]]
+    return rowsol, value
+
+
+@njit(cache=True, parallel=True)
+def _max_inner_batch(M, out):
+    for b in prange(M.shape[0]):
+        _, val = lapjv(-M[b])
+        out[b] = -val
+
+
+def max_inner_batch(M: np.ndarray) -> np.ndarray:
+    """Optimal assignment value of every square affinity matrix in a stack, maximising.
+
+    Parameters
+    ----------
+    M : ndarray, shape (k, S, S)
+        ``M[b, r, s]`` = affinity of row r of one set with row s of the other.
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        ``max_π Σ_r M[b, r, π(r)]`` (own Jonker–Volgenant, one compiled parallel loop).
+    """
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    if M.ndim != 3 or M.shape[1] != M.shape[2]:
+        raise ValueError(f"M: expected a stack of square matrices (k, S, S), got shape {M.shape}")
+    out = np.empty(M.shape[0])
+    if M.shape[0]:
+        _max_inner_batch(M, out)
+    return out
+
+
+def available_backends() -> list[str]:
+    """The exact backends that can run here (optional packages installed).
+
+    Parameters
+    ----------
+    None
+
+    Returns
+    -------
+    list of str
+    """
+    out = ["scipy", "lapjv"]
+    try:
+        import lap  # noqa: F401 - optional backend
+
+        out.append("lap")
+    except ImportError:
+        pass
+    try:
+        from ortools.graph.python import linear_sum_assignment  # noqa: F401 - optional backend
+
+        out.append("ortools")
+    except ImportError:
+        pass
+    return out
+
+
+def _ortools(C):
+    from ortools.graph.python import linear_sum_assignment as ort  # optional backend
+
+    n = C.shape[0]
+    scale = float(2**52 / n / max(np.abs(C).max(), 1e-300))
+    Ci = np.rint((C - C.min()) * scale).astype(np.int64)  # non-negative: OR-Tools' own convention
+    a = ort.SimpleLinearSumAssignment()
+    a.add_arcs_with_cost(np.repeat(np.arange(n), n), np.tile(np.arange(n), n), Ci.ravel())
+    status = a.solve()
+    if status != a.OPTIMAL:  # pragma: no cover - square dense problems are always feasible
+        raise ValueError(f"ortools: the assignment solver returned status {status}")
+    return np.array([a.right_mate(i) for i in range(n)], dtype=np.int64)
+
+
+def solve(cost, *, maximize: bool = False, backend: str = "scipy") -> tuple[np.ndarray, float]:
+    """Optimal linear assignment of a square cost matrix with one of the exact backends.
+
+    Parameters
+    ----------
+    cost : array, shape (n, n)
+        Finite float costs (affinities when ``maximize``).
+    maximize : bool
+    backend : {"scipy", "lapjv", "lap", "ortools"}
+        See the module docstring; optional ones say which package to install.
+
+    Returns
+    -------
+    cols : ndarray of int, shape (n,)
+        Row i goes to column ``cols[i]``.
+    value : float
+        ``Σ_i cost[i, cols[i]]`` in float64.
+    """
+    C = np.asarray(cost, dtype=np.float64)
+    if C.ndim != 2 or C.shape[0] != C.shape[1]:
+        raise ValueError(f"cost: expected a square (n, n) matrix, got shape {C.shape}")
+    if not np.isfinite(C).all():
+        raise ValueError("cost: contains NaN/inf")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: unknown {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if C.shape[0] == 0:
+        return np.zeros(0, np.int64), 0.0
+    Cm = -C if maximize else C
+    if backend == "scipy":
+        cols = linear_sum_assignment(Cm)[1]
+    elif backend == "lapjv":
+        cols = lapjv(np.ascontiguousarray(Cm))[0]
+    elif backend == "lap":
+        try:
+            import lap  # optional backend
+        except ImportError:
+            raise ValueError("backend: 'lap' needs the package lapx (pip install lapx)") from None
+        cols = lap.lapjv(np.ascontiguousarray(Cm), extend_cost=False)[1]
+    else:
+        try:
+            import ortools  # noqa: F401 - optional backend
+        except ImportError:
+            raise ValueError("backend: 'ortools' needs the package ortools (pip install ortools)") from None
+        cols = _ortools(Cm)
+    cols = np.asarray(cols, dtype=np.int64)
+    return cols, float(C[np.arange(len(cols)), cols].sum())
+
+
+# ------------------------------------------------------------------------------ approximations
+
+
+def parse_matcher(spec: str) -> tuple[str, int | None]:
+    """``"optimal"``, ``"greedy"``, ``"none"``, ``"topk-greedy:K"`` or ``"batch-optimal:W"``.
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    name : str
+    k : int or None
+        K or W.
+    """
+    name, _, arg = str(spec).partition(":")
+    if name not in MATCHERS:
+        raise ValueError(f"matcher: unknown {spec!r}; use optimal, greedy, none, topk-greedy:K or batch-optimal:W")
+    if name in ("topk-greedy", "batch-optimal"):
+        if not arg:
+            raise ValueError(f"matcher: {name} needs a size, e.g. {name}:128")
+        try:
+            k = int(arg)
+        except ValueError:
+            raise ValueError(f"matcher: {name} size must be an integer, got {arg!r}") from None
+        if k <= 0:
+            raise ValueError(f"matcher: {name} size must be >= 1, got {k}")
+        return name, k
+    if arg:
+        raise ValueError(f"matcher: {name} takes no size, got {spec!r}")
+    return name, None
+
+
+@njit(cache=True)
+def _greedy(M, rows_order, cols_free_mask, perm):
+    """Rows in ``rows_order``, each to its best free column of M (marks them used)."""
+    S = M.shape[1]
+    for r in rows_order:
+        best = -np.inf
+        bj = -1
+        for j in range(S):
+            if cols_free_mask[j] and M[r, j] > best:
+                best = M[r, j]
+                bj = j
+        perm[r] = bj
+        cols_free_mask[bj] = False
+
+
+def approximate(M: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, matcher: str, k: int | None = None,
+                backend: str = "scipy") -> tuple[np.ndarray, float]:
+    """An approximately optimal assignment of one affinity matrix (wald2024 App. F).
+
+    Parameters
+    ----------
+    M : ndarray, shape (S, S)
+        ``M[r, s] = ⟨xa_r, xb_s⟩``.
+    norms_a, norms_b : ndarray, shape (S,)
+        Norms of the vectors of each side (the order of the approximations).
+    matcher : {"optimal", "greedy", "topk-greedy", "batch-optimal", "none"}
+    k : int, optional
+        K (top-k) or W (window).
+    backend : str
+        Exact solver for the optimal parts.
+
+    Returns
+    -------
+    perm : ndarray of int, shape (S,)
+    value : float
+        ``Σ_r M[r, perm[r]]``.
+
+    References
+    ----------
+    wald2024 (arXiv:2410.23107), App. F.
+    """
+    S = M.shape[0]
+    if matcher == "none":
+        perm = np.arange(S)
+    elif matcher == "optimal":
+        perm = solve(M, maximize=True, backend=backend)[0]
+    else:
+        oa = np.argsort(-norms_a, kind="stable")
+        ob = np.argsort(-norms_b, kind="stable")
+        perm = np.full(S, -1, dtype=np.int64)
+        free = np.ones(S, dtype=np.bool_)
+        if matcher == "greedy":
+            _greedy(M, oa, free, perm)
+        elif matcher == "topk-greedy":
+            kk = min(k, S)
+            ra, rb = oa[:kk], ob[:kk]
+            cols, _ = solve(M[np.ix_(ra, rb)], maximize=True, backend=backend)
+            perm[ra] = rb[cols]
+            free[rb] = False
+            _greedy(M, oa[kk:], free, perm)
+        elif matcher == "batch-optimal":
+            for s in range(0, S, k):
+                ra, rb = oa[s:s + k], ob[s:s + k]
+                cols, _ = solve(M[np.ix_(ra, rb)], maximize=True, backend=backend)
+                perm[ra] = rb[cols]
+        else:
+            raise ValueError(f"matcher: unknown {matcher!r}")
+    return perm, float(M[np.arange(S), perm].sum())

@@ -1,0 +1,99 @@
+"""Comparing RSMs: CKA between two RSMs, and semantic against spatio-semantic.
+
+``rsm_cka(K, L)`` treats two square RSMs of the same samples as Gram matrices and returns their
+CKA (maniparambil2024 Eq. 1 / Kornblith et al. 2019; ``debiased`` for the unbiased HSIC).
+Mini-batches: with ``batch_size`` the samples are cut into consecutive batches of that size
+(the last one may be smaller; batches under 4 samples are dropped) and the result is the mean
+of the per-batch CKA values, weighted by batch size — wald2024 App. G computes its RSMs and CKA
+in mini-batches of 250 this way. Without it the CKA of the full matrices is returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..measures.cka import cka_from_grams
+from .core import semantic_rsm, spatial_rsm
+
+__all__ = ["rsm_cka", "semantic_vs_spatial"]
+
+
+def _matrix(K, name):
+    M = getattr(K, "matrix", K)
+    M = np.asarray(M, dtype=np.float64)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name}: expected a square RSM (n, n), got shape {M.shape}")
+    if not np.isfinite(M).all():
+        raise ValueError(f"{name}: contains NaN/inf")
+    return M
+
+
+def rsm_cka(K, L, *, debiased: bool = False, batch_size: int | None = None) -> float:
+    """CKA between two square RSMs of the same samples (module docstring for mini-batches).
+
+    Parameters
+    ----------
+    K, L : ndarray, shape (n, n), or RSMResult
+    debiased : bool
+        Song et al.'s unbiased HSIC.
+    batch_size : int, optional
+        Mean over consecutive mini-batches of this size instead of the whole matrices.
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Kornblith et al., ICML 2019, arXiv:1905.00414; wald2024 (arXiv:2410.23107), App. G.
+    """
+    K, L = _matrix(K, "K"), _matrix(L, "L")
+    if K.shape != L.shape:
+        raise ValueError(f"K, L: RSMs of different sizes ({K.shape[0]} vs {L.shape[0]}); they must cover the same samples")
+    n = len(K)
+    if batch_size is None:
+        return cka_from_grams(K, L, debiased)
+    if batch_size < 4:
+        raise ValueError(f"batch_size: must be >= 4, got {batch_size}")
+    vals, weights = [], []
+    for s in range(0, n, batch_size):
+        idx = slice(s, min(n, s + batch_size))
+        m = idx.stop - idx.start
+        if m >= 4:
+            vals.append(cka_from_grams(K[idx, idx], L[idx, idx], debiased))
+            weights.append(m)
+    return float(np.average(vals, weights=weights))
+
+
+def semantic_vs_spatial(x, *, kernel: str = "inner", layout: str = "NCHW", center: bool = True,
+                        batch_size: int | None = None, **semantic_kwargs) -> dict:
+    """How different the semantic RSM of a representation is from its spatio-semantic RSM.
+
+    Parameters
+    ----------
+    x : array
+        Spatial representations (``layout``).
+    kernel, layout, center
+        As in :func:`repalign.rsm.semantic_rsm`.
+    batch_size : int, optional
+        Mini-batch CKA (see :func:`rsm_cka`).
+    **semantic_kwargs
+        Passed to :func:`repalign.rsm.semantic_rsm` (matcher, backend, n_jobs, ...).
+
+    Returns
+    -------
+    dict
+        ``cka`` between the two RSMs, ``mean_ratio`` of off-diagonal spatio-semantic to semantic
+        inner products (how much of the achievable similarity the positions already give), and
+        both results.
+
+    References
+    ----------
+    wald2024 (arXiv:2410.23107), §4.4 and App. G.
+    """
+    sem = semantic_rsm(x, kernel=kernel, layout=layout, center=center, **semantic_kwargs)
+    spa = spatial_rsm(x, kernel=kernel, layout=layout, center=center)
+    off = ~np.eye(len(sem.inner), dtype=bool)
+    pos = sem.inner[off] > 0
+    ratio = float(np.mean(spa.inner[off][pos] / sem.inner[off][pos])) if pos.any() else float("nan")
+    return {"cka": rsm_cka(sem, spa, batch_size=batch_size), "mean_ratio": ratio, "semantic": sem, "spatial": spa}

@@ -1,0 +1,431 @@
+"""Semantic and spatio-semantic representational similarity matrices (wald2024).
+
+A sample's spatial representation (C channels at S positions: a CNN map ``(C, H, W)`` with
+S = H·W, or a token sequence ``(T, D)``) is a set of S "semantic concept vectors" ``x_s ∈ R^C``.
+
+* Spatio-semantic RSM (the usual one): positions are compared as they are,
+  ``G_ij = ⟨x_i, x_j⟩ = Σ_s ⟨x_i,s, x_j,s⟩`` (wald2024 Eq. 3).
+* Semantic RSM: per sample pair, the spatial permutation that maximises the inner product,
+  ``G_ij = max_π Σ_s ⟨x_i,s, x_j,π(s)⟩`` (Eq. 4-5), a linear assignment on the S × S affinity
+  matrix ``X_i X_jᵀ``. It is invariant to any spatial permutation of either sample.
+
+The permutation found for the inner product is reused for every kernel (a permutation
+preserves norms, so ``‖x_i − π x_j‖² = ‖x_i‖² + ‖x_j‖² − 2 G_ij``):
+
+* ``inner``: ``G_ij``;
+* ``cosine``: ``G_ij / (‖x_i‖ ‖x_j‖)``;
+* ``rbf``: ``exp(−d²_ij / (2σ²))`` with ``σ² =`` the lower median of the non-zero ``d²_ij`` of
+  the matrix computed (its off-diagonal entries when square), i.e. σ the median Euclidean
+  distance (wald2024 App. A computes it per mini-batch; here per RSM).
+
+Because ``G`` is all a kernel needs, RSMs are computed as ``G`` in blocks of sample pairs: one
+GEMM gives every affinity matrix of a block, then every assignment of the block is solved in
+one compiled parallel loop (``backend="lapjv"``, :func:`repalign.assignment.max_inner_batch`)
+or one by one (other backends, approximations). Square RSMs compute the upper triangle only
+(``G`` is symmetric: the inverse permutation is optimal for the reverse pair); the diagonal is
+``‖x_i‖²`` (the identity is optimal for a sample with itself). Memory is the (N_x, N_y) result
+plus one block (about 128 MB); ``n_jobs`` processes share the blocks; a ``checkpoint`` file
+makes long runs resumable (a checkpoint of other inputs or settings is recomputed, never used).
+
+References
+----------
+wald2024 (Wald et al., "Decoupling Semantic Similarity from Spatial Alignment for Neural
+Networks", NeurIPS 2024, arXiv:2410.23107), Eq. 3-5, App. A and F.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .._progress import track
+from .._validate import check_positive_int
+from ..assignment import BACKENDS, approximate, max_inner_batch, parse_matcher, solve
+from ..io import atomic_write
+
+__all__ = ["semantic_rsm", "spatial_rsm", "RSMResult", "as_concept_sets", "LAYOUTS", "RSM_KERNELS", "rsm_kernel"]
+
+LAYOUTS = ("NCHW", "NHWC", "NTD")
+RSM_KERNELS = ("inner", "cosine", "rbf")
+_BLOCK_BYTES = 128 << 20
+
+
+def as_concept_sets(x, layout: str = "NCHW", name: str = "x") -> np.ndarray:
+    """Spatial representations as sets of concept vectors.
+
+    Parameters
+    ----------
+    x : array
+        ``(N, C, H, W)`` (``NCHW``, e.g. CNN maps), ``(N, H, W, C)`` (``NHWC``) or ``(N, T, D)``
+        (``NTD``, token sequences).
+    layout : {"NCHW", "NHWC", "NTD"}
+        The axis convention, stated explicitly.
+    name : str
+
+    Returns
+    -------
+    ndarray, shape (N, S, C), float64, C-contiguous
+        S = H·W or T positions, each a C-dimensional vector.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
+    a = np.asarray(x)
+    if np.iscomplexobj(a) or not (np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.bool_)):
+        raise ValueError(f"{name}: expected real numbers, got dtype {a.dtype}")
+    want = 3 if layout == "NTD" else 4
+    if a.ndim != want:
+        raise ValueError(f"{name}: layout {layout} expects a {want}-D array, got shape {a.shape}; "
+                         "(N, C, H, W) maps are 'NCHW', (N, H, W, C) 'NHWC', (N, T, D) token sequences 'NTD'")
+    if layout == "NCHW":
+        n, c, h, w = a.shape
+        a = a.reshape(n, c, h * w).transpose(0, 2, 1)
+    elif layout == "NHWC":
+        n, h, w, c = a.shape
+        a = a.reshape(n, h * w, c)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if min(a.shape) == 0:
+        raise ValueError(f"{name}: has an empty axis, shape {a.shape}")
+    if not np.isfinite(a).all():
+        bad = int(np.flatnonzero(~np.isfinite(a).reshape(len(a), -1).all(axis=1))[0])
+        raise ValueError(f"{name}: contains NaN/inf (first bad sample {bad}); drop or impute those samples first")
+    return a
+
+
+@dataclass(frozen=True)
+class RSMResult:
+    """A representational similarity matrix and how it was made.
+
+    Attributes
+    ----------
+    matrix : ndarray, shape (N_x, N_y)
+        Kernel values.
+    inner : ndarray, shape (N_x, N_y)
+        The matched inner products ``G`` every kernel derives from.
+    kernel : str
+    invariance : {"none", "permutation"}
+    matcher : str
+        ``optimal``, ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (``none`` for
+        spatio-semantic RSMs).
+    backend : str
+    sigma : float or None
+        The RBF bandwidth.
+    symmetric : bool
+        Square RSM of one set with itself.
+    seconds : float
+    """
+
+    matrix: np.ndarray = field(repr=False)
+    inner: np.ndarray = field(repr=False)
+    kernel: str
+    invariance: str
+    matcher: str
+    backend: str
+    sigma: float | None
+    symmetric: bool
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """Settings and shape (the matrices go to ``.npy`` files, not JSON)."""
+        return {"shape": list(self.matrix.shape), "kernel": self.kernel, "invariance": self.invariance,
+                "matcher": self.matcher, "backend": self.backend, "sigma": self.sigma, "symmetric": self.symmetric,
+                "seconds": self.seconds}
+
+
+def rsm_kernel(G: np.ndarray, na: np.ndarray, nb: np.ndarray, kernel: str, symmetric: bool):
+    """Kernel values from matched inner products and the vectors' norms (module docstring).
+
+    Parameters
+    ----------
+    G : ndarray, shape (N_x, N_y)
+    na, nb : ndarray, shape (N_x,) and (N_y,)
+        ``‖x_i‖`` and ``‖y_j‖`` (Frobenius norms of the samples).
+    kernel : {"inner", "cosine", "rbf"}
+    symmetric : bool
+        Square RSM of one set (the bandwidth then uses the off-diagonal entries).
+
+    Returns
+    -------
+    K : ndarray, shape (N_x, N_y)
+    sigma : float or None
+    """
+    if kernel == "inner":
+        return G.copy(), None
+    if kernel == "cosine":
+        if np.any(na == 0) or np.any(nb == 0):
+            raise ValueError("x: a sample is all zeros, so its cosine similarity is undefined; use kernel='inner'")
+        return G / np.outer(na, nb), None
+    if kernel != "rbf":
+        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
+    D = np.maximum(na[:, None] ** 2 + nb[None, :] ** 2 - 2 * G, 0.0)
+    scale = na[:, None] ** 2 + nb[None, :] ** 2
+    D[D <= 64 * np.finfo(float).eps * scale] = 0.0  # rounding noise of identical samples
+    vals = D[np.triu_indices(len(D), 1)] if symmetric else D.ravel()
+    nz = vals[vals > 0]
+    if nz.size == 0:
+        raise ValueError("x: all distances between samples are zero; the rbf bandwidth is undefined")
+    # the same rule as repalign.kernels' "median": the lower median of the non-zero squared distances
+    sigma = float(np.sqrt(np.partition(nz, (nz.size - 1) // 2)[(nz.size - 1) // 2]))
+    return np.exp(-D / (2 * sigma**2)), sigma
+
+
+# ---------------------------------------------------------------------------------- the blocks
+
+
+def _block_size(S: int, C: int) -> int:
+    per_pair = 8 * S * S
+    return int(max(1, min(256, np.sqrt(_BLOCK_BYTES / per_pair))))
+
+
+def _affinities(Xi: np.ndarray, Xj: np.ndarray) -> np.ndarray:
+    """(bi, bj, S, S) affinity matrices ``Xi[a] @ Xj[b]ᵀ`` from one GEMM."""
+    bi, S, C = Xi.shape
+    bj = Xj.shape[0]
+    M = Xi.reshape(bi * S, C) @ np.ascontiguousarray(Xj.reshape(bj * S, C).T)
+    return M.reshape(bi, S, bj, S).transpose(0, 2, 1, 3)
+
+
+def _pairs_values(M, na_rows, nb_rows, name, k, backend):
+    """Matched inner products of a list of affinity matrices (k, S, S)."""
+    if name == "optimal" and backend == "lapjv":
+        return max_inner_batch(M)
+    out = np.empty(len(M))
+    for t in range(len(M)):
+        if name == "optimal":
+            out[t] = solve(M[t], maximize=True, backend=backend)[1]
+        else:
+            out[t] = approximate(M[t], na_rows[t], nb_rows[t], name, k, backend)[1]
+    return out
+
+
+class _Job:
+    """Everything a block needs; a module-level object so forked workers inherit it."""
+
+    def __init__(self, X, Y, symmetric, name, k, backend, b):
+        self.X, self.Y, self.symmetric, self.name, self.k, self.backend, self.b = X, Y, symmetric, name, k, backend, b
+        self.vx = np.linalg.norm(X, axis=2)  # (N, S) vector norms, for the approximations
+        self.vy = self.vx if symmetric else np.linalg.norm(Y, axis=2)
+
+    def blocks(self):
+        nx, ny = len(self.X), len(self.Y)
+        for i0 in range(0, nx, self.b):
+            for j0 in range(i0 if self.symmetric else 0, ny, self.b):
+                yield i0, j0
+
+    def run(self, i0, j0):
+        """Matched inner products of block (i0, j0): (bi, bj), NaN where not computed."""
+        Xi, Yj = self.X[i0:i0 + self.b], self.Y[j0:j0 + self.b]
+        bi, bj = len(Xi), len(Yj)
+        out = np.full((bi, bj), np.nan)
+        if self.name == "none":
+            out[:] = np.einsum("isc,jsc->ij", Xi, Yj)
+            return out
+        M = _affinities(Xi, Yj)
+        ii, jj = np.meshgrid(np.arange(bi), np.arange(bj), indexing="ij")
+        keep = np.ones((bi, bj), dtype=bool)
+        if self.symmetric and i0 == j0:
+            keep = jj > ii
+        a, c = ii[keep], jj[keep]
+        if len(a):
+            Mk = np.ascontiguousarray(M[a, c])
+            out[a, c] = _pairs_values(Mk, self.vx[i0 + a], self.vy[j0 + c], self.name, self.k, self.backend)
+        return out
+
+
+_JOB = None
+
+
+def _run_block(args):
+    return args, _JOB.run(*args)
+
+
+def _fingerprint(X, Y, settings) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for A in (X, Y):
+        h.update(str(A.shape).encode())
+        h.update(np.ascontiguousarray(A).view(np.uint8).data)
+    return h.hexdigest()
+
+
+def _load_checkpoint(path: Path, key: str, shape):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key or tuple(z["G"].shape) != tuple(shape):
+                return None
+            return z["G"].copy(), z["done"].copy()
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged or foreign checkpoint is recomputed, never trusted
+
+
+def _save_checkpoint(path: Path, key: str, G, done):
+    with atomic_write(path, force=True) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, key=np.array(key), G=G, done=done)
+
+
+def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progress, desc):
+    name, k = parse_matcher(matcher)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: unknown {backend!r}; choose one of {', '.join(BACKENDS)}")
+    S, C = X.shape[1], X.shape[2]
+    b = _block_size(S, C)
+    job = _Job(X, Y, symmetric, name, k, backend, b)
+    nx, ny = len(X), len(Y)
+    G = np.full((nx, ny), np.nan)
+    blocks = list(job.blocks())
+    done = np.zeros(len(blocks), dtype=bool)
+    key = None
+    ck = Path(checkpoint) if checkpoint else None
+    if ck is not None:
+        key = _fingerprint(X, Y, {"matcher": matcher, "backend": backend, "symmetric": symmetric})
+        got = _load_checkpoint(ck, key, G.shape) if ck.exists() else None
+        if got is not None and len(got[1]) == len(blocks):
+            G, done = got
+    todo = [blk for blk, d in zip(blocks, done, strict=True) if not d]
+    index = {blk: t for t, blk in enumerate(blocks)}
+    last_save = time.perf_counter()
+
+    def store(blk, vals):
+        nonlocal last_save
+        i0, j0 = blk
+        G[i0:i0 + vals.shape[0], j0:j0 + vals.shape[1]] = np.where(np.isnan(vals), G[i0:i0 + vals.shape[0],
+                                                                                    j0:j0 + vals.shape[1]], vals)
+        done[index[blk]] = True
+        if ck is not None and time.perf_counter() - last_save > 30:
+            _save_checkpoint(ck, key, G, done)
+            last_save = time.perf_counter()
+
+    if n_jobs > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
+        global _JOB
+        _JOB = job
+        try:
+            with threadpool_limits(1), mp.get_context("fork").Pool(n_jobs, initializer=_one_numba_thread) as pool:
+                for blk, vals in track(pool.imap_unordered(_run_block, todo), desc, total=len(todo),
+                                       enabled=progress, unit="block"):
+                    store(blk, vals)
+        finally:
+            _JOB = None
+    else:
+        for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
+            store(blk, job.run(*blk))
+    if ck is not None:
+        _save_checkpoint(ck, key, G, done)
+    if symmetric:
+        iu = np.triu_indices(nx, 1)
+        G[(iu[1], iu[0])] = G[iu]
+        np.fill_diagonal(G, np.einsum("isc,isc->i", X, X))
+    return G
+
+
+def _one_numba_thread():  # pragma: no cover - runs in forked workers
+    import numba  # each worker solves its block on one thread
+
+    numba.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------- API
+
+
+def _prepare(x, y, layout, center):
+    X = as_concept_sets(x, layout, "x")
+    Y = None if y is None else as_concept_sets(y, layout, "y")
+    if Y is not None and X.shape[1:] != Y.shape[1:]:
+        which = "spatial size" if X.shape[1] != Y.shape[1] else "channels"
+        raise ValueError(f"y: its {which} differ from x's (x: {X.shape[1]} positions x {X.shape[2]} channels, "
+                         f"y: {Y.shape[1]} x {Y.shape[2]}); both must come from the same layer")
+    if center:
+        mu = X.mean(axis=0) if Y is None else np.concatenate([X, Y]).mean(axis=0)
+        X = X - mu
+        Y = None if Y is None else Y - mu
+    return X, Y
+
+
+def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "lapjv",
+                 layout: str = "NCHW", center: bool = False, n_jobs: int = 1, checkpoint=None,
+                 progress: bool = False) -> RSMResult:
+    """The semantic RSM: similarity invariant to spatial permutation (wald2024 Eq. 4-5).
+
+    Parameters
+    ----------
+    x : array
+        Spatial representations, ``layout``; N_x samples.
+    y : array, optional
+        A second set (database) of the same layer: the RSM is then rectangular (N_x, N_y);
+        default the square RSM of ``x`` with itself.
+    kernel : {"inner", "cosine", "rbf"}
+        Module docstring.
+    matcher : str
+        ``optimal`` (exact), ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (wald2024 App. F).
+    backend : {"lapjv", "scipy", "lap", "ortools"}
+        Exact assignment solver (:mod:`repalign.assignment`); ``lapjv`` (default) solves a
+        block's assignments in one compiled parallel loop and was the fastest in
+        ``benchmarks/bench_rsm.py``.
+    layout : {"NCHW", "NHWC", "NTD"}
+    center : bool
+        Subtract the mean over samples (per position and channel) first; the paper centres.
+    n_jobs : int
+        Processes over blocks of sample pairs.
+    checkpoint : path, optional
+        ``.npz`` file saved every 30 s and at the end; a rerun with the same inputs and settings
+        resumes from it.
+    progress : bool
+
+    Returns
+    -------
+    RSMResult
+
+    References
+    ----------
+    wald2024 (arXiv:2410.23107), Eq. 4-5, App. A and F.
+    """
+    t0 = time.perf_counter()
+    if kernel not in RSM_KERNELS:
+        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
+    parse_matcher(matcher)
+    n_jobs = check_positive_int(n_jobs, "n_jobs")
+    X, Y = _prepare(x, y, layout, center)
+    symmetric = Y is None
+    G = _inner_products(X, X if symmetric else Y, symmetric, matcher, backend, n_jobs, checkpoint, progress,
+                        "semantic RSM")
+    na = np.sqrt(np.einsum("isc,isc->i", X, X))
+    nb = na if symmetric else np.sqrt(np.einsum("isc,isc->i", Y, Y))
+    K, sigma = rsm_kernel(G, na, nb, kernel, symmetric)
+    inv = "none" if parse_matcher(matcher)[0] == "none" else "permutation"
+    return RSMResult(K, G, kernel, inv, matcher, backend, sigma, symmetric, time.perf_counter() - t0)
+
+
+def spatial_rsm(x, y=None, *, kernel: str = "cosine", layout: str = "NCHW", center: bool = False) -> RSMResult:
+    """The spatio-semantic RSM: positions compared as they are (wald2024 Eq. 3).
+
+    Parameters
+    ----------
+    x, y, kernel, layout, center
+        As in :func:`semantic_rsm`.
+
+    Returns
+    -------
+    RSMResult
+
+    References
+    ----------
+    wald2024 (arXiv:2410.23107), Eq. 3.
+    """
+    t0 = time.perf_counter()
+    if kernel not in RSM_KERNELS:
+        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
+    X, Y = _prepare(x, y, layout, center)
+    symmetric = Y is None
+    Yv = X if symmetric else Y
+    G = X.reshape(len(X), -1) @ np.ascontiguousarray(Yv.reshape(len(Yv), -1).T)
+    na = np.sqrt(np.einsum("isc,isc->i", X, X))
+    nb = na if symmetric else np.sqrt(np.einsum("isc,isc->i", Yv, Yv))
+    K, sigma = rsm_kernel(G, na, nb, kernel, symmetric)
+    return RSMResult(K, G, kernel, "none", "none", "-", sigma, symmetric, time.perf_counter() - t0)
+
