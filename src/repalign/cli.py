@@ -116,7 +116,7 @@ _OPTION_NAMES = {
     "n_bootstrap": "--bootstrap", "base_size": "--base-size", "query_size": "--query-size",
     "time_limit": "--time-limit", "restarts": "--restarts", "batch_size": "--batch-size", "limit": "--limit",
     "level": "--level", "fractions": "--fractions", "seeds": "--seeds", "n_jobs": "--jobs", "per_class": "--per-class",
-    "n_modes": "--modes", "sigma_a": "--sigma-a", "sigma_b": "--sigma-b",
+    "n_modes": "--modes", "sigma_a": "--sigma-a", "sigma_b": "--sigma-b", "matcher": "--matcher", "layout": "--layout",
 }
 _ARRAY_NAMES = ("Zb", "Hb", "Zq", "Hq", "X", "Y", "Z", "H")
 
@@ -282,10 +282,37 @@ def cmd_embed(args) -> int:
     with _progress.step(f"loading {args.model}", enabled=True):
         enc = get_encoder(args.model, **kwargs)
     _check_modality(args, enc.modality, items)
+    if args.feature_maps is not None:
+        return _embed_maps(args, enc, items, meta)
     arr, hit = encode_cached(enc, items, batch_size=args.batch_size, progress=True, use_cache=not args.no_cache)
     meta.update({"model": args.model, "preprocessing": enc.preprocessing(), "from_cache": hit})
     save_embeddings(args.out, arr, metadata=meta, force=args.force)
     print(f"wrote {args.out}: {arr.shape[0]} x {arr.shape[1]} ({args.model}{', from cache' if hit else ''})")
+    return 0
+
+
+def _embed_maps(args, enc, items, meta) -> int:
+    import numpy as np
+
+    if not hasattr(enc, "feature_maps"):
+        raise CLIError(f"--feature-maps: model {args.model!r} has no spatial maps; use an efficientnet-lite model")
+    if Path(args.out).suffix.lower() != ".npy":
+        raise CLIError("--feature-maps: the maps are 4-D; write them to a .npy file")
+    layer = args.feature_maps
+    layer = int(layer) if layer.lstrip("-").isdigit() else layer
+    parts = []
+    bs = args.batch_size or 16
+    for s in _progress.track(range(0, len(items), bs), f"feature maps of {args.model}", total=-(-len(items) // bs),
+                             enabled=True, unit="batch"):
+        parts.append(enc.feature_maps(items[s:s + bs], layers=(layer,))[layer])
+    maps = np.concatenate(parts)
+    with atomic_write(args.out, force=args.force) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, maps)
+    meta.update({"model": args.model, "layer": str(layer), "layout": "NCHW", "shape": list(maps.shape),
+                 "preprocessing": enc.preprocessing()})
+    _write_json(str(args.out) + ".json", meta, args.force)
+    print(f"wrote {args.out}: {' x '.join(map(str, maps.shape))} maps after {layer} of {args.model}")
     return 0
 
 
@@ -369,6 +396,10 @@ def _run_experiment(args, ex, name):
         "spec-xtd": lambda: ex.run_spec_xtd(args.data_dir, progress=True, **common),
         "spec-planted": lambda: ex.run_spec_planted(progress=True, **common),
         "spec-align": lambda: ex.run_spec_align(args.data_dir, progress=True, **common),
+        "rsm-translation": lambda: ex.run_rsm_translation(args.data_dir, progress=True, **common),
+        "rsm-retrieval": lambda: ex.run_rsm_retrieval(args.data_dir, progress=True, **common),
+        "rsm-output": lambda: ex.run_rsm_output(args.data_dir, progress=True, **common),
+        "rsm-approx": lambda: ex.run_rsm_approx(args.data_dir, progress=True, **common),
     }
     res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:
@@ -530,6 +561,70 @@ def cmd_spec(args) -> int:
             print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items {', '.join(map(str, m.top_indices[:8]))}")
         if out is not None:
             print(f"wrote {out}/")
+    return 0
+
+
+def _load_maps(path):
+    """A spatial-representation array from a .npy / .npz (FILE:KEY) file, without pickles."""
+    import numpy as np
+
+    spath, key = str(path), None
+    if ":" in spath and not Path(spath).exists():
+        spath, key = spath.rsplit(":", 1)
+    p = Path(spath)
+    if not p.is_file():
+        raise CLIError(f"{p}: no such file")
+    if p.suffix.lower() not in (".npy", ".npz"):
+        raise CLIError(f"{p}: feature maps are read from .npy or .npz files (FILE.npz:KEY), got {p.suffix!r}")
+    try:
+        obj = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        from .io import safe_load_message
+
+        raise CLIError(safe_load_message(p, exc)) from None
+    if isinstance(obj, np.lib.npyio.NpzFile):
+        with obj:
+            names = list(obj.files)
+            if key is None and len(names) != 1:
+                raise CLIError(f"{p}: holds several arrays ({', '.join(names)}); choose one with {p}:NAME")
+            key = key or names[0]
+            if key not in names:
+                raise CLIError(f"{p}: no array named {key!r}; available: {', '.join(names)}")
+            return obj[key]
+    return obj
+
+
+def cmd_rsm(args) -> int:
+    import numpy as np
+
+    from .rsm import semantic_rsm, spatial_rsm
+
+    _check_out(args.out, (".npy",), args.force)
+    if args.out:
+        check_writable(str(args.out) + ".json", args.force)
+    x = _load_maps(args.maps)
+    y = _load_maps(args.other) if args.other else None
+    if args.invariance == "none":
+        if args.matcher != "optimal":
+            raise CLIError("--matcher: applies to --invariance permutation only")
+        res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center)
+    else:
+        res = semantic_rsm(x, y, kernel=args.kernel, matcher=args.matcher, backend=args.backend, layout=args.layout,
+                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, progress=True)
+    if args.out:
+        with atomic_write(args.out, force=args.force) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, res.matrix)
+        _write_json(str(args.out) + ".json", {**res.to_dict(), "maps": str(args.maps), "other": args.other},
+                    args.force)
+    d = res.to_dict()
+    if args.json:
+        _print_json(d)
+    else:
+        off = res.matrix[~np.eye(*res.matrix.shape, dtype=bool)] if res.symmetric else res.matrix.ravel()
+        print(f"{res.invariance if res.invariance != 'none' else 'spatio-semantic'} RSM {d['shape'][0]} x {d['shape'][1]}, "
+              f"{res.kernel} kernel, matcher {res.matcher}: mean off-diagonal {off.mean():.4f} ({res.seconds:.1f} s)"
+              + (f"; wrote {args.out}" if args.out else ""))
     return 0
 
 
@@ -723,6 +818,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", "--threads", dest="jobs", type=_positive, default=None,
                    help="threads of the encoder (default: its own)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    s.add_argument("--feature-maps", metavar="LAYER",
+                   help="EfficientNet-Lite only: write the (N, C, H, W) maps after LAYER (stem, a block index or "
+                        "head) to a .npy file instead of pooled embeddings (input to `repalign rsm`)")
     s.add_argument("--force", action="store_true", help="overwrite an existing output")
     s.set_defaults(func=cmd_embed)
 
@@ -791,6 +889,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_spec)
+
+    s = add("rsm", help="semantic (spatial-permutation invariant) or spatio-semantic RSM of feature maps (wald2024)")
+    s.add_argument("maps", help="feature maps: .npy or .npz (FILE:KEY) of shape (N, C, H, W) (see --layout)")
+    s.add_argument("--other", help="a second set of maps of the same layer: a rectangular query x database RSM")
+    s.add_argument("--kernel", choices=("cosine", "inner", "rbf"), default="cosine", help="kernel (default cosine)")
+    s.add_argument("--invariance", choices=("none", "permutation"), default="permutation",
+                   help="permutation: semantic RSM (default); none: spatio-semantic")
+    s.add_argument("--matcher", default="optimal",
+                   help="optimal (default), greedy, topk-greedy:K or batch-optimal:W")
+    s.add_argument("--backend", choices=("lapjv", "scipy", "lap", "ortools"), default="lapjv",
+                   help="exact assignment solver (default lapjv: compiled, batched)")
+    s.add_argument("--layout", choices=("NCHW", "NHWC", "NTD"), default="NCHW", help="axis order (default NCHW)")
+    s.add_argument("--center", action="store_true", help="subtract the mean over samples first (as the paper)")
+    s.add_argument("--jobs", type=_positive, default=1, help="processes (default 1)")
+    s.add_argument("--checkpoint", help="a .npz file that makes a long run resumable")
+    s.add_argument("--out", help="write the RSM to this .npy file (+ .json sidecar)")
+    s.add_argument("--json", action="store_true", help="print the settings and shape as JSON")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.set_defaults(func=cmd_rsm)
 
     s = add("list", help="list encoders, measures, datasets, experiments or QAP solvers")
     s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"),

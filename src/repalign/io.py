@@ -60,6 +60,7 @@ __all__ = [
     "atomic_write",
     "check_writable",
     "check_extension",
+    "safe_load_message",
     "INDEX_COLUMN_MODES",
 ]
 
@@ -250,8 +251,21 @@ def _has_format_magic(path: Path) -> bool:
     return any(head.startswith(m) for m in _MAGIC.get(path.suffix.lower(), (b"",)))
 
 
-def _safe_message(path: Path, exc: Exception) -> str:
-    """Errors of numpy/torch loaders, without their advice to load pickled objects."""
+def safe_load_message(path: Path, exc: Exception) -> str:
+    """The error message for a file numpy or torch could not load, without their advice to load
+    pickled objects (which can run arbitrary code).
+
+    Parameters
+    ----------
+    path : Path
+    exc : Exception
+        What the loader raised.
+
+    Returns
+    -------
+    str
+        One line naming the file.
+    """
     text = f"{type(exc).__name__}: {exc}"
     if any(word in text for word in _UNSAFE) and _has_format_magic(path):
         return (f"{path}: holds Python objects (pickled data), which repalign never loads because "
@@ -330,9 +344,9 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     except ValueError as exc:
         if str(exc).startswith(str(p)):  # our own message, already naming the file
             raise
-        raise ValueError(_safe_message(p, exc)) from None
+        raise ValueError(safe_load_message(p, exc)) from None
     except Exception as exc:  # corrupt files raise many different things
-        raise ValueError(_safe_message(p, exc)) from None
+        raise ValueError(safe_load_message(p, exc)) from None
     arr = as_embeddings(raw, "embeddings", min_samples=min_samples, dtype=dtype, source=str(p))
     meta = {}
     sc = sidecar_path(p)

@@ -16,6 +16,16 @@ from .cka_vs_qap import CKAvsQAPResult, run_cka_vs_qap
 from .classification import ClassificationResult, run_classification
 from .crosslingual import CrossLingualResult, run_crosslingual
 from .demo import DemoResult, run_demo
+from .rsm import (
+    RSMApproxResult,
+    RSMOutputResult,
+    RSMRetrievalResult,
+    RSMTranslationResult,
+    run_rsm_approx,
+    run_rsm_output,
+    run_rsm_retrieval,
+    run_rsm_translation,
+)
 from .spec import (
     SpecAlignExperimentResult,
     SpecCifarResult,
@@ -32,12 +42,16 @@ __all__ = ["AblationResult", "run_ablation", "ClassificationResult", "run_classi
            "BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
            "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers", "RESULT_TYPES",
            "SpecCifarResult", "run_spec_cifar", "SpecXTDResult", "run_spec_xtd", "SpecPlantedResult", "run_spec_planted",
-           "SpecAlignExperimentResult", "run_spec_align"]
+           "SpecAlignExperimentResult", "run_spec_align", "RSMTranslationResult", "run_rsm_translation",
+           "RSMRetrievalResult", "run_rsm_retrieval", "RSMOutputResult", "run_rsm_output", "RSMApproxResult",
+           "run_rsm_approx"]
 
 RESULT_TYPES = {"crosslingual": CrossLingualResult, "ablation": AblationResult, "classification": ClassificationResult,
                 "cka-vs-qap": CKAvsQAPResult, "blind-cifar": BlindCifarResult, "unsupervised": UnsupervisedExperimentResult,
                 "blind-xtd": BlindXTDResult, "qap-solvers": SolverComparisonResult, "spec-cifar": SpecCifarResult,
-                "spec-xtd": SpecXTDResult, "spec-planted": SpecPlantedResult, "spec-align": SpecAlignExperimentResult}
+                "spec-xtd": SpecXTDResult, "spec-planted": SpecPlantedResult, "spec-align": SpecAlignExperimentResult,
+                "rsm-translation": RSMTranslationResult, "rsm-retrieval": RSMRetrievalResult,
+                "rsm-output": RSMOutputResult, "rsm-approx": RSMApproxResult}
 
 EXPERIMENTS = {
     "crosslingual": "XTD-10 caption matching, English-only vs multilingual encoders (paper Table 4 analogue)",
@@ -52,4 +66,8 @@ EXPERIMENTS = {
     "spec-xtd": "SPEC modes of minilm vs use-multilingual and vs GloVe on XTD-10 English captions (jalali2025)",
     "spec-planted": "SPEC recovers a group tight in one embedding and spread in the other (synthetic)",
     "spec-align": "SPEC-align of EfficientNet-Lite0 toward Lite2 on CIFAR-10: SPEC-diff, CKA, k-NN (jalali2025)",
+    "rsm-translation": "overlapping crops: semantic vs spatio-semantic RSMs per depth, ROC-AUC (wald2024 §4.1)",
+    "rsm-retrieval": "CIFAR-10 retrieval with semantic vs spatio-semantic RSMs per kernel (wald2024 §4.2)",
+    "rsm-output": "JSD of ImageNet predictions vs representational similarity, with/without PI (wald2024 Table 1)",
+    "rsm-approx": "Greedy / TopK-Greedy / Batch-Optimal quality and time at S = 49..3136 (wald2024 Table 5)",
 }
