@@ -12,6 +12,7 @@ import pytest
 import repalign as ra
 
 PUBLIC_MODULES = ["repalign", "repalign.qap", "repalign.matching", "repalign.measures", "repalign.kernels",
+                  "repalign.spec", "repalign.rsm", "repalign.assignment",
                   "repalign.io", "repalign.moments"]
 SRC = Path(ra.__file__).parent
 
@@ -46,7 +47,8 @@ PAPER_METHODS = ["cka", "hsic", "cka_from_grams", "hsic_from_grams", "rbf_cka_bl
                  "bootstrap_ci", "evaluate", "shuffle_curve", "local_cka", "seeded_qap", "faq", "faq_solver",
                  "tabu_search", "hahn_grant", "entropic_gw", "blind_match", "select_subset", "agreement_matrix",
                  "unsupervised_classifier", "matching_problem", "problem_from_kernels", "run_matching",
-                 "relative_scores", "select_base", "stretch", "read_qaplib", "QAPProblem"]
+                 "relative_scores", "select_base", "stretch", "read_qaplib", "QAPProblem", "spec", "mode_agreement",
+                 "sigma_scan", "semantic_rsm", "spatial_rsm", "rsm_cka", "approximate", "semantic_vs_spatial"]
 
 
 @pytest.mark.parametrize("name", PAPER_METHODS)

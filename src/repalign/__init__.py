@@ -12,6 +12,7 @@ The flat public API::
     ra.solve_qap(ra.read_qaplib("nug12.dat"), "hahn-grant", time_limit=10)   # QAP with a bound
     ra.blind_match(V, T, "gw")            # match without any pairs (schnaus2025)
     ra.spec(A, B, kernel="cosine")        # where two encoders cluster the same items differently (jalali2025)
+    ra.semantic_rsm(maps)                 # similarity invariant to where things are (wald2024)
     ra.get_encoder("minilm").encode([...])
 """
 
@@ -52,6 +53,7 @@ from .measures import (
 )
 from .moments import PairMoments, streamed_linear_cka
 from .qap import QAPProblem, QAPResult, matching_problem, read_qaplib, seeded_qap, solve_qap
+from .rsm import RSMResult, rsm_cka, semantic_rsm, spatial_rsm
 from .spec import SPECResult, mode_agreement, sigma_scan, spec
 
 __version__ = "0.1.0"
@@ -65,6 +67,7 @@ __all__ = [
     "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
     "QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "solve_qap", "blind_match", "class_means",
     "select_subset", "unsupervised_classifier", "spec", "SPECResult", "mode_agreement", "sigma_scan", "spec_align",
+    "semantic_rsm", "spatial_rsm", "RSMResult", "rsm_cka",
 ]
 
 
