@@ -116,7 +116,7 @@ _OPTION_NAMES = {
     "n_bootstrap": "--bootstrap", "base_size": "--base-size", "query_size": "--query-size",
     "time_limit": "--time-limit", "restarts": "--restarts", "batch_size": "--batch-size", "limit": "--limit",
     "level": "--level", "fractions": "--fractions", "seeds": "--seeds", "n_jobs": "--jobs", "per_class": "--per-class",
-    "n_modes": "--modes", "sigma_a": "--sigma-a", "sigma_b": "--sigma-b", "matcher": "--matcher", "layout": "--layout",
+    "layers_a": "--layers-a", "layers_b": "--layers-b", "n_modes": "--modes", "sigma_a": "--sigma-a", "sigma_b": "--sigma-b", "matcher": "--matcher", "layout": "--layout",
 }
 _ARRAY_NAMES = ("Zb", "Hb", "Zq", "Hq", "X", "Y", "Z", "H")
 
@@ -628,6 +628,48 @@ def cmd_rsm(args) -> int:
     return 0
 
 
+LAYER_OUTPUTS = ("layers.json", "layers.png", "diagonal.png")
+
+
+def cmd_layers(args) -> int:
+    from .datasets import load_dataset
+    from .layerwise import layerwise
+    from .report.plots import plot_layer_diagonal, plot_layer_heatmap
+
+    if sum(bool(x) for x in (args.texts, args.images, args.dataset)) != 1:
+        raise CLIError("layers: give exactly one of --dataset NAME, --texts FILE or --images DIR")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"{out}: exists and is not a folder")
+        for name in LAYER_OUTPUTS:
+            check_writable(out / name, args.force)
+    if args.texts:
+        items = read_text_items(args.texts, args.limit)
+    elif args.images:
+        from .datasets import load_image_folder
+
+        items = load_image_folder(args.images).items[:args.limit]
+    else:
+        items = load_dataset(args.dataset, data_dir=args.data_dir, limit=args.limit, per_class=args.per_class).items
+    res = layerwise(args.model_a, args.model_b, items, layers_a=args.layers_a, layers_b=args.layers_b,
+                    estimator=args.estimator, pooling=args.pooling, batch_size=args.batch_size, seed=args.seed,
+                    progress=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "layers.json", res.to_dict(), args.force)
+        plot_layer_heatmap(res, out / "layers.png", force=args.force)
+        if min(res.matrix.shape) > 1:
+            plot_layer_diagonal({f"{res.model_a} vs {res.model_b}": res}, out / "diagonal.png", force=args.force)
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        print(f"{res.model_a} ({len(res.layers_a)} layers) vs {res.model_b} ({len(res.layers_b)} layers), n = {res.n}, "
+              f"{res.estimator}: mean CKA {res.matrix.mean():.3f}, diagonal {', '.join(f'{v:.2f}' for v in res.diagonal())}"
+              + (f"; wrote {out}/" if out is not None else ""))
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.what == "encoders":
         from .encoders import list_encoders
@@ -908,6 +950,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the settings and shape as JSON")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_rsm)
+
+    s = add("layers", help="CKA of every layer of one model with every layer of another (heatmap)")
+    s.add_argument("model_a", help="packaged encoder (efficientnet-lite0, minilm, ...), timm:NAME or module.py:factory")
+    s.add_argument("model_b", nargs="?", default=None, help="the other model (default: model_a against itself)")
+    s.add_argument("--dataset", help="items from a dataset (see `repalign list datasets`)")
+    s.add_argument("--texts", help="items from a text file, one per line")
+    s.add_argument("--images", help="items from an image folder (one subfolder per class)")
+    s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
+    s.add_argument("--limit", type=_positive, default=None, help="first N items")
+    s.add_argument("--per-class", type=_positive, default=None, help="image datasets: items per class")
+    s.add_argument("--layers-a", default=None, help="glob or re:REGEX over model A's module names (default: its blocks)")
+    s.add_argument("--layers-b", default=None, help="the same for model B")
+    s.add_argument("--estimator", choices=("streamed", "minibatch"), default="streamed",
+                   help="exact streamed linear CKA (default) or minibatch unbiased CKA (Nguyen et al.)")
+    s.add_argument("--pooling", choices=("mean", "cls", "flatten"), default="mean",
+                   help="how maps / token sequences become vectors (default mean)")
+    s.add_argument("--batch-size", type=_positive, default=32, help="items per forward pass (default 32)")
+    s.add_argument("--seed", type=_non_negative, default=0, help="item order for the minibatch estimator")
+    s.add_argument("--out", help="folder for layers.json, layers.png (heatmap), diagonal.png")
+    s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.set_defaults(func=cmd_layers)
 
     s = add("list", help="list encoders, measures, datasets, experiments or QAP solvers")
     s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"),

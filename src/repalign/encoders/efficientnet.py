@@ -14,6 +14,9 @@ Outputs (``output=``):
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 
 from .base import Encoder, set_offline_env
@@ -67,7 +70,8 @@ class EfficientNetLiteEncoder(Encoder):
         self.output = output
         self.name = variant if output == "pooled" else f"{variant}:{output}"
         self.image_size = int(image_size or VARIANTS[variant])
-        self.model = EfficientNet.from_pretrained(variant, weights_path=_weights_file(variant))
+        with contextlib.redirect_stdout(io.StringIO()):  # the library prints "Loaded pretrained weights"
+            self.model = EfficientNet.from_pretrained(variant, weights_path=_weights_file(variant))
         self.model.eval()
         self.dim = 1280 if output == "pooled" else 1000
         self.n_blocks = len(self.model._blocks)

@@ -10,7 +10,7 @@ from ..io import atomic_write, check_extension
 from ..measures.registry import MEASURES
 
 __all__ = ["plot_shuffle_curves", "plot_scatter", "save_figure", "PLOT_FORMATS", "plot_spectrum", "plot_gallery",
-           "plot_mode_map", "caption_lists"]
+           "plot_mode_map", "caption_lists", "plot_layer_heatmap", "plot_layer_diagonal"]
 
 PLOT_FORMATS = (".png", ".pdf", ".svg")
 
@@ -223,3 +223,58 @@ def caption_lists(result, texts, *, per_mode: int = 10) -> str:
             lines.append(f"- `{int(i)}` ({s:.3f}) {text}")
         lines.append("")
     return "\n".join(lines)
+
+
+def plot_layer_heatmap(result, path, force: bool = False, title: str | None = None) -> Path:
+    """The L_A × L_B CKA map of :func:`repalign.layerwise`: layer names on both axes, a colour bar,
+    values written in the cells when the map is small. PNG, PDF or SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    M = np.asarray(result.matrix)
+    la, lb = list(result.layers_a), list(result.layers_b)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.42 * len(lb), 1.0 + 0.38 * len(la)))
+    im = ax.imshow(M, vmin=0, vmax=1, cmap="magma", origin="lower", aspect="auto")
+    ax.set_xticks(range(len(lb)), [_short(x) for x in lb], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(la)), [_short(x) for x in la], fontsize=7)
+    ax.set_xlabel(f"{result.model_b} layers", fontsize=8)
+    ax.set_ylabel(f"{result.model_a} layers", fontsize=8)
+    if M.size <= 400:
+        for i in range(M.shape[0]):
+            for j in range(M.shape[1]):
+                ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if M[i, j] < 0.6 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="linear CKA")
+    ax.set_title(title or f"{result.model_a} vs {result.model_b} ({result.estimator}, n = {result.n})", fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path, force=force, dpi=130)
+
+
+def _short(name: str) -> str:
+    return name.replace("encoder.layer.", "L").replace("_blocks.", "b")
+
+
+def plot_layer_diagonal(results: dict, path, force: bool = False) -> Path:
+    """CKA of layer i with layer i for same-architecture pairs: one line per labelled result."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results: nothing to plot")
+    fig, ax = plt.subplots(figsize=(5.4, 3.2))
+    for label, r in results.items():
+        d = r.diagonal()
+        ax.plot(range(len(d)), d, marker="o", ms=3, label=label)
+    first = next(iter(results.values()))
+    k = min(first.matrix.shape)
+    ax.set_xticks(range(k), [_short(x) for x in first.layers_a[:k]], rotation=90, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("CKA of layer i with layer i", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return save_figure(fig, path, force=force)

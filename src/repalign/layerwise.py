@@ -1,0 +1,496 @@
+"""Layer by layer: the CKA of every layer of one network with every layer of another.
+
+``layerwise(model_a, model_b, inputs)`` runs both models over the same items batch by batch,
+captures the chosen layers' outputs with forward hooks, and updates per-layer-pair statistics;
+activations are never all held in memory (peak memory is one batch's, whatever n is).
+
+Models: any ``torch.nn.Module`` (inputs are then tensors, or arrays, batched along axis 0), a
+packaged encoder by name (``efficientnet-lite0/1/2``: images; ``minilm``, ``mpnet``, ``st:...``:
+texts), ``timm:NAME``, or ``module.py:factory`` (a file and a function returning a module).
+Layers: names from ``named_modules()``, chosen by a glob (``_blocks.*``) or a regular expression
+(``re:encoder\\.layer\\.[0-5]``) or a list; the default is the blocks: the children of the largest
+``ModuleList`` / ``Sequential`` (EfficientNet's ``_blocks.N``, a transformer's ``encoder.layer.N``),
+not every activation function.
+
+Pooling of each layer's output: spatial maps (b, C, H, W) and token sequences (b, T, D) are
+reduced by ``mean`` (over positions; tokens weighted by the attention mask), ``cls`` (the first
+token) or ``flatten`` (minibatch estimator only).
+
+Estimators (both tested against computing all activations and calling :func:`repalign.cka`):
+
+* ``streamed``: exact linear CKA of the pooled features. One accumulator of first and second
+  moments of the concatenation of all layers' features (:class:`repalign.moments.PairMoments`),
+  so each layer's products are shared by all its pairs: for layers a, b with centred
+  cross-covariance C_ab, ``CKA = ‖C_ab‖² / (‖C_aa‖ ‖C_bb‖)`` (Kornblith et al. 2019). Memory
+  O((Σ d)²), independent of n; results do not depend on the batch size.
+* ``minibatch``: Nguyen, Raghu & Kornblith (2021): per batch k and layer pair,
+  ``HSIC₁(K_a, K_b)`` (Song et al.'s unbiased estimator, linear kernels on the batch); the
+  result is ``mean_k HSIC₁(K_a,K_b) / sqrt(mean_k HSIC₁(K_a,K_a) · mean_k HSIC₁(K_b,K_b))``. It
+  converges to the debiased CKA as batches accumulate and serves flattened maps (only b × b
+  Gram matrices are formed). Batches are drawn in a seeded order.
+
+References
+----------
+Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
+arXiv:1905.00414; Nguyen, Raghu & Kornblith, "Do Wide and Deep Networks Learn the Same Things?",
+ICLR 2021, arXiv:2010.15327.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._progress import track
+from ._validate import check_positive_int
+from .moments import PairMoments
+
+__all__ = ["layerwise", "LayerwiseResult", "select_layers", "ESTIMATORS", "POOLINGS"]
+
+ESTIMATORS = ("streamed", "minibatch")
+POOLINGS = ("mean", "cls", "flatten")
+
+
+@dataclass(frozen=True)
+class LayerwiseResult:
+    """What :func:`layerwise` returns.
+
+    Attributes
+    ----------
+    matrix : ndarray, shape (L_A, L_B)
+        CKA of layer i of A with layer j of B.
+    layers_a, layers_b : tuple of str
+    model_a, model_b : str
+    n : int
+        Items.
+    estimator : {"streamed", "minibatch"}
+    pooling : str
+    debiased : bool
+    batch_size : int
+    seconds : float
+    dims_a, dims_b : tuple of int
+        Feature dimension of each layer after pooling.
+    """
+
+    matrix: np.ndarray = field(repr=False)
+    layers_a: tuple
+    layers_b: tuple
+    model_a: str
+    model_b: str
+    n: int
+    estimator: str
+    pooling: str
+    debiased: bool
+    batch_size: int
+    seconds: float
+    dims_a: tuple = ()
+    dims_b: tuple = ()
+
+    @property
+    def same_model(self) -> bool:
+        """Whether A and B are the same model (the diagonal then holds each layer with itself)."""
+        return self.model_a == self.model_b and self.layers_a == self.layers_b
+
+    def diagonal(self) -> np.ndarray:
+        """CKA of layer i of A with layer i of B (same-architecture pairs)."""
+        k = min(self.matrix.shape)
+        return self.matrix[np.arange(k), np.arange(k)]
+
+    def to_dict(self) -> dict:
+        """JSON-ready, with ``kind: "layerwise"`` for the report."""
+        return {"kind": "layerwise", "matrix": self.matrix.tolist(), "layers_a": list(self.layers_a),
+                "layers_b": list(self.layers_b), "model_a": self.model_a, "model_b": self.model_b, "n": self.n,
+                "estimator": self.estimator, "pooling": self.pooling, "debiased": self.debiased,
+                "batch_size": self.batch_size, "seconds": self.seconds, "dims_a": list(self.dims_a),
+                "dims_b": list(self.dims_b)}
+
+
+# ---------------------------------------------------------------------------------- models
+
+
+class _Model:
+    """A module, how to feed it a batch of items, and its default layers."""
+
+    def __init__(self, module, name: str, batches, default_pattern: str | None = None, modality: str = "tensor"):
+        self.module, self.name, self._batches = module, name, batches
+        self.default_pattern, self.modality = default_pattern, modality
+        self.mask = None  # the attention mask of the current batch (token models)
+
+    def batches(self, items, order, batch_size):
+        yield from self._batches(self, items, order, batch_size)
+
+
+def _tensor_batches(model, items, order, batch_size):
+    import torch  # layer-wise comparison is torch work
+
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        x = items[idx] if isinstance(items, (np.ndarray, torch.Tensor)) else [items[i] for i in idx]
+        if isinstance(x, list) and x and isinstance(x[0], (str, Path)):
+            raise ValueError(f"inputs: {model.name} is a torch module and takes tensors, not texts or file names; "
+                             "pass an array (N, ...) or use a packaged encoder")
+        x = torch.as_tensor(np.asarray(x) if isinstance(x, list) else x)
+        if x.dtype == torch.float64:
+            x = x.float()
+        model.mask = None
+        yield lambda x=x: model.module(x)
+
+
+def _load_factory(spec: str):
+    path, _, fn = spec.rpartition(":")
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"model: {path} is not a file; give module.py:factory")
+    mod_spec = importlib.util.spec_from_file_location(p.stem, p)
+    mod = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(mod)
+    except Exception as exc:  # noqa: BLE001 - the user's file: report whatever it raised, one line
+        raise ValueError(f"model: {p} failed to import ({type(exc).__name__}: {exc})") from None
+    if not hasattr(mod, fn):
+        raise ValueError(f"model: {p} has no function {fn!r}")
+    return getattr(mod, fn)()
+
+
+def _resolve_model(model, name_hint: str) -> _Model:
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return _Model(model.eval(), name_hint, _tensor_batches)
+    if not isinstance(model, str):
+        raise ValueError(f"{name_hint}: expected a torch.nn.Module or a model name, got {type(model).__name__}")
+    if model.endswith(".py") or (":" in model and model.rpartition(":")[0].endswith(".py")):
+        mod = _load_factory(model if ":" in model else model + ":model")
+        if not isinstance(mod, torch.nn.Module):
+            raise ValueError(f"model: {model} returned {type(mod).__name__}, not a torch.nn.Module")
+        return _Model(mod.eval(), model, _tensor_batches)
+    from .encoders import get_encoder  # import cost: only for named encoders
+
+    enc = get_encoder(model)
+    if hasattr(enc, "_forward") and hasattr(enc, "_input"):  # EfficientNet-Lite
+
+        def eff_batches(m, items, order, bs):
+            for s in range(0, len(order), bs):
+                x = enc._input([items[i] for i in order[s:s + bs]])
+                yield lambda x=x: enc._forward(x)
+
+        return _Model(enc.model.eval(), model, eff_batches, "_blocks.*", "image")
+    st = getattr(enc, "model", None)
+    if st is not None and hasattr(st, "tokenize") and hasattr(st[0], "auto_model"):  # sentence-transformers
+
+        def st_batches(m, items, order, bs):
+            for s in range(0, len(order), bs):
+                feats = st.tokenize([items[i] for i in order[s:s + bs]])
+                m.mask = feats["attention_mask"]
+                yield lambda f=feats: st[0].auto_model(**{k: v for k, v in f.items() if k != "token_type_ids"})
+
+        return _Model(st[0].auto_model.eval(), model, st_batches, "encoder.layer.*", "text")
+    if hasattr(enc, "model") and isinstance(enc.model, torch.nn.Module) and hasattr(enc, "_input"):  # timm / hf
+
+        def generic_batches(m, items, order, bs):
+            for s in range(0, len(order), bs):
+                x = enc._input([items[i] for i in order[s:s + bs]])
+                yield lambda x=x: enc.model(x)
+
+        return _Model(enc.model.eval(), model, generic_batches, None, enc.modality)
+    raise ValueError(f"model: {model!r} ({type(enc).__name__}) exposes no torch layers (ONNX / numpy / C "
+                     "engines cannot be hooked); use a torch model, an EfficientNet-Lite or a sentence-transformers "
+                     "encoder")
+
+
+def _default_layers(module, pattern: str | None) -> list[str]:
+    import torch
+
+    names = [n for n, _ in module.named_modules() if n]
+    if pattern:
+        return [n for n in names if fnmatch.fnmatchcase(n, pattern) and n.count(".") == pattern.count(".")]
+    best, best_len = None, 1
+    for n, m in module.named_modules():
+        if isinstance(m, (torch.nn.ModuleList, torch.nn.Sequential)) and len(m) > best_len:
+            best, best_len = n, len(m)
+    if best is None:
+        return [n for n, m in module.named_children()]
+    return [f"{best}.{i}" if best else str(i) for i in range(best_len)]
+
+
+def select_layers(module, spec=None, default_pattern: str | None = None, name: str = "layers") -> list[str]:
+    """Module names for a layer selection.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    spec : None, str or list of str
+        None: the default (module docstring); ``re:REGEX`` (full match) or a glob on the names of
+        ``named_modules()``; or a list of exact names.
+    default_pattern : str, optional
+        The model family's default glob.
+    name : str
+        Argument name used in errors.
+
+    Returns
+    -------
+    list of str
+        In ``named_modules()`` order.
+    """
+    names = [n for n, _ in module.named_modules() if n]
+    if spec is None:
+        chosen = _default_layers(module, default_pattern)
+    elif isinstance(spec, str):
+        if spec.startswith("re:"):
+            try:
+                rx = re.compile(spec[3:])
+            except re.error as exc:
+                raise ValueError(f"{name}: bad regular expression {spec[3:]!r} ({exc})") from None
+            chosen = [n for n in names if rx.fullmatch(n)]
+        else:
+            chosen = [n for n in names if fnmatch.fnmatchcase(n, spec)]
+    else:
+        spec = list(spec)
+        missing = [s for s in spec if s not in names]
+        if missing:
+            raise ValueError(f"{name}: no layer named {missing[0]!r}; available: {_preview(names)}")
+        chosen = spec
+    if not chosen:
+        raise ValueError(f"{name}: {spec!r} matches no layer; available: {_preview(names)}")
+    return chosen
+
+
+def _preview(names, k: int = 25) -> str:
+    more = f" ... ({len(names)} in all)" if len(names) > k else ""
+    return ", ".join(names[:k]) + more
+
+
+# ---------------------------------------------------------------------------------- capture
+
+
+def _pool(t, pooling: str, mask):
+    import torch
+
+    if isinstance(t, (tuple, list)):
+        t = t[0]
+    if hasattr(t, "last_hidden_state"):
+        t = t.last_hidden_state
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"layers: a chosen layer returned {type(t).__name__}, not a tensor; choose another layer")
+    t = t.detach().float()
+    if t.ndim == 2:
+        return t
+    if pooling == "flatten":
+        return t.reshape(t.shape[0], -1)
+    if t.ndim == 4:  # (b, C, H, W)
+        return t[:, :, 0, 0] if pooling == "cls" else t.mean(dim=(2, 3))
+    if t.ndim == 3:  # (b, T, D) tokens
+        if pooling == "cls":
+            return t[:, 0]
+        if mask is not None and mask.shape[:2] == t.shape[:2]:
+            w = mask.to(t.dtype).unsqueeze(-1)
+            return (t * w).sum(1) / w.sum(1).clamp_min(1.0)
+        return t.mean(dim=1)
+    return t.reshape(t.shape[0], -1)
+
+
+class _Capture:
+    def __init__(self, model: _Model, layers, pooling):
+        self.model, self.layers, self.pooling = model, layers, pooling
+        self.out = {}
+        mods = dict(model.module.named_modules())
+        self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in layers]
+
+    def _hook(self, name):
+        def hook(_module, _inp, output):
+            if name not in self.out:  # a module applied twice in one pass keeps its first output
+                self.out[name] = _pool(output, self.pooling, self.model.mask)
+        return hook
+
+    def run(self, call):
+        import torch
+
+        self.out = {}
+        with torch.inference_mode():
+            try:
+                call()
+            except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ValueError(f"{self.model.name}: its forward pass failed on these inputs ({type(exc).__name__}: "
+                                 f"{first}); do both models take the same inputs?") from None
+        missing = [n for n in self.layers if n not in self.out]
+        if missing:
+            raise ValueError(f"layers: {missing[0]!r} did not run in the forward pass; choose layers that do")
+        return [self.out[n].numpy().astype(np.float64) for n in self.layers]
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+# ---------------------------------------------------------------------------------- estimators
+
+
+def _hsic_terms(K):
+    """Zero-diagonal Gram, its total, row sums: what the unbiased HSIC needs."""
+    Kt = K.copy()
+    np.fill_diagonal(Kt, 0.0)
+    return Kt, Kt.sum(), Kt.sum(1)
+
+
+def _unbiased_matrix(KA, KB):
+    """HSIC₁ of every layer pair of one batch: KA (La, b, b), KB (Lb, b, b) → (La, Lb)."""
+    n = KA.shape[1]
+    ta = [_hsic_terms(k) for k in KA]
+    tb = [_hsic_terms(k) for k in KB]
+    A = np.stack([t[0].ravel() for t in ta])
+    B = np.stack([t[0].ravel() for t in tb])
+    tr = A @ B.T  # tr(K̃ L̃) for symmetric K̃, L̃
+    sa, sb = np.array([t[1] for t in ta]), np.array([t[1] for t in tb])
+    ra, rb = np.stack([t[2] for t in ta]), np.stack([t[2] for t in tb])
+    val = tr + np.outer(sa, sb) / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (ra @ rb.T)
+    return val / (n * (n - 3))
+
+
+def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=None, measure: str = "cka-linear",
+              estimator: str = "streamed", pooling: str = "mean", batch_size: int = 64, seed: int = 0,
+              progress: bool = False) -> LayerwiseResult:
+    """CKA of every chosen layer of ``model_a`` with every chosen layer of ``model_b``.
+
+    Parameters
+    ----------
+    model_a : torch.nn.Module or str
+        A module, a packaged encoder (``efficientnet-lite0``, ``minilm``, ...), ``timm:NAME`` or
+        ``module.py:factory``.
+    model_b : torch.nn.Module or str, optional
+        Default: ``model_a`` (a model against itself).
+    inputs : sequence
+        The items: texts or images for packaged encoders (each model preprocesses them its own
+        way), tensors / arrays (N, ...) for modules.
+    layers_a, layers_b : None, str or list of str
+        See :func:`select_layers`.
+    measure : {"cka-linear", "cka-linear-debiased"}
+        The streamed estimator gives either; the minibatch estimator is debiased by design.
+    estimator : {"streamed", "minibatch"}
+        Module docstring.
+    pooling : {"mean", "cls", "flatten"}
+        How maps and token sequences become vectors (``flatten``: minibatch only).
+    batch_size : int
+        Items per forward pass (and per minibatch HSIC; needs >= 4 there).
+    seed : int
+        Order of the items (minibatch estimator).
+    progress : bool
+
+    Returns
+    -------
+    LayerwiseResult
+
+    References
+    ----------
+    Kornblith et al., ICML 2019, arXiv:1905.00414; Nguyen, Raghu & Kornblith, ICLR 2021,
+    arXiv:2010.15327.
+    """
+    t0 = time.perf_counter()
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator: expected one of {ESTIMATORS}, got {estimator!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling: expected one of {POOLINGS}, got {pooling!r}")
+    if measure not in ("cka-linear", "cka-linear-debiased"):
+        raise ValueError(f"measure: layer-wise maps support 'cka-linear' and 'cka-linear-debiased', got {measure!r}")
+    if pooling == "flatten" and estimator == "streamed":
+        raise ValueError("pooling: 'flatten' gives C·H·W features per layer; use estimator='minibatch' with it")
+    if measure == "cka-linear-debiased" and estimator == "streamed":
+        raise ValueError("measure: the streamed map is the biased linear CKA; estimator='minibatch' gives the "
+                         "debiased one")
+    batch_size = check_positive_int(batch_size, "batch_size", minimum=4 if estimator == "minibatch" else 1)
+    if inputs is None:
+        raise ValueError("inputs: give the items both models see (texts, images or tensors)")
+    n = len(inputs)
+    if n < 4:
+        raise ValueError(f"inputs: {n} items; at least 4 are needed")
+    A = _resolve_model(model_a, "model_a")
+    same = model_b is None or model_b is model_a or (isinstance(model_b, str) and model_b == model_a)
+    B = A if same else _resolve_model(model_b, "model_b")
+    if {A.modality, B.modality} == {"text", "image"}:
+        raise ValueError(f"model_b: {B.name} takes {B.modality}s but {A.name} takes {A.modality}s; both models must "
+                         "see the same items")
+    for m in (A, B):  # before any forward pass: texts or file names cannot feed a bare module
+        if m._batches is _tensor_batches and isinstance(inputs[0], (str, Path)):
+            raise ValueError(f"inputs: {m.name} is a torch module and takes tensors, not texts or file names; "
+                             "pass an array (N, ...) or use a packaged encoder")
+    la = select_layers(A.module, layers_a, A.default_pattern, "layers_a")
+    lb = la if same and layers_b is None else select_layers(B.module, layers_b, B.default_pattern, "layers_b")
+    order = np.arange(n) if estimator == "streamed" else np.random.default_rng(seed).permutation(n)
+    cap_a = _Capture(A, la, pooling)
+    cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling)
+    debiased = estimator == "minibatch"
+    acc = None
+    sums = None
+    dims_a = dims_b = ()
+    try:
+        batches_b = None if cap_b is cap_a else B.batches(inputs, order, batch_size)
+        n_batches = -(-n // batch_size)
+        for call_a in track(A.batches(inputs, order, batch_size), f"layer-wise {estimator}", total=n_batches,
+                            enabled=progress, unit="batch"):
+            fa = cap_a.run(call_a)
+            fb = fa if cap_b is cap_a else cap_b.run(next(batches_b))
+            if fa[0].shape[0] != fb[0].shape[0]:
+                raise ValueError("inputs: the two models returned different batch sizes; their inputs differ")
+            dims_a, dims_b = tuple(f.shape[1] for f in fa), tuple(f.shape[1] for f in fb)
+            if estimator == "streamed":
+                X = np.hstack(fa)
+                Y = np.hstack(fb) if cap_b is not cap_a else X[:, :1]
+                if acc is None:
+                    acc = PairMoments(debiased=False, compute_dtype="float64")
+                acc.update(X, Y)
+            else:
+                if fa[0].shape[0] < 4:
+                    continue  # a last batch under 4 items has no unbiased HSIC
+                KA = np.stack([f @ f.T for f in fa])
+                KB = KA if cap_b is cap_a else np.stack([f @ f.T for f in fb])
+                ab = _unbiased_matrix(KA, KB)
+                aa = np.diag(_unbiased_matrix(KA, KA)) if cap_b is not cap_a else np.diag(ab)
+                bb = aa if cap_b is cap_a else np.diag(_unbiased_matrix(KB, KB))
+                if sums is None:
+                    sums = [np.zeros_like(ab), np.zeros_like(aa), np.zeros_like(bb), 0]
+                sums[0] += ab
+                sums[1] += aa
+                sums[2] += bb
+                sums[3] += 1
+    finally:
+        cap_a.close()
+        if cap_b is not cap_a:
+            cap_b.close()
+    if estimator == "streamed":
+        M = _streamed_matrix(acc, dims_a, dims_b, same=cap_b is cap_a)
+    else:
+        ab, aa, bb, k = sums
+        M = ab / np.sqrt(np.outer(np.maximum(aa, 1e-300), np.maximum(bb, 1e-300)))
+    return LayerwiseResult(M, tuple(la), tuple(lb), A.name, B.name, n, estimator, pooling, debiased, batch_size,
+                           time.perf_counter() - t0, dims_a, dims_b)
+
+
+def _streamed_matrix(acc: PairMoments, dims_a, dims_b, *, same: bool) -> np.ndarray:
+    """Biased linear CKA of every layer pair from the joint centred moments (module docstring)."""
+    ia = np.concatenate([[0], np.cumsum(dims_a)])
+    ib = np.concatenate([[0], np.cumsum(dims_b)])
+    cxx, cyy, cxy = acc.centered()
+    if same:
+        cyy, cxy, ib = cxx, cxx, ia
+
+    def hs(block):
+        return float(np.einsum("ij,ij->", block, block))
+
+    La, Lb = len(dims_a), len(dims_b)
+    self_a = np.array([hs(cxx[ia[i]:ia[i + 1], ia[i]:ia[i + 1]]) for i in range(La)])
+    self_b = np.array([hs(cyy[ib[j]:ib[j + 1], ib[j]:ib[j + 1]]) for j in range(Lb)])
+    zero = np.flatnonzero(self_a <= 0).tolist() + np.flatnonzero(self_b <= 0).tolist()
+    if zero:
+        raise ValueError("layers: a chosen layer's output is constant over the items (zero variance); its CKA is "
+                         "undefined, leave it out")
+    M = np.empty((La, Lb))
+    for i in range(La):
+        for j in range(Lb):
+            M[i, j] = hs(cxy[ia[i]:ia[i + 1], ib[j]:ib[j + 1]]) / np.sqrt(self_a[i] * self_b[j])
+    return M

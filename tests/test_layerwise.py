@@ -1,0 +1,177 @@
+"""Layer-wise CKA maps: equal to full activations + repalign.cka, batch-size independent,
+the minibatch estimator's definition, layer selection, bad input."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import repalign as ra  # noqa: E402
+from repalign.layerwise import layerwise, select_layers  # noqa: E402
+
+
+def small_net(seed=0, width=6):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(width, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 5, 3, stride=2), torch.nn.Flatten(), torch.nn.Linear(5 * 3 * 3, 7)).eval()
+
+
+def full_features(net, x, layers, pooling="mean"):
+    mods = dict(net.named_modules())
+    out = {}
+    hooks = [mods[n].register_forward_hook(lambda m, i, o, n=n: out.__setitem__(n, o.detach())) for n in layers]
+    with torch.no_grad():
+        net(torch.as_tensor(x, dtype=torch.float32))
+    for h in hooks:
+        h.remove()
+    feats = []
+    for n in layers:
+        t = out[n]
+        if t.ndim == 4:
+            t = t.mean(dim=(2, 3)) if pooling == "mean" else t.reshape(len(t), -1)
+        feats.append(t.numpy().astype(np.float64))
+    return feats
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).normal(size=(90, 3, 8, 8)).astype(np.float32)
+
+
+def test_streamed_equals_full_activations_and_cka(images):
+    a, b = small_net(0), small_net(1)
+    la, lb = ["0", "2", "4", "6"], ["0", "4", "6"]
+    res = layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=16)
+    fa, fb = full_features(a, images, la), full_features(b, images, lb)
+    ref = np.array([[ra.cka(x, y) for y in fb] for x in fa])
+    assert np.allclose(res.matrix, ref, atol=1e-10)
+    again = layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=7)  # batch size does not matter
+    assert np.allclose(again.matrix, res.matrix, atol=1e-12)
+
+
+def test_model_against_itself_has_ones_on_the_diagonal(images):
+    net = small_net(2)
+    res = layerwise(net, None, images, batch_size=32)
+    assert res.layers_a == ("0", "1", "2", "3", "4", "5", "6")  # the Sequential's children by default
+    assert np.allclose(res.diagonal(), 1.0) and np.allclose(res.matrix, res.matrix.T)
+    assert res.same_model
+
+
+def test_minibatch_estimator_is_the_nguyen_definition(images):
+    a, b = small_net(0), small_net(3)
+    la = lb = ["2", "6"]
+    res = layerwise(a, b, images, layers_a=la, layers_b=lb, estimator="minibatch", batch_size=30, seed=4)
+    order = np.random.default_rng(4).permutation(len(images))
+    fa, fb = full_features(a, images, la), full_features(b, images, lb)
+    from repalign.measures.cka import hsic_from_grams
+
+    num = np.zeros((2, 2))
+    da, db = np.zeros(2), np.zeros(2)
+    for s in range(0, 90, 30):
+        idx = order[s:s + 30]
+        Ka = [x[idx] @ x[idx].T for x in fa]
+        Kb = [y[idx] @ y[idx].T for y in fb]
+        num += np.array([[hsic_from_grams(k, m, debiased=True) for m in Kb] for k in Ka])
+        da += [hsic_from_grams(k, k, debiased=True) for k in Ka]
+        db += [hsic_from_grams(m, m, debiased=True) for m in Kb]
+    assert np.allclose(res.matrix, num / np.sqrt(np.outer(da, db)), atol=1e-10)
+    # one batch holding every item is the debiased CKA of the full data
+    one = layerwise(a, b, images, layers_a=la, layers_b=lb, estimator="minibatch", batch_size=90)
+    ref = np.array([[ra.cka(x, y, debiased=True) for y in fb] for x in fa])
+    assert np.allclose(one.matrix, ref, atol=1e-10)
+    # flattened maps are served by the minibatch estimator only
+    flat = layerwise(a, b, images, layers_a=la, layers_b=lb, estimator="minibatch", pooling="flatten", batch_size=30)
+    assert flat.dims_a[0] == 8 * 8 * 8
+    with pytest.raises(ValueError, match="minibatch"):
+        layerwise(a, b, images, layers_a=la, layers_b=lb, pooling="flatten")
+
+
+def test_layer_selection():
+    net = small_net()
+    assert select_layers(net, "re:[02]") == ["0", "2"]
+    assert select_layers(net, ["4"]) == ["4"]
+    with pytest.raises(ValueError, match="matches no layer; available: 0, 1, 2"):
+        select_layers(net, "encoder.*")
+    with pytest.raises(ValueError, match="no layer named 'x'"):
+        select_layers(net, ["x"])
+
+
+def test_module_py_factory(tmp_path, images):
+    (tmp_path / "mine.py").write_text("import torch\n\ndef build():\n    torch.manual_seed(0)\n"
+                                      "    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())\n")
+    res = layerwise(f"{tmp_path / 'mine.py'}:build", None, images[:20], batch_size=8)
+    assert res.matrix.shape == (2, 2)
+    with pytest.raises(ValueError, match="no function 'nope'"):
+        layerwise(f"{tmp_path / 'mine.py'}:nope", None, images[:20])
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"estimator": "exact"}, "estimator"),
+    ({"pooling": "max"}, "pooling"),
+    ({"measure": "rsa"}, "measure"),
+    ({"measure": "cka-linear-debiased"}, "minibatch"),
+    ({"inputs": None}, "inputs"),
+    ({"layers_a": "transformer.*"}, "matches no layer"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_bad_input(images, kwargs, match):
+    args = {"inputs": images[:20]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        layerwise(small_net(), small_net(1), **args)
+
+
+@pytest.mark.encoders
+def test_packaged_encoders(tmp_path):
+    from repalign.datasets import load_digits
+
+    items = load_digits(per_class=2).items
+    res = layerwise("efficientnet-lite0", None, items[:12], batch_size=6)
+    assert res.layers_a[0] == "_blocks.0" and len(res.layers_a) == 16
+    assert np.allclose(res.diagonal(), 1.0)
+    texts = ["a dog runs in the park", "the cat sleeps", "stock prices fell", "it rains today", "a red car",
+             "two children play football", "the market closed higher", "a bird on a branch"]
+    t = layerwise("minilm", None, texts, batch_size=4)
+    assert t.layers_a == tuple(f"encoder.layer.{i}" for i in range(6)) and np.allclose(t.diagonal(), 1.0)
+    with pytest.raises(ValueError, match="same items"):
+        layerwise("minilm", "efficientnet-lite0", texts)
+    with pytest.raises(ValueError, match="cannot be hooked"):
+        layerwise("use-multilingual", None, texts)
+
+
+def test_layers_cli(tmp_path, capsys):
+    import json
+
+    from repalign.cli import main
+
+    (tmp_path / "m.py").write_text("import torch\n\ndef build():\n    torch.manual_seed(0)\n    return torch.nn.Sequential("
+                                   "torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))\n")
+    # a tensor model needs tensors: the CLI feeds text/image items, so it is refused clearly
+    (tmp_path / "t.txt").write_text("a\nb\nc\nd\ne\n")
+    code = main(["layers", f"{tmp_path / 'm.py'}:build", "--texts", str(tmp_path / "t.txt")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("repalign: error:") and len(err.strip().splitlines()) == 1
+    code = main(["layers", "no-such-model", "--texts", str(tmp_path / "t.txt")])
+    assert code == 2 and "unknown encoder" in capsys.readouterr().err
+    code = main(["layers", "efficientnet-lite0", "--texts", str(tmp_path / "t.txt"), "--dataset", "digits"])
+    assert code == 2 and "exactly one" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "layers.json").write_text("{}")
+    code = main(["layers", "efficientnet-lite0", "--dataset", "digits", "--limit", "8", "--out", str(tmp_path / "out")])
+    assert code == 2 and "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.encoders
+def test_layers_cli_writes_heatmaps(tmp_path, capsys):
+    import json
+
+    from repalign.cli import main
+
+    out = tmp_path / "o"
+    assert main(["layers", "efficientnet-lite0", "--dataset", "digits", "--limit", "12", "--batch-size", "6",
+                 "--layers-a", "_blocks.1*", "--out", str(out), "--json", "--quiet"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kind"] == "layerwise" and d["layers_a"][0] == "_blocks.1"
+    assert (out / "layers.png").read_bytes()[:4] == b"\x89PNG" and (out / "diagonal.png").exists()
