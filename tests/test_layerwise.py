@@ -142,7 +142,6 @@ def test_packaged_encoders(tmp_path):
 
 
 def test_layers_cli(tmp_path, capsys):
-    import json
 
     from repalign.cli import main
 
@@ -171,7 +170,17 @@ def test_layers_cli_writes_heatmaps(tmp_path, capsys):
 
     out = tmp_path / "o"
     assert main(["layers", "efficientnet-lite0", "--dataset", "digits", "--limit", "12", "--batch-size", "6",
-                 "--layers-a", "_blocks.1*", "--out", str(out), "--json", "--quiet"]) == 0
+                 "--layers-a", "_blocks.1?", "--out", str(out), "--json", "--quiet"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["kind"] == "layerwise" and d["layers_a"][0] == "_blocks.1"
+    assert d["kind"] == "layerwise" and d["layers_a"] == [f"_blocks.1{i}" for i in range(6)]
     assert (out / "layers.png").read_bytes()[:4] == b"\x89PNG" and (out / "diagonal.png").exists()
+
+
+def test_globs_stay_within_a_level_and_memory_is_guarded(images):
+    net = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Linear(4, 2))
+    assert select_layers(net, "*") == ["0", "1"]
+    assert select_layers(net, "0.*") == ["0.0", "0.1"]
+    assert select_layers(net, "**") == ["0", "0.0", "0.1", "1"]
+    wide = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 11000))
+    with pytest.raises(ValueError, match="GB.*minibatch"):
+        layerwise(wide, None, images[:8], layers_a=["1"])

@@ -7,7 +7,8 @@ activations are never all held in memory (peak memory is one batch's, whatever n
 Models: any ``torch.nn.Module`` (inputs are then tensors, or arrays, batched along axis 0), a
 packaged encoder by name (``efficientnet-lite0/1/2``: images; ``minilm``, ``mpnet``, ``st:...``:
 texts), ``timm:NAME``, or ``module.py:factory`` (a file and a function returning a module).
-Layers: names from ``named_modules()``, chosen by a glob (``_blocks.*``) or a regular expression
+Layers: names from ``named_modules()``, chosen by a glob (``*`` stays within one dotted level,
+``**`` crosses levels: ``_blocks.*`` is the blocks, not their sub-modules), a regular expression
 (``re:encoder\\.layer\\.[0-5]``) or a list; the default is the blocks: the children of the largest
 ``ModuleList`` / ``Sequential`` (EfficientNet's ``_blocks.N``, a transformer's ``encoder.layer.N``),
 not every activation function.
@@ -38,7 +39,6 @@ ICLR 2021, arXiv:2010.15327.
 
 from __future__ import annotations
 
-import fnmatch
 import importlib.util
 import re
 import time
@@ -54,6 +54,7 @@ from .moments import PairMoments
 __all__ = ["layerwise", "LayerwiseResult", "select_layers", "ESTIMATORS", "POOLINGS"]
 
 ESTIMATORS = ("streamed", "minibatch")
+_MOMENT_BYTES = 2 << 30  # the streamed estimator's joint moments: at most 2 GB
 POOLINGS = ("mean", "cls", "flatten")
 
 
@@ -204,12 +205,32 @@ def _resolve_model(model, name_hint: str) -> _Model:
                      "encoder")
 
 
+def _glob(pattern: str) -> re.Pattern:
+    """A layer glob: ``*`` within one dotted level, ``**`` across levels, ``?`` one character."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^.]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^.]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
 def _default_layers(module, pattern: str | None) -> list[str]:
     import torch
 
     names = [n for n, _ in module.named_modules() if n]
     if pattern:
-        return [n for n in names if fnmatch.fnmatchcase(n, pattern) and n.count(".") == pattern.count(".")]
+        rx = _glob(pattern)
+        return [n for n in names if rx.fullmatch(n)]
     best, best_len = None, 1
     for n, m in module.named_modules():
         if isinstance(m, (torch.nn.ModuleList, torch.nn.Sequential)) and len(m) > best_len:
@@ -249,7 +270,8 @@ def select_layers(module, spec=None, default_pattern: str | None = None, name: s
                 raise ValueError(f"{name}: bad regular expression {spec[3:]!r} ({exc})") from None
             chosen = [n for n in names if rx.fullmatch(n)]
         else:
-            chosen = [n for n in names if fnmatch.fnmatchcase(n, spec)]
+            rx = _glob(spec)
+            chosen = [n for n in names if rx.fullmatch(n)]
     else:
         spec = list(spec)
         missing = [s for s in spec if s not in names]
@@ -438,6 +460,13 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
             if fa[0].shape[0] != fb[0].shape[0]:
                 raise ValueError("inputs: the two models returned different batch sizes; their inputs differ")
             dims_a, dims_b = tuple(f.shape[1] for f in fa), tuple(f.shape[1] for f in fb)
+            if estimator == "streamed" and acc is None:
+                D = sum(dims_a) + (0 if cap_b is cap_a else sum(dims_b))
+                need = 3 * 8 * D * D
+                if need > _MOMENT_BYTES:
+                    raise ValueError(f"layers: the streamed estimator keeps the moments of all {D} pooled features "
+                                     f"({need / 2**30:.1f} GB); choose fewer or smaller layers, or "
+                                     "estimator='minibatch'")
             if estimator == "streamed":
                 X = np.hstack(fa)
                 Y = np.hstack(fb) if cap_b is not cap_a else X[:, :1]
