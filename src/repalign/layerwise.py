@@ -163,7 +163,7 @@ def _resolve_model(model, name_hint: str) -> _Model:
     import torch
 
     if isinstance(model, torch.nn.Module):
-        return _Model(model.eval(), name_hint, _tensor_batches)
+        return _Model(model.eval(), type(model).__name__, _tensor_batches)
     if not isinstance(model, str):
         raise ValueError(f"{name_hint}: expected a torch.nn.Module or a model name, got {type(model).__name__}")
     if model.endswith(".py") or (":" in model and model.rpartition(":")[0].endswith(".py")):

@@ -28,7 +28,7 @@ class TableResult:
 
     def to_dict(self) -> dict:
         """``settings``, ``seconds`` and ``rows`` (what the JSON file holds)."""
-        return {"settings": self.settings, "seconds": self.seconds, "rows": self.rows}
+        return {"kind": "experiment", "settings": self.settings, "seconds": self.seconds, "rows": self.rows}
 
     @classmethod
     def from_dict(cls, d: dict):

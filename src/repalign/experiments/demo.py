@@ -8,7 +8,8 @@
 
 For each pair: every measure with a bootstrap interval and a permutation p-value, and the
 shuffle curve (measure vs fraction of broken pairs). Writes ``results.json``,
-``shuffle_curve.png`` and ``summary.md`` into the output folder.
+``shuffle_curve.png``, ``summary.md`` and ``report.html`` (everything on one page) into the output
+folder, and ends by printing the report's path.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from ..encoders import encode_cached, get_encoder
 from ..io import atomic_write, check_writable
 from ..measures.stats import DEFAULT_MEASURES, evaluate, shuffle_curve
 from ..report import format_similarity_table, plot_shuffle_curves
+from ..report.html import build_report
 
 __all__ = ["DemoResult", "run_demo", "DEMO_OUTPUTS"]
 
-DEMO_OUTPUTS = ("results.json", "shuffle_curve.png", "summary.md")
+DEMO_OUTPUTS = ("results.json", "shuffle_curve.png", "summary.md", "report.html")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class DemoResult:
 
     def to_dict(self) -> dict:
         return {
+            "kind": "demo",
             "out_dir": self.out_dir,
             "seconds": self.seconds,
             "skipped": list(self.skipped),
@@ -146,5 +149,7 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
     lines += [f"Total time {result.seconds:.1f} s.", *skipped]
     with atomic_write(out / "summary.md", force=force) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    log(f"[{result.seconds:5.1f}s] wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS)}")
+    report = build_report(out, out / "report.html", force=force, title="repalign demo")
+    log(f"[{result.seconds:5.1f}s] wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS[:-1])}")
+    log(f"report: {report.path}")
     return result

@@ -75,7 +75,7 @@ class MatchingResult:
     settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"methods": self.methods, "settings": self.settings, "runs": self.runs}
+        return {"kind": "matching", "methods": self.methods, "settings": self.settings, "runs": self.runs}
 
 
 def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Sequence[str] = ("qap", "local-cka",

@@ -248,6 +248,7 @@ class SimilarityReport:
 
     def to_dict(self) -> dict:
         return {
+            "kind": "similarity",
             "n": self.n,
             "dim_x": self.dim_x,
             "dim_y": self.dim_y,
@@ -374,6 +375,7 @@ class ShuffleCurve:
 
     def to_dict(self) -> dict:
         return {
+            "kind": "shuffle-curve",
             "n": self.n,
             "n_repeats": self.n_repeats,
             "fractions": list(self.fractions),

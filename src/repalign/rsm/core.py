@@ -134,7 +134,7 @@ class RSMResult:
 
     def to_dict(self) -> dict:
         """Settings and shape (the matrices go to ``.npy`` files, not JSON)."""
-        return {"shape": list(self.matrix.shape), "kernel": self.kernel, "invariance": self.invariance,
+        return {"kind": "rsm", "shape": list(self.matrix.shape), "kernel": self.kernel, "invariance": self.invariance,
                 "matcher": self.matcher, "backend": self.backend, "sigma": self.sigma, "symmetric": self.symmetric,
                 "seconds": self.seconds}
 

@@ -140,7 +140,7 @@ class SPECResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: eigenvalues, spec_diff, frobenius, modes and the settings."""
-        return {"eigenvalues": [float(x) for x in self.eigenvalues], "spec_diff": self.spec_diff,
+        return {"kind": "spec", "eigenvalues": [float(x) for x in self.eigenvalues], "spec_diff": self.spec_diff,
                 "frobenius": self.frobenius, "modes": [m.to_dict() for m in self.modes], "n": self.n,
                 "dim_a": self.dim_a, "dim_b": self.dim_b, "kernel": self.kernel, "eta": self.eta,
                 "sigma_a": self.sigma_a, "sigma_b": self.sigma_b, "rff": self.rff, "route": self.route,

@@ -1,0 +1,441 @@
+"""One self-contained HTML page for a folder of results: ``repalign report RESULTS_DIR -o report.html``.
+
+Every file the package writes has a renderer, found by the JSON's ``kind`` field or, for older
+files, by its keys:
+
+=====================  ===================================================================
+similarity             ``repalign similarity --out``: measures with intervals and p-values
+shuffle-curve          ``repalign shuffle-curve --out``: the curve, drawn
+matching               ``repalign match --out``: accuracy and retrieval per method
+demo                   ``repalign demo``'s ``results.json``: every pair's measures
+experiment             ``repalign experiment run NAME``: its table (by the file's name)
+spec                   ``repalign spec --out``: spectrum, modes, galleries beside it
+layerwise              ``repalign layers --out``: the CKA heatmap
+rsm                    ``repalign rsm --out``'s sidecar: the RSM as an image
+qap                    a ``repalign qap --json`` answer: objective, bound, gap
+figures, notes         every remaining ``.png``/``.svg`` image and ``.md`` note
+=====================  ===================================================================
+
+Images are embedded (base64 data URIs): the page has no external assets. A file that cannot be
+read or has no renderer is listed under "Skipped" with the reason; the rest still renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_write, check_extension, check_writable
+
+__all__ = ["build_report", "ReportResult", "markdown_to_html"]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`build_report` wrote.
+
+    Attributes
+    ----------
+    path : str
+        The HTML file.
+    sections : list of str
+        Titles of the rendered sections.
+    skipped : list of (str, str)
+        Files not rendered, with the reason.
+    images : int
+        Embedded images.
+    """
+
+    path: str
+    sections: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    images: int = 0
+
+    def to_dict(self) -> dict:
+        """Path, sections, skipped files with reasons, number of images."""
+        return {"path": self.path, "sections": self.sections, "skipped": [list(s) for s in self.skipped],
+                "images": self.images}
+
+
+# ------------------------------------------------------------------------------ small helpers
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _num(x, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return f"{x:,}"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return _esc(x)
+    if not np.isfinite(v):
+        return "–"
+    return f"{v:.3e}" if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) else f"{v:.{digits}g}"
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img_bytes(data: bytes, mime: str, alt: str) -> str:
+    return f'<img alt="{_esc(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode()}">'
+
+
+def _img_file(path: Path) -> str:
+    mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[
+        path.suffix.lower()]
+    return _img_bytes(path.read_bytes(), mime, path.name)
+
+
+def _figure_png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _mpl():
+    import matplotlib  # plots are drawn in memory for the page
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"), (re.compile(r"`([^`]+)`"), r"<code>\1</code>")]
+
+
+def _inline(text: str) -> str:
+    out = _esc(text)
+    for rx, rep in _INLINE:
+        out = rx.sub(rep, out)
+    return out
+
+
+def markdown_to_html(md: str) -> str:
+    """The Markdown repalign writes (headings, tables, lists, paragraphs, bold, code) as HTML.
+
+    Parameters
+    ----------
+    md : str
+
+    Returns
+    -------
+    str
+    """
+    lines, out, i = md.splitlines(), [], 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s:|-]+\|$", lines[i + 1].strip()):
+            header = [c.strip() for c in ln.strip().strip("|").split("|")]
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append([_inline(c.strip()) for c in lines[i].strip().strip("|").split("|")])
+                i += 1
+            out.append(_table(header, rows))
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", ln)
+        if m:
+            level = min(6, len(m.group(1)) + 2)
+            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
+        elif ln.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(f"<li>{_inline(lines[i][2:])}</li>")
+                i += 1
+            out.append("<ul>" + "".join(items) + "</ul>")
+            continue
+        elif ln.strip() and not ln.startswith("!["):
+            para = [ln]
+            while i + 1 < len(lines) and lines[i + 1].strip() and not re.match(r"^(\||#|- |!\[)", lines[i + 1]):
+                i += 1
+                para.append(lines[i])
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+        i += 1
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------ renderers
+
+
+def _similarity(d, path, ctx):
+    rows = []
+    for name, r in d["measures"].items():
+        ci = "–" if r.get("ci_low") is None else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
+        rows.append([_esc(name), _num(r["value"]), ci, _num(r.get("p_value")),
+                     "higher" if r.get("higher_is_more_similar", True) else "lower"])
+    return (f"<p>n = {_num(d['n'])}, dimensions {_num(d.get('dim_x'))} / {_num(d.get('dim_y'))}.</p>"
+            + _table(["measure", "value", "interval", "p-value", "more similar"], rows))
+
+
+def _curve_png(curves: dict) -> bytes:
+    plt = _mpl()
+    names = list(next(iter(curves.values()))["measures"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.6), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for label, c in curves.items():
+            m = np.array(c["measures"][name]["mean"])
+            s = np.array(c["measures"][name]["std"])
+            x = np.array(c["fractions"])
+            ax.plot(x, m, marker="o", ms=3, label=label)
+            ax.fill_between(x, m - s, m + s, alpha=0.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("fraction shuffled", fontsize=8)
+        ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return _figure_png(fig)
+
+
+def _shuffle(d, path, ctx):
+    ctx["images"] += 1
+    return _img_bytes(_curve_png({path.stem: d}), "image/png", f"shuffle curve {path.stem}")
+
+
+def _matching(d, path, ctx):
+    rows = [[_esc(m), f"{100 * v['matching_accuracy']:.1f} ± {100 * v.get('matching_accuracy_std', 0):.1f} %",
+             f"{100 * v.get('top1', float('nan')):.1f} %", f"{100 * v.get('top5', float('nan')):.1f} %",
+             _num(v.get("seconds"))] for m, v in d["methods"].items()]
+    s = d.get("settings", {})
+    return (f"<p>base {_esc(s.get('base_size'))}, queries {_esc(s.get('query_size'))}, seeds "
+            f"{_esc(s.get('seeds'))}.</p>" + _table(["method", "matching accuracy", "top-1", "top-5", "seconds"], rows))
+
+
+def _demo(d, path, ctx):
+    parts = []
+    for label, p in d["pairs"].items():
+        parts.append(f"<h3>{_esc(label)}</h3><p>{_esc(p.get('description', ''))}</p>")
+        parts.append(_similarity(p["similarity"], path, ctx))
+    curves = {label: p["shuffle_curve"] for label, p in d["pairs"].items() if "shuffle_curve" in p}
+    if curves:
+        ctx["images"] += 1
+        parts.append(_img_bytes(_curve_png(curves), "image/png", "shuffle curves"))
+    ctx["embedded"].add((path.parent / "shuffle_curve.png").resolve())
+    return "".join(parts)
+
+
+def _experiment(d, path, ctx):
+    from ..experiments import RESULT_TYPES  # the experiments' own tables
+
+    res = RESULT_TYPES[path.stem].from_dict(d)
+    body = markdown_to_html(res.markdown())
+    for img in sorted(path.parent.glob(f"{path.stem}*.png")):
+        ctx["images"] += 1
+        ctx["embedded"].add(img.resolve())
+        body += f"<figure>{_img_file(img)}<figcaption>{_esc(img.name)}</figcaption></figure>"
+    return body + f"<p class='muted'>{_num(d.get('seconds'))} s.</p>"
+
+
+def _spec(d, path, ctx):
+    plt = _mpl()
+    lam = np.asarray(d["eigenvalues"], dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    keep = np.sort(np.argsort(-np.abs(lam))[:200])
+    ax.vlines(keep, 0, lam[keep], color=np.where(lam[keep] > 0, "tab:blue", "tab:red"))
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_title(f"SPEC spectrum, SPEC-diff {d['spec_diff']:.4f}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ctx["images"] += 1
+    body = _img_bytes(_figure_png(fig), "image/png", "SPEC spectrum")
+    rows = [[str(k + 1), _esc(m.get("side", "")), _num(m["eigenvalue"]), _esc(", ".join(map(str, m["top_indices"][:10])))]
+            for k, m in enumerate(d["modes"])]
+    body += (f"<p>{_esc(d.get('kernel'))} kernel, η = {_num(d.get('eta'))}, n = {_num(d.get('n'))}, Frobenius "
+             f"{_num(d.get('frobenius'))}, route {_esc(d.get('route'))}.</p>"
+             + _table(["mode", "side", "eigenvalue", "top items"], rows))
+    for name in ("spectrum.png", "gallery_A.png", "gallery_B.png", "map.png"):
+        f = path.parent / name
+        if f.exists():
+            ctx["embedded"].add(f.resolve())
+            if name != "spectrum.png":
+                ctx["images"] += 1
+                body += f"<figure>{_img_file(f)}<figcaption>{_esc(name)}</figcaption></figure>"
+    notes = path.parent / "modes.md"
+    if notes.exists():
+        ctx["embedded"].add(notes.resolve())
+        body += "<details><summary>modes.md</summary>" + markdown_to_html(notes.read_text(encoding="utf-8")) + "</details>"
+    return body
+
+
+def _layerwise(d, path, ctx):
+    plt = _mpl()
+    M = np.asarray(d["matrix"], dtype=float)
+    fig, ax = plt.subplots(figsize=(1.5 + 0.35 * M.shape[1], 1.2 + 0.3 * M.shape[0]))
+    im = ax.imshow(M, vmin=0, vmax=1, cmap="magma", origin="lower", aspect="auto")
+    ax.set_xticks(range(M.shape[1]), d["layers_b"], rotation=90, fontsize=6)
+    ax.set_yticks(range(M.shape[0]), d["layers_a"], fontsize=6)
+    ax.set_xlabel(d["model_b"], fontsize=8)
+    ax.set_ylabel(d["model_a"], fontsize=8)
+    fig.colorbar(im, ax=ax, label="linear CKA")
+    ctx["images"] += 1
+    for name in ("layers.png", "diagonal.png"):
+        ctx["embedded"].add((path.parent / name).resolve())
+    return (f"<p>{_esc(d['model_a'])} vs {_esc(d['model_b'])}, n = {_num(d['n'])}, {_esc(d['estimator'])} estimator, "
+            f"{_esc(d['pooling'])} pooling.</p>" + _img_bytes(_figure_png(fig), "image/png", "layer-wise CKA"))
+
+
+def _rsm(d, path, ctx):
+    npy = path.with_suffix("") if path.name.endswith(".npy.json") else None
+    body = f"<p>{_esc(d.get('invariance'))} invariance, {_esc(d.get('kernel'))} kernel, matcher {_esc(d.get('matcher'))}, " \
+           f"shape {_esc(d.get('shape'))}.</p>"
+    if npy is not None and npy.exists():
+        M = np.load(npy, allow_pickle=False)
+        step = max(1, int(np.ceil(max(M.shape) / 400)))
+        plt = _mpl()
+        fig, ax = plt.subplots(figsize=(4, 4))
+        im = ax.imshow(M[::step, ::step], cmap="viridis")
+        fig.colorbar(im, ax=ax)
+        ax.set_title(npy.name, fontsize=8)
+        ctx["images"] += 1
+        body += _img_bytes(_figure_png(fig), "image/png", f"RSM {npy.name}")
+    return body
+
+
+def _qap(d, path, ctx):
+    rows = [[_esc(d.get("instance", path.stem)), _num(d.get("n")), _esc(d.get("solver")), _num(d["objective"]),
+             _num(d.get("lower_bound")), "yes" if d.get("optimal") else "no", _num(d.get("gap")),
+             _num(d.get("gap_to_reference")), _num(d.get("seconds"))]]
+    return _table(["instance", "n", "solver", "objective", "lower bound", "optimal", "gap", "gap to .sln", "seconds"],
+                  rows)
+
+
+def _kind(d: dict, path: Path):
+    from ..experiments import RESULT_TYPES  # experiment files are recognised by name
+
+    if not isinstance(d, dict):
+        return None
+    k = d.get("kind")
+    if k:
+        return k
+    if {"pairs", "out_dir"} <= d.keys():
+        return "demo"
+    if {"measures", "n", "dim_x"} <= d.keys():
+        return "similarity"
+    if {"fractions", "measures", "n_repeats"} <= d.keys() or {"fractions", "measures", "n_seeds"} <= d.keys():
+        return "shuffle-curve"
+    if {"methods", "runs"} <= d.keys():
+        return "matching"
+    if {"eigenvalues", "spec_diff", "modes"} <= d.keys():
+        return "spec"
+    if {"rows", "settings", "seconds"} <= d.keys() and path.stem in RESULT_TYPES:
+        return "experiment"
+    if {"invariance", "matcher", "shape"} <= d.keys():
+        return "rsm"
+    if {"objective", "permutation", "solver"} <= d.keys():
+        return "qap"
+    return None
+
+
+RENDERERS = {"similarity": ("Similarity", _similarity), "shuffle-curve": ("Shuffle curve", _shuffle),
+             "matching": ("Matching", _matching), "demo": ("Demo", _demo), "experiment": ("Experiment", _experiment),
+             "spec": ("SPEC", _spec), "layerwise": ("Layer-wise CKA", _layerwise), "rsm": ("RSM", _rsm),
+             "qap": ("QAP", _qap)}
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1b1b1b;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.3rem;
+margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
+th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
+figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
+nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}"""
+
+
+def build_report(results_dir, out, *, force: bool = False, title: str | None = None) -> ReportResult:
+    """Render every result in a folder into one self-contained HTML page (module docstring).
+
+    Parameters
+    ----------
+    results_dir : path
+        Searched recursively.
+    out : path
+        The ``.html`` file; never replaced without ``force``.
+    force : bool
+    title : str, optional
+
+    Returns
+    -------
+    ReportResult
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such results folder")
+    out = check_extension(out, (".html", ".htm"), "report")
+    check_writable(out, force)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() != out.resolve())
+    if not files:
+        raise ValueError(f"{root}: the results folder is empty; run an experiment or a command with --out first")
+    ctx = {"images": 0, "embedded": set()}
+    sections, skipped = [], []
+    for p in files:
+        if p.suffix.lower() != ".json":
+            continue
+        rel = p.relative_to(root)
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            skipped.append((str(rel), f"not readable JSON ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"))
+            continue
+        kind = _kind(d, p)
+        if kind not in RENDERERS:
+            if p.name.endswith(".npy.json") or (isinstance(d, dict) and {"n", "dim"} <= d.keys()):
+                skipped.append((str(rel), "an embedding file's sidecar (metadata only)"))
+            else:
+                skipped.append((str(rel), f"no renderer for this result type (kind {kind!r})" if kind else
+                                "unknown result type"))
+            continue
+        label, fn = RENDERERS[kind]
+        try:
+            body = fn(d, p, ctx)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the page
+            skipped.append((str(rel), f"could not be rendered as {kind} ({type(exc).__name__}: {exc})"))
+            continue
+        sections.append((f"{label}: {rel}", body))
+    figures, notes = [], []
+    for p in files:
+        if p.resolve() in ctx["embedded"]:
+            continue
+        rel = p.relative_to(root)
+        if p.suffix.lower() in (".png", ".svg", ".jpg", ".jpeg"):
+            ctx["images"] += 1
+            figures.append(f"<figure>{_img_file(p)}<figcaption>{_esc(rel)}</figcaption></figure>")
+        elif p.suffix.lower() == ".md":
+            notes.append(f"<h3>{_esc(rel)}</h3>" + markdown_to_html(p.read_text(encoding="utf-8", errors="replace")))
+    if figures:
+        sections.append(("Figures", "".join(figures)))
+    if notes:
+        sections.append(("Notes", "".join(notes)))
+    title = title or f"repalign report: {root.name}"
+    nav = "".join(f'<li><a href="#s{k}">{_esc(t)}</a></li>' for k, (t, _) in enumerate(sections))
+    body = "".join(f'<section id="s{k}"><h2>{_esc(t)}</h2>{b}</section>' for k, (t, b) in enumerate(sections))
+    skipped_html = ""
+    if skipped:
+        skipped_html = ('<section id="skipped"><h2>Skipped</h2><ul class="skipped">'
+                        + "".join(f"<li><code>{_esc(f)}</code>: {_esc(r)}</li>" for f, r in skipped) + "</ul></section>")
+    from .. import __version__  # cycle: repalign imports report lazily
+
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{_esc(title)}</h1>"
+            f"<p class='muted'>{len(sections)} sections from {_esc(root)}, repalign {__version__}, {stamp}.</p>"
+            f"<nav><ul>{nav}</ul></nav>{body}{skipped_html}</body></html>\n")
+    with atomic_write(out, force=force) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return ReportResult(str(out), [t for t, _ in sections], skipped, ctx["images"])

@@ -1,0 +1,137 @@
+"""The HTML report: every result type renders, bad files are listed as skipped, the page is
+self-contained; and it really renders in headless Chromium (images load, no console errors)."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import repalign as ra
+from repalign.cli import main
+from repalign.report.html import build_report, markdown_to_html
+
+from .conftest import related_pair
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A results folder holding one file of every kind the package writes, plus bad ones."""
+    d = tmp_path_factory.mktemp("results")
+    rng = np.random.default_rng(0)
+    X, Y = related_pair(rng, n=60)
+    np.save(d / "a.npy", X)
+    np.save(d / "b.npy", Y)
+    assert main(["similarity", str(d / "a.npy"), str(d / "b.npy"), "--measure", "cka-linear", "gw",
+                 "--permutations", "9", "--bootstrap", "5", "--out", str(d / "similarity.json"), "--quiet"]) == 0
+    assert main(["shuffle-curve", str(d / "a.npy"), str(d / "b.npy"), "--measure", "cka-linear", "--fractions", "0",
+                 "0.5", "1", "--repeats", "1", "--out", str(d / "curve.json"), "--plot", str(d / "curve.png"),
+                 "--quiet"]) == 0
+    assert main(["match", str(d / "a.npy"), str(d / "b.npy"), "--base-size", "20", "--query-size", "30", "--seeds",
+                 "0", "--method", "local-cka", "relative", "--out", str(d / "match.json"), "--quiet"]) == 0
+    assert main(["spec", str(d / "a.npy"), str(d / "b.npy"), "--out", str(d / "spec"), "--top", "5", "--quiet"]) == 0
+    maps = np.abs(rng.normal(size=(10, 4, 3, 3)))
+    np.save(d / "maps.npy", maps)
+    assert main(["rsm", str(d / "maps.npy"), "--out", str(d / "rsm.npy"), "--quiet"]) == 0
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4))
+    lw = ra.layerwise if hasattr(ra, "layerwise") else __import__("repalign.layerwise").layerwise.layerwise
+    res = lw(net, None, rng.normal(size=(30, 5)).astype(np.float32), batch_size=10)
+    (d / "layers").mkdir()
+    (d / "layers" / "layers.json").write_text(json.dumps(res.to_dict()))
+    from repalign.experiments import run_spec_planted
+
+    run_spec_planted(n=300, size=20, seeds=(0,), out=d / "spec-planted.json", log=lambda m: None)
+    (d / "qap.json").write_text(json.dumps({"kind": "qap", "instance": "toy", "n": 4, "solver": "tabu",
+                                            "objective": 10.0, "lower_bound": 9.5, "optimal": False, "gap": 0.05,
+                                            "permutation": [0, 1, 2, 3], "seconds": 0.1}))
+    (d / "notes.md").write_text("# Notes\n\nA **bold** remark with `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    (d / "broken.json").write_text("{not json")
+    (d / "other.json").write_text(json.dumps({"something": "else"}))
+    return d
+
+
+def test_every_result_type_renders_and_bad_files_are_skipped(results, tmp_path):
+    out = tmp_path / "report.html"
+    r = build_report(results, out)
+    titles = " ".join(r.sections)
+    for kind in ("Similarity", "Shuffle curve", "Matching", "SPEC", "RSM", "Layer-wise CKA", "Experiment", "QAP",
+                 "Figures", "Notes"):
+        assert kind in titles, kind
+    reasons = dict(r.skipped)
+    assert "not readable JSON" in reasons["broken.json"] and "unknown result type" in reasons["other.json"]
+    page = out.read_text()
+    assert "<h2>Skipped</h2>" in page and "broken.json" in page
+    assert not re.search(r'(src|href)="(https?:|//)', page)  # self-contained: no external assets
+    assert r.images >= 5 and page.count("data:image/png;base64,") >= 5
+    with pytest.raises(ValueError, match="already exists"):
+        build_report(results, out)
+
+
+def test_report_cli_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for argv, expect in ((["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")], "empty"),
+                         (["report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.html")], "no such results folder"),
+                         (["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.pdf")], "unsupported report")):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and expect in err and len(err.strip().splitlines()) == 1
+
+
+def test_markdown_subset():
+    h = markdown_to_html("### Title\n\nsome **bold** text\n\n- one\n- two\n\n| x | y |\n|---|---|\n| 1 | 2 |\n")
+    assert "<h5>Title</h5>" in h and "<strong>bold</strong>" in h and "<li>two</li>" in h and "<td>2</td>" in h
+
+
+def _chrome():
+    selenium = pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
+    del selenium
+    for exe in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(exe).exists():
+            pytest.skip(f"{exe} not found: install Debian's chromium and chromium-driver (make test does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--no-first-run",
+                 "--window-size=1280,2000"):
+        opts.add_argument(flag)
+    import tempfile
+
+    opts.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='repalign-chromium-')}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    try:
+        return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    except Exception as exc:  # noqa: BLE001 - a browser that cannot start here is a skip, with the reason
+        pytest.skip(f"headless Chromium did not start: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(results, tmp_path):
+    out = tmp_path / "report.html"
+    build_report(results, out, title="repalign browser test")
+    driver = _chrome()
+    try:
+        driver.get(out.as_uri())
+        headings = [h.text for h in driver.find_elements("tag name", "h2")]
+        assert driver.find_element("tag name", "h1").text == "repalign browser test"
+        for expect in ("Similarity: similarity.json", "SPEC: spec/spec.json", "Layer-wise CKA: layers/layers.json",
+                       "Experiment: spec-planted.json", "Skipped"):
+            assert expect in headings, (expect, headings)
+        sizes = driver.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        assert len(sizes) >= 5 and all(done and w > 0 for done, w in sizes), sizes
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "report.png"))
+        assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+    finally:
+        driver.quit()
+    shutil.copy(out, ARTIFACTS / "report.html")
