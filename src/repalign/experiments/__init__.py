@@ -16,6 +16,7 @@ from .cka_vs_qap import CKAvsQAPResult, run_cka_vs_qap
 from .classification import ClassificationResult, run_classification
 from .crosslingual import CrossLingualResult, run_crosslingual
 from .demo import DemoResult, run_demo
+from .layers import LayersResult, run_layers_effnet, run_layers_text
 from .rsm import (
     RSMApproxResult,
     RSMOutputResult,
@@ -44,14 +45,15 @@ __all__ = ["AblationResult", "run_ablation", "ClassificationResult", "run_classi
            "SpecCifarResult", "run_spec_cifar", "SpecXTDResult", "run_spec_xtd", "SpecPlantedResult", "run_spec_planted",
            "SpecAlignExperimentResult", "run_spec_align", "RSMTranslationResult", "run_rsm_translation",
            "RSMRetrievalResult", "run_rsm_retrieval", "RSMOutputResult", "run_rsm_output", "RSMApproxResult",
-           "run_rsm_approx"]
+           "run_rsm_approx", "LayersResult", "run_layers_effnet", "run_layers_text"]
 
 RESULT_TYPES = {"crosslingual": CrossLingualResult, "ablation": AblationResult, "classification": ClassificationResult,
                 "cka-vs-qap": CKAvsQAPResult, "blind-cifar": BlindCifarResult, "unsupervised": UnsupervisedExperimentResult,
                 "blind-xtd": BlindXTDResult, "qap-solvers": SolverComparisonResult, "spec-cifar": SpecCifarResult,
                 "spec-xtd": SpecXTDResult, "spec-planted": SpecPlantedResult, "spec-align": SpecAlignExperimentResult,
                 "rsm-translation": RSMTranslationResult, "rsm-retrieval": RSMRetrievalResult,
-                "rsm-output": RSMOutputResult, "rsm-approx": RSMApproxResult}
+                "rsm-output": RSMOutputResult, "rsm-approx": RSMApproxResult, "layers-effnet": LayersResult,
+                "layers-text": LayersResult}
 
 EXPERIMENTS = {
     "crosslingual": "XTD-10 caption matching, English-only vs multilingual encoders (paper Table 4 analogue)",
@@ -70,4 +72,6 @@ EXPERIMENTS = {
     "rsm-retrieval": "CIFAR-10 retrieval with semantic vs spatio-semantic RSMs per kernel (wald2024 §4.2)",
     "rsm-output": "JSD of ImageNet predictions vs representational similarity, with/without PI (wald2024 Table 1)",
     "rsm-approx": "Greedy / TopK-Greedy / Batch-Optimal quality and time at S = 49..3136 (wald2024 Table 5)",
+    "layers-effnet": "layer-wise CKA maps: EfficientNet-Lite0 vs itself and vs Lite2 on CIFAR-10",
+    "layers-text": "layer-wise CKA maps: MiniLM vs MPNet (if installed) on XTD-10 English captions",
 }

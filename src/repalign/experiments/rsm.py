@@ -244,7 +244,7 @@ class RSMApproxResult(TableResult):
         return "\n".join(lines)
 
 
-def run_rsm_approx(data_dir=None, pairs: int = 12, out=None, force: bool = False, progress: bool = False,
+def run_rsm_approx(data_dir=None, pairs: int = 6, out=None, force: bool = False, progress: bool = False,
                    log=print) -> RSMApproxResult:
     """Approximation quality vs time (module docstring)."""
     if out:
