@@ -62,8 +62,34 @@ def _progress(iterable, enabled: bool, desc: str, total: int):
     return track(iterable, desc, total=total, enabled=enabled)
 
 
+def _replicates(m: Measure, X, Y, args: list) -> np.ndarray:
+    """A task: ``prepare`` once, then the measure on each ``(ix, iy, groups)`` resample."""
+    f = prepare(m, X, Y)
+    out = np.empty(len(args))
+    for k, (ix, iy, g) in enumerate(args):
+        try:
+            out[k] = f(ix, iy, g)
+        except ValueError:  # e.g. a resample with too few distinct items for this k
+            out[k] = np.nan
+    return out
+
+
+def _on_cluster(m, X, Y, args, scheduler, tasks: int = 16) -> np.ndarray:
+    """The replicates as Dask tasks (the same resamples, drawn here, so results do not change)."""
+    from functools import partial
+
+    from ..distributed import map_tasks  # optional: the 'dask' extra
+
+    chunks = [args[i::tasks] for i in range(min(tasks, len(args)))]
+    parts = map_tasks(partial(_replicates, m, X, Y), chunks, scheduler=scheduler)
+    out = np.empty(len(args))
+    for i, part in enumerate(parts):
+        out[i::len(chunks)] = part
+    return out
+
+
 def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
-                     progress: bool = False) -> tuple[float, np.ndarray]:
+                     progress: bool = False, scheduler=None) -> tuple[float, np.ndarray]:
     """One-sided permutation p-value of a measure.
 
     The rows of ``Y`` are permuted ``n_permutations`` times; the p-value in the measure's
@@ -77,6 +103,8 @@ def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
         Default 1000.
     seed : int
     progress : bool
+    scheduler : None, str or distributed.Client
+        Run the permutations as Dask tasks (:mod:`repalign.distributed`); same values.
 
     Returns
     -------
@@ -92,11 +120,16 @@ def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
     m.check_samples(X.shape[0])
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
-    f = prepare(m, X, Y)
-    observed = f(None, None)
-    null = np.empty(n_permutations)
-    for i in _progress(range(n_permutations), progress, f"{m.name} permutations", n_permutations):
-        null[i] = f(None, rng.permutation(X.shape[0]))
+    if scheduler is not None:
+        perms = [(None, rng.permutation(X.shape[0]), None) for _ in range(n_permutations)]
+        observed = prepare(m, X, Y)(None, None)  # the same route as the tasks: bit-equal comparisons
+        null = _on_cluster(m, X, Y, perms, scheduler)
+    else:
+        f = prepare(m, X, Y)
+        observed = f(None, None)
+        null = np.empty(n_permutations)
+        for i in _progress(range(n_permutations), progress, f"{m.name} permutations", n_permutations):
+            null[i] = f(None, rng.permutation(X.shape[0]))
     hits = np.sum(null >= observed) if m.higher_is_more_similar else np.sum(null <= observed)
     return float((1 + hits) / (1 + n_permutations)), null
 
@@ -112,7 +145,7 @@ def _resample_plan(m: Measure, method: str) -> str:
 
 
 def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
-                 progress: bool = False, method: str = "auto") -> tuple[float, float, np.ndarray]:
+                 progress: bool = False, method: str = "auto", scheduler=None) -> tuple[float, float, np.ndarray]:
     """Resampling interval of a measure (see the module docstring for why two plans).
 
     ``method="auto"``: kernel and distance measures (CKA family, GW) use half-samples without
@@ -132,6 +165,8 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
     progress : bool
     method : {"auto", "percentile"}
         ``percentile``: the plain bootstrap for every measure.
+    scheduler : None, str or distributed.Client
+        Run the replicates as Dask tasks (:mod:`repalign.distributed`); same values.
 
     Returns
     -------
@@ -153,21 +188,24 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
     level = check_fraction(level, "level", low=0.0, high=1.0)
     rng = np.random.default_rng(seed)
     n = X.shape[0]
-    f = prepare(m, X, Y)
-    theta = f(None, None)
     subsample = _resample_plan(m, method) == "subsample"
-    vals = np.empty(n_bootstrap)
-    scale = np.ones(n_bootstrap)
-    for i in _progress(range(n_bootstrap), progress, f"{m.name} bootstrap", n_bootstrap):
-        if subsample:  # half-sampling: a fixed size, since biased CKA depends on the size
-            idx = np.sort(rng.choice(n, n // 2, replace=False))
-            scale[i] = np.sqrt((n // 2) / (n - n // 2))
-        else:
-            idx = np.sort(rng.integers(0, n, n))
-        try:
-            vals[i] = f(idx, idx, None if subsample else idx)
-        except ValueError:  # e.g. a resample with too few distinct items for this k
-            vals[i] = np.nan
+    scale = np.full(n_bootstrap, np.sqrt((n // 2) / (n - n // 2)) if subsample else 1.0)
+    # half-sampling: a fixed size, since biased CKA depends on the size
+    draws = [np.sort(rng.choice(n, n // 2, replace=False)) if subsample else np.sort(rng.integers(0, n, n))
+             for _ in range(n_bootstrap)]
+    args = [(idx, idx, None if subsample else idx) for idx in draws]
+    if scheduler is not None:
+        theta = prepare(m, X, Y)(None, None)
+        vals = _on_cluster(m, X, Y, args, scheduler)
+    else:
+        f = prepare(m, X, Y)
+        theta = f(None, None)
+        vals = np.empty(n_bootstrap)
+        for i in _progress(range(n_bootstrap), progress, f"{m.name} bootstrap", n_bootstrap):
+            try:
+                vals[i] = f(*args[i])
+            except ValueError:  # e.g. a resample with too few distinct items for this k
+                vals[i] = np.nan
     ok = np.isfinite(vals)
     if not ok.any():
         raise ValueError(f"bootstrap: every resample of {m.name} was undefined; use more samples")
@@ -266,7 +304,7 @@ DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased"
 @renamed_kwargs(permutations="n_permutations", bootstrap="n_bootstrap")
 def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 0, n_bootstrap: int = 0,
              level: float = 0.95, seed: int = 0, progress: bool = False,
-             ci_method: str = "auto") -> SimilarityReport:
+             ci_method: str = "auto", scheduler=None) -> SimilarityReport:
     """Compute several measures between row-paired ``X`` (n, dx) and ``Y`` (n, dy).
 
     Parameters
@@ -287,6 +325,8 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
         Progress on stderr (see :mod:`repalign._progress`).
     ci_method : {"auto", "percentile"}
         See :func:`bootstrap_ci`.
+    scheduler : None, str or distributed.Client
+        Resamples as Dask tasks (:mod:`repalign.distributed`); the same values.
 
     Returns
     -------
@@ -315,10 +355,10 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
         p = None
         lo = hi = bmean = None
         if permutations:
-            p, _ = permutation_test(m, X, Y, permutations, seed=seed + i, progress=progress)
+            p, _ = permutation_test(m, X, Y, permutations, seed=seed + i, progress=progress, scheduler=scheduler)
         if bootstrap:
             lo, hi, vals = bootstrap_ci(m, X, Y, bootstrap, level=level, seed=seed + 1000 + i,
-                                        progress=progress, method=ci_method)
+                                        progress=progress, method=ci_method, scheduler=scheduler)
             bmean = float(np.nanmean(vals))
         out[m.name] = MeasureResult(
             m.name, value, m.higher_is_more_similar, p, int(permutations), lo, hi,

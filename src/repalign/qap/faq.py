@@ -212,8 +212,14 @@ def _init_matrix(problem: QAPProblem, init):
     return a
 
 
+def _restart_task(engine, first, maximize, tol, max_iter, seeds, i):
+    return engine.run(first if i == 0 else "randomized", maximize=maximize, tol=tol, max_iter=max_iter,
+                      rng=seeds[i])
+
+
 def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float = 0.03, max_iter: int = 30,
-               seed: int = 0, n_jobs: int = 1, precision: str = "float64", polish: bool = False) -> QAPResult:
+               seed: int = 0, n_jobs: int = 1, precision: str = "float64", polish: bool = False,
+               scheduler=None) -> QAPResult:
     """FAQ with restarts on any :class:`QAPProblem` (anchors, linear term, either sense).
 
     Parameters
@@ -237,6 +243,8 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
         Precision of the matrix chains (objective always float64).
     polish : bool
         2-opt of the free nodes after the best run.
+    scheduler : None, str or distributed.Client
+        Run the restarts as Dask tasks (:mod:`repalign.distributed`); the same starts and result.
 
     Returns
     -------
@@ -266,7 +274,14 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
         return engine.run(first if i == 0 else "randomized", maximize=maximize, tol=tol, max_iter=max_iter,
                           rng=seeds[i])
 
-    if n_jobs == 1 or restarts == 1:
+    if scheduler is not None:
+        from functools import partial
+
+        from ..distributed import map_tasks  # optional: the 'dask' extra
+
+        runs = map_tasks(partial(_restart_task, engine, first, maximize, tol, max_iter, seeds), range(restarts),
+                         scheduler=scheduler)
+    elif n_jobs == 1 or restarts == 1:
         runs = [one(i) for i in range(restarts)]
     else:
         with threadpool_limits(1):

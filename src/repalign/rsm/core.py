@@ -270,7 +270,11 @@ def _save_checkpoint(path: Path, key: str, G, done):
             np.savez(fh, key=np.array(key), G=G, done=done)
 
 
-def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progress, desc):
+def _job_block(blk, job):
+    return blk, job.run(*blk)
+
+
+def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progress, desc, scheduler=None):
     name, k = parse_matcher(matcher)
     if backend not in BACKENDS:
         raise ValueError(f"backend: unknown {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -302,7 +306,21 @@ def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progr
             _save_checkpoint(ck, key, G, done)
             last_save = time.perf_counter()
 
-    if n_jobs > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
+    if scheduler is not None and todo:
+        from ..distributed import client_for  # optional: the 'dask' extra
+
+        with client_for(scheduler) as client:
+            if client is None:
+                for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
+                    store(blk, job.run(*blk))
+            else:
+                from distributed import as_completed  # optional dependency
+
+                shared = client.scatter(job, broadcast=True)
+                futures = client.map(_job_block, todo, job=shared)
+                for fut in track(as_completed(futures), desc, total=len(todo), enabled=progress, unit="block"):
+                    store(*fut.result())
+    elif n_jobs > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
         global _JOB
         _JOB = job
         try:
@@ -349,7 +367,7 @@ def _prepare(x, y, layout, center):
 
 def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "lapjv",
                  layout: str = "NCHW", center: bool = False, n_jobs: int = 1, checkpoint=None,
-                 progress: bool = False) -> RSMResult:
+                 scheduler=None, progress: bool = False) -> RSMResult:
     """The semantic RSM: similarity invariant to spatial permutation (wald2024 Eq. 4-5).
 
     Parameters
@@ -375,6 +393,8 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     checkpoint : path, optional
         ``.npz`` file saved every 30 s and at the end; a rerun with the same inputs and settings
         resumes from it.
+    scheduler : None, str or distributed.Client
+        Blocks of sample pairs as Dask tasks (:mod:`repalign.distributed`); the same matrix.
     progress : bool
 
     Returns
@@ -393,7 +413,7 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     X, Y = _prepare(x, y, layout, center)
     symmetric = Y is None
     G = _inner_products(X, X if symmetric else Y, symmetric, matcher, backend, n_jobs, checkpoint, progress,
-                        "semantic RSM")
+                        "semantic RSM", scheduler)
     na = np.sqrt(np.einsum("isc,isc->i", X, X))
     nb = na if symmetric else np.sqrt(np.einsum("isc,isc->i", Y, Y))
     K, sigma = rsm_kernel(G, na, nb, kernel, symmetric)

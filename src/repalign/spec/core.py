@@ -50,6 +50,7 @@ from scipy import linalg
 
 from .._progress import step, track
 from .._validate import check_positive_int
+from ..distributed import is_dask_array
 from ..moments import PairMoments
 from .features import SPEC_KERNELS, FeatureMap
 
@@ -168,7 +169,8 @@ class _Rows:
 
                 data = read_embedding_file(p).array
                 self.name = str(p)
-        arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+        self.lazy = is_dask_array(data)  # Dask inputs stay lazy: chunks are computed one by one
+        arr = data if (isinstance(data, np.ndarray) or self.lazy) else np.asarray(data)
         if np.iscomplexobj(arr):
             raise ValueError(f"{self.name}: holds complex numbers; embeddings must be real")
         if arr.ndim != 2:
@@ -178,9 +180,11 @@ class _Rows:
         self.arr = arr
         self.n, self.dim = arr.shape
         self.dtype = np.float32 if arr.dtype == np.float32 else np.float64
+        if self.lazy and len(arr.chunks[1]) != 1:
+            self.arr = arr.rechunk({1: -1})
 
     def chunk(self, s: int, e: int) -> np.ndarray:
-        block = np.asarray(self.arr[s:e])
+        block = np.asarray(self.arr[s:e].compute() if self.lazy else self.arr[s:e])
         if not np.isfinite(block).all():
             bad = s + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
             raise ValueError(f"{self.name}: contains NaN/inf (first bad row {bad}); drop or impute those rows first")
@@ -191,7 +195,7 @@ class _Rows:
         if self.n <= max_rows:
             return self.chunk(0, self.n).astype(np.float64)
         idx = np.sort(np.random.default_rng(seed).choice(self.n, max_rows, replace=False))
-        rows = np.asarray(self.arr[idx], dtype=np.float64)
+        rows = np.asarray(self.arr[idx].compute() if self.lazy else self.arr[idx], dtype=np.float64)
         if not np.isfinite(rows).all():
             bad = int(idx[np.flatnonzero(~np.isfinite(rows).all(axis=1))[0]])
             raise ValueError(f"{self.name}: contains NaN/inf (row {bad}); drop or impute those rows first")
@@ -241,7 +245,14 @@ def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exac
     return lam, V, fro
 
 
-def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool):
+def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool,
+             scheduler=None):
+    if A.lazy or B.lazy or scheduler is not None:  # per chunk on Dask workers, tree-reduced
+        from ..distributed import feature_moments  # optional: the 'dask' extra
+
+        acc = feature_moments(A.arr, B.arr, fa, fb, dtype=dtype, scheduler=scheduler)
+        xtx, yty, xty = acc.raw()
+        return xtx / A.n, yty / A.n, xty / A.n
     acc = PairMoments(debiased=False, shift_x=np.zeros(fa.n_features), shift_y=np.zeros(fb.n_features),
                       compute_dtype="float32" if dtype == np.float32 else "float64")
     starts = range(0, A.n, chunk)
@@ -369,7 +380,7 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
          chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
-         progress: bool = False) -> SPECResult:
+         scheduler=None, progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
     Parameters
@@ -402,6 +413,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     precision : {"auto", "float32", "float64"}
         Precision of the per-chunk covariance products (sums are float64); ``auto``: float32
         when both inputs are float32.
+    scheduler : None, str or distributed.Client
+        Compute the covariances on a Dask cluster (:mod:`repalign.distributed`); Dask-array
+        inputs use the active client or Dask's threads when none is given.
     progress : bool
 
     Returns
@@ -451,7 +465,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         tk.add(0, V[:, picked])
         scores = V[:, picked] * tk.sign if keep else None
     else:
-        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress)
+        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler)
         C = _joint_cov(Caa, Cbb, Cab, eta)
         fro = _frobenius(Caa, Cbb, Cab, eta)
         with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):

@@ -1,0 +1,108 @@
+"""Dask scale-out: a real LocalCluster (2 worker processes) gives the in-memory numbers."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'repalign[dask]')")
+da = pytest.importorskip("dask.array")
+
+import repalign as ra  # noqa: E402
+from repalign import distributed as rd  # noqa: E402
+
+from .conftest import related_pair  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(c)
+    yield client
+    client.close()
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X, Y = related_pair(rng, n=4000, dx=24, dy=16)
+    return X + 5.0, Y - 3.0  # an offset: the shift must be handled
+
+
+def test_linear_cka_and_hsic_from_zarr_on_the_cluster(cluster, data, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    X, Y = data
+    zx = zarr.open_array(str(tmp_path / "x.zarr"), mode="w", shape=X.shape, chunks=(700, X.shape[1]), dtype="f8")
+    zx[:] = X
+    zy = zarr.open_array(str(tmp_path / "y.zarr"), mode="w", shape=Y.shape, chunks=(700, Y.shape[1]), dtype="f8")
+    zy[:] = Y
+    for debiased in (False, True):
+        got = rd.linear_cka(tmp_path / "x.zarr", tmp_path / "y.zarr", debiased=debiased, scheduler=cluster)
+        assert got == pytest.approx(ra.cka(X, Y, debiased=debiased), abs=1e-10)
+        h = rd.hsic(str(tmp_path / "x.zarr"), str(tmp_path / "y.zarr"), debiased=debiased, scheduler=cluster)
+        assert h == pytest.approx(ra.hsic(X, Y, debiased=debiased), rel=1e-10)
+    # by address, as --scheduler does
+    addr = cluster.scheduler.address
+    assert rd.linear_cka(da.from_array(X, chunks=(512, -1)), da.from_array(Y, chunks=(512, -1)),
+                         scheduler=addr) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+
+
+def test_npy_stacks_and_spec_covariances(cluster, data, tmp_path):
+    X, Y = data
+    for i, s in enumerate(range(0, 4000, 1000)):
+        np.save(tmp_path / f"x{i}.npy", X[s:s + 1000])
+        np.save(tmp_path / f"y{i}.npy", Y[s:s + 1000])
+    xs = [tmp_path / f"x{i}.npy" for i in range(4)]
+    ys = [tmp_path / f"y{i}.npy" for i in range(4)]
+    assert rd.linear_cka(xs, ys, scheduler=cluster) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    ref = ra.spec(X, Y, "gaussian", rff=100, route="cholesky", seed=2)
+    dx, dy = rd.as_dask_array(xs, "A"), rd.as_dask_array(ys, "B")
+    got = ra.spec(dx, dy, "gaussian", rff=100, route="cholesky", seed=2, scheduler=cluster)
+    assert np.allclose(got.eigenvalues[:10], ref.eigenvalues[:10], atol=1e-10)
+    assert [m.top_indices.tolist() for m in got.modes] == [m.top_indices.tolist() for m in ref.modes]
+
+
+def test_embarrassingly_parallel_work_gives_the_same_numbers(cluster, data):
+    X, Y = data[0][:200], data[1][:200]
+    p1, n1 = ra.permutation_test("cka-linear", X, Y, 40, seed=3)
+    p2, n2 = ra.permutation_test("cka-linear", X, Y, 40, seed=3, scheduler=cluster)
+    assert p1 == p2 and np.array_equal(n1, n2)
+    b1 = ra.bootstrap_ci("mutual-knn", X, Y, 20, seed=4)
+    b2 = ra.bootstrap_ci("mutual-knn", X, Y, 20, seed=4, scheduler=cluster)
+    assert b1[:2] == b2[:2] and np.allclose(b1[2], b2[2], equal_nan=True)
+    from repalign.kernels import normalized_kernel
+
+    A, B = normalized_kernel(X[:60]), normalized_kernel(Y[:60])
+    from repalign.qap import faq_solver
+
+    problem = ra.QAPProblem(A, B, anchors=np.arange(20), maximize=True)
+    q1 = faq_solver(problem, restarts=6, seed=1, max_iter=50)
+    q2 = faq_solver(problem, restarts=6, seed=1, max_iter=50, scheduler=cluster)
+    assert np.array_equal(q1.permutation, q2.permutation) and q1.objective == q2.objective
+    maps = np.abs(np.random.default_rng(5).normal(size=(40, 6, 3, 3)))
+    r1 = ra.semantic_rsm(maps, kernel="inner")
+    r2 = ra.semantic_rsm(maps, kernel="inner", scheduler=cluster)
+    assert np.allclose(r1.inner, r2.inner, atol=1e-12)
+    assert rd.map_tasks(abs, [-3, 2, -1], scheduler=cluster) == [3, 2, 1]
+
+
+def test_bad_inputs_are_one_clear_error(data, tmp_path):
+    X, Y = data
+    with pytest.raises(ValueError, match="cannot reach tcp://127.0.0.1:9"):
+        rd.resolve_client("tcp://127.0.0.1:9", timeout=2)
+    with pytest.raises(ValueError, match=r"rechunk"):
+        rd.linear_cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y, chunks=(300, -1)))
+    with pytest.raises(ValueError, match="mismatched sample counts"):
+        rd.linear_cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y[:100], chunks=(500, -1)))
+    with pytest.raises(ValueError, match="2-D"):
+        rd.as_dask_array(da.ones(10), "X")
+    with pytest.raises(ValueError, match="numeric"):
+        rd.as_dask_array(da.from_array(np.array([["a", "b"], ["c", "d"]])), "X")
+    with pytest.raises(ValueError, match="no such zarr store"):
+        rd.as_dask_array(tmp_path / "none.zarr")
+    (tmp_path / "bad.zarr").mkdir()
+    with pytest.raises(ValueError, match="not a readable zarr array"):
+        rd.as_dask_array(tmp_path / "bad.zarr")
