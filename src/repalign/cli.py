@@ -155,7 +155,7 @@ def cmd_similarity(args) -> int:
     ms = _measures(args)
     X, Y = _load_pair(args.a, args.b, ms)
     rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
-                   seed=args.seed, progress=True)
+                   seed=args.seed, progress=True, scheduler=args.scheduler)
     if args.out:
         _write_json(args.out, rep.to_dict(), args.force)
     if args.json:
@@ -378,10 +378,11 @@ def _run_experiment(args, ex, name):
     args.name = name
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     common = {"out": out, "force": args.force, "log": log}
+    distributed = {"scheduler": args.scheduler} if args.scheduler else {}
     limit = {} if args.time_limit is None else {"time_limit": args.time_limit}
     runners = {
         "crosslingual": lambda: ex.run_crosslingual(args.data_dir, languages=args.languages, seeds=args.seeds,
-                                                    progress=True, **common),
+                                                    progress=True, **distributed, **common),
         "ablation": lambda: ex.run_ablation(args.data_dir, seeds=args.seeds, **common),
         "classification": lambda: ex.run_classification(args.data_dir, seeds=args.seeds, progress=True, **common),
         "cka-vs-qap": lambda: ex.run_cka_vs_qap(args.data_dir, languages=args.languages,
@@ -391,10 +392,10 @@ def _run_experiment(args, ex, name):
         "unsupervised": lambda: ex.run_unsupervised(args.data_dir, seeds=args.seeds, progress=True, **limit,
                                                     **common),
         "blind-xtd": lambda: ex.run_blind_xtd(args.data_dir, progress=True, **limit, **common),
-        "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, progress=True, **limit, **common),
+        "qap-solvers": lambda: ex.run_qap_solvers(args.data_dir, progress=True, **limit, **distributed, **common),
         "spec-cifar": lambda: ex.run_spec_cifar(args.data_dir, progress=True, **common),
         "spec-xtd": lambda: ex.run_spec_xtd(args.data_dir, progress=True, **common),
-        "spec-planted": lambda: ex.run_spec_planted(progress=True, **common),
+        "spec-planted": lambda: ex.run_spec_planted(progress=True, **distributed, **common),
         "spec-align": lambda: ex.run_spec_align(args.data_dir, progress=True, **common),
         "rsm-translation": lambda: ex.run_rsm_translation(args.data_dir, progress=True, **common),
         "rsm-retrieval": lambda: ex.run_rsm_retrieval(args.data_dir, progress=True, **common),
@@ -403,6 +404,9 @@ def _run_experiment(args, ex, name):
         "layers-effnet": lambda: ex.run_layers_effnet(args.data_dir, progress=True, **common),
         "layers-text": lambda: ex.run_layers_text(args.data_dir, progress=True, **common),
     }
+    if args.scheduler and name not in ("crosslingual", "qap-solvers", "spec-planted"):
+        print(f"note: {name} runs here; --scheduler applies to crosslingual, qap-solvers and spec-planted",
+              file=sys.stderr)
     res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:
         tmp.write_text(res.markdown() + "\n", encoding="utf-8")
@@ -530,7 +534,8 @@ def cmd_spec(args) -> int:
     n = (np.load(A, mmap_mode="r") if isinstance(A, str) else A).shape[0]
     items = _item_list(args, n)
     res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,
-               n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True)
+               n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True,
+               scheduler=args.scheduler)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "spec.json", res.to_dict(), args.force)
@@ -612,7 +617,8 @@ def cmd_rsm(args) -> int:
         res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center)
     else:
         res = semantic_rsm(x, y, kernel=args.kernel, matcher=args.matcher, backend=args.backend, layout=args.layout,
-                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, progress=True)
+                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, progress=True,
+                           scheduler=args.scheduler)
     if args.out:
         with atomic_write(args.out, force=args.force) as tmp:
             with open(tmp, "wb") as fh:
@@ -825,6 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=_non_negative, default=0,
                    help="resamples for intervals (default 0: none)")
     s.add_argument("--level", type=_open_fraction, default=0.95, help="interval level (default 0.95)")
+    s.add_argument("--scheduler", default=None, help="run the resamples on this Dask scheduler (tcp://host:8786)")
     s.add_argument("--out", help="also write the JSON result to this .json file")
     s.set_defaults(func=cmd_similarity)
 
@@ -903,8 +910,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")
     s.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2], help="random seeds (default 0 1 2)")
+    s.add_argument("--scheduler", default=None, help="run the units on this Dask scheduler (tcp://host:8786)")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    s.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite existing outputs and recompute finished units (checkpoints in NAME.parts/)")
     s.set_defaults(func=cmd_experiment)
 
     s = add("qap", help="solve a QAPLIB instance (.dat), with a bound where the solver gives one")
@@ -941,6 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--texts", help="text file, one item per line in row order: captions per mode in modes.md")
     s.add_argument("--images", help="image folder in row order (sorted paths): galleries per mode")
     s.add_argument("--map", action="store_true", help="also draw a t-SNE / UMAP map coloured by mode (map.png)")
+    s.add_argument("--scheduler", default=None, help="compute the covariances on this Dask scheduler")
     s.add_argument("--out", help="folder for spec.json, spectrum.png, modes.md (+ galleries, map)")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -960,6 +970,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--center", action="store_true", help="subtract the mean over samples first (as the paper)")
     s.add_argument("--jobs", type=_positive, default=1, help="processes (default 1)")
     s.add_argument("--checkpoint", help="a .npz file that makes a long run resumable")
+    s.add_argument("--scheduler", default=None, help="run the blocks on this Dask scheduler (tcp://host:8786)")
     s.add_argument("--out", help="write the RSM to this .npy file (+ .json sidecar)")
     s.add_argument("--json", action="store_true", help="print the settings and shape as JSON")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import atomic_write
 
-__all__ = ["TableResult", "write_result"]
+__all__ = ["TableResult", "write_result", "Units"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,89 @@ def write_result(result: TableResult, out, force: bool) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out, force=force) as tmp:
         tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+class Units:
+    """Resumable experiments: each finished unit (an encoder pair, a seed, an instance) is
+    checkpointed atomically as ``<out>.parts/<unit>.json`` with a SHA-256 of its value; a rerun
+    with the same settings skips what is done and says so, ``force`` recomputes everything, and a
+    damaged checkpoint is recomputed, never trusted. Without ``out`` nothing is stored.
+
+    Units run in order here, or as Dask tasks when a ``scheduler`` is given (each is stored as
+    it finishes, so an interrupted cluster run resumes too).
+    """
+
+    def __init__(self, out, settings: dict, *, force: bool = False, log=print):
+        self.log = log
+        self.folder = None if not out else Path(out).with_name(Path(out).stem + ".parts")
+        self.key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+        if self.folder is None:
+            return
+        stamp = self.folder / "settings.sha256"
+        if self.folder.exists() and (force or not stamp.exists() or stamp.read_text().strip() != self.key):
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not stamp.exists():
+            with atomic_write(stamp, force=True) as tmp:
+                tmp.write_text(self.key + "\n")
+
+    def _path(self, name: str) -> Path:
+        return self.folder / (re.sub(r"[^\w.=-]+", "_", name) + ".json")
+
+    @staticmethod
+    def _digest(value) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+    def get(self, name: str):
+        """The stored value of a unit, or None (absent or damaged: then recomputed)."""
+        if self.folder is None:
+            return None
+        p = self._path(name)
+        if not p.exists():
+            return None
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+            if d["sha256"] == self._digest(d["value"]):
+                return d["value"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        self.log(f"checkpoint of {name} is damaged; recomputing it")
+        return None
+
+    def put(self, name: str, value) -> None:
+        """Store a finished unit (JSON-able value) atomically."""
+        if self.folder is None:
+            return
+        with atomic_write(self._path(name), force=True) as tmp:
+            tmp.write_text(json.dumps({"sha256": self._digest(value), "value": value}) + "\n", encoding="utf-8")
+
+    def run(self, names, fn, *, scheduler=None) -> list:
+        """``[fn(name) for name in names]`` with checkpoints (class docstring); ``fn`` must be
+        picklable when a scheduler is given."""
+        names = list(names)
+        out = {n: self.get(n) for n in names}
+        done = [n for n in names if out[n] is not None]
+        if done:
+            self.log(f"resuming: {len(done)} of {len(names)} units already done ({self.folder}), skipping them")
+        todo = [n for n in names if out[n] is None]
+        if scheduler is None:
+            for n in todo:
+                out[n] = fn(n)
+                self.put(n, out[n])
+        elif todo:
+            from ..distributed import client_for  # optional: the 'dask' extra
+
+            with client_for(scheduler) as client:
+                if client is None:
+                    for n in todo:
+                        out[n] = fn(n)
+                        self.put(n, out[n])
+                else:
+                    from distributed import as_completed  # optional dependency
+
+                    futures = {client.submit(fn, n, pure=False): n for n in todo}
+                    for fut in as_completed(futures):
+                        n = futures[fut]
+                        out[n] = fut.result()
+                        self.put(n, out[n])
+        return [out[n] for n in names]

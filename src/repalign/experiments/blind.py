@@ -25,7 +25,7 @@ from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
 from ..matching import blind_match, class_means, select_subset, unsupervised_classifier
 from ..qap import entropic_gw, faq_solver, hahn_grant, matching_problem, tabu_search, two_opt
-from ._base import TableResult, write_result
+from ._base import TableResult, Units, write_result
 
 __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
            "BlindXTDResult", "run_blind_xtd", "SolverComparisonResult", "run_qap_solvers",
@@ -242,12 +242,33 @@ def noisy_views(n, noise, seed, dl=16):
             lat @ Q2 + noise * rng.normal(size=(n, 48)) / np.sqrt(8))
 
 
+SOLVER_RUNS = ("faq", "2opt", "entropic-gw", "tabu", "hahn-grant")
+
+
+def _solver_unit(time_limit, data, name) -> dict:
+    """Every solver on one instance (a checkpointed unit)."""
+    X, Y = data[name]
+    p = matching_problem(X, Y, "gw")
+    runs = {"faq": lambda: faq_solver(p, restarts=10), "2opt": lambda: two_opt(p, faq_solver(p).permutation),
+            "entropic-gw": lambda: entropic_gw(p), "tabu": lambda: tabu_search(p, time_limit=time_limit),
+            "hahn-grant": lambda: hahn_grant(p, time_limit=time_limit)}
+    row = {"instance": name.rsplit(" n=", 1)[0], "n": p.n}
+    for sname in SOLVER_RUNS:
+        res = runs[sname]()
+        row[sname] = {"objective": res.objective, "seconds": res.seconds, "bound": res.bound,
+                      "optimal": res.optimal, "accuracy": float(np.mean(res.permutation == np.arange(p.n)))}
+    return row
+
+
 def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6), (30, 0.6), (40, 0.6), (20, 1.0)),
                     real: bool = True, out=None, force: bool = False, progress: bool = False,
-                    log=print) -> SolverComparisonResult:
+                    log=print, scheduler=None) -> SolverComparisonResult:
     """Every solver on the same GW matching instances (paper Table 1 analogue): two noisy
     views of a latent for each ``(n, noise)`` in ``synthetic``, and with ``real`` (and data)
-    CIFAR-10 class means and XTD-10 caption subsets."""
+    CIFAR-10 class means and XTD-10 caption subsets. Each instance is a checkpointed unit
+    (resumable), a Dask task with ``scheduler``."""
+    from functools import partial
+
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -265,23 +286,20 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
         for n in (20, 40):
             sub = select_subset(Xe, Yd, n, "gw", method="greedy").indices
             instances.append((f"XTD-10 en/minilm vs de/USE, {n} selected captions", Xe[sub], Yd[sub]))
-    solvers = {"faq": lambda p: faq_solver(p, restarts=10), "2opt": lambda p: two_opt(p, faq_solver(p).permutation),
-               "entropic-gw": entropic_gw, "tabu": lambda p: tabu_search(p, time_limit=time_limit),
-               "hahn-grant": lambda p: hahn_grant(p, time_limit=time_limit)}
-    rows = []
-    for name, X, Y in instances:
-        p = matching_problem(X, Y, "gw")
-        row = {"instance": name, "n": p.n}
-        for sname, fn in solvers.items():
-            res = fn(p)
-            row[sname] = {"objective": res.objective, "seconds": res.seconds, "bound": res.bound,
-                          "optimal": res.optimal, "accuracy": float(np.mean(res.permutation == np.arange(p.n)))}
-        rows.append(row)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {name} n={p.n}: " + ", ".join(
+    data = {f"{name} n={len(X)}": (X, Y) for name, X, Y in instances}
+    settings = {"solvers": list(SOLVER_RUNS), "time_limit": time_limit, "measure": "gw"}
+    units = Units(out, {"experiment": "qap-solvers", **settings, "instances": list(data)}, force=force, log=log)
+
+    def logged(name):
+        row = _solver_unit(time_limit, data, name)
+        log(f"[{time.perf_counter() - t0:6.1f}s] {name}: " + ", ".join(
             f"{s} {v['objective']:.5g}" for s, v in row.items() if isinstance(v, dict))
             + f"; bound {row['hahn-grant']['bound']:.5g}")
-    result = SolverComparisonResult(rows, {"solvers": list(solvers), "time_limit": time_limit, "measure": "gw"},
-                                    time.perf_counter() - t0)
+        return row
+
+    rows = units.run(list(data), logged if scheduler is None else partial(_solver_unit, time_limit, data),
+                     scheduler=scheduler)
+    result = SolverComparisonResult(rows, settings, time.perf_counter() - t0)
     write_result(result, out, force)
     return result
 

@@ -20,7 +20,7 @@ from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
 from ..matching import run_matching
 from ..measures import cka
-from ._base import TableResult, write_result
+from ._base import TableResult, Units, write_result
 
 __all__ = ["CrossLingualResult", "run_crosslingual"]
 
@@ -59,32 +59,49 @@ class CrossLingualResult(TableResult):
         return "\n".join(lines)
 
 
+def _unit(Z, emb, base_size, query_size, seeds, name: str) -> dict:
+    """One (encoder, language) row: CKA, every method's matching, the aligned upper bound."""
+    enc, lang = name.split("|")
+    H, H_en = emb[(enc, lang)], emb[(enc, "en")]
+    res = run_matching(Z, H, base_size, query_size, METHODS, seeds)
+    upper = run_matching(H_en, H, base_size, query_size, ("cosine",), seeds)
+    return {"encoder": enc, "language": lang, "cka": cka(Z, H), "matching": res.methods,
+            "aligned_cosine": upper.methods["cosine"]["matching_accuracy"]}
+
+
 def run_crosslingual(data_dir=None, english_model: str = "minilm",
                      multilingual=("use-multilingual", "e5-small-multilingual"), languages=None,
                      base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None, force: bool = False,
-                     progress: bool = False, log=print) -> CrossLingualResult:
-    """Run the experiment (see module docstring); writes JSON to ``out`` when given."""
+                     progress: bool = False, log=print, scheduler=None) -> CrossLingualResult:
+    """Run the experiment (see module docstring); writes JSON to ``out`` when given. Each
+    (encoder, language) row is a checkpointed unit (resumable), run as a Dask task with
+    ``scheduler``; embeddings are computed here first (through the cache)."""
+    from functools import partial
+
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
     langs = [lang for lang in (languages or XTD10_LANGUAGES) if lang != "en"]
     texts = {lang: load_xtd10(lang, data_dir).items for lang in ["en", *langs]}
-    enc_en = get_encoder(english_model)
-    Z = encode_cached(enc_en, texts["en"], progress=progress)[0].astype(np.float64)
-    rows = []
+    Z = encode_cached(get_encoder(english_model), texts["en"], progress=progress)[0].astype(np.float64)
+    emb = {}
     for name in multilingual:
         enc = get_encoder(name)
-        H_en = encode_cached(enc, texts["en"], progress=progress)[0].astype(np.float64)
-        for lang in langs:
-            H = encode_cached(enc, texts[lang], progress=progress)[0].astype(np.float64)
-            res = run_matching(Z, H, base_size, query_size, METHODS, seeds)
-            upper = run_matching(H_en, H, base_size, query_size, ("cosine",), seeds)
-            rows.append({"encoder": name, "language": lang, "cka": cka(Z, H), "matching": res.methods,
-                         "aligned_cosine": upper.methods["cosine"]["matching_accuracy"]})
-            log(f"[{time.perf_counter() - t0:6.1f}s] {name} {lang}: CKA {rows[-1]['cka']:.3f}, "
-                + ", ".join(f"{m} {100 * res.methods[m]['matching_accuracy']:.1f}" for m in METHODS))
-    result = CrossLingualResult(rows, {"english_model": english_model, "multilingual": list(multilingual),
-                                       "languages": langs, "base_size": base_size, "query_size": query_size,
-                                       "seeds": list(seeds)}, time.perf_counter() - t0)
+        for lang in ["en", *langs]:
+            emb[(name, lang)] = encode_cached(enc, texts[lang], progress=progress)[0].astype(np.float64)
+    settings = {"english_model": english_model, "multilingual": list(multilingual), "languages": langs,
+                "base_size": base_size, "query_size": query_size, "seeds": list(seeds)}
+    units = Units(out, {"experiment": "crosslingual", **settings}, force=force, log=log)
+    names = [f"{m}|{lang}" for m in multilingual for lang in langs]
+    unit = partial(_unit, Z, emb, base_size, query_size, seeds)
+
+    def logged(name):
+        row = unit(name)
+        log(f"[{time.perf_counter() - t0:6.1f}s] {row['encoder']} {row['language']}: CKA {row['cka']:.3f}, "
+            + ", ".join(f"{m} {100 * row['matching'][m]['matching_accuracy']:.1f}" for m in METHODS))
+        return row
+
+    rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler)
+    result = CrossLingualResult(rows, settings, time.perf_counter() - t0)
     write_result(result, out, force)
     return result

@@ -29,7 +29,7 @@ from ..io import atomic_write, check_writable
 from ..kernels import median_sigma
 from ..report.plots import caption_lists, plot_gallery, plot_spectrum
 from ..spec import mode_agreement, spec
-from ._base import TableResult, write_result
+from ._base import TableResult, Units, write_result
 
 __all__ = ["SpecCifarResult", "run_spec_cifar", "SpecXTDResult", "run_spec_xtd", "SpecPlantedResult",
            "run_spec_planted", "SpecAlignExperimentResult", "run_spec_align", "planted_views"]
@@ -212,26 +212,45 @@ class SpecPlantedResult(TableResult):
         return "\n".join(lines)
 
 
+_PLANTED = (("cosine", None), ("gaussian", 1.0), ("gaussian", 0.35))
+
+
+def _planted_unit(n: int, size: int, name: str) -> dict:
+    """One (kernel, bandwidth factor, seed) unit of the planted check: precision per side."""
+    kernel, factor, seed = name.split("|")
+    s = int(seed)
+    A, B = planted_views(n, size, seed=s)
+    kw = {}
+    if kernel == "gaussian":
+        f = float(factor)
+        kw = {"rff": RFF, "sigma_a": f * median_sigma(A, seed=s), "sigma_b": f * median_sigma(B, seed=s)}
+    res = spec(A, B, kernel, top=size, n_modes=1, seed=s, return_scores=False, **kw)
+    out = {}
+    for side, group in (("A", range(0, size)), ("B", range(size, 2 * size))):
+        m = next(m for m in res.modes if m.side == side)
+        out[side] = float(np.isin(m.top_indices, list(group)).mean())
+    return out
+
+
 def run_spec_planted(n: int = 2000, size: int = 60, seeds=tuple(range(10)), out=None, force: bool = False,
-                     progress: bool = False, log=print) -> SpecPlantedResult:
-    """The planted-group check (module docstring)."""
+                     progress: bool = False, log=print, scheduler=None) -> SpecPlantedResult:
+    """The planted-group check (module docstring); resumable per (kernel, seed) unit and runnable
+    on a Dask cluster (``scheduler``)."""
+    from functools import partial
+
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
+    settings = {"n": n, "size": size, "seeds": list(seeds)}
+    units = Units(out, {"experiment": "spec-planted", **settings}, force=force, log=log)
+    names = [f"{k}|{f}|{s}" for k, f in _PLANTED for s in seeds]
+    values = dict(zip(names, units.run(names, partial(_planted_unit, n, size), scheduler=scheduler), strict=True))
     rows = []
-    for kernel, factor in (("cosine", None), ("gaussian", 1.0), ("gaussian", 0.35)):
-        prec = {"A": [], "B": []}
-        for s in seeds:
-            A, B = planted_views(n, size, seed=s)
-            kw = {} if kernel != "gaussian" else {"rff": RFF, "sigma_a": factor * median_sigma(A, seed=s),
-                                                  "sigma_b": factor * median_sigma(B, seed=s)}
-            res = spec(A, B, kernel, top=size, n_modes=1, seed=s, return_scores=False, **kw)
-            for side, group in (("A", range(0, size)), ("B", range(size, 2 * size))):
-                m = next(m for m in res.modes if m.side == side)
-                prec[side].append(float(np.isin(m.top_indices, list(group)).mean()))
+    for kernel, factor in _PLANTED:
+        prec = {side: [values[f"{kernel}|{factor}|{s}"][side] for s in seeds] for side in ("A", "B")}
         rows.append({"kernel": kernel, "factor": factor, "precision_A": prec["A"], "precision_B": prec["B"]})
         log(f"[{time.perf_counter() - t0:6.1f}s] {kernel}: A {np.mean(prec['A']):.3f}, B {np.mean(prec['B']):.3f}")
-    result = SpecPlantedResult(rows, {"n": n, "size": size, "seeds": list(seeds)}, time.perf_counter() - t0)
+    result = SpecPlantedResult(rows, settings, time.perf_counter() - t0)
     write_result(result, out, force)
     return result
 
