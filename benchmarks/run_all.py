@@ -11,7 +11,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHES = ["bench_matching.py", "bench_qap_protocol.py", "bench_qap_solvers.py", "bench_resampling.py",
-           "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py", "bench_spec.py", "bench_rsm.py"]
+           "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py", "bench_spec.py", "bench_rsm.py", "bench_dask.py",
+           "bench_layerwise.py"]
 # bench_qap_solvers at the 60 s per QAPLIB instance takes ~80 min; `make bench` uses 10 s
 # (the tabu trajectory is deterministic: a longer limit only lowers the gaps). Override with
 # `python benchmarks/bench_qap_solvers.py --time-limit 60`.

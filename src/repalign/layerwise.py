@@ -164,16 +164,20 @@ def _resolve_model(model, name_hint: str) -> _Model:
 
     if isinstance(model, torch.nn.Module):
         return _Model(model.eval(), type(model).__name__, _tensor_batches)
-    if not isinstance(model, str):
-        raise ValueError(f"{name_hint}: expected a torch.nn.Module or a model name, got {type(model).__name__}")
-    if model.endswith(".py") or (":" in model and model.rpartition(":")[0].endswith(".py")):
+    from .encoders import Encoder, get_encoder  # import cost: only for named encoders
+
+    if isinstance(model, Encoder):
+        enc, model = model, model.name
+    elif not isinstance(model, str):
+        raise ValueError(f"{name_hint}: expected a torch.nn.Module, an Encoder or a model name, "
+                         f"got {type(model).__name__}")
+    elif model.endswith(".py") or (":" in model and model.rpartition(":")[0].endswith(".py")):
         mod = _load_factory(model if ":" in model else model + ":model")
         if not isinstance(mod, torch.nn.Module):
             raise ValueError(f"model: {model} returned {type(mod).__name__}, not a torch.nn.Module")
         return _Model(mod.eval(), model, _tensor_batches)
-    from .encoders import get_encoder  # import cost: only for named encoders
-
-    enc = get_encoder(model)
+    else:
+        enc = get_encoder(model)
     if hasattr(enc, "_forward") and hasattr(enc, "_input"):  # EfficientNet-Lite
 
         def eff_batches(m, items, order, bs):
@@ -382,9 +386,9 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
 
     Parameters
     ----------
-    model_a : torch.nn.Module or str
-        A module, a packaged encoder (``efficientnet-lite0``, ``minilm``, ...), ``timm:NAME`` or
-        ``module.py:factory``.
+    model_a : torch.nn.Module, Encoder or str
+        A module, a packaged encoder (an instance, or a name: ``efficientnet-lite0``, ``minilm``,
+        ...), ``timm:NAME`` or ``module.py:factory``.
     model_b : torch.nn.Module or str, optional
         Default: ``model_a`` (a model against itself).
     inputs : sequence
@@ -432,7 +436,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     if n < 4:
         raise ValueError(f"inputs: {n} items; at least 4 are needed")
     A = _resolve_model(model_a, "model_a")
-    same = model_b is None or model_b is model_a or (isinstance(model_b, str) and model_b == model_a)
+    same = model_b is None or model_b is model_a or (isinstance(model_b, str) and model_b == A.name)
     B = A if same else _resolve_model(model_b, "model_b")
     if {A.modality, B.modality} == {"text", "image"}:
         raise ValueError(f"model_b: {B.name} takes {B.modality}s but {A.name} takes {A.modality}s; both models must "
