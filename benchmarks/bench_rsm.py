@@ -5,7 +5,7 @@ Targets (issue 10), each against a baseline measured in the same run:
 1. optimal assignment per pair at S = 49, 196, 784, 3136 (C = 320, 112, 40, 24, the shapes of
    EfficientNet-Lite0's maps), every exact backend side by side (the paper's single-core
    figures: OR-Tools 4.3 ms / 70 ms / 1.5 s at S ≈ 256 / 1024 / 4096);
-2. Batch-Optimal(128) at S = 784: relative similarity ≥ 0.97 and ≥ 5× faster than optimal;
+2. Batch-Optimal(128) at S = 784: relative similarity ≥ 0.97 and ≥ 5× faster than the fastest exact backend;
 3. the semantic RSM of 500 samples at S = 49, C = 1280 within 60 s on 2 cores and within 1.5×
    the time of its affinity products alone (the GEMMs a semantic RSM cannot avoid).
 
@@ -31,7 +31,7 @@ def concept_sets(pairs: int):
         from repalign.encoders.images import load_rgb
         from repalign.rsm import as_concept_sets
 
-        ds = load_cifar10(per_class=2, seed=0)
+        ds = load_cifar10(per_class=-(-2 * pairs // 10), seed=0)
         enc = ra.get_encoder("efficientnet-lite0")
         imgs = [np.asarray(load_rgb(p).resize((224, 224), 2)) for p in ds.items[: 2 * pairs]]
         maps = enc.feature_maps(imgs, layers=[v[1] for v in SHAPES.values()])
@@ -54,25 +54,23 @@ def backends_table(sets, pairs):
     for S, X in sets.items():
         Ms = [X[2 * t] @ X[2 * t + 1].T for t in range(pairs)]
         norms = np.linalg.norm(X, axis=2)
-        opt = np.array([solve(M, maximize=True, backend="lapjv")[1] for M in Ms])
-        n = max(2, pairs if S <= 784 else 3)
+        n = pairs if S <= 784 else 2
+        opt = np.array([solve(M, maximize=True, backend="scipy")[1] for M in Ms[:n]])
         for b in available_backends():
-            if b == "scipy" and S > 1000:
-                n_b = 2
-            else:
-                n_b = n
+            solve(Ms[0][:8, :8], maximize=True, backend=b)  # load compiled code / imports outside the clock
             t0 = time.perf_counter()
-            vals = [solve(M, maximize=True, backend=b)[1] for M in Ms[:n_b]]
-            t = (time.perf_counter() - t0) / n_b
-            rows.append([S, b, 1000 * t, f"{np.max(np.abs(np.array(vals) - opt[:n_b])):.1e}"])
+            vals = [solve(M, maximize=True, backend=b)[1] for M in Ms[:n]]
+            t = (time.perf_counter() - t0) / n
+            rows.append([S, b, 1000 * t, f"{np.max(np.abs(np.array(vals) - opt)):.1e}"])
         stack = np.stack(Ms[:n])
         max_inner_batch(stack[:1])
         t0 = time.perf_counter()
         max_inner_batch(stack)
-        rows.append([S, "lapjv batched (what semantic_rsm uses)", 1000 * (time.perf_counter() - t0) / n, "-"])
+        rows.append([S, "lapjv batched (semantic_rsm's auto up to S = 256)", 1000 * (time.perf_counter() - t0) / n,
+                     "-"])
         for w in (128, 512):
             t0 = time.perf_counter()
-            vals = [approximate(M, norms[2 * t], norms[2 * t + 1], "batch-optimal", w, "lapjv")[1]
+            vals = [approximate(M, norms[2 * t], norms[2 * t + 1], "batch-optimal", w)[1]
                     for t, M in enumerate(Ms[:n])]
             quality[(S, w)] = (float(np.mean(np.array(vals) / opt[:n])), (time.perf_counter() - t0) / n)
     return rows, quality
@@ -108,12 +106,12 @@ def main():
           rows)
     qrows = []
     for S in sets:
-        opt_t = next(r[2] for r in rows if r[0] == S and r[1] == "lapjv") / 1000
+        opt_t = min(r[2] for r in rows if r[0] == S and "batched" not in r[1]) / 1000  # fastest exact
         for w in (128, 512):
             rel, t = quality[(S, w)]
             note = ""
             if S == 784 and w == 128:
-                note = f"target: >= 0.97 and >= 5x faster than optimal ({opt_t / t:.1f}x)"
+                note = f"target: >= 0.97 and >= 5x faster than the fastest exact ({opt_t / t:.1f}x)"
             qrows.append([S, f"batch-optimal:{w}", rel, 1000 * t, note])
     table("Batch-Optimal windows: relative similarity and ms per pair", ["S", "matcher", "relative similarity", "ms",
                                                                          "note"], qrows)

@@ -48,7 +48,14 @@ from threadpoolctl import threadpool_limits
 
 from .._progress import track
 from .._validate import check_positive_int
-from ..assignment import BACKENDS, approximate, max_inner_batch, parse_matcher, solve
+from ..assignment import (
+    BACKENDS,
+    approximate,
+    max_inner_batch,
+    parse_matcher,
+    resolve_backend,
+    solve,
+)
 from ..io import atomic_write
 
 __all__ = ["semantic_rsm", "spatial_rsm", "RSMResult", "as_concept_sets", "LAYOUTS", "RSM_KERNELS", "rsm_kernel"]
@@ -194,7 +201,7 @@ def _affinities(Xi: np.ndarray, Xj: np.ndarray) -> np.ndarray:
 
 def _pairs_values(M, na_rows, nb_rows, name, k, backend):
     """Matched inner products of a list of affinity matrices (k, S, S)."""
-    if name == "optimal" and backend == "lapjv":
+    if name == "optimal" and resolve_backend(backend, M.shape[-1]) == "lapjv":
         return max_inner_batch(M)
     out = np.empty(len(M))
     for t in range(len(M)):
@@ -365,7 +372,7 @@ def _prepare(x, y, layout, center):
     return X, Y
 
 
-def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "lapjv",
+def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "auto",
                  layout: str = "NCHW", center: bool = False, n_jobs: int = 1, checkpoint=None,
                  scheduler=None, progress: bool = False) -> RSMResult:
     """The semantic RSM: similarity invariant to spatial permutation (wald2024 Eq. 4-5).
@@ -381,10 +388,10 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
         Module docstring.
     matcher : str
         ``optimal`` (exact), ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (wald2024 App. F).
-    backend : {"lapjv", "scipy", "lap", "ortools"}
-        Exact assignment solver (:mod:`repalign.assignment`); ``lapjv`` (default) solves a
-        block's assignments in one compiled parallel loop and was the fastest in
-        ``benchmarks/bench_rsm.py``.
+    backend : {"auto", "lapjv", "scipy", "lap", "ortools"}
+        Exact assignment solver (:mod:`repalign.assignment`). ``auto`` (default) picks by S
+        from ``benchmarks/bench_rsm.py``: ``lapjv`` up to S = 256 (a block's assignments in one
+        compiled parallel loop), ``ortools`` from S = 1024 when installed, ``scipy`` otherwise.
     layout : {"NCHW", "NHWC", "NTD"}
     center : bool
         Subtract the mean over samples (per position and channel) first; the paper centres.
