@@ -424,9 +424,11 @@ def test_sigterm_exits_cleanly(tmp_path, rng):
     np.save(tmp_path / "a.npy", X)
     np.save(tmp_path / "b.npy", Y)
     proc = subprocess.Popen([sys.executable, "-m", "repalign.cli", "similarity", str(tmp_path / "a.npy"),
-                             str(tmp_path / "b.npy"), "--permutations", "100000", "--measure", "rsa", "--quiet",
+                             str(tmp_path / "b.npy"), "--permutations", "100000", "--measure", "rsa",
                              "--out", str(tmp_path / "r.json")], stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    first = proc.stderr.readline()  # the first progress line: the command is at work (imports can be slow)
+    assert "permutations" in first, first
+    time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and "Traceback" not in err

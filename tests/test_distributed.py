@@ -87,6 +87,14 @@ def test_embarrassingly_parallel_work_gives_the_same_numbers(cluster, data):
     r2 = ra.semantic_rsm(maps, kernel="inner", scheduler=cluster)
     assert np.allclose(r1.inner, r2.inner, atol=1e-12)
     assert rd.map_tasks(abs, [-3, 2, -1], scheduler=cluster) == [3, 2, 1]
+    # experiment units: data every unit reads is scattered once, results come back in order
+    import operator
+
+    from repalign.experiments._base import Units
+
+    shared = {"a": X[:3].tolist(), "b": Y[:2].tolist()}
+    assert Units(None, {}).run(["b", "a"], operator.getitem, shared=shared, scheduler=cluster) == [shared["b"],
+                                                                                                   shared["a"]]
 
 
 def test_bad_inputs_are_one_clear_error(data, tmp_path):
@@ -106,3 +114,45 @@ def test_bad_inputs_are_one_clear_error(data, tmp_path):
     (tmp_path / "bad.zarr").mkdir()
     with pytest.raises(ValueError, match="not a readable zarr array"):
         rd.as_dask_array(tmp_path / "bad.zarr")
+
+
+def test_parquet_folders_stream_by_row_group(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X, Y = data
+    (tmp_path / "x").mkdir()
+    for i, s in enumerate(range(0, 4000, 1500)):  # wide numeric columns, pandas index stored
+        pd.DataFrame(X[s:s + 1500], columns=[f"f{j}" for j in range(X.shape[1])]).to_parquet(
+            tmp_path / "x" / f"part{i}.parquet", row_group_size=400)
+    pd.DataFrame({"emb": list(Y)}).to_parquet(tmp_path / "y.parquet", row_group_size=900)  # one list column
+    Xd = rd.as_dask_array(tmp_path / "x")
+    assert Xd.shape == X.shape and np.array_equal(Xd.compute(), X)
+    assert np.array_equal(rd.as_dask_array(tmp_path / "y.parquet").compute(), Y)
+    Yd = rd.as_dask_array(tmp_path / "y.parquet").rechunk({0: Xd.chunks[0]})
+    assert rd.linear_cka(Xd, Yd) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    # a file with other columns in the folder is refused by name
+    pd.DataFrame(X[:10, :3]).to_parquet(tmp_path / "x" / "part9.parquet")
+    with pytest.raises(ValueError, match="part9.parquet: its columns differ"):
+        rd.as_dask_array(tmp_path / "x")
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    with pytest.raises(ValueError, match="not a readable parquet file"):
+        rd.as_dask_array(tmp_path / "junk.parquet")
+
+
+def test_cli_streams_stores_out_of_core(data, tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    from repalign.cli import main
+
+    X, Y = data
+    zx = zarr.open_array(str(tmp_path / "x.zarr"), mode="w", shape=X.shape, chunks=(700, X.shape[1]), dtype="f8")
+    zx[:] = X
+    np.save(tmp_path / "y.npy", Y)
+    assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.npy"), "--json"]) == 0
+    got = __import__("json").loads(capsys.readouterr().out)
+    assert got["n"] == 4000 and got["measures"]["cka-linear"]["value"] == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    deb = got["measures"]["cka-linear-debiased"]["value"]
+    assert deb == pytest.approx(ra.cka(X, Y, debiased=True), abs=1e-10)
+    assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.npy"), "--measure", "gw"]) == 2
+    assert "only cka-linear and cka-linear-debiased are streamed" in capsys.readouterr().err
+    assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.npy"), "--bootstrap", "10"]) == 2
+    assert "needs the data in memory" in capsys.readouterr().err

@@ -20,6 +20,9 @@ def test_crosslingual_quick(data_dir, tmp_path):
     assert row["aligned_cosine"] > acc["linear"]["matching_accuracy"]
     assert json.loads((tmp_path / "x.json").read_text())["rows"][0]["language"] == "de"
     assert "| use-multilingual | de |" in res.markdown()
+    # the CSV beside it: one line per row, nested fields as dotted columns
+    (cols,) = list(__import__("csv").DictReader((tmp_path / "x.csv").open()))
+    assert cols["language"] == "de" and float(cols["matching.qap.matching_accuracy"]) == acc["qap"]["matching_accuracy"]
 
 
 def test_experiment_cli_errors(capsys, tmp_path):

@@ -51,3 +51,11 @@ def test_damaged_or_foreign_checkpoints_are_recomputed(tmp_path):
     assert calls[-1] == "p"  # other settings: the old checkpoints are not used
     Units(tmp_path / "x.json", {"a": 2}, force=True, log=logs.append).run(["p"], lambda n: calls.append(n) or 1)
     assert calls[-1] == "p" and len(calls) == 5  # force recomputes
+
+
+def test_flatten_row_for_csv():
+    from repalign.experiments._base import flatten_row
+
+    row = {"S": 49, "methods": {"greedy": {"relative": 0.9, "seconds": 0.1}}, "top": [1, 2], "name": "a,b"}
+    assert flatten_row(row) == {"S": 49, "methods.greedy.relative": 0.9, "methods.greedy.seconds": 0.1,
+                                "top": "[1, 2]", "name": "a,b"}

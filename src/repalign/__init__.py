@@ -13,10 +13,13 @@ The flat public API::
     ra.blind_match(V, T, "gw")            # match without any pairs (schnaus2025)
     ra.spec(A, B, kernel="cosine")        # where two encoders cluster the same items differently (jalali2025)
     ra.semantic_rsm(maps)                 # similarity invariant to where things are (wald2024)
+    ra.layerwise("efficientnet-lite0", "efficientnet-lite2", images)   # CKA of every pair of layers
+    ra.build_report("results/", "report.html")   # one self-contained HTML page of result files
     ra.get_encoder("minilm").encode([...])
 """
 
 from .io import EmbeddingFile, load_embeddings, save_embeddings
+from .layerwise import LayerwiseResult, layerwise
 from .matching import (
     blind_match,
     class_means,
@@ -53,7 +56,8 @@ from .measures import (
 )
 from .moments import PairMoments, streamed_linear_cka
 from .qap import QAPProblem, QAPResult, matching_problem, read_qaplib, seeded_qap, solve_qap
-from .rsm import RSMResult, rsm_cka, semantic_rsm, spatial_rsm
+from .report.html import ReportResult, build_report
+from .rsm import RSMResult, rsm_cka, semantic_rsm, semantic_vs_spatial, spatial_rsm
 from .spec import SPECResult, mode_agreement, sigma_scan, spec
 
 __version__ = "0.1.0"
@@ -67,7 +71,8 @@ __all__ = [
     "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
     "QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "solve_qap", "blind_match", "class_means",
     "select_subset", "unsupervised_classifier", "spec", "SPECResult", "mode_agreement", "sigma_scan", "spec_align",
-    "semantic_rsm", "spatial_rsm", "RSMResult", "rsm_cka",
+    "semantic_rsm", "spatial_rsm", "RSMResult", "rsm_cka", "semantic_vs_spatial", "layerwise", "LayerwiseResult",
+    "build_report", "ReportResult",
 ]
 
 

@@ -30,6 +30,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -147,11 +148,57 @@ def _pair_names(a, b) -> dict[str, str]:
 # ------------------------------------------------------------------------------------- commands
 
 
+_STREAMED = ("cka-linear", "cka-linear-debiased")
+
+
+def _is_store(path) -> bool:
+    p = Path(path)
+    return str(path).endswith(".zarr") or p.is_dir()
+
+
+def _similarity_out_of_core(args):
+    """Linear CKA (biased and debiased) streamed chunk by chunk on Dask (repalign.distributed)."""
+    from . import distributed
+    from .measures.stats import MeasureResult, SimilarityReport
+
+    names = args.measure or list(_STREAMED)
+    bad = [m for m in names if m not in _STREAMED]
+    if bad:
+        raise CLIError(f"--measure {bad[0]}: out of core only {' and '.join(_STREAMED)} are streamed; load the "
+                       "data into memory (a file, not a store/folder, and no --out-of-core) for the others")
+    if args.permutations or args.bootstrap:
+        raise CLIError("--permutations/--bootstrap: resampling needs the data in memory; drop them out of core")
+    X = distributed.as_dask_array(args.a, "a")
+    Y = distributed.as_dask_array(args.b, "b")
+    if X.shape[0] != Y.shape[0]:
+        raise CLIError(f"{args.a} has {X.shape[0]} rows but {args.b} has {Y.shape[0]}; row i of both must "
+                       "describe the same item")
+    if X.chunks[0] != Y.chunks[0]:
+        Y = Y.rechunk({0: X.chunks[0]})
+    out = {}
+    for name in names:
+        t0 = time.perf_counter()
+        v = distributed.linear_cka(X, Y, debiased=name.endswith("debiased"), scheduler=args.scheduler)
+        out[name] = MeasureResult(name, float(v), True, seconds=time.perf_counter() - t0,
+                                  params={"out_of_core": True})
+    return SimilarityReport(int(X.shape[0]), int(X.shape[1]), int(Y.shape[1]), out)
+
+
 def cmd_similarity(args) -> int:
     from .measures import evaluate
     from .report import format_similarity_table
 
     _check_out(args.out, JSON_OUT, args.force)
+    if args.out_of_core or _is_store(args.a) or _is_store(args.b):
+        rep = _similarity_out_of_core(args)
+        if args.out:
+            _write_json(args.out, rep.to_dict(), args.force)
+        if args.json:
+            _print_json(rep.to_dict())
+        else:
+            print(f"n = {rep.n}, dims = {rep.dim_x} / {rep.dim_y} (streamed out of core)")
+            print(format_similarity_table(rep))
+        return 0
     ms = _measures(args)
     X, Y = _load_pair(args.a, args.b, ms)
     rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
@@ -372,6 +419,9 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+_DISTRIBUTED_EXPERIMENTS = ("crosslingual", "cka-vs-qap", "qap-solvers", "spec-planted")
+
+
 def _run_experiment(args, ex, name):
     out = Path(args.out_dir) / f"{name}.json"
     md = Path(args.out_dir) / f"{name}.md"
@@ -387,7 +437,7 @@ def _run_experiment(args, ex, name):
         "classification": lambda: ex.run_classification(args.data_dir, seeds=args.seeds, progress=True, **common),
         "cka-vs-qap": lambda: ex.run_cka_vs_qap(args.data_dir, languages=args.languages,
                                                 plot=Path(args.out_dir) / "cka-vs-qap.png", progress=True,
-                                                **common),
+                                                **distributed, **common),
         "blind-cifar": lambda: ex.run_blind_cifar(args.data_dir, progress=True, **limit, **common),
         "unsupervised": lambda: ex.run_unsupervised(args.data_dir, seeds=args.seeds, progress=True, **limit,
                                                     **common),
@@ -404,8 +454,8 @@ def _run_experiment(args, ex, name):
         "layers-effnet": lambda: ex.run_layers_effnet(args.data_dir, progress=True, **common),
         "layers-text": lambda: ex.run_layers_text(args.data_dir, progress=True, **common),
     }
-    if args.scheduler and name not in ("crosslingual", "qap-solvers", "spec-planted"):
-        print(f"note: {name} runs here; --scheduler applies to crosslingual, qap-solvers and spec-planted",
+    if args.scheduler and name not in _DISTRIBUTED_EXPERIMENTS:
+        print(f"note: {name} runs here; --scheduler applies to {', '.join(_DISTRIBUTED_EXPERIMENTS)}",
               file=sys.stderr)
     res = runners[name]()
     with atomic_write(md, force=args.force) as tmp:
@@ -823,7 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
     s = add("similarity", help="every similarity measure between two embedding files")
-    s.add_argument("a", help="embedding file (rows = items)")
+    s.add_argument("a", help="embedding file (rows = items), or a .zarr store / folder of .parquet files")
     s.add_argument("b", help="embedding file, same rows in the same order")
     measure_opts(s)
     s.add_argument("--permutations", type=_non_negative, default=0,
@@ -831,7 +881,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=_non_negative, default=0,
                    help="resamples for intervals (default 0: none)")
     s.add_argument("--level", type=_open_fraction, default=0.95, help="interval level (default 0.95)")
-    s.add_argument("--scheduler", default=None, help="run the resamples on this Dask scheduler (tcp://host:8786)")
+    s.add_argument("--scheduler", default=None,
+                   help="run on this Dask scheduler (tcp://host:8786): the resamples, or the streamed moments")
+    s.add_argument("--out-of-core", action="store_true",
+                   help="stream linear CKA chunk by chunk on Dask (automatic for .zarr stores and folders of "
+                        ".parquet files; .npy files are memory-mapped)")
     s.add_argument("--out", help="also write the JSON result to this .json file")
     s.set_defaults(func=cmd_similarity)
 
@@ -964,8 +1018,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="permutation: semantic RSM (default); none: spatio-semantic")
     s.add_argument("--matcher", default="optimal",
                    help="optimal (default), greedy, topk-greedy:K or batch-optimal:W")
-    s.add_argument("--backend", choices=("lapjv", "scipy", "lap", "ortools"), default="lapjv",
-                   help="exact assignment solver (default lapjv: compiled, batched)")
+    s.add_argument("--backend", choices=("auto", "lapjv", "scipy", "lap", "ortools"), default="auto",
+                   help="exact assignment solver (default auto: by size, see repalign.assignment)")
     s.add_argument("--layout", choices=("NCHW", "NHWC", "NTD"), default="NCHW", help="axis order (default NCHW)")
     s.add_argument("--center", action="store_true", help="subtract the mean over samples first (as the paper)")
     s.add_argument("--jobs", type=_positive, default=1, help="processes (default 1)")

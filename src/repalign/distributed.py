@@ -3,8 +3,8 @@
 Nothing here schedules work itself: Dask (``dask.distributed``) does.
 
 * Inputs (:func:`as_dask_array`): Dask arrays, zarr stores (a path ending in ``.zarr`` or a
-  ``zarr.Array``), ``.npy`` files (memory-mapped, one or a list stacked by rows), or in-memory
-  arrays. Rows of X and Y must be chunked alike (the error says how to rechunk).
+  ``zarr.Array``), parquet files or folders of them (one chunk per row group), ``.npy`` files
+  (memory-mapped, one or a list stacked by rows), or in-memory arrays. Rows of X and Y must be chunked alike (the error says how to rechunk).
 * Statistics: :func:`moments` computes :class:`repalign.moments.PairMoments` of every row chunk
   on the workers with one fixed shift (the first chunk's mean, computed first) and tree-reduces
   them with ``merge``; :func:`linear_cka` / :func:`hsic` (biased and debiased) then equal the
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import parquet_parts, read_parquet_part
 from .moments import PairMoments
 
 __all__ = ["as_dask_array", "resolve_client", "moments", "linear_cka", "hsic", "map_tasks", "client_for",
@@ -65,7 +66,9 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
 
     Parameters
     ----------
-    x : dask array, zarr array or path (``*.zarr``), ``.npy`` path or list of paths, or array
+    x : dask array, zarr array or path (``*.zarr``), parquet file or folder of them (one chunk
+        per row group; columns as in :func:`repalign.load_embeddings`), ``.npy`` path or list of
+        paths, or array
     name : str
         Argument name used in errors.
     chunk_rows : int, optional
@@ -86,13 +89,16 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
             x = zarr.open_array(str(p), mode="r")
         except Exception as exc:  # noqa: BLE001 - zarr raises many things for a bad store
             raise ValueError(f"{name}: {p} is not a readable zarr array ({type(exc).__name__}: {exc})") from None
+    if isinstance(x, (str, Path)) and (str(x).endswith(".parquet") or (Path(x).is_dir() and any(Path(x).glob("*.parquet")))):
+        x = _parquet_dask(x, name)
     if isinstance(x, (str, Path)) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], (str, Path))):
         paths = [x] if isinstance(x, (str, Path)) else list(x)
         parts = []
         for p in paths:
             p = Path(p)
             if p.suffix.lower() != ".npy" or not p.is_file():
-                raise ValueError(f"{name}: {p} is not a .npy file (Dask inputs: dask arrays, .zarr stores, .npy files)")
+                raise ValueError(f"{name}: {p} is not a .npy file (Dask inputs: dask arrays, .zarr stores, "
+                                 "parquet files or folders, .npy files)")
             m = np.load(p, mmap_mode="r", allow_pickle=False)
             parts.append(da.from_array(m, chunks=(chunk_rows or _rows_for(m.shape[1] if m.ndim == 2 else 1), -1)))
         x = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
@@ -106,6 +112,19 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
     if len(x.chunks[1]) != 1:
         x = x.rechunk({1: -1})
     return x
+
+
+def _parquet_dask(path, name):
+    import dask  # optional dependency
+
+    da = _dask()
+    try:
+        parts, columns, is_list, d = parquet_parts(path)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    blocks = [da.from_delayed(dask.delayed(read_parquet_part)(f, g, columns, is_list), shape=(rows, d),
+                              dtype=np.float64) for f, g, rows in parts if rows]
+    return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
 
 
 def _rows_for(d: int, budget: int = 64 << 20) -> int:

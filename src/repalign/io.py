@@ -52,6 +52,8 @@ from ._validate import as_embeddings
 
 __all__ = [
     "FORMATS",
+    "parquet_parts",
+    "read_parquet_part",
     "EmbeddingFile",
     "load_embeddings",
     "read_embedding_file",
@@ -161,44 +163,124 @@ def _drop_index(cols: list, names: list, path: Path, mode: str, named_index: set
     return cols, names
 
 
-def _read_parquet(path: Path, index_column: str):
+def _parquet_plan(schema, path, index_column: str, first_table):
+    """Which columns of a parquet schema hold the vectors: ``(columns, is_list)`` (module docstring)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
-    if table.num_columns == 0:
+    names = list(schema.names)
+    if not names:
         raise ValueError(f"{path}: the parquet file has no columns")
     named_index = set()
-    meta = table.schema.metadata or {}
+    meta = schema.metadata or {}
     if b"pandas" in meta:
         try:
             named_index = {c for c in json.loads(meta[b"pandas"]).get("index_columns", []) if isinstance(c, str)}
         except (ValueError, AttributeError):
             named_index = set()
     if index_column != "keep":
-        drop = [c for c in table.column_names if c in named_index or _INDEX_NAMES.match(c)]
-        if drop and len(drop) < table.num_columns:
-            table = table.drop(drop)
-    list_cols = [c for c in table.column_names
-                 if pa.types.is_list(table.schema.field(c).type)
-                 or pa.types.is_fixed_size_list(table.schema.field(c).type)
-                 or pa.types.is_large_list(table.schema.field(c).type)]
+        drop = [c for c in names if c in named_index or _INDEX_NAMES.match(c)]
+        if drop and len(drop) < len(names):
+            names = [c for c in names if c not in drop]
+    list_cols = [c for c in names
+                 if pa.types.is_list(schema.field(c).type)
+                 or pa.types.is_fixed_size_list(schema.field(c).type)
+                 or pa.types.is_large_list(schema.field(c).type)]
     if len(list_cols) == 1:
-        col = table.column(list_cols[0]).to_pylist()
-        lengths = {len(v) if v is not None else -1 for v in col}
-        if len(lengths) != 1 or -1 in lengths:
-            raise ValueError(f"{path}: column {list_cols[0]!r} has rows of different lengths or nulls")
-        return np.asarray(col, dtype=np.float64)
+        return list_cols, True
     if len(list_cols) > 1:
         raise ValueError(f"{path}: several list columns ({', '.join(list_cols)}); keep exactly one")
-    numeric = [c for c in table.column_names
-               if pa.types.is_integer(table.schema.field(c).type)
-               or pa.types.is_floating(table.schema.field(c).type)]
+    numeric = [c for c in names
+               if pa.types.is_integer(schema.field(c).type) or pa.types.is_floating(schema.field(c).type)]
     if not numeric:
         raise ValueError(f"{path}: no numeric or list columns found")
-    cols = [table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
-    cols, _ = _drop_index(cols, numeric, path, index_column, named_index)
-    return np.column_stack(cols)
+    cols = [first_table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
+    _, numeric = _drop_index(cols, numeric, path, index_column, named_index)
+    return numeric, False
+
+
+def _parquet_array(table, columns: list, is_list: bool, path) -> np.ndarray:
+    """The (n, d) float64 array of ``columns`` of a pyarrow table (see :func:`_parquet_plan`)."""
+    if is_list:
+        col = table.column(columns[0]).to_pylist()
+        lengths = {len(v) if v is not None else -1 for v in col}
+        if len(lengths) > 1 or -1 in lengths:
+            raise ValueError(f"{path}: column {columns[0]!r} has rows of different lengths or nulls")
+        return np.asarray(col, dtype=np.float64).reshape(len(col), -1)
+    return np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(np.float64)
+
+
+def _read_parquet(path: Path, index_column: str):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns, is_list = _parquet_plan(table.schema, path, index_column, table)
+    return _parquet_array(table, columns, is_list, path)
+
+
+def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, int]:
+    """The pieces of a parquet file or folder of files, for reading it chunk by chunk.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` file or a folder of them (read in name order).
+    index_column : {"auto", "drop", "keep"}
+        As in :func:`load_embeddings`; decided once, on the first row group.
+
+    Returns
+    -------
+    parts : list of (Path, int, int)
+        ``(file, row group, rows)`` per row group.
+    columns : list of str
+    is_list : bool
+        Whether ``columns`` is one list column (each row a vector) rather than numeric columns.
+    d : int
+        Features per row.
+    """
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+    if not files or not files[0].is_file():
+        raise ValueError(f"{path}: no such parquet file or folder of .parquet files")
+    parts = []
+    plan = None
+    for f in files:
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for damaged files
+            raise ValueError(f"{f}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+        if plan is None:
+            if pf.metadata.num_row_groups == 0:
+                raise ValueError(f"{f}: the parquet file has no rows")
+            first = pf.read_row_group(0)
+            columns, is_list = _parquet_plan(pf.schema_arrow, f, index_column, first)
+            d = _parquet_array(first.slice(0, 1), columns, is_list, f).shape[1]
+            plan = (columns, is_list, d, pf.schema_arrow)
+        elif not pf.schema_arrow.equals(plan[3], check_metadata=False):
+            raise ValueError(f"{f}: its columns differ from {files[0].name}'s; every file must have the same schema")
+        parts += [(f, i, pf.metadata.row_group(i).num_rows) for i in range(pf.metadata.num_row_groups)]
+    return parts, plan[0], plan[1], plan[2]
+
+
+def read_parquet_part(file, row_group: int, columns: list, is_list: bool) -> np.ndarray:
+    """One row group of :func:`parquet_parts` as an (rows, d) float64 array.
+
+    Parameters
+    ----------
+    file : Path
+    row_group : int
+    columns : list of str
+    is_list : bool
+
+    Returns
+    -------
+    ndarray, shape (rows, d)
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(file).read_row_group(row_group, columns=columns)
+    return _parquet_array(table, columns, is_list, file)
 
 
 def _read_text(path: Path, ext: str, index_column: str):

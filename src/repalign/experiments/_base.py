@@ -1,8 +1,11 @@
-"""What every table-producing experiment shares: the result container and its JSON file."""
+"""What every table-producing experiment shares: the result container, its JSON and CSV files,
+and resumable units."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from ..io import atomic_write
 
-__all__ = ["TableResult", "write_result", "Units"]
+__all__ = ["TableResult", "write_result", "flatten_row", "Units"]
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,43 @@ class TableResult:
         return self.markdown()
 
 
+def flatten_row(row: dict, prefix: str = "") -> dict:
+    """One flat ``{column: value}`` dict from a nested result row: nested dicts become dotted
+    column names (``methods.greedy.relative``), lists become JSON text."""
+    out = {}
+    for k, v in row.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_row(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = json.dumps(v)
+        else:
+            out[key] = v
+    return out
+
+
 def write_result(result: TableResult, out, force: bool) -> None:
-    """Write ``result.to_dict()`` as JSON to ``out`` atomically (nothing if ``out`` is None)."""
+    """Write ``result.to_dict()`` as JSON to ``out`` and its rows as CSV beside it (``.csv``),
+    both atomically (nothing if ``out`` is None).
+
+    The CSV has one line per row of the table, nested fields flattened by :func:`flatten_row`;
+    the JSON (settings, seconds, rows) is the file the README and the report read.
+    """
     if not out:
         return
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    d = result.to_dict()
+    flat = [flatten_row(r) for r in d["rows"]]
+    columns = list(dict.fromkeys(k for r in flat for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    w.writerows(flat)
     with atomic_write(out, force=force) as tmp:
-        tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(d, indent=2) + "\n", encoding="utf-8")
+    with atomic_write(out.with_suffix(".csv"), force=True) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
 
 
 class Units:
@@ -113,18 +146,28 @@ class Units:
         with atomic_write(self._path(name), force=True) as tmp:
             tmp.write_text(json.dumps({"sha256": self._digest(value), "value": value}) + "\n", encoding="utf-8")
 
-    def run(self, names, fn, *, scheduler=None) -> list:
+    def run(self, names, fn, *, scheduler=None, shared=None) -> list:
         """``[fn(name) for name in names]`` with checkpoints (class docstring); ``fn`` must be
-        picklable when a scheduler is given."""
+        picklable when a scheduler is given. With ``shared`` (data every unit reads, such as
+        embeddings), ``fn(shared, name)`` is called instead, and on a cluster ``shared`` is
+        scattered to the workers once rather than shipped with every task."""
         names = list(names)
+        if shared is not None:
+            call = fn
+            fn = None
+        else:
+            call = None
         out = {n: self.get(n) for n in names}
         done = [n for n in names if out[n] is not None]
         if done:
             self.log(f"resuming: {len(done)} of {len(names)} units already done ({self.folder}), skipping them")
         todo = [n for n in names if out[n] is None]
+        def here(n):
+            return fn(n) if call is None else call(shared, n)
+
         if scheduler is None:
             for n in todo:
-                out[n] = fn(n)
+                out[n] = here(n)
                 self.put(n, out[n])
         elif todo:
             from ..distributed import client_for  # optional: the 'dask' extra
@@ -132,12 +175,16 @@ class Units:
             with client_for(scheduler) as client:
                 if client is None:
                     for n in todo:
-                        out[n] = fn(n)
+                        out[n] = here(n)
                         self.put(n, out[n])
                 else:
                     from distributed import as_completed  # optional dependency
 
-                    futures = {client.submit(fn, n, pure=False): n for n in todo}
+                    if call is None:
+                        futures = {client.submit(fn, n, pure=False): n for n in todo}
+                    else:
+                        data = client.scatter([shared], broadcast=True)[0]  # one object, not per key
+                        futures = {client.submit(call, data, n, pure=False): n for n in todo}
                     for fut in as_completed(futures):
                         n = futures[fut]
                         out[n] = fut.result()

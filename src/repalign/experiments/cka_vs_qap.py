@@ -22,7 +22,7 @@ from ..io import check_writable
 from ..matching import QAPMatcher, split, stretch
 from ..measures import cka
 from ..report.plots import plot_scatter
-from ._base import TableResult, write_result
+from ._base import TableResult, Units, write_result
 from .blind import available_text_encoders
 
 __all__ = ["CKAvsQAPResult", "run_cka_vs_qap"]
@@ -76,47 +76,69 @@ def _qap_accuracy(Z, H, classes=None, base_size=320, query_size=500, seed=0):
     return float(np.mean(cq[matched] == cq))
 
 
+def _pair_unit(seed, shared, name: str) -> dict:
+    """One encoder pair ``kind|a|b``: linear CKA over all rows and the seeded QAP's accuracy."""
+    emb, classes = shared
+    kind, a, b = name.split("|")
+    Z, H = emb[a], emb[b]
+    return {"kind": kind, "a": a, "b": b, "cka": float(cka(Z, H)),
+            "qap_accuracy": _qap_accuracy(Z, H, classes=classes if kind == "image" else None, seed=seed)}
+
+
 def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
                    multilingual=("use-multilingual", "e5-small-multilingual"), languages=None,
                    image_encoders=("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
                    text_encoders=("minilm", "use-multilingual", "e5-small-multilingual", "minilm-l3", "glove-50d"),
                    per_class: int = 100, seed: int = 0, out=None, plot=None, force: bool = False,
-                   progress: bool = False, log=print) -> CKAvsQAPResult:
-    """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``."""
+                   progress: bool = False, log=print, scheduler=None) -> CKAvsQAPResult:
+    """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``.
+    Embeddings are computed here first (through the cache); each encoder pair is then a
+    checkpointed unit (resumable), run as a Dask task with ``scheduler``."""
+    from functools import partial
+
     for p in (out, plot):
         if p:
             check_writable(p, force)
     t0 = time.perf_counter()
-    rows = []
     langs = [x for x in (languages or XTD10_LANGUAGES) if x != "en"]
 
-    def emb(model, items):
+    def encode(model, items):
         return encode_cached(get_encoder(model), items, progress=progress)[0].astype(np.float64)
 
+    emb, names = {}, []
     en_items = load_xtd10("en", data_dir).items
+    multi = available_text_encoders(multilingual, log)
+    for lang in langs:
+        items = load_xtd10(lang, data_dir).items
+        for b in multi:
+            emb[f"{b}/{lang}"] = encode(b, items)
     for a in available_text_encoders(english, log):
-        Z = emb(a, en_items)
-        for b in available_text_encoders(multilingual, log):
-            for lang in langs:
-                H = emb(b, load_xtd10(lang, data_dir).items)
-                rows.append({"kind": "text", "a": f"{a}/en", "b": f"{b}/{lang}", "cka": float(cka(Z, H)),
-                             "qap_accuracy": _qap_accuracy(Z, H, seed=seed)})
-                log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['a']} vs {rows[-1]['b']}: CKA "
-                    f"{rows[-1]['cka']:.3f}, QAP {100 * rows[-1]['qap_accuracy']:.1f} %")
+        emb[f"{a}/en"] = encode(a, en_items)
+        names += [f"text|{a}/en|{b}/{lang}" for b in multi for lang in langs]
     ds = load_cifar10(per_class=per_class, seed=0, data_dir=data_dir)
     rng = np.random.default_rng(seed)
     template = rng.integers(len(PROMPT_TEMPLATES), size=len(ds.labels))
     prompts = [PROMPT_TEMPLATES[t].format(ds.class_names[c]) for t, c in zip(template, ds.labels, strict=True)]
-    texts = {t: emb(t, prompts) for t in available_text_encoders(text_encoders, log)}
+    texts = available_text_encoders(text_encoders, log)
+    for t in texts:
+        emb[t] = encode(t, prompts)
     for img in image_encoders:
-        Z = emb(img, ds.items)
-        for t, H in texts.items():
-            rows.append({"kind": "image", "a": img, "b": t, "cka": float(cka(Z, H)),
-                         "qap_accuracy": _qap_accuracy(Z, H, classes=np.asarray(ds.labels), seed=seed)})
-            log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {t}: CKA {rows[-1]['cka']:.3f}, "
-                f"QAP (class-level) {100 * rows[-1]['qap_accuracy']:.1f} %")
-    result = CKAvsQAPResult(rows, {"base_size": 320, "query_size": 500, "seed": seed, "per_class": per_class,
-                                   "qap": "local-CKA start, FAQ (float32), 2-opt"}, time.perf_counter() - t0)
+        emb[img] = encode(img, ds.items)
+        names += [f"image|{img}|{t}" for t in texts]
+    settings = {"base_size": 320, "query_size": 500, "seed": seed, "per_class": per_class,
+                "qap": "local-CKA start, FAQ (float32), 2-opt"}
+    units = Units(out, {"experiment": "cka-vs-qap", **settings, "pairs": names}, force=force, log=log)
+    unit = partial(_pair_unit, seed)
+
+    def logged(shared, name):
+        row = unit(shared, name)
+        log(f"[{time.perf_counter() - t0:6.1f}s] {row['a']} vs {row['b']}: CKA {row['cka']:.3f}, "
+            f"QAP{' (class-level)' if row['kind'] == 'image' else ''} {100 * row['qap_accuracy']:.1f} %")
+        return row
+
+    rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler,
+                     shared=(emb, np.asarray(ds.labels)))
+    result = CKAvsQAPResult(rows, settings, time.perf_counter() - t0)
     write_result(result, out, force)
     if plot:
         plot_scatter([{"CKA": r["cka"], "QAP matching accuracy": r["qap_accuracy"], "pairs": r["kind"]} for r in rows],

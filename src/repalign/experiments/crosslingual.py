@@ -59,8 +59,9 @@ class CrossLingualResult(TableResult):
         return "\n".join(lines)
 
 
-def _unit(Z, emb, base_size, query_size, seeds, name: str) -> dict:
+def _unit(base_size, query_size, seeds, shared, name: str) -> dict:
     """One (encoder, language) row: CKA, every method's matching, the aligned upper bound."""
+    Z, emb = shared
     enc, lang = name.split("|")
     H, H_en = emb[(enc, lang)], emb[(enc, "en")]
     res = run_matching(Z, H, base_size, query_size, METHODS, seeds)
@@ -93,15 +94,15 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
                 "base_size": base_size, "query_size": query_size, "seeds": list(seeds)}
     units = Units(out, {"experiment": "crosslingual", **settings}, force=force, log=log)
     names = [f"{m}|{lang}" for m in multilingual for lang in langs]
-    unit = partial(_unit, Z, emb, base_size, query_size, seeds)
+    unit = partial(_unit, base_size, query_size, seeds)
 
-    def logged(name):
-        row = unit(name)
+    def logged(shared, name):
+        row = unit(shared, name)
         log(f"[{time.perf_counter() - t0:6.1f}s] {row['encoder']} {row['language']}: CKA {row['cka']:.3f}, "
             + ", ".join(f"{m} {100 * row['matching'][m]['matching_accuracy']:.1f}" for m in METHODS))
         return row
 
-    rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler)
+    rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler, shared=(Z, emb))
     result = CrossLingualResult(rows, settings, time.perf_counter() - t0)
     write_result(result, out, force)
     return result
