@@ -182,5 +182,22 @@ def test_globs_stay_within_a_level_and_memory_is_guarded(images):
     assert select_layers(net, "0.*") == ["0.0", "0.1"]
     assert select_layers(net, "**") == ["0", "0.0", "0.1", "1"]
     wide = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 11000))
-    with pytest.raises(ValueError, match="GB.*minibatch"):
-        layerwise(wide, None, images[:8], layers_a=["1"])
+    assert layerwise(wide, None, images[:8], layers_a=["1"]).matrix[0, 0] == pytest.approx(1.0)  # few items: kept
+    with pytest.raises(ValueError, match="GB.*fewer items, or estimator='minibatch'"):
+        layerwise(wide, None, np.repeat(images, 300, axis=0), layers_a=["1"], batch_size=512)
+
+
+def test_streamed_keeps_the_features_of_few_items_when_moments_are_too_big(images, monkeypatch):
+    # bug: MiniLM vs MPNet (11,520 pooled features, 1,000 captions) was refused for its 3 GB of
+    # moments although the features take 90 MB; the Gram route gives the same CKA
+    import importlib
+
+    lw = importlib.import_module("repalign.layerwise")  # the module: repalign.layerwise is the function
+
+    a, b = small_net(0), small_net(1)
+    la, lb = ["0", "2", "4", "6"], ["0", "4", "6"]
+    ref = layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=16).matrix
+    monkeypatch.setattr(lw, "_MOMENT_BYTES", 40_000)  # moments 46 kB > 40 kB >= features 32 kB
+    assert np.allclose(layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=16).matrix, ref, atol=1e-12)
+    same = layerwise(a, None, images, layers_a=la, batch_size=16)
+    assert np.allclose(same.diagonal(), 1.0) and np.allclose(same.matrix, same.matrix.T)

@@ -23,7 +23,10 @@ Estimators (both tested against computing all activations and calling :func:`rep
   moments of the concatenation of all layers' features (:class:`repalign.moments.PairMoments`),
   so each layer's products are shared by all its pairs: for layers a, b with centred
   cross-covariance C_ab, ``CKA = ‖C_ab‖² / (‖C_aa‖ ‖C_bb‖)`` (Kornblith et al. 2019). Memory
-  O((Σ d)²), independent of n; results do not depend on the batch size.
+  O((Σ d)²), independent of n; results do not depend on the batch size. When those moments
+  would pass 2 GB but the n × Σ d pooled features fit in 2 GB (few items, many wide layers:
+  MiniLM's and MPNet's 18 layers are 11,520 features), the features are kept and the same CKA
+  is computed from the layers' centred Gram matrices, ``⟨K_a, K_b⟩ / (‖K_a‖ ‖K_b‖)``.
 * ``minibatch``: Nguyen, Raghu & Kornblith (2021): per batch k and layer pair,
   ``HSIC₁(K_a, K_b)`` (Song et al.'s unbiased estimator, linear kernels on the batch); the
   result is ``mean_k HSIC₁(K_a,K_b) / sqrt(mean_k HSIC₁(K_a,K_a) · mean_k HSIC₁(K_b,K_b))``. It
@@ -452,6 +455,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling)
     debiased = estimator == "minibatch"
     acc = None
+    kept = None
     sums = None
     dims_a = dims_b = ()
     try:
@@ -464,14 +468,21 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
             if fa[0].shape[0] != fb[0].shape[0]:
                 raise ValueError("inputs: the two models returned different batch sizes; their inputs differ")
             dims_a, dims_b = tuple(f.shape[1] for f in fa), tuple(f.shape[1] for f in fb)
-            if estimator == "streamed" and acc is None:
+            if estimator == "streamed" and acc is None and kept is None:
                 D = sum(dims_a) + (0 if cap_b is cap_a else sum(dims_b))
                 need = 3 * 8 * D * D
                 if need > _MOMENT_BYTES:
-                    raise ValueError(f"layers: the streamed estimator keeps the moments of all {D} pooled features "
-                                     f"({need / 2**30:.1f} GB); choose fewer or smaller layers, or "
-                                     "estimator='minibatch'")
-            if estimator == "streamed":
+                    if 8 * n * D > _MOMENT_BYTES:
+                        raise ValueError(f"layers: the streamed estimator keeps the moments of all {D} pooled "
+                                         f"features ({need / 2**30:.1f} GB) or the features of all {n} items "
+                                         f"({8 * n * D / 2**30:.1f} GB); choose fewer or smaller layers, fewer "
+                                         "items, or estimator='minibatch'")
+                    kept = ([], [])  # few items: keep the features, CKA from Gram matrices (docstring)
+            if kept is not None:
+                kept[0].append(np.hstack(fa))
+                if cap_b is not cap_a:
+                    kept[1].append(np.hstack(fb))
+            elif estimator == "streamed":
                 X = np.hstack(fa)
                 Y = np.hstack(fb) if cap_b is not cap_a else X[:, :1]
                 if acc is None:
@@ -495,13 +506,34 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         cap_a.close()
         if cap_b is not cap_a:
             cap_b.close()
-    if estimator == "streamed":
+    if kept is not None:
+        M = _gram_matrix(np.vstack(kept[0]), np.vstack(kept[1]) if kept[1] else None, dims_a, dims_b)
+    elif estimator == "streamed":
         M = _streamed_matrix(acc, dims_a, dims_b, same=cap_b is cap_a)
     else:
         ab, aa, bb, k = sums
         M = ab / np.sqrt(np.outer(np.maximum(aa, 1e-300), np.maximum(bb, 1e-300)))
     return LayerwiseResult(M, tuple(la), tuple(lb), A.name, B.name, n, estimator, pooling, debiased, batch_size,
                            time.perf_counter() - t0, dims_a, dims_b)
+
+
+def _gram_matrix(XA: np.ndarray, XB: np.ndarray | None, dims_a, dims_b) -> np.ndarray:
+    """Biased linear CKA of every layer pair from kept features (n, Σd): centred Gram matrices
+    per layer, ``⟨K_a, K_b⟩ / (‖K_a‖ ‖K_b‖)`` (the streamed estimator's few-items route)."""
+
+    def grams(X, dims):
+        X = X - X.mean(axis=0)
+        edges = np.concatenate([[0], np.cumsum(dims)])
+        return [X[:, edges[i]:edges[i + 1]] @ X[:, edges[i]:edges[i + 1]].T.copy() for i in range(len(dims))]
+
+    KA = grams(XA, dims_a)
+    KB = KA if XB is None else grams(XB, dims_b)
+    na = np.array([np.vdot(K, K) for K in KA])
+    nb = na if XB is None else np.array([np.vdot(K, K) for K in KB])
+    if (na <= 0).any() or (nb <= 0).any():
+        raise ValueError("layers: a chosen layer's output is constant over the items (zero variance); its CKA is "
+                         "undefined, leave it out")
+    return np.array([[np.vdot(Ka, Kb) for Kb in KB] for Ka in KA]) / np.sqrt(np.outer(na, nb))
 
 
 def _streamed_matrix(acc: PairMoments, dims_a, dims_b, *, same: bool) -> np.ndarray:
