@@ -189,26 +189,20 @@ def cmd_similarity(args) -> int:
     from .report import format_similarity_table
 
     _check_out(args.out, JSON_OUT, args.force)
-    if args.out_of_core or _is_store(args.a) or _is_store(args.b):
+    streamed = args.out_of_core or _is_store(args.a) or _is_store(args.b)
+    if streamed:
         rep = _similarity_out_of_core(args)
-        if args.out:
-            _write_json(args.out, rep.to_dict(), args.force)
-        if args.json:
-            _print_json(rep.to_dict())
-        else:
-            print(f"n = {rep.n}, dims = {rep.dim_x} / {rep.dim_y} (streamed out of core)")
-            print(format_similarity_table(rep))
-        return 0
-    ms = _measures(args)
-    X, Y = _load_pair(args.a, args.b, ms)
-    rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
-                   seed=args.seed, progress=True, scheduler=args.scheduler)
+    else:
+        ms = _measures(args)
+        X, Y = _load_pair(args.a, args.b, ms)
+        rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
+                       seed=args.seed, progress=True, scheduler=args.scheduler)
     if args.out:
         _write_json(args.out, rep.to_dict(), args.force)
     if args.json:
         _print_json(rep.to_dict())
     else:
-        print(f"n = {rep.n}, dims = {rep.dim_x} / {rep.dim_y}")
+        print(f"n = {rep.n}, dims = {rep.dim_x} / {rep.dim_y}" + (" (streamed out of core)" if streamed else ""))
         print(format_similarity_table(rep))
     return 0
 

@@ -511,6 +511,7 @@ class RandomFourierFeatures:
             raise ValueError(f"sigma: must be a positive number, got {sigma!r}")
         self.dim, self.m, self.sigma, self.seed = int(dim), int(n_frequencies), float(sigma), seed
         self.omega = np.random.default_rng(seed).normal(size=(self.dim, self.m)) / self.sigma
+        self._omega32 = None
 
     @property
     def n_features(self) -> int:
@@ -522,9 +523,14 @@ class RandomFourierFeatures:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.dim:
             raise ValueError(f"X: expected shape (n, {self.dim}) for this feature map, got {X.shape}")
-        P = np.asarray(X, dtype=np.float64) @ self.omega
+        # float32 features are computed in float32 throughout (phases |xω| ~ a few units lose
+        # ~1e-7, below float32's own resolution of the features); float64 otherwise
+        work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+        if work is np.float32 and self._omega32 is None:
+            self._omega32 = self.omega.astype(np.float32)
+        P = np.asarray(X, dtype=work) @ (self._omega32 if work is np.float32 else self.omega)
         out = np.empty((X.shape[0], 2 * self.m), dtype=dtype)
-        scale = 1.0 / np.sqrt(self.m)
+        scale = work(1.0 / np.sqrt(self.m))
         np.multiply(np.cos(P), scale, out=out[:, : self.m], casting="unsafe")
         np.multiply(np.sin(P), scale, out=out[:, self.m:], casting="unsafe")
         return out

