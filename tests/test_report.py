@@ -50,6 +50,18 @@ def results(tmp_path_factory):
     (d / "qap.json").write_text(json.dumps({"kind": "qap", "instance": "toy", "n": 4, "solver": "tabu",
                                             "objective": 10.0, "lower_bound": 9.5, "optimal": False, "gap": 0.05,
                                             "permutation": [0, 1, 2, 3], "seconds": 0.1}))
+    # an unsupervised classifier (API result) and an experiment whose rows carry confusion matrices
+    centres = rng.normal(size=(3, 6))
+    labels = np.repeat(np.arange(3), 20)
+    images = centres[labels] + 0.1 * rng.normal(size=(60, 6))
+    clf = ra.unsupervised_classifier(images, centres @ rng.normal(size=(6, 5)), labels, solver="brute-force")
+    assert (clf.confusion.sum(axis=1) == 20).all()  # rows are the true classes, 20 items each
+    (d / "classifier.json").write_text(json.dumps(clf.to_dict()))
+    row = {"image_encoder": "img", "text_encoder": "txt", "accuracy": 0.5, "accuracy_std": 0.1,
+           "oracle_accuracy": 0.6, "matched_clusters": 0.5, "confusion": clf.confusion.tolist()}
+    (d / "unsupervised.json").write_text(json.dumps({"kind": "experiment", "seconds": 1.0, "rows": [row, row],
+                                                     "settings": {"per_class": 20, "measure": "gw", "seeds": [0],
+                                                                  "chance": 1 / 3, "class_names": ["a", "b", "c"]}}))
     (d / "notes.md").write_text("# Notes\n\nA **bold** remark with `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     (d / "broken.json").write_text("{not json")
     (d / "other.json").write_text(json.dumps({"something": "else"}))
@@ -61,7 +73,7 @@ def test_every_result_type_renders_and_bad_files_are_skipped(results, tmp_path):
     r = build_report(results, out)
     titles = " ".join(r.sections)
     for kind in ("Similarity", "Shuffle curve", "Matching", "SPEC", "RSM", "Layer-wise CKA", "Experiment", "QAP",
-                 "Figures", "Notes"):
+                 "Unsupervised classifier", "Figures", "Notes"):
         assert kind in titles, kind
     reasons = dict(r.skipped)
     assert "not readable JSON" in reasons["broken.json"] and "unknown result type" in reasons["other.json"]
@@ -69,6 +81,7 @@ def test_every_result_type_renders_and_bad_files_are_skipped(results, tmp_path):
     assert "<h2>Skipped</h2>" in page and "broken.json" in page
     assert not re.search(r'(src|href)="(https?:|//)', page)  # self-contained: no external assets
     assert r.images >= 5 and page.count("data:image/png;base64,") >= 5
+    assert page.count('alt="confusion matrices"') == 2  # the classifier's and the experiment's rows
     with pytest.raises(ValueError, match="already exists"):
         build_report(results, out)
 

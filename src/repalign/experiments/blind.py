@@ -149,12 +149,14 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
                    "accuracy": float(np.mean([r.accuracy for r in runs])),
                    "accuracy_std": float(np.std([r.accuracy for r in runs])),
                    "oracle_accuracy": float(np.mean([r.oracle_accuracy for r in runs])),
-                   "matched_clusters": float(np.mean([r.matched_clusters for r in runs]))}
+                   "matched_clusters": float(np.mean([r.matched_clusters for r in runs])),
+                   "confusion": np.sum([r.confusion for r in runs], axis=0).tolist()}  # summed over seeds
             rows.append(row)
             log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: accuracy {100 * row['accuracy']:.1f} "
                 f"(oracle {100 * row['oracle_accuracy']:.1f})")
     result = UnsupervisedExperimentResult(rows, {"per_class": per_class, "measure": measure, "seeds": list(seeds),
-                                                 "chance": 0.1}, time.perf_counter() - t0)
+                                                 "chance": 0.1, "class_names": list(ds.class_names)},
+                                          time.perf_counter() - t0)
     write_result(result, out, force)
     return result
 

@@ -17,6 +17,7 @@ from ..datasets import class_name_embeddings, load_cifar10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
 from ..matching import class_scores, stretch, topk_accuracy
+from ..matching.metrics import confusion
 from ._base import TableResult, write_result
 
 __all__ = ["ClassificationResult", "run_classification"]
@@ -58,6 +59,7 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
         for txt in text_encoders:
             T = texts[txt]
             runs = {m: [] for m in METHODS}
+            conf = np.zeros((len(ds.class_names),) * 2, dtype=np.int64)
             for seed in seeds:
                 rng = np.random.default_rng(seed)
                 base = np.concatenate([rng.choice(np.flatnonzero(y == c), base_per_class, replace=False)
@@ -66,7 +68,9 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
                 for m in METHODS:
                     S = class_scores(Zs[base], y[base], T, Zs[query], method=m)
                     runs[m].append(topk_accuracy(S, y[query], ks=(1, 5)))
-            row = {"image_encoder": img, "text_encoder": txt}
+                    if m == "local-cka":
+                        conf += confusion(y[query], np.argmax(S, axis=1), len(ds.class_names))
+            row = {"image_encoder": img, "text_encoder": txt, "confusion": conf.tolist()}  # local CKA, all seeds
             for m, rs in runs.items():
                 row[m] = {}
                 for k in ("top1", "top5"):
@@ -76,7 +80,8 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
             log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: "
                 + ", ".join(f"{m} {100 * row[m]['top1']:.1f}" for m in METHODS))
     result = ClassificationResult(rows, {"per_class": per_class, "base_per_class": base_per_class,
-                                         "seeds": list(seeds), "stretch": use_stretch, "chance_top1": 0.1},
+                                         "seeds": list(seeds), "stretch": use_stretch, "chance_top1": 0.1,
+                                         "class_names": list(ds.class_names)},
                                   time.perf_counter() - t0)
     write_result(result, out, force)
     return result

@@ -27,6 +27,7 @@ from .._validate import as_embeddings, check_positive_int, renamed_kwargs
 from ..kernels import cosine_normalize
 from ..qap import matching_problem, solve_qap
 from ..qap.losses import LOSSES, canonical_measure, measure_kernels
+from .metrics import confusion
 
 __all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "SubsetResult",
            "unsupervised_classifier", "UnsupervisedResult", "agreement_matrix"]
@@ -348,6 +349,8 @@ class UnsupervisedResult:
     matched_clusters : float
         Fraction of clusters mapped to their oracle class.
     chance : float
+    confusion : ndarray of int, shape (C, C), or None
+        Counts of (true class, predicted class); None without labels.
     """
 
     predictions: np.ndarray = field(repr=False)
@@ -357,11 +360,13 @@ class UnsupervisedResult:
     oracle_map: np.ndarray = field(repr=False)
     matched_clusters: float  # fraction of clusters mapped to their oracle class
     chance: float
+    confusion: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
+        return {"kind": "unsupervised", "accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
                 "matched_clusters": self.matched_clusters, "chance": self.chance,
-                "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist()}
+                "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist(),
+                "confusion": None if self.confusion is None else self.confusion.tolist()}
 
 
 @renamed_kwargs(metric="measure")
@@ -419,4 +424,5 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
         acc = float(np.mean(pred == y))
         oracle = float(conf[np.arange(C), omap].sum() / len(y))
         matched = float(np.mean(cmap == omap))
-    return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C)
+    cm = None if labels is None else confusion(np.asarray(labels), pred, C)
+    return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C, cm)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["matching_accuracy", "retrieval_metrics", "assign"]
+__all__ = ["matching_accuracy", "retrieval_metrics", "assign", "confusion"]
 
 
 def _square(scores, name="scores"):
@@ -78,3 +78,27 @@ def retrieval_metrics(scores, ks=(1, 5, 10)) -> dict:
             out[f"{tag}_top{k}"] = float(np.mean(rank <= k))
         out[f"{tag}_mean_rank"] = float(rank.mean())
     return out
+
+
+def confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class).
+
+    Parameters
+    ----------
+    y_true, y_pred : array of int, shape (n,)
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+
+    Returns
+    -------
+    ndarray of int, shape (n_classes, n_classes)
+        Row = true class, column = predicted class (scikit-learn's convention).
+    """
+    from sklearn.metrics import (
+        confusion_matrix,  # import cost: scikit-learn's metrics, first use only
+    )
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_pred: expected the shape of y_true {y_true.shape}, got {y_pred.shape}")
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))

@@ -8,7 +8,10 @@ similarity             ``repalign similarity --out``: measures with intervals an
 shuffle-curve          ``repalign shuffle-curve --out``: the curve, drawn
 matching               ``repalign match --out``: accuracy and retrieval per method
 demo                   ``repalign demo``'s ``results.json``: every pair's measures
-experiment             ``repalign experiment run NAME``: its table (by the file's name)
+experiment             ``repalign experiment run NAME``: its table (by the file's name), and
+                       confusion matrices where its rows carry them (classification,
+                       unsupervised)
+unsupervised           ``unsupervised_classifier(...).to_dict()``: accuracy, confusion matrix
 spec                   ``repalign spec --out``: spectrum, modes, galleries beside it
 layerwise              ``repalign layers --out``: the CKA heatmap
 rsm                    ``repalign rsm --out``'s sidecar: the RSM as an image
@@ -234,11 +237,46 @@ def _demo(d, path, ctx):
     return "".join(parts)
 
 
+def _confusions(mats, titles, class_names, ctx, columns: int = 5) -> str:
+    """Row-normalised confusion matrices (true class x predicted class) as one grid image."""
+    plt = _mpl()
+    k = len(mats)
+    cols = min(columns, k)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    for ax, M, title in zip(axes.ravel(), mats, titles, strict=False):
+        M = np.asarray(M, dtype=float)
+        ax.imshow(M / np.maximum(M.sum(axis=1, keepdims=True), 1), vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(title, fontsize=6)
+        names = [str(c)[:5] for c in (class_names or range(len(M)))]
+        ax.set_xticks(range(len(M)), names, rotation=90, fontsize=5)
+        ax.set_yticks(range(len(M)), names, fontsize=5)
+    fig.suptitle("confusion (rows: true class, columns: predicted; each row sums to 1)", fontsize=8)
+    ctx["images"] += 1
+    return _img_bytes(_figure_png(fig), "image/png", "confusion matrices")
+
+
+def _unsupervised(d, path, ctx):
+    rows = [[_num(d.get("accuracy")), _num(d.get("oracle_accuracy")), _num(d.get("matched_clusters")),
+             _num(d.get("chance"))]]
+    body = _table(["accuracy", "oracle accuracy", "clusters mapped right", "chance"], rows)
+    if d.get("confusion") is not None:
+        body += _confusions([d["confusion"]], [path.stem], d.get("class_names"), ctx)
+    return body
+
+
 def _experiment(d, path, ctx):
     from ..experiments import RESULT_TYPES  # the experiments' own tables
 
     res = RESULT_TYPES[path.stem].from_dict(d)
     body = markdown_to_html(res.markdown())
+    with_cm = [r for r in d["rows"] if isinstance(r, dict) and r.get("confusion")]
+    if with_cm:
+        titles = [" vs ".join(str(r[k]) for k in ("image_encoder", "text_encoder") if k in r) or str(i)
+                  for i, r in enumerate(with_cm)]
+        body += _confusions([r["confusion"] for r in with_cm], titles, d["settings"].get("class_names"), ctx)
     for img in sorted(path.parent.glob(f"{path.stem}*.png")):
         ctx["images"] += 1
         ctx["embedded"].add(img.resolve())
@@ -346,6 +384,7 @@ def _kind(d: dict, path: Path):
 
 
 RENDERERS = {"similarity": ("Similarity", _similarity), "shuffle-curve": ("Shuffle curve", _shuffle),
+             "unsupervised": ("Unsupervised classifier", _unsupervised),
              "matching": ("Matching", _matching), "demo": ("Demo", _demo), "experiment": ("Experiment", _experiment),
              "spec": ("SPEC", _spec), "layerwise": ("Layer-wise CKA", _layerwise), "rsm": ("RSM", _rsm),
              "qap": ("QAP", _qap)}
