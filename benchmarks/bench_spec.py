@@ -9,9 +9,9 @@ Data: a pool of 8,000 correlated float32 rows (two noisy views of a 64-d latent)
 n rows in memory-mapped ``.npy`` files under $TMPDIR (built once, ~7 GB at 10⁶): SPEC streams
 them from disk as a user's files would be. Repeating every row the same number of times leaves
 the eigenvalues of (K_A − K_B)/n unchanged, which checks the 10⁶ run against the pool's direct
-route. Each size runs in its own process, so peak memory is that run's (VmHWM, including the
-page cache of the memory map is *not* counted: only resident anonymous memory and mapped pages
-touched).
+route. Each size runs in its own process, so peak memory is that run's VmHWM: anonymous memory
+plus the memory map's pages while they are resident (SPEC releases them chunk by chunk; the page
+cache itself is not counted).
 """
 
 import argparse
