@@ -44,6 +44,10 @@ def test_linear_cka_and_hsic_from_zarr_on_the_cluster(cluster, data, tmp_path):
         assert got == pytest.approx(ra.cka(X, Y, debiased=debiased), abs=1e-10)
         h = rd.hsic(str(tmp_path / "x.zarr"), str(tmp_path / "y.zarr"), debiased=debiased, scheduler=cluster)
         assert h == pytest.approx(ra.hsic(X, Y, debiased=debiased), rel=1e-10)
+    # many chunks: the same fixed reduction every time, so bit-identical
+    Xd, Yd = da.from_array(X, chunks=(100, -1)), da.from_array(Y, chunks=(100, -1))
+    a, b = rd.linear_cka(Xd, Yd, scheduler=cluster), rd.linear_cka(Xd, Yd, scheduler=cluster)
+    assert a == b and a == pytest.approx(ra.cka(X, Y), abs=1e-10)
     # by address, as --scheduler does
     addr = cluster.scheduler.address
     assert rd.linear_cka(da.from_array(X, chunks=(512, -1)), da.from_array(Y, chunks=(512, -1)),
@@ -63,6 +67,28 @@ def test_npy_stacks_and_spec_covariances(cluster, data, tmp_path):
     got = ra.spec(dx, dy, "gaussian", rff=100, route="cholesky", seed=2, scheduler=cluster)
     assert np.allclose(got.eigenvalues[:10], ref.eigenvalues[:10], atol=1e-10)
     assert [m.top_indices.tolist() for m in got.modes] == [m.top_indices.tolist() for m in ref.modes]
+
+
+def test_npy_files_of_different_widths_stream_without_the_data_in_the_graph(cluster, data, tmp_path, monkeypatch):
+    # bugs: (1) the memory map went into the graph by value (an 880 MB graph for 400 MB of files,
+    # 12x slower); (2) two .npy files of different widths got different row chunks and were
+    # refused with advice to rechunk, which a user passing paths cannot do
+    import pickle
+
+    X, Y = data
+    wide = np.hstack([X] * 40)  # 960 columns
+    monkeypatch.setattr(rd, "_rows_for", lambda d: 300 if d > 100 else 1000)  # as 64 MB chunks do at scale
+    np.save(tmp_path / "x.npy", wide)
+    np.save(tmp_path / "y.npy", Y)
+    dx = rd.as_dask_array(tmp_path / "x.npy")
+    assert len(pickle.dumps(dict(dx.__dask_graph__()))) < wide.nbytes / 20
+    assert rd.as_dask_array(tmp_path / "y.npy").chunks[0] != dx.chunks[0]
+    got = rd.linear_cka(tmp_path / "x.npy", tmp_path / "y.npy", scheduler=cluster)
+    assert got == pytest.approx(ra.cka(wide, Y), abs=1e-10)
+    assert np.array_equal(dx.compute(), wide)
+    np.save(tmp_path / "v.npy", X[:, 0])
+    with pytest.raises(ValueError, match="2-D"):
+        rd.as_dask_array(tmp_path / "v.npy")
 
 
 def test_embarrassingly_parallel_work_gives_the_same_numbers(cluster, data):
@@ -130,6 +156,12 @@ def test_parquet_folders_stream_by_row_group(data, tmp_path):
     assert np.array_equal(rd.as_dask_array(tmp_path / "y.parquet").compute(), Y)
     Yd = rd.as_dask_array(tmp_path / "y.parquet").rechunk({0: Xd.chunks[0]})
     assert rd.linear_cka(Xd, Yd) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    # files are read in natural order: part2 before part10 (not part10, part2)
+    (tmp_path / "n").mkdir()
+    for i, s in zip((2, 10, 1), (1500, 3000, 0), strict=True):
+        pd.DataFrame(X[s:s + 1500], columns=[f"f{j}" for j in range(X.shape[1])]).to_parquet(
+            tmp_path / "n" / f"part{i}.parquet")
+    assert np.array_equal(rd.as_dask_array(tmp_path / "n").compute(), X)
     # a file with other columns in the folder is refused by name
     pd.DataFrame(X[:10, :3]).to_parquet(tmp_path / "x" / "part9.parquet")
     with pytest.raises(ValueError, match="part9.parquet: its columns differ"):

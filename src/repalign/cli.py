@@ -168,13 +168,7 @@ def _similarity_out_of_core(args):
                        "data into memory (a file, not a store/folder, and no --out-of-core) for the others")
     if args.permutations or args.bootstrap:
         raise CLIError("--permutations/--bootstrap: resampling needs the data in memory; drop them out of core")
-    X = distributed.as_dask_array(args.a, "a")
-    Y = distributed.as_dask_array(args.b, "b")
-    if X.shape[0] != Y.shape[0]:
-        raise CLIError(f"{args.a} has {X.shape[0]} rows but {args.b} has {Y.shape[0]}; row i of both must "
-                       "describe the same item")
-    if X.chunks[0] != Y.chunks[0]:
-        Y = Y.rechunk({0: X.chunks[0]})
+    X, Y = distributed.as_dask_pair(args.a, args.b, (str(args.a), str(args.b)))
     out = {}
     for name in names:
         t0 = time.perf_counter()

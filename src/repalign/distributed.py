@@ -4,7 +4,9 @@ Nothing here schedules work itself: Dask (``dask.distributed``) does.
 
 * Inputs (:func:`as_dask_array`): Dask arrays, zarr stores (a path ending in ``.zarr`` or a
   ``zarr.Array``), parquet files or folders of them (one chunk per row group), ``.npy`` files
-  (memory-mapped, one or a list stacked by rows), or in-memory arrays. Rows of X and Y must be chunked alike (the error says how to rechunk).
+  (one or a list stacked by rows; each task reads its own rows), or in-memory arrays. Inputs
+  chunked here follow the other input's row chunks (:func:`as_dask_pair`); two Dask arrays
+  chunked differently are refused (the error says how to rechunk).
 * Statistics: :func:`moments` computes :class:`repalign.moments.PairMoments` of every row chunk
   on the workers with one fixed shift (the first chunk's mean, computed first) and tree-reduces
   them with ``merge``; :func:`linear_cka` / :func:`hsic` (biased and debiased) then equal the
@@ -35,7 +37,7 @@ import numpy as np
 from .io import parquet_parts, read_parquet_part
 from .moments import PairMoments
 
-__all__ = ["as_dask_array", "resolve_client", "moments", "linear_cka", "hsic", "map_tasks", "client_for",
+__all__ = ["as_dask_array", "as_dask_pair", "resolve_client", "moments", "linear_cka", "hsic", "map_tasks", "client_for",
            "is_dask_array", "feature_moments"]
 
 
@@ -99,8 +101,7 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
             if p.suffix.lower() != ".npy" or not p.is_file():
                 raise ValueError(f"{name}: {p} is not a .npy file (Dask inputs: dask arrays, .zarr stores, "
                                  "parquet files or folders, .npy files)")
-            m = np.load(p, mmap_mode="r", allow_pickle=False)
-            parts.append(da.from_array(m, chunks=(chunk_rows or _rows_for(m.shape[1] if m.ndim == 2 else 1), -1)))
+            parts.append(_npy_dask(p, name, chunk_rows))
         x = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
     if not is_dask_array(x):
         arr = x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
@@ -114,30 +115,83 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
     return x
 
 
+def _npy_dask(path: Path, name: str, chunk_rows):
+    """A ``.npy`` file as a Dask array whose tasks read their own rows. ``da.from_array`` on the
+    memory map embedded the whole file in the graph (an 880 MB graph for a 400 MB pair of files,
+    sent to the scheduler); here a task carries only (path, start, stop)."""
+    import dask  # optional dependency
+
+    m = np.load(path, mmap_mode="r", allow_pickle=False)  # the header: shape and dtype
+    shape, dtype = m.shape, m.dtype
+    if len(shape) != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {shape} in {path}")
+    rows = chunk_rows or _rows_for(shape[1])
+    stamp = path.stat().st_mtime_ns  # a rewritten file gets new task keys
+    read = dask.delayed(_read_npy_rows, pure=True)
+    return _stack([(read(str(path), s, min(shape[0], s + rows), stamp), min(shape[0], s + rows) - s)
+                   for s in range(0, shape[0], rows)], shape[1], dtype)
+
+
+def _read_npy_rows(path: str, start: int, stop: int, stamp: int) -> np.ndarray:
+    """Rows ``start:stop`` of a ``.npy`` file, copied out of a memory map (closed on return)."""
+    return np.array(np.load(path, mmap_mode="r", allow_pickle=False)[start:stop])
+
+
+def _stack(pieces, d: int, dtype):
+    """One Dask array from ``(delayed block, rows)`` pieces stacked by rows (empty ones skipped)."""
+    da = _dask()
+    blocks = [da.from_delayed(b, shape=(rows, d), dtype=dtype) for b, rows in pieces if rows]
+    if not blocks:
+        return da.zeros((0, d), dtype=dtype)
+    return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
+
+
 def _parquet_dask(path, name):
     import dask  # optional dependency
 
-    da = _dask()
     try:
         parts, columns, is_list, d = parquet_parts(path)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
-    blocks = [da.from_delayed(dask.delayed(read_parquet_part)(f, g, columns, is_list), shape=(rows, d),
-                              dtype=np.float64) for f, g, rows in parts if rows]
-    return da.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
+    read = dask.delayed(read_parquet_part)
+    return _stack([(read(f, g, columns, is_list), rows) for f, g, rows in parts], d, np.float64)
 
 
 def _rows_for(d: int, budget: int = 64 << 20) -> int:
     return int(max(1024, budget // (8 * max(d, 1))))
 
 
-def _check_rows(X, Y, names=("X", "Y")):
+def as_dask_pair(X, Y, names=("X", "Y")):
+    """Both inputs as Dask arrays (see :func:`as_dask_array`) with the same row chunks.
+
+    Parameters
+    ----------
+    X, Y : Dask array, zarr store, parquet file or folder, ``.npy`` path(s) or array, shape (n, d)
+        The same n items, row for row.
+    names : tuple of str
+        Names used in error messages (the user's argument or file names).
+
+    Returns
+    -------
+    (dask.array.Array, dask.array.Array)
+        Inputs this module chunks itself (files, stores, in-memory arrays) follow the other's rows:
+        two ``.npy`` files of different widths get different default chunks, which a user passing
+        paths could not rechunk. Only two Dask arrays the user chunked differently are refused.
+    """
+    user_x, user_y = is_dask_array(X), is_dask_array(Y)
+    X, Y = as_dask_array(X, names[0]), as_dask_array(Y, names[1])
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"{names[0]} and {names[1]} have mismatched sample counts ({X.shape[0]} vs {Y.shape[0]}); "
                          "row i of both must describe the same item")
     if X.chunks[0] != Y.chunks[0]:
-        raise ValueError(f"{names[1]}: its row chunks differ from {names[0]}'s ({Y.chunks[0][:3]}... vs "
-                         f"{X.chunks[0][:3]}...); rechunk it: {names[1]}.rechunk({{0: {names[0]}.chunks[0]}})")
+        if not user_y:
+            Y = Y.rechunk({0: X.chunks[0]})
+        elif not user_x:
+            X = X.rechunk({0: Y.chunks[0]})
+        else:
+            raise ValueError(f"{names[1]}: its row chunks differ from {names[0]}'s ({Y.chunks[0][:3]}... vs "
+                             f"{X.chunks[0][:3]}...); rechunk it: {names[1]}.rechunk({{0: {names[0]}.chunks[0]}})")
+    return X, Y
 
 
 # ---------------------------------------------------------------------------------- where
@@ -301,8 +355,7 @@ def moments(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", schedu
     """
     import dask
 
-    X, Y = as_dask_array(X, "X"), as_dask_array(Y, "Y")
-    _check_rows(X, Y)
+    X, Y = as_dask_pair(X, Y)
     if X.shape[0] == 0:
         raise ValueError("X: has no rows")
     data_bytes = (X.nbytes + Y.nbytes) if hasattr(X, "nbytes") else None
@@ -393,8 +446,7 @@ def feature_moments(X, Y, fa, fb, *, dtype=np.float64, scheduler=None) -> PairMo
     """
     import dask
 
-    X, Y = as_dask_array(X, "A"), as_dask_array(Y, "B")
-    _check_rows(X, Y, ("A", "B"))
+    X, Y = as_dask_pair(X, Y, ("A", "B"))
     with client_for(scheduler, X.nbytes + Y.nbytes) as client:
         parts = [dask.delayed(_feature_chunk)(a, b, fa, fb, dtype)
                  for a, b in zip(X.to_delayed().ravel(), Y.to_delayed().ravel(), strict=True)]

@@ -217,13 +217,18 @@ def _read_parquet(path: Path, index_column: str):
     return _parquet_array(table, columns, is_list, path)
 
 
+def _natural_key(path: Path) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
 def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, int]:
     """The pieces of a parquet file or folder of files, for reading it chunk by chunk.
 
     Parameters
     ----------
     path : str or Path
-        A ``.parquet`` file or a folder of them (read in name order).
+        A ``.parquet`` file or a folder of them (read in natural name order: ``part.2`` before
+        ``part.10``).
     index_column : {"auto", "drop", "keep"}
         As in :func:`load_embeddings`; decided once, on the first row group.
 
@@ -240,7 +245,8 @@ def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, i
     import pyarrow.parquet as pq
 
     p = Path(path)
-    files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+    # natural order (part.2 before part.10), as Dask and Spark write and read them
+    files = sorted(p.glob("*.parquet"), key=_natural_key) if p.is_dir() else [p]
     if not files or not files[0].is_file():
         raise ValueError(f"{path}: no such parquet file or folder of .parquet files")
     parts = []
