@@ -52,6 +52,7 @@ import numpy as np
 
 from ._progress import track
 from ._validate import check_positive_int
+from .kernels import linear_gram
 from .moments import PairMoments
 
 __all__ = ["layerwise", "LayerwiseResult", "select_layers", "ESTIMATORS", "POOLINGS"]
@@ -524,7 +525,7 @@ def _gram_matrix(XA: np.ndarray, XB: np.ndarray | None, dims_a, dims_b) -> np.nd
     def grams(X, dims):
         X = X - X.mean(axis=0)
         edges = np.concatenate([[0], np.cumsum(dims)])
-        return [X[:, edges[i]:edges[i + 1]] @ X[:, edges[i]:edges[i + 1]].T.copy() for i in range(len(dims))]
+        return [linear_gram(X[:, edges[i]:edges[i + 1]]) for i in range(len(dims))]
 
     KA = grams(XA, dims_a)
     KB = KA if XB is None else grams(XB, dims_b)

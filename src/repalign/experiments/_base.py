@@ -3,6 +3,7 @@ and resumable units."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -152,41 +153,30 @@ class Units:
         embeddings), ``fn(shared, name)`` is called instead, and on a cluster ``shared`` is
         scattered to the workers once rather than shipped with every task."""
         names = list(names)
-        if shared is not None:
-            call = fn
-            fn = None
-        else:
-            call = None
+        lead = () if shared is None else (shared,)  # fn's arguments before the unit's name
         out = {n: self.get(n) for n in names}
         done = [n for n in names if out[n] is not None]
         if done:
             self.log(f"resuming: {len(done)} of {len(names)} units already done ({self.folder}), skipping them")
         todo = [n for n in names if out[n] is None]
-        def here(n):
-            return fn(n) if call is None else call(shared, n)
+        client = None
+        with contextlib.ExitStack() as stack:
+            if scheduler is not None and todo:
+                from ..distributed import client_for  # optional: the 'dask' extra
 
-        if scheduler is None:
-            for n in todo:
-                out[n] = here(n)
-                self.put(n, out[n])
-        elif todo:
-            from ..distributed import client_for  # optional: the 'dask' extra
+                client = stack.enter_context(client_for(scheduler))
+            if client is None:
+                for n in todo:
+                    out[n] = fn(*lead, n)
+                    self.put(n, out[n])
+            else:
+                from distributed import as_completed  # optional dependency
 
-            with client_for(scheduler) as client:
-                if client is None:
-                    for n in todo:
-                        out[n] = here(n)
-                        self.put(n, out[n])
-                else:
-                    from distributed import as_completed  # optional dependency
-
-                    if call is None:
-                        futures = {client.submit(fn, n, pure=False): n for n in todo}
-                    else:
-                        data = client.scatter([shared], broadcast=True)[0]  # one object, not per key
-                        futures = {client.submit(call, data, n, pure=False): n for n in todo}
-                    for fut in as_completed(futures):
-                        n = futures[fut]
-                        out[n] = fut.result()
-                        self.put(n, out[n])
+                if lead:
+                    lead = (client.scatter([shared], broadcast=True)[0],)  # one object, not per key
+                futures = {client.submit(fn, *lead, n, pure=False): n for n in todo}
+                for fut in as_completed(futures):
+                    n = futures[fut]
+                    out[n] = fut.result()
+                    self.put(n, out[n])
         return [out[n] for n in names]

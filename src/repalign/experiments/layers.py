@@ -33,9 +33,10 @@ class LayersResult(TableResult):
         for r in self.rows:
             M = np.asarray(r["matrix"])
             d = np.asarray(r["diagonal"])
-            mid = d[len(d) // 2]
+            # layer i vs layer i means something only when both have the same number of layers
+            diag = f"{d[0]:.2f}, {d[len(d) // 2]:.2f}, {d[-1]:.2f}" if M.shape[0] == M.shape[1] else "-"
             lines.append(f"| {r['model_a']} | {r['model_b']} | {M.shape[0]} x {M.shape[1]} | {r['n']} | "
-                         f"{M.mean():.3f} | {M[-1, -1]:.3f} | {d[0]:.2f}, {mid:.2f}, {d[-1]:.2f} |")
+                         f"{M.mean():.3f} | {M[-1, -1]:.3f} | {diag} |")
         note = self.settings.get("note")
         if note:
             lines.append(f"\n{note}")
