@@ -185,6 +185,47 @@ print(hwm() - h0)
     assert grew < 80, f"peak resident memory grew by {grew:.0f} MB while streaming 256 MB of .npy"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kept_phases_give_identical_results_and_skip_the_second_products(monkeypatch, dtype):
+    # the Gaussian map's n x d x m products were computed twice (covariances, then mode scores);
+    # the first pass now keeps X ω within cache_mb, and nothing may change but the work done
+    calls = []
+    real = RandomFourierFeatures.phases
+
+    def counted(self, X, dtype=np.float64):
+        calls.append(self.dim)
+        return real(self, X, dtype=dtype)
+
+    monkeypatch.setattr(RandomFourierFeatures, "phases", counted)
+    A, B = (x.astype(dtype) for x in views(n=900, dA=24, dB=16))
+    kw = dict(kernel="gaussian", rff=50, route="cholesky", n_modes=3, top=7, eta=0.8, chunk_size=100, seed=3)
+    chunks = 9
+    runs = {}
+    for cache_mb, per_side in ((0, (2, 2)), (2048, (1, 1)), (900 * 50 * np.dtype(dtype).itemsize / 2**20, (1, 2))):
+        calls.clear()
+        runs[cache_mb] = spec(A, B, cache_mb=cache_mb, **kw)
+        # the side with the larger input dimension (A, d = 24) is kept first when only one fits
+        assert (calls.count(24), calls.count(16)) == (per_side[0] * chunks, per_side[1] * chunks), cache_mb
+    ref = runs[0]
+    for r in runs.values():
+        assert np.array_equal(r.eigenvalues, ref.eigenvalues) and r.spec_diff == ref.spec_diff
+        assert np.array_equal(r.scores, ref.scores)
+        for a, b in zip(r.modes, ref.modes, strict=True):
+            assert np.array_equal(a.top_indices, b.top_indices) and np.array_equal(a.top_scores, b.top_scores)
+
+
+def test_rff_phases_then_features_equal_the_map():
+    rff = RandomFourierFeatures(12, 30, 1.7, seed=4)
+    X = np.random.default_rng(0).standard_normal((50, 12))
+    for dtype in (np.float64, np.float32):
+        P = rff.phases(X, dtype=dtype)
+        P0 = P.copy()
+        F = rff.from_phases(P, dtype=dtype)
+        assert np.array_equal(P, P0)  # the phases are not overwritten
+        ref = np.hstack([np.cos(P0), np.sin(P0)]) * P0.dtype.type(1 / np.sqrt(30))
+        assert F.dtype == dtype and np.array_equal(F, ref) and np.array_equal(rff(X, dtype=dtype), F)
+
+
 def test_a_planted_cluster_is_found_on_its_side():
     A, B = planted()
     r = spec(A, B, "cosine", top=40)
@@ -233,6 +274,8 @@ def test_sign_convention_largest_entry_positive():
     ({"kernel": "laplace"}, "kernel"),
     ({"route": "magic"}, "route"),
     ({"sigma_a": 1.0}, "only the gaussian kernel"),
+    ({"cache_mb": -1, "kernel": "gaussian"}, "cache_mb"),
+    ({"cache_mb": float("nan"), "kernel": "gaussian"}, "cache_mb"),
 ])
 def test_bad_input_is_one_clear_error(kwargs, match):
     A, B = views(n=100)

@@ -520,6 +520,11 @@ class RandomFourierFeatures:
 
     def __call__(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
         """Features (n, 2m) of the rows of ``X`` (n, d), in ``dtype``."""
+        return self.from_phases(self.phases(X, dtype=dtype), dtype=dtype)
+
+    def phases(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """The phases ``X ω`` (n, m): the costly half of the map (an n x d x m product), which a
+        second pass over the same rows can keep instead of recomputing (:func:`repalign.spec`)."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.dim:
             raise ValueError(f"X: expected shape (n, {self.dim}) for this feature map, got {X.shape}")
@@ -528,9 +533,17 @@ class RandomFourierFeatures:
         work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
         if work is np.float32 and self._omega32 is None:
             self._omega32 = self.omega.astype(np.float32)
-        P = np.asarray(X, dtype=work) @ (self._omega32 if work is np.float32 else self.omega)
-        out = np.empty((X.shape[0], 2 * self.m), dtype=dtype)
-        scale = work(1.0 / np.sqrt(self.m))
-        np.multiply(np.cos(P), scale, out=out[:, : self.m], casting="unsafe")
-        np.multiply(np.sin(P), scale, out=out[:, self.m:], casting="unsafe")
+        return np.asarray(X, dtype=work) @ (self._omega32 if work is np.float32 else self.omega)
+
+    def from_phases(self, P: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Features ``[cos P, sin P] / √m`` (n, 2m) in ``dtype`` from :meth:`phases` (P is not
+        modified)."""
+        out = np.empty((P.shape[0], 2 * self.m), dtype=dtype)
+        scale = P.dtype.type(1.0 / np.sqrt(self.m))
+        for half, fn in ((out[:, : self.m], np.cos), (out[:, self.m:], np.sin)):
+            if half.dtype == P.dtype:  # in place: no temporary (n, m) array per chunk
+                fn(P, out=half)
+                half *= scale
+            else:
+                np.multiply(fn(P), scale, out=half, casting="unsafe")
         return out

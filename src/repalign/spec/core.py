@@ -272,8 +272,33 @@ def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exac
     return lam, V, fro
 
 
+def _features(fmap: FeatureMap, rows: _Rows, s: int, e: int, dtype, cache: dict | None) -> np.ndarray:
+    """Features of rows ``s:e``. With ``cache`` (a dict, Gaussian maps only) the random Fourier
+    phases ``X ω`` are kept by chunk start on the first pass and taken (and dropped) on the next."""
+    if cache is None:
+        return fmap(rows.chunk(s, e), dtype=dtype)
+    P = cache.pop(s, None)
+    if P is None:
+        P = cache[s] = fmap.rff.phases(rows.chunk(s, e), dtype=dtype)
+    return fmap.rff.from_phases(P, dtype=dtype)
+
+
+def _phase_caches(fa: FeatureMap, fb: FeatureMap, n: int, dtype, cache_mb: float) -> tuple:
+    """Which sides keep their phases between the two passes: the larger input dimension first
+    (its product is the costlier), each while the total stays within ``cache_mb``."""
+    caches = [None, None]
+    left = cache_mb * 2**20
+    for i in sorted((0, 1), key=lambda i: -(fa, fb)[i].dim):
+        f = (fa, fb)[i]
+        size = n * f.rff.m * np.dtype(dtype).itemsize if f.rff is not None else None
+        if size is not None and size <= left:
+            caches[i] = {}
+            left -= size
+    return tuple(caches)
+
+
 def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool,
-             scheduler=None):
+             scheduler=None, caches=(None, None)):
     if A.lazy or B.lazy or scheduler is not None:  # per chunk on Dask workers, tree-reduced
         from ..distributed import feature_moments  # optional: the 'dask' extra
 
@@ -285,7 +310,7 @@ def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dty
     starts = range(0, A.n, chunk)
     for s in track(starts, "SPEC covariances", total=len(starts), enabled=progress, unit="chunk"):
         e = min(A.n, s + chunk)
-        acc.update(fa(A.chunk(s, e), dtype=dtype), fb(B.chunk(s, e), dtype=dtype))
+        acc.update(_features(fa, A, s, e, dtype, caches[0]), _features(fb, B, s, e, dtype, caches[1]))
     xtx, yty, xty = acc.raw()
     return xtx / A.n, yty / A.n, xty / A.n
 
@@ -320,34 +345,37 @@ def _cholesky_route(C, ma, wanted=None, single=False):
     if info < 0:
         raise ValueError("SPEC: the joint covariance could not be factorised")  # pragma: no cover
     r = int(rank)
-    Ur = U[:r]
-    for s in range(0, r, 512):  # zero the strict lower triangle in place (np.triu copies twice)
-        blk = Ur[s:s + 512]
-        blk[np.tri(blk.shape[0], M, k=s - 1, dtype=bool)] = 0.0
-    F = np.empty((r, M))
-    F[:, piv - 1] = Ur
+    # C[piv, piv] = Fpᵀ Fp with Fp = U[:r] upper trapezoidal, so F = Fp in pivoted column order and
+    # S = F J Fᵀ = Fp Jp Fpᵀ with Jp = J[piv]: no column scatter of the r x M factor (512 MB at
+    # M = 8,000). LAPACK returns U in Fortran order: zero the strict lower part column by column.
+    U = U if U.flags.f_contiguous else np.asfortranarray(U)
+    for j in range(min(r, M - 1)):
+        U[j + 1:, j] = 0.0
+    Fp = U[:r]  # a Fortran view with leading dimension M: BLAS reads it in place, no copy
     J = np.concatenate([np.ones(ma), -np.ones(M - ma)])
+    Jp = J[piv - 1]
     if wanted is None or 2 * wanted >= r:
-        S = (F * J) @ F.T
+        S = (Fp * Jp) @ Fp.T
         lam, W = linalg.eigh((S + S.T) / 2, driver="evd")
         complete = True
     else:
-        # Lanczos for both ends of S = F J Fᵀ, applied as F (J (Fᵀ w)): O(r M) per product, S is
-        # never formed. Two dense subset eigh calls cost two O(r³) reductions (166 s at r = 8,000).
+        # Lanczos for both ends of S, applied as Fp (Jp (Fpᵀ w)): O(r M) per product, S is never
+        # formed. Two dense subset eigh calls cost two O(r³) reductions (166 s at r = 8,000).
         from scipy.sparse.linalg import LinearOperator, eigsh  # lazy: only large partial spectra
 
-        Fw = F.astype(np.float32) if single else F
-        Jw = J.astype(Fw.dtype)
+        Fw = Fp.astype(np.float32, order="F") if single else Fp
+        Jw = Jp.astype(Fw.dtype)
         op = LinearOperator((r, r), matvec=lambda w: Fw @ (Jw * (Fw.T @ w)), dtype=Fw.dtype)
         _, W = eigsh(op, k=2 * wanted, which="BE", tol=0, v0=np.ones(r, dtype=Fw.dtype) / np.sqrt(r))
         # Rayleigh-Ritz in float64 on the Lanczos vectors: eigenvalue errors are quadratic in the
         # vectors' errors, so float32 products (half the memory traffic) still give float64 values
         Q, _ = linalg.qr(W.astype(np.float64), mode="economic")
-        T = Q.T @ (F @ (J[:, None] * (F.T @ Q)))
+        T = Q.T @ (Fp @ (Jp[:, None] * (Fp.T @ Q)))
         lam, Z = linalg.eigh((T + T.T) / 2)
         W = Q @ Z
         complete = False
-    Uvec = J[:, None] * (F.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
+    Uvec = np.empty((M, W.shape[1]))
+    Uvec[piv - 1] = Jp[:, None] * (Fp.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
     scale = np.abs(lam)
     keep = scale > 1e-12 * max(1.0, scale.max(initial=0.0))
     return lam[keep], Uvec[:, keep] / scale[keep], complete
@@ -398,7 +426,7 @@ class _TopK:
         return np.array([-i for _, i in items], dtype=int), np.array([v for v, _ in items])
 
 
-def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress):
+def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress, caches=(None, None)):
     k = Uvec.shape[1]
     tk = _TopK(k, min(top, A.n))
     scores = np.empty((A.n, k)) if keep_scores else None
@@ -410,8 +438,8 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
         e = min(A.n, s + chunk)
         # features in the covariances' precision (float64 features cost 4.5x more in the RFF
         # map: 18.6 of 83 s for the Gaussian at n = 10⁵); the two sides are summed in float64
-        block = (fa(A.chunk(s, e), dtype=dtype) @ Ua).astype(np.float64) \
-            + r * (fb(B.chunk(s, e), dtype=dtype) @ Ub).astype(np.float64)
+        block = (_features(fa, A, s, e, dtype, caches[0]) @ Ua).astype(np.float64) \
+            + r * (_features(fb, B, s, e, dtype, caches[1]) @ Ub).astype(np.float64)
         tk.add(s, block)
         if keep_scores:
             scores[s:e] = block
@@ -426,7 +454,7 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
          chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
-         scheduler=None, progress: bool = False) -> SPECResult:
+         cache_mb: float = 2048, scheduler=None, progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
     Parameters
@@ -459,6 +487,12 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     precision : {"auto", "float32", "float64"}
         Precision of the per-chunk covariance products (sums are float64); ``auto``: float32
         when both inputs are float32.
+    cache_mb : float
+        Gaussian kernel, streamed routes: memory (MB) for keeping the random Fourier phases
+        ``X ω`` (n x m per side) from the covariance pass for the mode-score pass, which then
+        skips the n x d x m products (default 2048: 10⁵ rows of float32 with 2,000 frequencies
+        per side fit; the side with the larger input dimension goes first). 0 recomputes them,
+        keeping memory independent of n. The results are identical either way.
     scheduler : None, str or distributed.Client
         Compute the covariances on a Dask cluster (:mod:`repalign.distributed`); Dask-array
         inputs use the active client or Dask's threads when none is given.
@@ -485,6 +519,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         raise ValueError(f"top: {top} items per mode requested but there are only {n} items")
     if n_modes > n:
         raise ValueError(f"n_modes: {n_modes} modes per sign requested but there are only {n} items")
+    if isinstance(cache_mb, bool) or not isinstance(cache_mb, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(cache_mb) and cache_mb >= 0):
+        raise ValueError(f"cache_mb: expected a number of megabytes >= 0 (0 keeps nothing), got {cache_mb!r}")
     if precision not in ("auto", "float32", "float64"):
         raise ValueError(f"precision: expected 'auto', 'float32' or 'float64', got {precision!r}")
     exact = rff == "exact"
@@ -511,7 +548,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         tk.add(0, V[:, picked])
         scores = V[:, picked] * tk.sign if keep else None
     else:
-        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler)
+        local = not (Ra.lazy or Rb.lazy or scheduler is not None)  # Dask computes features on workers
+        caches = _phase_caches(fa, fb, n, dtype, cache_mb) if local else (None, None)
+        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler, caches)
         C = _joint_cov(Caa, Cbb, Cab, eta)
         fro = _frobenius(Caa, Cbb, Cab, eta)
         with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):
@@ -523,7 +562,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
                                                       single=dtype == np.float32)
         picked = _pick_modes(lam, n_modes)
         Uvec = Uvec[:, picked] / np.sqrt(n)  # v = Ψu is then a unit eigenvector of Λ
-        tk, scores = _scores_pass(Ra, Rb, fa, fb, eta, Uvec, top, chunk_size, dtype, keep, progress)
+        tk, scores = _scores_pass(Ra, Rb, fa, fb, eta, Uvec, top, chunk_size, dtype, keep, progress, caches)
     order = np.argsort(-lam, kind="stable")
     modes = []
     for j, i in enumerate(picked):
