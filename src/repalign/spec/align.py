@@ -5,10 +5,13 @@ encoders), in torch:
 
 * :class:`SPECDiffLoss`: differentiable SPEC-diff. With batch features ``F_A`` (b, m_A) and
   ``F_B`` (b, m_B) the differential covariance is ``Γ = [[C_AA, √η C_AB], [−√η C_BA, −η C_BB]]``
-  (``C = FᵀF/b``); its eigenvalue of largest magnitude is the batch's SPEC-diff. Its right and
-  left eigenvectors r, l come from a power method warm-started at the previous batch's vectors
-  (Γ lives in feature space, so they carry over); ``λ = lᵀ Γ r / lᵀ r`` with l, r held fixed has
-  exactly the gradient of Prop. 2, ``∂λ = lᵀ (∂Γ) r / lᵀ r``. The loss is |λ|.
+  (``C = FᵀF/b``); its eigenvalue of largest magnitude is the batch's SPEC-diff. Its right
+  eigenvector r comes from a power method warm-started at the previous batch's vector (Γ lives
+  in feature space, so it carries over); since ``Γ = J C`` with ``C ⪰ 0`` the joint covariance
+  and ``J = diag(I, −I)``, the left eigenvector is exactly ``l = C r``. The loss
+  ``|λ| = sqrt(rᵀΓᵀCΓr / rᵀCr)`` with r held fixed has the gradient of Prop. 2,
+  ``∂λ = lᵀ (∂Γ) r / lᵀ r``, at an eigenvector, and its denominator ``lᵀr = rᵀCr`` is
+  positive.
 * :func:`frobenius_loss`: ``‖Λ‖²_F = ‖C_AA‖² − 2η‖C_AB‖² + η²‖C_BB‖²`` (Remark 2), unbiased
   enough for stochastic optimisation and cheaper.
 
@@ -118,7 +121,6 @@ class SPECDiffLoss(torch.nn.Module):
             raise ValueError(f"eta: must be a finite number >= 0, got {eta!r}")
         self.eta, self.iters = float(eta), check_positive_int(iters, "iters")
         self.right = None
-        self.left = None
         self.eigenvalue = None
 
     def gamma(self, Fa: torch.Tensor, Fb: torch.Tensor) -> torch.Tensor:
@@ -129,27 +131,30 @@ class SPECDiffLoss(torch.nn.Module):
     def forward(self, Fa: torch.Tensor, Fb: torch.Tensor) -> torch.Tensor:
         """|λ| of the dominant eigenvalue of Γ, differentiable in ``Fa`` and ``Fb``."""
         G = self.gamma(Fa, Fb)
-        M = G.shape[0]
+        M, ma = G.shape[0], Fa.shape[1]
+        # Γ = J C with C = [[C_AA, √η C_AB], [√η C_BA, η C_BB]] ⪰ 0 and J = diag(I, −I)
+        C = torch.cat([G[:ma], -G[ma:]], 0)
         with torch.no_grad():
-            Gd = G.detach()
             gen = torch.Generator(device="cpu").manual_seed(0)
             r = self.right if self.right is not None and self.right.shape[0] == M else torch.randn(
                 M, generator=gen, dtype=G.dtype).to(G.device)
-            l_ = self.left if self.left is not None and self.left.shape[0] == M else r.clone()
+            Gd = G.detach()
             for _ in range(self.iters):
                 r = Gd @ r
                 r = r / r.norm().clamp_min(1e-30)
-                l_ = Gd.T @ l_
-                l_ = l_ / l_.norm().clamp_min(1e-30)
-            if (l_ @ r).abs() < 1e-12:  # orthogonal left/right estimates: restart the left one
-                l_ = r.clone()
-                for _ in range(self.iters):
-                    l_ = Gd.T @ l_
-                    l_ = l_ / l_.norm().clamp_min(1e-30)
-            self.right, self.left = r, l_
-        lam = (l_ @ (G @ r)) / (l_ @ r)
-        self.eigenvalue = float(lam.detach())
-        return lam.abs()
+            self.right = r
+        # The left eigenvector of Γ = J C for the right one r is exactly l = C r, so lᵀr = rᵀCr > 0
+        # and Prop. 2's λ = lᵀΓr / lᵀr never divides by ~0 (separately iterated left vectors could
+        # turn orthogonal to r when the top positive and negative eigenvalues have nearly equal
+        # magnitude, which minimising |λ| drives the batch toward: the estimate then blew up).
+        # The loss is |λ| = sqrt(‖Γr‖²_C / ‖r‖²_C): at an eigenvector its gradient with r fixed is
+        # Prop. 2's, and while r still mixes the ±λ eigenvectors it stays a weighted mean of λ².
+        Cr = C @ r
+        Gr = G @ r
+        den = r @ Cr
+        lam2 = (Gr @ (C @ Gr)) / den
+        self.eigenvalue = float(((Cr @ Gr) / den).detach())
+        return lam2.clamp_min(0).sqrt()
 
 
 @dataclass(frozen=True)
