@@ -57,7 +57,7 @@ readme: $(STAMP)
 
 # Rerun every experiment into docs/results (about an hour on 2 cores with an empty cache), then
 # regenerate the README's tables from the files.
-results: $(STAMP)
+results: $(STAMP) install-mpnet
 	$(VENV)/bin/repalign experiment run all --out-dir docs/results --force
 	$(VENV)/bin/repalign demo --out results/demo --force
 	cp results/demo/results.json docs/results/demo.json
