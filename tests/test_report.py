@@ -86,6 +86,22 @@ def test_every_result_type_renders_and_bad_files_are_skipped(results, tmp_path):
         build_report(results, out)
 
 
+def test_experiment_checkpoint_folders_are_left_out(results, tmp_path):
+    # bug: `repalign report docs/results` listed all 132 unit checkpoints of the resumable
+    # experiments (cka-vs-qap.parts/...) as "unknown result type"
+    from repalign.experiments._base import Units
+
+    units = Units(results / "sweep.json", {"a": 1}, log=lambda *_: None)
+    units.run(["u1", "u2"], lambda name: {"value": name})
+    assert (results / "sweep.parts" / "u1.json").is_file()
+    (results / "odd.parts").mkdir()  # a user's folder that merely ends in .parts is still read
+    (results / "odd.parts" / "x.json").write_text("{}")
+    r = build_report(results, tmp_path / "report.html")
+    names = [name for name, _ in r.skipped]
+    assert not any(n.startswith("sweep.parts") for n in names)
+    assert "odd.parts/x.json" in names and "broken.json" in names
+
+
 def test_report_cli_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for argv, expect in ((["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")], "empty"),

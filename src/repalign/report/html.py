@@ -397,13 +397,24 @@ figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{backgrou
 nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}"""
 
 
+def _in_checkpoint_folder(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in a resumable experiment's checkpoint folder (``NAME.parts/`` with
+    its ``settings.sha256`` stamp, written by ``repalign.experiments`` units): partial results,
+    not something to render or to list as skipped (a cka-vs-qap run leaves 75 of them)."""
+    for parent in path.relative_to(root).parents:
+        if parent.name.endswith(".parts") and (root / parent / "settings.sha256").is_file():
+            return True
+    return False
+
+
 def build_report(results_dir, out, *, force: bool = False, title: str | None = None) -> ReportResult:
     """Render every result in a folder into one self-contained HTML page (module docstring).
 
     Parameters
     ----------
     results_dir : path
-        Searched recursively.
+        Searched recursively (resumable experiments' ``NAME.parts/`` checkpoint folders are left
+        out).
     out : path
         The ``.html`` file; never replaced without ``force``.
     force : bool
@@ -418,7 +429,8 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         raise ValueError(f"{root}: no such results folder")
     out = check_extension(out, (".html", ".htm"), "report")
     check_writable(out, force)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() != out.resolve())
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() != out.resolve()
+                   and not _in_checkpoint_folder(p, root))
     if not files:
         raise ValueError(f"{root}: the results folder is empty; run an experiment or a command with --out first")
     ctx = {"images": 0, "embedded": set()}
