@@ -73,6 +73,7 @@ def one(n: int, kernel: str, rff: int | None, route: str):
 
 
 def child(n, kernel="cosine", rff=None, route="auto"):
+    files(n)  # built here, not in the child: writing them would count in the child's peak memory
     cmd = [sys.executable, __file__, "--one", str(n), "--kernel", kernel, "--route", route]
     if rff:
         cmd += ["--rff", str(rff)]
