@@ -5,7 +5,8 @@ Targets (issue 10), each against a baseline measured in the same run:
 1. optimal assignment per pair at S = 49, 196, 784, 3136 (C = 320, 112, 40, 24, the shapes of
    EfficientNet-Lite0's maps), every exact backend side by side (the paper's single-core
    figures: OR-Tools 4.3 ms / 70 ms / 1.5 s at S ≈ 256 / 1024 / 4096);
-2. Batch-Optimal(128) at S = 784: relative similarity ≥ 0.97 and ≥ 5× faster than the fastest exact backend;
+2. Batch-Optimal(128) at S = 784: relative similarity ≥ 0.97 and ≥ 5× faster than the fastest exact backend
+   (on these maps it reaches ~0.87; the certified auction, ``auction:0.01``, is shown beside it);
 3. the semantic RSM of 500 samples at S = 49, C = 1280 within 60 s on 2 cores and within 1.5×
    the time of its affinity products alone (the GEMMs a semantic RSM cannot avoid).
 
@@ -21,6 +22,7 @@ import numpy as np
 from _common import table
 
 SHAPES = {49: (320, 15), 196: (112, 10), 784: (40, 4), 3136: (24, 2)}
+APPROX = ("batch-optimal:128", "batch-optimal:512", "auction:0.01", "auction:0.001")
 
 
 def concept_sets(pairs: int):
@@ -47,7 +49,13 @@ def concept_sets(pairs: int):
 
 
 def backends_table(sets, pairs):
-    from repalign.assignment import approximate, available_backends, max_inner_batch, solve
+    from repalign.assignment import (
+        approximate,
+        available_backends,
+        max_inner_batch,
+        parse_matcher,
+        solve,
+    )
 
     rows = []
     quality = {}
@@ -68,11 +76,12 @@ def backends_table(sets, pairs):
         max_inner_batch(stack)
         rows.append([S, "lapjv batched (semantic_rsm's auto up to S = 256)", 1000 * (time.perf_counter() - t0) / n,
                      "-"])
-        for w in (128, 512):
+        approximate(Ms[0][:8, :8], norms[0][:8], norms[1][:8], "auction")  # compile outside the clock
+        for spec in APPROX:
+            name, k = parse_matcher(spec)
             t0 = time.perf_counter()
-            vals = [approximate(M, norms[2 * t], norms[2 * t + 1], "batch-optimal", w)[1]
-                    for t, M in enumerate(Ms[:n])]
-            quality[(S, w)] = (float(np.mean(np.array(vals) / opt[:n])), (time.perf_counter() - t0) / n)
+            vals = [approximate(M, norms[2 * t], norms[2 * t + 1], name, k)[1] for t, M in enumerate(Ms[:n])]
+            quality[(S, spec)] = (float(np.mean(np.array(vals) / opt[:n])), (time.perf_counter() - t0) / n)
     return rows, quality
 
 
@@ -107,14 +116,14 @@ def main():
     qrows = []
     for S in sets:
         opt_t = min(r[2] for r in rows if r[0] == S and "batched" not in r[1]) / 1000  # fastest exact
-        for w in (128, 512):
-            rel, t = quality[(S, w)]
-            note = ""
-            if S == 784 and w == 128:
-                note = f"target: >= 0.97 and >= 5x faster than the fastest exact ({opt_t / t:.1f}x)"
-            qrows.append([S, f"batch-optimal:{w}", rel, 1000 * t, note])
-    table("Batch-Optimal windows: relative similarity and ms per pair", ["S", "matcher", "relative similarity", "ms",
-                                                                         "note"], qrows)
+        for spec in APPROX:
+            rel, t = quality[(S, spec)]
+            note = f"{opt_t / t:.1f}x faster than the fastest exact"
+            if S == 784 and spec in ("batch-optimal:128", "auction:0.01"):
+                note += "; target >= 0.97 and >= 5x"
+            qrows.append([S, spec, rel, 1000 * t, note])
+    table("Approximations: relative similarity (mean over pairs of approximate / optimal) and ms per pair",
+          ["S", "matcher", "relative similarity", "ms", "note"], qrows)
     t_products, t_rsm, r = whole_rsm()
     table("Semantic RSM, 500 samples, S = 49, C = 1280, cosine kernel, 2 cores", ["run", "seconds", "note"], [
         ["affinity products of every pair (baseline: unavoidable GEMMs)", t_products, ""],

@@ -5,6 +5,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from repalign.assignment import approximate, available_backends, lapjv, max_inner_batch, solve
 from repalign.rsm import rsm_cka, semantic_rsm, semantic_vs_spatial, spatial_rsm
@@ -113,7 +115,7 @@ def test_semantic_bounds_and_diagonal():
     assert np.all(sem.inner >= spa.inner - 1e-10)  # the identity is a feasible permutation
     assert np.allclose(np.diag(sem.matrix), np.diag(spa.matrix))
     assert np.allclose(sem.matrix, sem.matrix.T)
-    for m in ("greedy", "topk-greedy:3", "batch-optimal:4", "none"):
+    for m in ("greedy", "topk-greedy:3", "batch-optimal:4", "auction:0.05", "none"):
         approx = semantic_rsm(x, kernel="inner", matcher=m)
         assert np.all(approx.inner <= sem.inner + 1e-10), m
     assert np.allclose(semantic_rsm(x, kernel="inner", matcher="none").inner, spa.inner)
@@ -134,6 +136,95 @@ def test_approximations_follow_their_definitions():
     assert M[np.arange(8), perm].sum() == pytest.approx(solve(M, maximize=True)[1])
     perm, _ = approximate(M, na, nb, "topk-greedy", 8)
     assert M[np.arange(8), perm].sum() == pytest.approx(solve(M, maximize=True)[1])
+
+
+def _auction_cases(n, kind, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n, n)),  # generic
+            rng.integers(0, 3, size=(n, n)).astype(float),  # many ties
+            np.outer(rng.normal(size=n), rng.normal(size=n)),  # rank one
+            np.full((n, n), 2.5),  # every permutation optimal
+            -np.abs(rng.normal(size=(n, n))) * 1e-6,  # negative optimum, tiny scale
+            rng.normal(size=(n, 3)) @ rng.normal(size=(3, n)) + 40.0][kind]  # low rank, large offset
+
+
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(1, 40), kind=st.integers(0, 5), seed=st.integers(0, 10_000),
+       tol=st.sampled_from([0.5, 0.1, 0.01, 1e-3, 1e-12]))
+def test_auction_certificate_brackets_the_optimum(n, kind, seed, tol):
+    from repalign.assignment import auction
+
+    M = _auction_cases(n, kind, seed)
+    r = auction(M, tol=tol)
+    opt = solve(M, maximize=True, backend="scipy")[1]
+    assert sorted(r.perm.tolist()) == list(range(n))
+    assert r.value == pytest.approx(M[np.arange(n), r.perm].sum(), abs=1e-12 * (1 + abs(opt)))
+    slack = 1e-9 * (1 + np.abs(M).max() * n)
+    assert r.value <= opt + slack and r.bound >= opt - slack  # value <= optimum <= bound
+    # stopped by the certificate, or by the smallest epsilon (then within 1e-7 of the range)
+    floor = 1e-7 * (M.max() - M.min())
+    assert r.bound - r.value <= max(tol * abs(r.bound), floor) + slack
+    assert r.value >= opt - max(tol * abs(r.bound), floor) - slack
+    assert r.to_dict()["gap"] == pytest.approx(r.gap)
+
+
+def test_auction_is_exact_on_small_integer_costs_and_near_optimal_on_real_like_maps():
+    from repalign.assignment import auction
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):  # integer costs: n ε < 1 at the last phase makes ε-optimal exactly optimal
+        M = rng.integers(-50, 50, size=(25, 25)).astype(float)
+        assert auction(M, tol=1e-12).value == solve(M, maximize=True)[1]
+    # centred low-channel maps like EfficientNet-Lite0's S = 784 layer (C = 40): the default
+    # certificate holds and the value is far closer than the 1% it promises
+    X = np.abs(rng.normal(size=(2, 300, 40))) ** 2
+    X -= X.mean(axis=0)
+    M = X[0] @ X[1].T
+    r = auction(M)
+    opt = solve(M, maximize=True)[1]
+    assert r.value >= 0.99 * opt and r.gap <= 0.01 and r.value <= opt
+
+
+def test_auction_batch_equals_one_by_one_and_is_what_semantic_rsm_uses():
+    from repalign.assignment import auction, auction_batch
+
+    rng = np.random.default_rng(13)
+    M = rng.normal(size=(7, 20, 20))
+    assert np.array_equal(auction_batch(M, 0.02), [auction(m, tol=0.02).value for m in M])
+    x = maps(n=9, c=5, h=4, w=5)
+    X = x.reshape(9, 5, 20).transpose(0, 2, 1)
+    r = semantic_rsm(x, kernel="inner", matcher="auction:0.02")
+    i, j = np.triu_indices(9, 1)
+    pairs = np.stack([X[a] @ X[b].T for a, b in zip(i, j, strict=True)])
+    assert np.allclose(r.inner[i, j], auction_batch(pairs, 0.02))
+    assert auction_batch(np.zeros((0, 3, 3))).shape == (0,)
+    with pytest.raises(ValueError, match="square"):
+        auction_batch(np.zeros((2, 3, 4)))
+
+
+def test_auction_cut_short_still_returns_a_permutation_and_a_valid_bound():
+    from repalign.assignment import _auction
+
+    rng = np.random.default_rng(12)
+    M = rng.normal(size=(30, 30))
+    perm, value, bound, phases, bids, complete = _auction(M, 1e-6, 5)  # 5 bids: the safety net
+    assert not complete and phases == 1 and bids == 5
+    assert sorted(perm.tolist()) == list(range(30))
+    assert value == pytest.approx(M[np.arange(30), perm].sum())
+    assert value <= solve(M, maximize=True)[1] <= bound
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: semantic_rsm(maps(n=5), matcher="auction:0"), "in \\(0, 1\\)"),
+    (lambda: semantic_rsm(maps(n=5), matcher="auction:1.5"), "in \\(0, 1\\)"),
+    (lambda: semantic_rsm(maps(n=5), matcher="auction:fast"), "must be a number"),
+    (lambda: __import__("repalign.assignment").assignment.auction(np.ones((2, 3))), "square"),
+    (lambda: __import__("repalign.assignment").assignment.auction(np.array([[1.0, np.nan], [0, 1]])), "NaN"),
+    (lambda: __import__("repalign.assignment").assignment.auction(np.eye(3), tol=0.0), "tol"),
+])
+def test_auction_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 def test_kernels_from_matched_inner_products():

@@ -30,23 +30,36 @@ maximises ``Σ ⟨xa_r, xb_π(r)⟩`` (wald2024 App. F):
 * ``batch-optimal:W``: both sides sorted by norm and cut into windows of W, each window pair
   matched optimally.
 
+And one that is not in the paper, because on our maps none of the three above is both close to
+the optimum and much faster than it (``benchmarks/bench_rsm.py``):
+
+* ``auction:TOL`` (:func:`auction`): Bertsekas' auction algorithm with ε-scaling, stopped as soon
+  as the duality gap certifies ``value ≥ (1 − TOL) · optimum`` (default TOL = 0.01). The
+  certificate is the dual bound ``Σ_i max_j (M_ij − p_j) + Σ_j p_j ≥ optimum``, valid for any
+  prices p, so the guarantee holds on every input, not only on average.
+
 References
 ----------
 Jonker & Volgenant, "A shortest augmenting path algorithm for dense and sparse linear
-assignment problems", Computing 38 (1987), doi:10.1007/BF02278710; wald2024 (arXiv:2410.23107).
+assignment problems", Computing 38 (1987), doi:10.1007/BF02278710; Bertsekas, "The auction
+algorithm: a distributed relaxation method for the assignment problem", Annals of Operations
+Research 14 (1988), doi:10.1007/BF02186476; wald2024 (arXiv:2410.23107).
 """
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
 
 __all__ = ["solve", "resolve_backend", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
-           "MATCHERS", "lapjv"]
+           "MATCHERS", "lapjv", "auction", "auction_batch", "AuctionResult"]
 
 BACKENDS = ("auto", "scipy", "lapjv", "lap", "ortools")
-MATCHERS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "none")
+MATCHERS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "auction", "none")
+AUCTION_TOL = 0.01  # ``auction`` without a tolerance
 _BIG = 1e300
 
 
@@ -354,11 +367,242 @@ def solve(cost, *, maximize: bool = False, backend: str = "auto") -> tuple[np.nd
     return cols, float(C[np.arange(len(cols)), cols].sum())
 
 
+# ------------------------------------------------------------------------------------ auction
+
+
+@njit(cache=True)
+def _dual_bound(M, p):
+    """``Σ_i max_j (M_ij − p_j) + Σ_j p_j``: an upper bound on the optimum for any prices p."""
+    n = M.shape[0]
+    total = 0.0
+    for i in range(n):
+        best = -np.inf
+        for j in range(n):
+            v = M[i, j] - p[j]
+            if v > best:
+                best = v
+        total += best
+    return total + p.sum()
+
+
+@njit(cache=True)
+def _auction(M, tol, max_bids):
+    """Forward auction with ε-scaling, maximising; see :func:`auction`.
+
+    Returns ``(perm, value, bound, phases, bids, complete)``. Every phase starts from the
+    previous phase's prices with nobody assigned and ends with a full assignment satisfying
+    ε-complementary slackness (value ≥ optimum − n ε). After each phase the dual bound of the
+    current prices is computed; the loop stops when ``bound − value ≤ tol · |bound|`` or when ε
+    has reached ``range · 1e-7 / n``. A phase that exceeds ``max_bids`` bids (a safety net; not
+    seen in practice) is cut short: its unassigned rows take their best free columns.
+    """
+    n = M.shape[0]
+    lo = M.min()
+    rng = M.max() - lo
+    perm = np.arange(n)
+    best_perm = perm.copy()
+    if n <= 1 or rng == 0.0:  # every permutation is optimal
+        v = 0.0
+        for i in range(n):
+            v += M[i, i]
+        return best_perm, v, v, 0, 0, True
+    p = np.zeros(n)
+    owner = np.empty(n, np.int64)
+    stack = np.empty(n, np.int64)
+    eps_min = rng * 1e-7 / n
+    eps = rng / 8.0
+    best_val = -np.inf
+    bound = np.inf
+    phases = 0
+    bids = 0
+    complete = True
+    while True:
+        phases += 1
+        owner[:] = -1
+        perm[:] = -1
+        for i in range(n):
+            stack[i] = n - 1 - i
+        top = n
+        phase_bids = 0
+        while top > 0 and phase_bids < max_bids:
+            top -= 1
+            i = stack[top]
+            v1 = -np.inf
+            v2 = -np.inf
+            j1 = -1
+            for j in range(n):
+                v = M[i, j] - p[j]
+                if v > v1:
+                    v2 = v1
+                    v1 = v
+                    j1 = j
+                elif v > v2:
+                    v2 = v
+            p[j1] += v1 - v2 + eps  # the bid: at least eps, so every phase ends
+            phase_bids += 1
+            o = owner[j1]
+            owner[j1] = i
+            perm[i] = j1
+            if o >= 0:
+                perm[o] = -1
+                stack[top] = o
+                top += 1
+        bids += phase_bids
+        if top > 0:  # cut short: finish greedily so that perm is a permutation
+            complete = False
+            for t in range(top):
+                i = stack[t]
+                bj = -1
+                bv = -np.inf
+                for j in range(n):
+                    if owner[j] < 0 and M[i, j] > bv:
+                        bv = M[i, j]
+                        bj = j
+                owner[bj] = i
+                perm[i] = bj
+        val = 0.0
+        for i in range(n):
+            val += M[i, perm[i]]
+        if val > best_val:
+            best_val = val
+            best_perm[:] = perm
+        b = _dual_bound(M, p)
+        if b < bound:
+            bound = b
+        if bound - best_val <= tol * abs(bound) or eps <= eps_min or not complete:
+            break
+        eps = max(eps / 5.0, eps_min)
+    return best_perm, best_val, bound, phases, bids, complete
+
+
+def _max_bids(n: int) -> int:
+    """Bids per phase before the safety net in :func:`_auction` cuts it short."""
+    return 50 * n * n + 10_000
+
+
+def _check_tol(tol) -> float:
+    tol = float(tol)
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol: expected a relative gap in (0, 1), e.g. 0.01, got {tol}")
+    return tol
+
+
+@dataclass(frozen=True)
+class AuctionResult:
+    """An assignment from :func:`auction` with its certificate.
+
+    Attributes
+    ----------
+    perm : ndarray of int, shape (n,)
+        Row i goes to column ``perm[i]``.
+    value : float
+        ``Σ_i M[i, perm[i]]``.
+    bound : float
+        Dual upper bound: ``value ≤ optimum ≤ bound``.
+    phases, bids : int
+        ε-scaling phases and bids made.
+    """
+
+    perm: np.ndarray
+    value: float
+    bound: float
+    phases: int
+    bids: int
+
+    @property
+    def gap(self) -> float:
+        """Certified relative gap ``(bound − value) / |bound|`` (0 when both are 0)."""
+        return float((self.bound - self.value) / abs(self.bound)) if self.bound else float(self.bound - self.value)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["perm"] = self.perm.tolist()
+        d["gap"] = self.gap
+        return d
+
+
+def auction(M, *, tol: float = AUCTION_TOL) -> AuctionResult:
+    """A near-optimal assignment maximising ``Σ_i M[i, perm[i]]``, with a certified gap.
+
+    Bertsekas' forward auction (Gauss–Seidel bids) with ε-scaling: ε starts at range(M)/8 and is
+    divided by 5 per phase, prices carried over. After each phase the dual bound
+    ``Σ_i max_j (M_ij − p_j) + Σ_j p_j`` (an upper bound on the optimum for any prices, by LP
+    duality) is compared with the assignment's value; the solver stops once
+    ``bound − value ≤ tol · |bound|``, so ``value ≥ (1 − tol) · optimum`` whenever the
+    optimum is positive. ε stops shrinking at ``range · 1e-7 / n``: the value is then within
+    ``1e-7 · range`` of the optimum (ε-complementary slackness), whatever ``tol``.
+
+    On EfficientNet-Lite0 maps at S = 784 (``benchmarks/bench_rsm.py``) the default tol = 0.01
+    reached 99.9 % of the optimum about 9x faster than scipy's exact solver, where the paper's
+    Batch-Optimal(128) reached 87-91 %.
+
+    Parameters
+    ----------
+    M : array, shape (n, n)
+        Finite affinities (float64).
+    tol : float
+        Certified relative gap to stop at, in (0, 1). Default 0.01.
+
+    Returns
+    -------
+    AuctionResult
+
+    References
+    ----------
+    Bertsekas, Annals of Operations Research 14 (1988), doi:10.1007/BF02186476 (the auction,
+    ε-complementary slackness and ε-scaling); the bound is the assignment LP's dual objective
+    at ``u_i = max_j (M_ij − p_j)``.
+    """
+    A = np.asarray(M, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"M: expected a square (n, n) matrix, got shape {A.shape}")
+    if not np.isfinite(A).all():
+        raise ValueError("M: contains NaN/inf; remove or impute those entries first")
+    tol = _check_tol(tol)
+    n = A.shape[0]
+    if n == 0:
+        return AuctionResult(np.zeros(0, np.int64), 0.0, 0.0, 0, 0)
+    perm, value, bound, phases, bids, _ = _auction(np.ascontiguousarray(A), tol, _max_bids(n))
+    return AuctionResult(np.asarray(perm, dtype=np.int64), float(value), float(bound), int(phases), int(bids))
+
+
+@njit(cache=True, parallel=True)
+def _auction_batch(M, tol, max_bids, out):
+    for b in prange(M.shape[0]):
+        out[b] = _auction(M[b], tol, max_bids)[1]
+
+
+def auction_batch(M: np.ndarray, tol: float = AUCTION_TOL) -> np.ndarray:
+    """:func:`auction` values of a stack of square affinity matrices, in one compiled parallel loop.
+
+    Parameters
+    ----------
+    M : ndarray, shape (k, S, S)
+        Finite affinities.
+    tol : float
+        Certified relative gap, in (0, 1).
+
+    Returns
+    -------
+    ndarray, shape (k,)
+        ``Σ_r M[b, r, perm_b[r]]``, each within ``tol`` of its optimum (see :func:`auction`).
+    """
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    if M.ndim != 3 or M.shape[1] != M.shape[2]:
+        raise ValueError(f"M: expected a stack of square matrices (k, S, S), got shape {M.shape}")
+    tol = _check_tol(tol)
+    out = np.zeros(M.shape[0])
+    if M.shape[0] and M.shape[1]:
+        _auction_batch(M, tol, _max_bids(M.shape[1]), out)
+    return out
+
+
 # ------------------------------------------------------------------------------ approximations
 
 
-def parse_matcher(spec: str) -> tuple[str, int | None]:
-    """``"optimal"``, ``"greedy"``, ``"none"``, ``"topk-greedy:K"`` or ``"batch-optimal:W"``.
+def parse_matcher(spec: str) -> tuple[str, int | float | None]:
+    """``"optimal"``, ``"greedy"``, ``"none"``, ``"topk-greedy:K"``, ``"batch-optimal:W"`` or
+    ``"auction[:TOL]"``.
 
     Parameters
     ----------
@@ -367,12 +611,23 @@ def parse_matcher(spec: str) -> tuple[str, int | None]:
     Returns
     -------
     name : str
-    k : int or None
-        K or W.
+    k : int, float or None
+        K or W (int); TOL for ``auction`` (float, default 0.01).
     """
     name, _, arg = str(spec).partition(":")
     if name not in MATCHERS:
-        raise ValueError(f"matcher: unknown {spec!r}; use optimal, greedy, none, topk-greedy:K or batch-optimal:W")
+        raise ValueError(f"matcher: unknown {spec!r}; use optimal, greedy, none, topk-greedy:K, batch-optimal:W "
+                         "or auction:TOL")
+    if name == "auction":
+        if not arg:
+            return name, AUCTION_TOL
+        try:
+            tol = float(arg)
+        except ValueError:
+            raise ValueError(f"matcher: auction tolerance must be a number, got {arg!r}") from None
+        if not 0.0 < tol < 1.0:
+            raise ValueError(f"matcher: auction tolerance must be in (0, 1), e.g. auction:0.01, got {arg}")
+        return name, tol
     if name in ("topk-greedy", "batch-optimal"):
         if not arg:
             raise ValueError(f"matcher: {name} needs a size, e.g. {name}:128")
@@ -413,9 +668,9 @@ def approximate(M: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, matcher
         ``M[r, s] = ⟨xa_r, xb_s⟩``.
     norms_a, norms_b : ndarray, shape (S,)
         Norms of the vectors of each side (the order of the approximations).
-    matcher : {"optimal", "greedy", "topk-greedy", "batch-optimal", "none"}
-    k : int, optional
-        K (top-k) or W (window).
+    matcher : {"optimal", "greedy", "topk-greedy", "batch-optimal", "auction", "none"}
+    k : int or float, optional
+        K (top-k), W (window) or the auction's tolerance (default 0.01).
     backend : str
         Exact solver for the optimal parts.
 
@@ -434,6 +689,8 @@ def approximate(M: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, matcher
         perm = np.arange(S)
     elif matcher == "optimal":
         perm = solve(M, maximize=True, backend=backend)[0]
+    elif matcher == "auction":
+        perm = auction(M, tol=AUCTION_TOL if k is None else k).perm
     else:
         oa = np.argsort(-norms_a, kind="stable")
         ob = np.argsort(-norms_b, kind="stable")

@@ -1005,7 +1005,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--invariance", choices=("none", "permutation"), default="permutation",
                    help="permutation: semantic RSM (default); none: spatio-semantic")
     s.add_argument("--matcher", default="optimal",
-                   help="optimal (default), greedy, topk-greedy:K or batch-optimal:W")
+                   help="optimal (default), greedy, topk-greedy:K, batch-optimal:W or auction:TOL (certified "
+                        "within TOL of the optimum, e.g. auction:0.01)")
     s.add_argument("--backend", choices=("auto", "lapjv", "scipy", "lap", "ortools"), default="auto",
                    help="exact assignment solver (default auto: by size, see repalign.assignment)")
     s.add_argument("--layout", choices=("NCHW", "NHWC", "NTD"), default="NCHW", help="axis order (default NCHW)")

@@ -51,6 +51,7 @@ from .._validate import check_positive_int
 from ..assignment import (
     BACKENDS,
     approximate,
+    auction_batch,
     max_inner_batch,
     parse_matcher,
     resolve_backend,
@@ -119,8 +120,8 @@ class RSMResult:
     kernel : str
     invariance : {"none", "permutation"}
     matcher : str
-        ``optimal``, ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (``none`` for
-        spatio-semantic RSMs).
+        ``optimal``, ``greedy``, ``topk-greedy:K``, ``batch-optimal:W``, ``auction:TOL``
+        (``none`` for spatio-semantic RSMs).
     backend : str
     sigma : float or None
         The RBF bandwidth.
@@ -203,6 +204,8 @@ def _pairs_values(M, na_rows, nb_rows, name, k, backend):
     """Matched inner products of a list of affinity matrices (k, S, S)."""
     if name == "optimal" and resolve_backend(backend, M.shape[-1]) == "lapjv":
         return max_inner_batch(M)
+    if name == "auction":
+        return auction_batch(M, k)
     out = np.empty(len(M))
     for t in range(len(M)):
         if name == "optimal":
@@ -387,7 +390,9 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     kernel : {"inner", "cosine", "rbf"}
         Module docstring.
     matcher : str
-        ``optimal`` (exact), ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (wald2024 App. F).
+        ``optimal`` (exact), ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (wald2024 App. F),
+        or ``auction:TOL`` (not in the paper: every matched inner product certified within a
+        relative TOL of its optimum, e.g. ``auction:0.01``; :func:`repalign.assignment.auction`).
     backend : {"auto", "lapjv", "scipy", "lap", "ortools"}
         Exact assignment solver (:mod:`repalign.assignment`). ``auto`` (default) picks by S
         from ``benchmarks/bench_rsm.py``: ``lapjv`` up to S = 256 (a block's assignments in one
