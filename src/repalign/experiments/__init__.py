@@ -71,7 +71,7 @@ EXPERIMENTS = {
     "rsm-translation": "overlapping crops: semantic vs spatio-semantic RSMs per depth, ROC-AUC (wald2024 §4.1)",
     "rsm-retrieval": "CIFAR-10 retrieval with semantic vs spatio-semantic RSMs per kernel (wald2024 §4.2)",
     "rsm-output": "JSD of ImageNet predictions vs representational similarity, with/without PI (wald2024 Table 1)",
-    "rsm-approx": "Greedy / TopK-Greedy / Batch-Optimal quality and time at S = 49..3136 (wald2024 Table 5)",
+    "rsm-approx": "Greedy / TopK-Greedy / Batch-Optimal / auction quality and time at S = 49..3136 (wald2024 Table 5)",
     "layers-effnet": "layer-wise CKA maps: EfficientNet-Lite0 vs itself and vs Lite2 on CIFAR-10",
     "layers-text": "layer-wise CKA maps: MiniLM vs MPNet (if installed) on XTD-10 English captions",
 }
