@@ -331,8 +331,12 @@ def test_rsm_cli(tmp_path, capsys):
     assert main(["rsm", f"{tmp_path / 'two.npz'}:b", "--other", f"{tmp_path / 'two.npz'}:a", "--json",
                  "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["shape"] == [4, 12]
+    assert main(["rsm", str(tmp_path / "m.npy"), "--kernel", "inner", "--matcher", "auction:0.001", "--json",
+                 "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["matcher"] == "auction:0.001"
     cases = [
         (["--matcher", "batch-optimal:0"], "--matcher"),
+        (["--matcher", "auction:2"], "auction tolerance must be in (0, 1)"),
         (["--backend", "hungarian"], "invalid choice"),
         (["--other", str(tmp_path / "two.npz") + ":zz"], "no array named 'zz'"),
         (["--layout", "NTD"], "3-D"),
