@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy.optimize import quadratic_assignment
+from scipy.optimize import linear_sum_assignment, quadratic_assignment
 
 from repalign.qap import faq, seeded_qap
 from repalign.qap.faq import qap_objective
@@ -104,6 +104,26 @@ def test_threads_and_float32_do_not_change_the_answer():
         seeded_qap(A, B, seeds, precision="float16")
     with pytest.raises(ValueError, match="n_jobs"):
         seeded_qap(A, B, seeds, n_jobs=0)
+
+
+def test_lapjv_directions_give_scipys_iterates_where_the_assignment_is_unique():
+    from repalign.qap.faq import _lapjv_lsa, faq_lap
+
+    A, B, seeds = _instance(2)
+    runs = {lap: seeded_qap(A, B, seeds, restarts=5, tol=1e-5, max_iter=100, seed=7, lap=lap, n_jobs=n_jobs)
+            for lap, n_jobs in (("scipy", 1), ("lapjv", 1), ("lapjv", 2))}
+    ref = runs["scipy"]
+    for r in runs.values():  # float gradients: unique optima, so the same Frank-Wolfe path
+        assert np.array_equal(r.permutation, ref.permutation) and r.iterations == ref.iterations
+    assert faq_lap("auto", "float32") is _lapjv_lsa and faq_lap("auto", "float64") is not _lapjv_lsa
+    rng = np.random.default_rng(3)
+    for maximize in (True, False):
+        G = rng.normal(size=(40, 40))
+        r, c = _lapjv_lsa(G, maximize=maximize)
+        rs, cs = linear_sum_assignment(G, maximize=maximize)
+        assert np.array_equal(r, rs) and np.array_equal(c, cs)
+    with pytest.raises(ValueError, match="lap: expected one of auto, scipy, lapjv"):
+        seeded_qap(A, B, seeds, lap="hungarian")
 
 
 def test_linear_term_in_the_seeded_problem():
