@@ -397,8 +397,7 @@ def _auction(M, tol, max_bids):
     seen in practice) is cut short: its unassigned rows take their best free columns.
     """
     n = M.shape[0]
-    lo = M.min()
-    rng = M.max() - lo
+    rng = M.max() - M.min()
     perm = np.arange(n)
     best_perm = perm.copy()
     if n <= 1 or rng == 0.0:  # every permutation is optimal
@@ -480,11 +479,15 @@ def _max_bids(n: int) -> int:
     return 50 * n * n + 10_000
 
 
-def _check_tol(tol) -> float:
-    tol = float(tol)
-    if not 0.0 < tol < 1.0:
-        raise ValueError(f"tol: expected a relative gap in (0, 1), e.g. 0.01, got {tol}")
-    return tol
+def _check_tol(tol, what: str = "tol") -> float:
+    """The auction's relative gap as a float in (0, 1); ``what`` names it in the error."""
+    try:
+        value = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {tol!r}") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{what} must be in (0, 1), e.g. 0.01, got {tol}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -620,15 +623,7 @@ def parse_matcher(spec: str) -> tuple[str, int | float | None]:
         raise ValueError(f"matcher: unknown {spec!r}; use optimal, greedy, none, topk-greedy:K, batch-optimal:W "
                          "or auction:TOL")
     if name == "auction":
-        if not arg:
-            return name, AUCTION_TOL
-        try:
-            tol = float(arg)
-        except ValueError:
-            raise ValueError(f"matcher: auction tolerance must be a number, got {arg!r}") from None
-        if not 0.0 < tol < 1.0:
-            raise ValueError(f"matcher: auction tolerance must be in (0, 1), e.g. auction:0.01, got {arg}")
-        return name, tol
+        return name, _check_tol(arg, "matcher: auction tolerance") if arg else AUCTION_TOL
     if name in ("topk-greedy", "batch-optimal"):
         if not arg:
             raise ValueError(f"matcher: {name} needs a size, e.g. {name}:128")

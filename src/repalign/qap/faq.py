@@ -34,7 +34,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from .._validate import check_positive_int, renamed_kwargs
-from ..assignment import lapjv
+from ..assignment import solve
 from . import _jit
 from .problem import QAPProblem, QAPResult, make_result
 
@@ -65,8 +65,8 @@ FAQ_LAPS = ("auto", "scipy", "lapjv")
 
 def _lapjv_lsa(cost, maximize=False):
     """repalign's compiled Jonker–Volgenant with ``linear_sum_assignment``'s signature."""
-    cols = lapjv(np.ascontiguousarray(-cost if maximize else cost, dtype=np.float64))[0]
-    return np.arange(len(cols)), np.asarray(cols, dtype=np.int64)
+    cols = solve(cost, maximize=maximize, backend="lapjv")[0]
+    return np.arange(len(cols)), cols
 
 
 def faq_lap(lap: str, precision: str):
@@ -301,12 +301,12 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
     n_jobs = check_positive_int(n_jobs, "n_jobs")
     if not isinstance(problem, QAPProblem):
         raise ValueError(f"problem: expected a QAPProblem, got {type(problem).__name__}")
+    lap_fn = faq_lap(lap, precision)
     t0 = time.perf_counter()
     sub, _, _ = problem.split_anchors()
     if sub is None or sub.n == 1:  # nothing left to choose
         perm = problem.expand(np.zeros(0 if sub is None else 1, dtype=np.int64))
         return make_result(problem, perm, seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
-    lap_fn = faq_lap(lap, precision)
     engine = FAQEngine(sub, precision=precision)  # shared by every restart
     init = _init_matrix(problem, init)
     first = init if init is not None else ("barycenter" if restarts == 1 else "randomized")
