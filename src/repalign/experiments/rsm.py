@@ -237,7 +237,7 @@ class RSMApproxResult(TableResult):
             for r in self.rows:
                 m = r["methods"][name]
                 cells.append("-" if not np.isfinite(m["relative"]) else
-                             f"{100 * m['relative']:.1f} % / {1000 * m['seconds']:.2f}")
+                             f"{100 * m['relative']:.2f} % / {1000 * m['seconds']:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append(f"\nRelative similarity = total matched inner product / total optimal one over "
                      f"{self.settings['pairs']} pairs of real EfficientNet-Lite0 maps (CIFAR-10 crops) per S; "
