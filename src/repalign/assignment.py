@@ -63,6 +63,24 @@ AUCTION_TOL = 0.01  # ``auction`` without a tolerance
 _BIG = 1e300
 
 
+def _square(M, name: str) -> np.ndarray:
+    """``M`` as a finite square float64 matrix, or a ValueError naming ``name``."""
+    A = np.asarray(M, dtype=np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {A.shape}")
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name}: contains NaN/inf; remove or impute those entries first")
+    return A
+
+
+def _square_stack(M) -> np.ndarray:
+    """``M`` as a C-contiguous float64 stack of square matrices (k, S, S)."""
+    M = np.ascontiguousarray(M, dtype=np.float64)
+    if M.ndim != 3 or M.shape[1] != M.shape[2]:
+        raise ValueError(f"M: expected a stack of square matrices (k, S, S), got shape {M.shape}")
+    return M
+
+
 @njit(cache=True)
 def lapjv(C):
     """Jonker–Volgenant on a square float cost matrix, minimising. Returns ``(rowsol, value)``."""
@@ -245,9 +263,7 @@ def max_inner_batch(M: np.ndarray) -> np.ndarray:
     ndarray, shape (k,)
         ``max_π Σ_r M[b, r, π(r)]`` (own Jonker–Volgenant, one compiled parallel loop).
     """
-    M = np.ascontiguousarray(M, dtype=np.float64)
-    if M.ndim != 3 or M.shape[1] != M.shape[2]:
-        raise ValueError(f"M: expected a stack of square matrices (k, S, S), got shape {M.shape}")
+    M = _square_stack(M)
     out = np.empty(M.shape[0])
     if M.shape[0]:
         _max_inner_batch(M, out)
@@ -338,11 +354,7 @@ def solve(cost, *, maximize: bool = False, backend: str = "auto") -> tuple[np.nd
     value : float
         ``Σ_i cost[i, cols[i]]`` in float64.
     """
-    C = np.asarray(cost, dtype=np.float64)
-    if C.ndim != 2 or C.shape[0] != C.shape[1]:
-        raise ValueError(f"cost: expected a square (n, n) matrix, got shape {C.shape}")
-    if not np.isfinite(C).all():
-        raise ValueError("cost: contains NaN/inf")
+    C = _square(cost, "cost")
     backend = resolve_backend(backend, C.shape[0])
     if C.shape[0] == 0:
         return np.zeros(0, np.int64), 0.0
@@ -557,11 +569,7 @@ def auction(M, *, tol: float = AUCTION_TOL) -> AuctionResult:
     ε-complementary slackness and ε-scaling); the bound is the assignment LP's dual objective
     at ``u_i = max_j (M_ij − p_j)``.
     """
-    A = np.asarray(M, dtype=np.float64)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"M: expected a square (n, n) matrix, got shape {A.shape}")
-    if not np.isfinite(A).all():
-        raise ValueError("M: contains NaN/inf; remove or impute those entries first")
+    A = _square(M, "M")
     tol = _check_tol(tol)
     n = A.shape[0]
     if n == 0:
@@ -591,9 +599,7 @@ def auction_batch(M: np.ndarray, tol: float = AUCTION_TOL) -> np.ndarray:
     ndarray, shape (k,)
         ``Σ_r M[b, r, perm_b[r]]``, each within ``tol`` of its optimum (see :func:`auction`).
     """
-    M = np.ascontiguousarray(M, dtype=np.float64)
-    if M.ndim != 3 or M.shape[1] != M.shape[2]:
-        raise ValueError(f"M: expected a stack of square matrices (k, S, S), got shape {M.shape}")
+    M = _square_stack(M)
     tol = _check_tol(tol)
     out = np.zeros(M.shape[0])
     if M.shape[0] and M.shape[1]:
