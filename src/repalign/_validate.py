@@ -17,6 +17,7 @@ __all__ = [
     "check_positive_int",
     "check_fraction",
     "check_no_zero_variance",
+    "check_square_matrix",
 ]
 
 
@@ -143,6 +144,40 @@ def check_positive_int(value, name: str, *, minimum: int = 1, maximum: int | Non
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}: must be <= {maximum}, got {value}")
     return value
+
+
+def check_square_matrix(M, name: str, *, n: int | None = None, kind: str = "matrix",
+                        allow_empty: bool = True) -> np.ndarray:
+    """``M`` as a C-contiguous float64 square matrix, or a ValueError naming ``name``.
+
+    Parameters
+    ----------
+    M : array-like, shape (n, n)
+    name : str
+        The argument's name in messages.
+    n : int, optional
+        Required size (e.g. "like A").
+    kind : str
+        What the matrix is, for the message ("matrix", "RSM").
+    allow_empty : bool
+        Accept a 0 x 0 matrix.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+    """
+    try:
+        A = np.asarray(M, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a numeric {kind}") from None
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or (not allow_empty and A.shape[0] == 0):
+        raise ValueError(f"{name}: expected a {'' if allow_empty else 'non-empty '}square (n, n) {kind}, "
+                         f"got shape {A.shape}")
+    if n is not None and A.shape[0] != n:
+        raise ValueError(f"{name}: expected shape ({n}, {n}) like A, got {A.shape}; both matrices need the same n")
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name}: contains NaN or inf; clean or impute it first")
+    return np.ascontiguousarray(A)
 
 
 def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0) -> float:

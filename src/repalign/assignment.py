@@ -54,6 +54,8 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
 
+from ._validate import check_square_matrix
+
 __all__ = ["solve", "resolve_backend", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
            "MATCHERS", "lapjv", "auction", "auction_batch", "AuctionResult"]
 
@@ -61,16 +63,6 @@ BACKENDS = ("auto", "scipy", "lapjv", "lap", "ortools")
 MATCHERS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "auction", "none")
 AUCTION_TOL = 0.01  # ``auction`` without a tolerance
 _BIG = 1e300
-
-
-def _square(M, name: str) -> np.ndarray:
-    """``M`` as a finite square float64 matrix, or a ValueError naming ``name``."""
-    A = np.asarray(M, dtype=np.float64)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {A.shape}")
-    if not np.isfinite(A).all():
-        raise ValueError(f"{name}: contains NaN/inf; remove or impute those entries first")
-    return A
 
 
 def _square_stack(M) -> np.ndarray:
@@ -354,7 +346,7 @@ def solve(cost, *, maximize: bool = False, backend: str = "auto") -> tuple[np.nd
     value : float
         ``Σ_i cost[i, cols[i]]`` in float64.
     """
-    C = _square(cost, "cost")
+    C = check_square_matrix(cost, "cost")
     backend = resolve_backend(backend, C.shape[0])
     if C.shape[0] == 0:
         return np.zeros(0, np.int64), 0.0
@@ -569,7 +561,7 @@ def auction(M, *, tol: float = AUCTION_TOL) -> AuctionResult:
     ε-complementary slackness and ε-scaling); the bound is the assignment LP's dual objective
     at ``u_i = max_j (M_ij − p_j)``.
     """
-    A = _square(M, "M")
+    A = check_square_matrix(M, "M")
     tol = _check_tol(tol)
     n = A.shape[0]
     if n == 0:

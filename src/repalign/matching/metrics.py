@@ -5,16 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .._validate import check_square_matrix
+
 __all__ = ["matching_accuracy", "retrieval_metrics", "assign", "confusion"]
-
-
-def _square(scores, name="scores"):
-    S = np.asarray(scores, dtype=float)
-    if S.ndim != 2 or S.shape[0] != S.shape[1] or S.shape[0] == 0:
-        raise ValueError(f"{name}: expected a non-empty square (N', N') matrix, got shape {S.shape}")
-    if not np.isfinite(S).all():
-        raise ValueError(f"{name}: contains NaN/inf")
-    return S
 
 
 def assign(scores) -> np.ndarray:
@@ -29,7 +22,7 @@ def assign(scores) -> np.ndarray:
     ndarray, shape (N',)
         ``cols[i]`` is the partner of row i.
     """
-    _, cols = linear_sum_assignment(_square(scores), maximize=True)
+    _, cols = linear_sum_assignment(check_square_matrix(scores, "scores", allow_empty=False), maximize=True)
     return cols
 
 
@@ -69,7 +62,7 @@ def retrieval_metrics(scores, ks=(1, 5, 10)) -> dict:
         ``a2b_top{k}`` (rows→columns, e.g. image→text), ``b2a_top{k}`` and the mean ranks. Ties
         count against the truth.
     """
-    S = _square(scores)
+    S = check_square_matrix(scores, "scores", allow_empty=False)
     out = {}
     for tag, M in (("a2b", S), ("b2a", S.T)):
         true = np.diag(M)

@@ -27,21 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import check_square_matrix
+
 __all__ = ["QAPProblem", "QAPResult", "check_permutation", "check_anchors", "make_result", "is_integral"]
-
-
-def _square(M, name, n=None):
-    try:
-        M = np.asarray(M, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a numeric matrix") from None
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name}: expected a square (n, n) matrix, got shape {M.shape}")
-    if n is not None and M.shape[0] != n:
-        raise ValueError(f"{name}: expected shape ({n}, {n}) like A, got {M.shape}; both matrices need the same n")
-    if not np.isfinite(M).all():
-        raise ValueError(f"{name}: contains NaN or inf; clean or impute it first")
-    return np.ascontiguousarray(M)
 
 
 def check_permutation(perm, n: int, name: str = "permutation") -> np.ndarray:
@@ -124,11 +112,11 @@ class QAPProblem:
     anchors: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        A = _square(self.A, "A")
+        A = check_square_matrix(self.A, "A")
         object.__setattr__(self, "A", A)
-        object.__setattr__(self, "B", _square(self.B, "B", A.shape[0]))
+        object.__setattr__(self, "B", check_square_matrix(self.B, "B", n=A.shape[0]))
         if self.linear is not None:
-            object.__setattr__(self, "linear", _square(self.linear, "linear", A.shape[0]))
+            object.__setattr__(self, "linear", check_square_matrix(self.linear, "linear", n=A.shape[0]))
         if not np.isfinite(self.constant):
             raise ValueError("constant: must be finite")
         if A.shape[0] < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_square_matrix
 from ..measures.cka import cka_from_grams
 from .core import semantic_rsm, spatial_rsm
 
@@ -19,13 +20,7 @@ __all__ = ["rsm_cka", "semantic_vs_spatial"]
 
 
 def _matrix(K, name):
-    M = getattr(K, "matrix", K)
-    M = np.asarray(M, dtype=np.float64)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name}: expected a square RSM (n, n), got shape {M.shape}")
-    if not np.isfinite(M).all():
-        raise ValueError(f"{name}: contains NaN/inf")
-    return M
+    return check_square_matrix(getattr(K, "matrix", K), name, kind="RSM")
 
 
 def rsm_cka(K, L, *, debiased: bool = False, batch_size: int | None = None) -> float:
