@@ -6,7 +6,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before anything imports t
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import atexit  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+#: every table this benchmark printed; written to benchmarks/results/<script>.json at exit
+TABLES: list = []
+RESULTS_DIR = Path(__file__).parent / "results"
 
 
 def timeit(fn, repeat: int = 1):
@@ -28,7 +38,32 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def _write_tables() -> None:
+    if not TABLES:
+        return
+    try:
+        from repalign import __version__
+    except ImportError:  # run without the package installed
+        __version__ = "unknown"
+    script = Path(sys.argv[0]).stem
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = {"benchmark": script, "argv": sys.argv[1:], "repalign_version": __version__,
+           "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                       "python": platform.python_version()},
+           "tables": TABLES}
+    tmp = RESULTS_DIR / f".{script}.json.tmp"
+    tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(RESULTS_DIR / f"{script}.json")
+
+
+atexit.register(_write_tables)
+
+
 def table(title: str, header, rows) -> None:
+    """Print a Markdown table and record it for benchmarks/results/<script>.json."""
+    TABLES.append({"title": title, "header": [str(h) for h in header],
+                   "rows": [[c if isinstance(c, (str, int, float)) or c is None else str(c) for c in r] for r in rows]})
     rows = [[c if isinstance(c, str) else (f"{c:.4g}" if isinstance(c, float) else str(c)) for c in r] for r in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"\n## {title}\n")

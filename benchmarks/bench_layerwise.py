@@ -34,7 +34,7 @@ def items(n):
 
 def one(n: int):
     import repalign as ra
-    from repalign.layerwise import layerwise
+    from repalign._layerwise import layerwise
 
     imgs, source = items(n)
     enc = ra.get_encoder("efficientnet-lite0")

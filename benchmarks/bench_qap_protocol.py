@@ -62,7 +62,7 @@ def main(argv=None):
 
     from repalign.matching import QAPMatcher, normalized_kernel
     from repalign.qap import faq, seeded_qap
-    from repalign.qap.faq import doubly_stochastic
+    from repalign.qap.frank_wolfe import doubly_stochastic
 
     M, Nq = 320, 500
     Zs, Hs, label = instance()

@@ -60,7 +60,7 @@ def files(n: int):
 
 def one(n: int, kernel: str, rff: int | None, route: str):
     """Child process: one SPEC run, printed as JSON."""
-    from repalign.spec import spec
+    from repalign.spectral import spec
 
     fa, fb = files(n)
     base = peak_rss_mb()
@@ -94,7 +94,7 @@ def main(argv=None):
     if args.one:
         one(args.one, args.kernel, args.rff, args.route)
         return 0
-    from repalign.spec import spec
+    from repalign.spectral import spec
 
     # baseline: the direct route at n = 4,000 against the cholesky route on the same rows
     A, B = pool()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_matching.py", "bench_qap_protocol.py", "bench_qap_solvers.py", "bench_resampling.py",
+BENCHES = ["bench_cli.py", "bench_matching.py", "bench_qap_protocol.py", "bench_qap_solvers.py", "bench_resampling.py",
            "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py", "bench_spec.py", "bench_rsm.py", "bench_dask.py",
            "bench_layerwise.py"]
 # bench_qap_solvers at the 60 s per QAPLIB instance takes ~80 min; `make bench` uses 10 s

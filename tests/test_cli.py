@@ -279,7 +279,7 @@ def test_plot_format_follows_the_extension(capsys, pair_files, tmp_path):
 def test_disk_full_and_memory_errors_are_one_line(capsys, pair_files, monkeypatch, tmp_path):
     import errno
 
-    import repalign.measures as measures
+    import repalign.cli.similarity as similarity
 
     a, b = pair_files
 
@@ -295,7 +295,7 @@ def test_disk_full_and_memory_errors_are_one_line(capsys, pair_files, monkeypatc
     def oom(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(measures, "evaluate", oom)
+    monkeypatch.setattr(similarity, "evaluate", oom)
     code, _, err = run(capsys, "similarity", a, b)
     one_line_error(code, err, "out of memory")
 
@@ -312,19 +312,22 @@ def test_messages_name_files_and_options(capsys, pair_files, tmp_path):
     code, _, err = run(capsys, "similarity", tmp_path / "few.npy", tmp_path / "few.npy", "--measure", "mutual-knn",
                        "--k", "3", "--json")
     assert code == 0 and json.loads(_)["measures"]["mutual-knn"]["params"]["k"] == 3
-    from repalign.cli import _friendly, _pair_names
+    from repalign.cli.entry import friendly as _friendly
+    from repalign.cli.entry import pair_names as _pair_names
 
     msg = _friendly("Zb and Hb: have mismatched sample counts; n_permutations too", _pair_names("a.npy", "b.npy"))
     assert msg.startswith("a.npy (base rows) and b.npy (base rows): ") and "--permutations" in msg
 
 
-def test_warnings_are_one_line(capsys, pair_files):
-    a, b = pair_files
-    code, out, err = run(capsys, "shuffle-curve", a, b, "--measure", "cka-linear", "--fractions", "0", "1",
-                         "--seeds", "2", "--json", "--quiet")
-    assert code == 0 and json.loads(out)["n_repeats"] == 2
+def test_warnings_are_one_line(capsys, tmp_path):
+    from repalign.qap import write_solution
+
+    f, opt = _qap_file(tmp_path)
+    write_solution(tmp_path / "tiny7.sln", opt.permutation, opt.objective + 5, force=True)  # a wrong stated value
+    code, out, err = run(capsys, "qap", f, "--solver", "brute-force", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["reference"]["permutation_convention"] == "unverified"
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("repalign: warning:") and "--repeats" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("repalign: warning:") and "states objective" in lines[0]
 
 
 def test_failed_cache_write_warns_and_the_command_goes_on(capsys, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment, quadratic_assignment
 
 from repalign.qap import faq, seeded_qap
-from repalign.qap.faq import qap_objective
+from repalign.qap.frank_wolfe import qap_objective
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
@@ -107,7 +107,7 @@ def test_threads_and_float32_do_not_change_the_answer():
 
 
 def test_lapjv_directions_give_scipys_iterates_where_the_assignment_is_unique():
-    from repalign.qap.faq import _lapjv_lsa, faq_lap
+    from repalign.qap.frank_wolfe import _lapjv_lsa, faq_lap
 
     A, B, seeds = _instance(2)
     runs = {lap: seeded_qap(A, B, seeds, restarts=5, tol=1e-5, max_iter=100, seed=7, lap=lap, n_jobs=n_jobs)
@@ -135,18 +135,6 @@ def test_linear_term_in_the_seeded_problem():
     p = res.permutation
     assert p[0] == 2 and p[1] == 0
     assert res.objective == pytest.approx(qap_objective(A, B, p) + L[np.arange(12), p].sum())
-
-
-def test_old_keyword_names_still_work_with_a_warning():
-    A, B, seeds = _instance(2, n=40, m=10)
-    new = seeded_qap(A, B, seeds, max_iter=50, init="barycenter")
-    with pytest.warns(FutureWarning) as record:
-        old = seeded_qap(A, B, seeds=seeds, maxiter=50, P0="barycenter")
-    assert {str(w.message) for w in record} == {f"seeded_qap(): '{o}' is deprecated, use '{n}'" for o, n in
-                                                (("seeds", "anchors"), ("maxiter", "max_iter"), ("P0", "init"))}
-    assert np.array_equal(new.permutation, old.permutation)
-    with pytest.raises(TypeError, match="both"):
-        seeded_qap(A, B, seeds=seeds, anchors=seeds)
 
 
 def test_seeded_qap_equals_the_anchor_reduction():

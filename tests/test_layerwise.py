@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import repalign as ra  # noqa: E402
-from repalign.layerwise import layerwise, select_layers  # noqa: E402
+from repalign._layerwise import layerwise, select_layers  # noqa: E402
 
 
 def small_net(seed=0, width=6):
@@ -65,7 +65,7 @@ def test_minibatch_estimator_is_the_nguyen_definition(images):
     res = layerwise(a, b, images, layers_a=la, layers_b=lb, estimator="minibatch", batch_size=30, seed=4)
     order = np.random.default_rng(4).permutation(len(images))
     fa, fb = full_features(a, images, la), full_features(b, images, lb)
-    from repalign.measures.cka import hsic_from_grams
+    from repalign.measures.kernel_alignment import hsic_from_grams
 
     num = np.zeros((2, 2))
     da, db = np.zeros(2), np.zeros(2)
@@ -192,7 +192,7 @@ def test_streamed_keeps_the_features_of_few_items_when_moments_are_too_big(image
     # moments although the features take 90 MB; the Gram route gives the same CKA
     import importlib
 
-    lw = importlib.import_module("repalign.layerwise")  # the module: repalign.layerwise is the function
+    lw = importlib.import_module("repalign._layerwise")  # the module: repalign._layerwise is the function
 
     a, b = small_net(0), small_net(1)
     la, lb = ["0", "2", "4", "6"], ["0", "4", "6"]

@@ -40,7 +40,7 @@ def results(tmp_path_factory):
     assert main(["rsm", str(d / "maps.npy"), "--out", str(d / "rsm.npy"), "--quiet"]) == 0
     torch = pytest.importorskip("torch")
     net = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 4))
-    lw = ra.layerwise if hasattr(ra, "layerwise") else __import__("repalign.layerwise").layerwise.layerwise
+    lw = ra.layerwise if hasattr(ra, "layerwise") else __import__("repalign._layerwise").layerwise.layerwise
     res = lw(net, None, rng.normal(size=(30, 5)).astype(np.float32), batch_size=10)
     (d / "layers").mkdir()
     (d / "layers" / "layers.json").write_text(json.dumps(res.to_dict()))
@@ -59,7 +59,8 @@ def results(tmp_path_factory):
     (d / "classifier.json").write_text(json.dumps(clf.to_dict()))
     row = {"image_encoder": "img", "text_encoder": "txt", "accuracy": 0.5, "accuracy_std": 0.1,
            "oracle_accuracy": 0.6, "matched_clusters": 0.5, "confusion": clf.confusion.tolist()}
-    (d / "unsupervised.json").write_text(json.dumps({"kind": "experiment", "seconds": 1.0, "rows": [row, row],
+    (d / "unsupervised.json").write_text(json.dumps({"kind": "experiment", "experiment": "unsupervised",
+                                                     "seconds": 1.0, "rows": [row, row],
                                                      "settings": {"per_class": 20, "measure": "gw", "seeds": [0],
                                                                   "chance": 1 / 3, "class_names": ["a", "b", "c"]}}))
     (d / "notes.md").write_text("# Notes\n\nA **bold** remark with `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")

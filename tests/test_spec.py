@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from repalign.kernels import RandomFourierFeatures, squared_distances
-from repalign.spec import mode_agreement, sigma_scan, spec
+from repalign.spectral import mode_agreement, sigma_scan, spec
 
 
 def views(n=400, dA=24, dB=16, seed=0):
@@ -58,7 +58,7 @@ def test_partial_spectrum_by_lanczos_equals_the_full_one(monkeypatch, dtype):
     # must still equal the full float64 spectrum of the same covariance, not float32's 1e-7
     import importlib
 
-    core = importlib.import_module("repalign.spec.core")
+    core = importlib.import_module("repalign.spectral.core")
     A, B = (x.astype(dtype) for x in views(n=900))
     full = spec(A, B, "gaussian", rff=120, route="cholesky", n_modes=3, eta=0.7, seed=2)
     monkeypatch.setattr(core, "FULL_SPECTRUM_MAX", 100)  # 480 features: the partial path
@@ -173,7 +173,7 @@ def test_streaming_a_npy_file_does_not_keep_its_pages_resident(tmp_path):
         del mm
     code = f"""
 import numpy as np
-from repalign.spec import spec
+from repalign.spectral import spec
 def hwm():
     return next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")) / 1024
 h0 = hwm()

@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from repalign.spec import spec  # noqa: E402
-from repalign.spec.align import SPECDiffLoss, frobenius_loss, kernel_features, spec_align  # noqa: E402
+from repalign.spectral import spec  # noqa: E402
+from repalign.spectral.align import SPECDiffLoss, frobenius_loss, kernel_features, spec_align  # noqa: E402
 
 from .test_spec import views  # noqa: E402
 

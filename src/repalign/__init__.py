@@ -16,78 +16,36 @@ The flat public API::
     ra.layerwise("efficientnet-lite0", "efficientnet-lite2", images)   # CKA of every pair of layers
     ra.build_report("results/", "report.html")   # one self-contained HTML page of result files
     ra.get_encoder("minilm").encode([...])
+
+Every name is imported on first use (PEP 562), so ``import repalign`` and the command line's
+``--help`` load nothing heavy; ``dir(repalign)`` and ``__all__`` list them all.
 """
 
-from .io import EmbeddingFile, load_embeddings, save_embeddings
-from .layerwise import LayerwiseResult, layerwise
-from .matching import (
-    blind_match,
-    class_means,
-    local_cka,
-    run_matching,
-    select_subset,
-    unsupervised_classifier,
+import lazy_loader
+
+# public name -> the module that defines it; each is imported on first use (PEP 562)
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "io": ["EmbeddingFile", "load_embeddings", "save_embeddings"],
+        "measures": [
+            "DEFAULT_MEASURES", "MEASURES", "GWResult", "Measure", "MeasureResult", "ShuffleCurve",
+            "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cknna", "evaluate", "get_measure",
+            "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
+            "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve",
+        ],
+        "moments": ["PairMoments", "streamed_linear_cka"],
+        "qap": ["QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "seeded_qap", "solve_qap"],
+        "matching": [
+            "blind_match", "class_means", "local_cka", "run_matching", "select_subset", "unsupervised_classifier",
+        ],
+        "spectral": ["SPECResult", "mode_agreement", "sigma_scan", "spec"],
+        "spectral.align": ["spec_align"],
+        "rsm": ["RSMResult", "rsm_cka", "semantic_rsm", "semantic_vs_spatial", "spatial_rsm"],
+        "_layerwise": ["LayerwiseResult", "layerwise"],
+        "encoders": ["get_encoder", "list_encoders"],
+        "datasets": ["load_dataset", "list_datasets"],
+        "report.html": ["ReportResult", "build_report"],
+        "_version": ["__version__"],
+    },
 )
-from .measures import (
-    DEFAULT_MEASURES,
-    MEASURES,
-    GWResult,
-    Measure,
-    MeasureResult,
-    ShuffleCurve,
-    SimilarityReport,
-    bootstrap_ci,
-    cka,
-    cka_from_grams,
-    cknna,
-    evaluate,
-    get_measure,
-    gromov_wasserstein,
-    gw_paired,
-    hsic,
-    hsic_from_grams,
-    measure_names,
-    mutual_knn,
-    permutation_test,
-    rbf_cka_blockwise,
-    rdm,
-    rsa,
-    shuffle_curve,
-)
-from .moments import PairMoments, streamed_linear_cka
-from .qap import QAPProblem, QAPResult, matching_problem, read_qaplib, seeded_qap, solve_qap
-from .report.html import ReportResult, build_report
-from .rsm import RSMResult, rsm_cka, semantic_rsm, semantic_vs_spatial, spatial_rsm
-from .spec import SPECResult, mode_agreement, sigma_scan, spec
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "DEFAULT_MEASURES", "MEASURES", "GWResult", "Measure", "MeasureResult", "ShuffleCurve",
-    "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cknna", "evaluate", "get_measure",
-    "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
-    "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve", "PairMoments",
-    "streamed_linear_cka", "EmbeddingFile", "load_embeddings", "save_embeddings", "get_encoder",
-    "list_encoders", "load_dataset", "list_datasets", "local_cka", "run_matching", "seeded_qap", "__version__",
-    "QAPProblem", "QAPResult", "matching_problem", "read_qaplib", "solve_qap", "blind_match", "class_means",
-    "select_subset", "unsupervised_classifier", "spec", "SPECResult", "mode_agreement", "sigma_scan", "spec_align",
-    "semantic_rsm", "spatial_rsm", "RSMResult", "rsm_cka", "semantic_vs_spatial", "layerwise", "LayerwiseResult",
-    "build_report", "ReportResult",
-]
-
-
-def __getattr__(name):
-    # Encoders and datasets pull in heavier optional dependencies: import them on first use.
-    if name in ("get_encoder", "list_encoders"):
-        from . import encoders  # import cost: pulls the optional encoder stack on first use
-
-        return getattr(encoders, name)
-    if name == "spec_align":
-        from .spec import align  # import cost: torch, first use only
-
-        return align.spec_align
-    if name in ("load_dataset", "list_datasets"):
-        from . import datasets  # import cost: first use only
-
-        return getattr(datasets, name)
-    raise AttributeError(f"module 'repalign' has no attribute {name!r}")

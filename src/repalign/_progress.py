@@ -45,6 +45,7 @@ def get_mode() -> str:
 
 
 def _line(desc: str) -> None:
+
     print(f"[{time.perf_counter() - _T0:7.1f} s] {desc}", file=sys.stderr, flush=True)
 
 
@@ -55,7 +56,7 @@ class _Bar:
         self.mode = get_mode() if enabled else "off"
         self.bar = None
         if self.mode == "bar":
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # 50 ms to import: only when a bar is drawn
 
             self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
         elif self.mode == "lines":

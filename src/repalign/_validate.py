@@ -6,12 +6,13 @@ says how to fix it, so that the CLI can print it as one line.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = [
     "RepalignWarning",
     "warn",
-    "renamed_kwargs",
     "as_embeddings",
     "check_pair",
     "check_positive_int",
@@ -27,33 +28,7 @@ class RepalignWarning(UserWarning):
 
 def warn(message: str, stacklevel: int = 3) -> None:
     """Issue a :class:`RepalignWarning`."""
-    import warnings
-
     warnings.warn(message, RepalignWarning, stacklevel=stacklevel)
-
-
-def renamed_kwargs(**old_to_new):
-    """Decorator keeping old keyword names working after a rename (the naming glossary in
-    CONTRIBUTING.md): an old name is mapped to the new one with a ``FutureWarning``; giving both
-    is an error."""
-    import functools
-    import warnings
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            for old, new in old_to_new.items():
-                if old in kwargs:
-                    if new in kwargs:
-                        raise TypeError(f"{fn.__qualname__}(): got both {old!r} (deprecated) and {new!r}; use {new!r}")
-                    warnings.warn(f"{fn.__qualname__}(): {old!r} is deprecated, use {new!r}", FutureWarning, stacklevel=2)
-                    kwargs[new] = kwargs.pop(old)
-            return fn(*args, **kwargs)
-
-        wrapper.renamed_kwargs = dict(old_to_new)
-        return wrapper
-
-    return deco
 
 
 def as_embeddings(

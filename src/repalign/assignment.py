@@ -49,11 +49,14 @@ Research 14 (1988), doi:10.1007/BF02186476; wald2024 (arXiv:2410.23107).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import numpy as np
 from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
 
+from ._optional import optional
+from ._result import Result
 from ._validate import check_square_matrix
 
 __all__ = ["solve", "resolve_backend", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
@@ -275,13 +278,13 @@ def available_backends() -> list[str]:
     """
     out = ["scipy", "lapjv"]
     try:
-        import lap  # noqa: F401 - optional backend
+        optional("lap")
 
         out.append("lap")
     except ImportError:
         pass
     try:
-        from ortools.graph.python import linear_sum_assignment  # noqa: F401 - optional backend
+        optional("ortools.graph.python.linear_sum_assignment")
 
         out.append("ortools")
     except ImportError:
@@ -290,7 +293,7 @@ def available_backends() -> list[str]:
 
 
 def _ortools(C):
-    from ortools.graph.python import linear_sum_assignment as ort  # optional backend
+    ort = optional("ortools.graph.python.linear_sum_assignment")
 
     n = C.shape[0]
     scale = float(2.0**60 / (n + 1) ** 2 / max(float(C.max() - C.min()), 1e-300))
@@ -357,13 +360,13 @@ def solve(cost, *, maximize: bool = False, backend: str = "auto") -> tuple[np.nd
         cols = lapjv(np.ascontiguousarray(Cm))[0]
     elif backend == "lap":
         try:
-            import lap  # optional backend
+            lap = optional("lap")
         except ImportError:
             raise ValueError("backend: 'lap' needs the package lapx (pip install lapx)") from None
         cols = lap.lapjv(np.ascontiguousarray(Cm), extend_cost=False)[1]
     else:
         try:
-            import ortools  # noqa: F401 - optional backend
+            optional("ortools")
         except ImportError:
             raise ValueError("backend: 'ortools' needs the package ortools (pip install ortools)") from None
         cols = _ortools(Cm)
@@ -495,7 +498,7 @@ def _check_tol(tol, what: str = "tol") -> float:
 
 
 @dataclass(frozen=True)
-class AuctionResult:
+class AuctionResult(Result):
     """An assignment from :func:`auction` with its certificate.
 
     Attributes
@@ -510,6 +513,8 @@ class AuctionResult:
         ε-scaling phases and bids made.
     """
 
+    kind: ClassVar[str] = "auction"
+
     perm: np.ndarray
     value: float
     bound: float
@@ -522,7 +527,7 @@ class AuctionResult:
         return float((self.bound - self.value) / abs(self.bound)) if self.bound else float(self.bound - self.value)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {"kind": self.kind, **asdict(self)}
         d["perm"] = self.perm.tolist()
         d["gap"] = self.gap
         return d

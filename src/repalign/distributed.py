@@ -11,7 +11,7 @@ Nothing here schedules work itself: Dask (``dask.distributed``) does.
   on the workers with one fixed shift (the first chunk's mean, computed first) and tree-reduces
   them with ``merge``; :func:`linear_cka` / :func:`hsic` (biased and debiased) then equal the
   in-memory path to rounding (tested to 1e-10). SPEC's covariances use the same reduction
-  (:func:`repalign.spec.spec` accepts Dask arrays and ``scheduler=``).
+  (:func:`repalign.spectral.spec` accepts Dask arrays and ``scheduler=``).
 * Where: ``scheduler=`` an address (``tcp://host:8786``) or a ``distributed.Client``; else the
   active client if there is one; else, when the input is larger than this machine's free
   memory, a ``LocalCluster`` sized to the machine (one worker per core, memory split evenly);
@@ -434,7 +434,7 @@ def feature_moments(X, Y, fa, fb, *, dtype=np.float64, scheduler=None) -> PairMo
     Parameters
     ----------
     X, Y : see :func:`as_dask_array`
-    fa, fb : repalign.spec.FeatureMap
+    fa, fb : repalign.spectral.FeatureMap
     dtype : numpy dtype
         Of the per-chunk products.
     scheduler : None, str or distributed.Client

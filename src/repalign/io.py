@@ -48,7 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._formats import FORMATS
+from ._optional import optional
 from ._validate import as_embeddings
+from ._version import __version__
 
 __all__ = [
     "FORMATS",
@@ -64,12 +67,13 @@ __all__ = [
     "check_extension",
     "safe_load_message",
     "INDEX_COLUMN_MODES",
+    "write_json",
+    "load_array",
 ]
 
 INDEX_COLUMN_MODES = ("auto", "drop", "keep")
 _INDEX_NAMES = re.compile(r"^(|index|unnamed: ?0|__index_level_\d+__)$", re.IGNORECASE)
 
-FORMATS = (".npy", ".npz", ".safetensors", ".parquet", ".pt", ".pth", ".csv", ".tsv")
 
 
 @dataclass(frozen=True)
@@ -373,7 +377,7 @@ def _read_raw(path: Path, key: str | None, index_column: str = "auto"):
         with np.load(path, allow_pickle=False) as z:
             return _pick({k: z[k] for k in z.files}, key, path)
     if ext == ".safetensors":
-        from safetensors.numpy import load_file
+        load_file = optional("safetensors.numpy").load_file
 
         return _pick(load_file(str(path)), key, path)
     if ext == ".parquet":
@@ -598,7 +602,7 @@ def _write_raw(arr: np.ndarray, tmp: Path, ext: str, key: str) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **{key: arr})
     elif ext == ".safetensors":
-        from safetensors.numpy import save_file
+        save_file = optional("safetensors.numpy").save_file
 
         save_file({key: np.ascontiguousarray(arr)}, str(tmp))
     elif ext == ".parquet":
@@ -650,8 +654,6 @@ def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = Fals
     sc = sidecar_path(p)
     check_writable(p, force)
     check_writable(sc, force)
-    from . import __version__  # cycle: repalign/__init__ imports this module
-
     meta = {
         "n": int(arr.shape[0]),
         "dim": int(arr.shape[1]),
@@ -667,3 +669,64 @@ def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = Fals
     with atomic_write(sc, force=force) as tmp:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return p
+
+
+def write_json(path, obj, force: bool = False) -> Path:
+    """Write ``obj`` as indented JSON, atomically, never over an existing file unless ``force``.
+
+    A result (a dict with a ``kind``, e.g. any ``Result.to_dict()``) also gets
+    ``repalign_version``: the version that wrote it.
+
+    Parameters
+    ----------
+    path : str or Path
+    obj : dict or list
+        JSON-ready; NumPy scalars are written as floats.
+    force : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+    """
+    if isinstance(obj, dict) and "kind" in obj and "repalign_version" not in obj:
+        obj = {**obj, "repalign_version": __version__}
+    with atomic_write(path, force=force) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def load_array(path) -> np.ndarray:
+    """An array of any rank from a ``.npy`` file or one array of a ``.npz`` file, without pickles.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``maps.npy``, ``maps.npz`` (when it holds one array) or ``maps.npz:NAME``.
+
+    Returns
+    -------
+    ndarray
+    """
+    spath, key = str(path), None
+    if ":" in spath and not Path(spath).exists():
+        spath, key = spath.rsplit(":", 1)
+    p = Path(spath)
+    if not p.is_file():
+        raise ValueError(f"{p}: no such file")
+    if p.suffix.lower() not in (".npy", ".npz"):
+        raise ValueError(f"{p}: arrays are read from .npy or .npz files (FILE.npz:KEY), got {p.suffix!r}")
+    try:
+        obj = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(safe_load_message(p, exc)) from None
+    if isinstance(obj, np.lib.npyio.NpzFile):
+        with obj:
+            names = list(obj.files)
+            if key is None and len(names) != 1:
+                raise ValueError(f"{p}: holds several arrays ({', '.join(names)}); choose one with {p}:NAME")
+            key = key or names[0]
+            if key not in names:
+                raise ValueError(f"{p}: no array named {key!r}; available: {', '.join(names)}")
+            return obj[key]
+    return obj

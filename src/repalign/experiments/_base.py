@@ -12,14 +12,17 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from ..io import atomic_write
+from .._result import Result
+from ..distributed import client_for
+from ..io import atomic_write, write_json
 
 __all__ = ["TableResult", "write_result", "flatten_row", "Units"]
 
 
 @dataclass(frozen=True)
-class TableResult:
+class TableResult(Result):
     """Rows of a results table, the settings that produced them, and the wall time.
 
     Attributes
@@ -27,21 +30,28 @@ class TableResult:
     rows : list of dict
     settings : dict
     seconds : float
+    experiment : str
+        The experiment's name in :data:`repalign.experiments.EXPERIMENTS` (how the report finds
+        the result type of a file).
     """
+
+    kind: ClassVar[str] = "experiment"
 
     rows: list = field(repr=False)
     settings: dict
     seconds: float
+    experiment: str = ""
 
     def to_dict(self) -> dict:
         """``settings``, ``seconds`` and ``rows`` (what the JSON file holds)."""
-        return {"kind": "experiment", "settings": self.settings, "seconds": self.seconds, "rows": self.rows}
+        return {"kind": self.kind, "experiment": self.experiment, "settings": self.settings, "seconds": self.seconds,
+                "rows": self.rows}
 
     @classmethod
     def from_dict(cls, d: dict):
         """Rebuild from :meth:`to_dict`'s output (a JSON result file); derived keys are recomputed."""
         try:
-            return cls(list(d["rows"]), dict(d["settings"]), float(d["seconds"]))
+            return cls(list(d["rows"]), dict(d["settings"]), float(d["seconds"]), str(d.get("experiment", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a {cls.__name__} file (missing or bad field: {exc})") from None
 
@@ -87,8 +97,7 @@ def write_result(result: TableResult, out, force: bool) -> None:
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     w.writerows(flat)
-    with atomic_write(out, force=force) as tmp:
-        tmp.write_text(json.dumps(d, indent=2) + "\n", encoding="utf-8")
+    write_json(out, d, force)
     with atomic_write(out.with_suffix(".csv"), force=True) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
 
@@ -162,8 +171,6 @@ class Units:
         client = None
         with contextlib.ExitStack() as stack:
             if scheduler is not None and todo:
-                from ..distributed import client_for  # optional: the 'dask' extra
-
                 client = stack.enter_context(client_for(scheduler))
             if client is None:
                 for n in todo:

@@ -64,6 +64,6 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
         log(f"[{time.perf_counter() - t0:5.1f}s] kmeans={kmeans} stretch={stretch_on} cka={cka_on}: "
             f"QAP {100 * row['qap']['matching_accuracy']:.1f}")
     result = AblationResult(rows, {"pair": f"{model_a}({lang_a}) vs {model_b}({lang_b})", "base_size": base_size,
-                                   "query_size": query_size, "seeds": list(seeds)}, time.perf_counter() - t0)
+                                   "query_size": query_size, "seeds": list(seeds)}, time.perf_counter() - t0, experiment="ablation")
     write_result(result, out, force)
     return result

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 
@@ -113,7 +114,7 @@ def run_blind_cifar(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=
                 f"{m} {100 * v['accuracy']:.0f}" for m, v in row["measures"].items() if m in ("gw", "cka-linear", "mutual-knn k=3")))
     result = BlindCifarResult(rows, {"per_class": per_class, "resamples": resamples, "time_limit": time_limit,
                                      "solver": "brute-force (exact)" if C <= 10 else "hahn-grant",
-                                     "chance": 1.0 / C}, time.perf_counter() - t0)
+                                     "chance": 1.0 / C}, time.perf_counter() - t0, experiment="blind-cifar")
     write_result(result, out, force)
     return result
 
@@ -156,7 +157,7 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
                 f"(oracle {100 * row['oracle_accuracy']:.1f})")
     result = UnsupervisedExperimentResult(rows, {"per_class": per_class, "measure": measure, "seeds": list(seeds),
                                                  "chance": 0.1, "class_names": list(ds.class_names)},
-                                          time.perf_counter() - t0)
+                                          time.perf_counter() - t0, experiment="unsupervised")
     write_result(result, out, force)
     return result
 
@@ -213,7 +214,7 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
                 f"{100 * row['selected'][str(n)]['accuracy']:.0f} %, random {100 * row['random'][str(n)]['accuracy']:.0f} %")
         rows.append(row)
     result = BlindXTDResult(rows, {"sizes": list(sizes), "measure": measure, "random_draws": random_draws,
-                                   "time_limit": time_limit, "hg_max_n": hg_max_n}, time.perf_counter() - t0)
+                                   "time_limit": time_limit, "hg_max_n": hg_max_n}, time.perf_counter() - t0, experiment="blind-xtd")
     write_result(result, out, force)
     return result
 
@@ -269,8 +270,6 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
     views of a latent for each ``(n, noise)`` in ``synthetic``, and with ``real`` (and data)
     CIFAR-10 class means and XTD-10 caption subsets. Each instance is a checkpointed unit
     (resumable), a Dask task with ``scheduler``."""
-    from functools import partial
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -301,7 +300,7 @@ def run_qap_solvers(data_dir=None, time_limit: float = 20.0, synthetic=((20, 0.6
 
     rows = units.run(list(data), logged if scheduler is None else partial(_solver_unit, time_limit, data),
                      scheduler=scheduler)
-    result = SolverComparisonResult(rows, settings, time.perf_counter() - t0)
+    result = SolverComparisonResult(rows, settings, time.perf_counter() - t0, experiment="qap-solvers")
     write_result(result, out, force)
     return result
 

@@ -13,15 +13,17 @@ queries (k-means base, stretched), one seed. Reports Pearson and Spearman correl
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
+from scipy import stats
 
 from ..datasets import PROMPT_TEMPLATES, XTD10_LANGUAGES, load_cifar10, load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
 from ..matching import QAPMatcher, split, stretch
 from ..measures import cka
-from ..report.plots import plot_scatter
+from ..plotting import save_figure, scatter
 from ._base import TableResult, Units, write_result
 from .blind import available_text_encoders
 
@@ -30,8 +32,6 @@ __all__ = ["CKAvsQAPResult", "run_cka_vs_qap"]
 
 class CKAvsQAPResult(TableResult):
     def correlation(self, kind=None) -> dict:
-        from scipy import stats
-
         rows = [r for r in self.rows if kind is None or r["kind"] == kind]
         c, q = [r["cka"] for r in rows], [r["qap_accuracy"] for r in rows]
         if len(rows) < 3:
@@ -94,8 +94,6 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
     """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``.
     Embeddings are computed here first (through the cache); each encoder pair is then a
     checkpointed unit (resumable), run as a Dask task with ``scheduler``."""
-    from functools import partial
-
     for p in (out, plot):
         if p:
             check_writable(p, force)
@@ -138,9 +136,10 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
 
     rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler,
                      shared=(emb, np.asarray(ds.labels)))
-    result = CKAvsQAPResult(rows, settings, time.perf_counter() - t0)
+    result = CKAvsQAPResult(rows, settings, time.perf_counter() - t0, experiment="cka-vs-qap")
     write_result(result, out, force)
     if plot:
-        plot_scatter([{"CKA": r["cka"], "QAP matching accuracy": r["qap_accuracy"], "pairs": r["kind"]} for r in rows],
-                     plot, x="CKA", y="QAP matching accuracy", group="pairs", title="CKA vs QAP", force=force)
+        fig = scatter([{"CKA": r["cka"], "QAP matching accuracy": r["qap_accuracy"], "pairs": r["kind"]} for r in rows],
+                      x="CKA", y="QAP matching accuracy", group="pairs", title="CKA vs QAP")
+        save_figure(fig, plot, force=force, dpi=120)
     return result

@@ -82,6 +82,6 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
     result = ClassificationResult(rows, {"per_class": per_class, "base_per_class": base_per_class,
                                          "seeds": list(seeds), "stretch": use_stretch, "chance_top1": 0.1,
                                          "class_names": list(ds.class_names)},
-                                  time.perf_counter() - t0)
+                                  time.perf_counter() - t0, experiment="classification")
     write_result(result, out, force)
     return result

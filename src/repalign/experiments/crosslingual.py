@@ -12,8 +12,10 @@ the same query sets.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
+from scipy import stats
 
 from ..datasets import XTD10_LANGUAGES, load_xtd10
 from ..encoders import encode_cached, get_encoder
@@ -34,8 +36,6 @@ class CrossLingualResult(TableResult):
     def cka_vs_qap(self) -> dict:
         """Pearson and Spearman correlation between CKA and QAP accuracy over the rows (the
         paper's Figure 2 relation, here across languages and encoders)."""
-        from scipy import stats
-
         c = [r["cka"] for r in self.rows]
         q = [r["matching"]["qap"]["matching_accuracy"] for r in self.rows]
         if len(c) < 3:
@@ -77,8 +77,6 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
     """Run the experiment (see module docstring); writes JSON to ``out`` when given. Each
     (encoder, language) row is a checkpointed unit (resumable), run as a Dask task with
     ``scheduler``; embeddings are computed here first (through the cache)."""
-    from functools import partial
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -103,6 +101,6 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
         return row
 
     rows = units.run(names, logged if scheduler is None else unit, scheduler=scheduler, shared=(Z, emb))
-    result = CrossLingualResult(rows, settings, time.perf_counter() - t0)
+    result = CrossLingualResult(rows, settings, time.perf_counter() - t0, experiment="crosslingual")
     write_result(result, out, force)
     return result

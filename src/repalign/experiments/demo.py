@@ -8,32 +8,45 @@
 
 For each pair: every measure with a bootstrap interval and a permutation p-value, and the
 shuffle curve (measure vs fraction of broken pairs). Writes ``results.json``,
-``shuffle_curve.png``, ``summary.md`` and ``report.html`` (everything on one page) into the output
-folder, and ends by printing the report's path.
+``shuffle_curve.png`` and ``summary.md`` into the output folder; ``repalign demo`` then renders
+them as ``report.html`` (the report is the layer above the experiments).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from .._validate import renamed_kwargs
+from .._result import Result
 from ..datasets import load_dataset, load_imagenet_classes
 from ..encoders import encode_cached, get_encoder
-from ..io import atomic_write, check_writable
+from ..io import atomic_write, check_writable, write_json
 from ..measures.stats import DEFAULT_MEASURES, evaluate, shuffle_curve
-from ..report import format_similarity_table, plot_shuffle_curves
-from ..report.html import build_report
+from ..plotting import save_figure, shuffle_curves
 
 __all__ = ["DemoResult", "run_demo", "DEMO_OUTPUTS"]
 
-DEMO_OUTPUTS = ("results.json", "shuffle_curve.png", "summary.md", "report.html")
+DEMO_OUTPUTS = ("results.json", "shuffle_curve.png", "summary.md")  # the CLI adds report.html
 
 
 @dataclass(frozen=True)
-class DemoResult:
+class DemoResult(Result):
+    """What ``repalign demo`` computed: per pair of encoders, every measure and a shuffle curve.
+
+    Attributes
+    ----------
+    pairs : dict
+        label -> ``{"similarity": SimilarityReport, "shuffle": ShuffleCurve, "description", "encoders"}``.
+    seconds : float
+    out_dir : str
+    skipped : tuple of str
+        Pairs left out, with the reason (e.g. no data folder for XTD-10).
+    """
+
+    kind: ClassVar[str] = "demo"
+
     pairs: dict = field(repr=False)  # label -> {"similarity": SimilarityReport, "shuffle": ShuffleCurve, ...}
     seconds: float
     out_dir: str
@@ -41,7 +54,7 @@ class DemoResult:
 
     def to_dict(self) -> dict:
         return {
-            "kind": "demo",
+            "kind": self.kind,
             "out_dir": self.out_dir,
             "seconds": self.seconds,
             "skipped": list(self.skipped),
@@ -64,7 +77,6 @@ def _embed(model: str, items, encoders: dict, use_cache: bool, progress: bool):
     return arr
 
 
-@renamed_kwargs(permutations="n_permutations", bootstrap="n_bootstrap", n_seeds="n_repeats")
 def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_permutations: int = 100,
              n_bootstrap: int = 50, n_repeats: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
              progress: bool = True, limit: int | None = None, log=print) -> DemoResult:
@@ -129,27 +141,24 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
         log(f"[{time.perf_counter() - t0:5.1f}s] {label}: {len(measures)} measures, "
             f"{bootstrap} bootstrap / {permutations} permutations each")
         sim = evaluate(A, B, measures, n_permutations=permutations, n_bootstrap=bootstrap, progress=progress)
-        log(format_similarity_table(sim))
+        log(sim.table())
         log(f"[{time.perf_counter() - t0:5.1f}s] {label}: shuffle curve")
         curve = shuffle_curve(A, B, measures, n_repeats=n_repeats, progress=progress)
         pairs[label] = {"description": desc, "encoders": [ma, mb], "similarity": sim, "shuffle": curve}
 
     result = DemoResult(pairs, time.perf_counter() - t0, str(out), tuple(skipped))
     out.mkdir(parents=True, exist_ok=True)
-    plot_shuffle_curves({k: v["shuffle"] for k, v in pairs.items()}, out / "shuffle_curve.png", force=force,
-                        title="Similarity vs fraction of shuffled pairs")
-    with atomic_write(out / "results.json", force=force) as tmp:
-        tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    fig = shuffle_curves({k: v["shuffle"] for k, v in pairs.items()}, title="Similarity vs fraction of shuffled pairs")
+    save_figure(fig, out / "shuffle_curve.png", force=force)
+    write_json(out / "results.json", result.to_dict(), force)
     lines = ["# repalign demo", ""]
     for label, p in pairs.items():
-        lines += [f"## {label}", "", p["description"], "", format_similarity_table(p["similarity"], markdown=True), ""]
+        lines += [f"## {label}", "", p["description"], "", p["similarity"].table(markdown=True), ""]
         mono = [m for m in p["shuffle"].mean
                 if p["shuffle"].is_monotone(m, p["similarity"][m].higher_is_more_similar, slack=1e-3)]
         lines += [f"Shuffle curve monotone (within 1e-3) for: {', '.join(mono) or 'none'}.", ""]
     lines += [f"Total time {result.seconds:.1f} s.", *skipped]
     with atomic_write(out / "summary.md", force=force) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = build_report(out, out / "report.html", force=force, title="repalign demo")
-    log(f"[{result.seconds:5.1f}s] wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS[:-1])}")
-    log(f"report: {report.path}")
+    log(f"[{result.seconds:5.1f}s] wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS)}")
     return result

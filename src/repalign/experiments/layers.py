@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._layerwise import layerwise
 from ..datasets import load_cifar10, load_xtd10
+from ..encoders import get_encoder
 from ..io import check_writable
-from ..layerwise import layerwise
-from ..report.plots import plot_layer_heatmap
+from ..plotting import layer_heatmap, save_figure
 from ._base import TableResult, write_result
 
 __all__ = ["LayersResult", "run_layers_effnet", "run_layers_text"]
@@ -54,9 +55,9 @@ def _run(pairs, items, name, out, force, progress, log, settings, batch_size=32)
                      "layers_b": list(res.layers_b), "matrix": res.matrix.tolist(), "diagonal": res.diagonal().tolist(),
                      "seconds": res.seconds})
         if out:
-            plot_layer_heatmap(res, f"{Path(out).with_suffix('')}_{a}_vs_{b}.png", force=True)
+            save_figure(layer_heatmap(res), f"{Path(out).with_suffix('')}_{a}_vs_{b}.png", force=True, dpi=130)
         log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: mean CKA {res.matrix.mean():.3f} ({res.seconds:.0f} s)")
-    result = LayersResult(rows, settings, time.perf_counter() - t0)
+    result = LayersResult(rows, settings, time.perf_counter() - t0, experiment=name)
     write_result(result, out, force)
     return result
 
@@ -72,8 +73,6 @@ def run_layers_effnet(data_dir=None, per_class: int = 50, out=None, force: bool 
 
 def run_layers_text(data_dir=None, out=None, force: bool = False, progress: bool = False, log=print) -> LayersResult:
     """MiniLM's layers against MPNet's on XTD-10 English captions (module docstring)."""
-    from ..encoders import get_encoder  # to find out whether mpnet's packages are here
-
     items = load_xtd10("en", data_dir).items
     note = None
     try:

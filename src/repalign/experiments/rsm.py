@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from scipy.stats import pearsonr, rankdata, spearmanr
 
 from .._progress import track
 from ..assignment import approximate, solve
@@ -58,8 +59,6 @@ def _maps(encoder, images, layers, progress):
 
 def _auc(pos, neg) -> float:
     """ROC-AUC that a positive pair scores above a negative one (ties count half)."""
-    from scipy.stats import rankdata  # ranks with ties averaged
-
     r = rankdata(np.concatenate([pos, neg]))
     n1, n0 = len(pos), len(neg)
     return float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
@@ -112,7 +111,7 @@ def run_rsm_translation(data_dir=None, per_class: int = 6, layers=(4, 10, 15, "h
         log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']}: AUC spatial {rows[-1]['auc_spatial']:.3f}, "
             f"semantic {rows[-1]['auc_semantic']:.3f}")
     result = RSMTranslationResult(rows, {"n_images": n, "n_unrelated": int((~is_pair).sum()), "kernel": "rbf"},
-                                  time.perf_counter() - t0)
+                                  time.perf_counter() - t0, experiment="rsm-translation")
     write_result(result, out, force)
     return result
 
@@ -159,7 +158,7 @@ def run_rsm_retrieval(data_dir=None, n_query_per_class: int = 10, n_db_per_class
             rows.append({"layer": LAYERS.get(layer, str(layer)), "kernel": kernel, "p1_semantic": p_sem,
                          "p1_spatial": p_spa})
             log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']} {kernel}: P@1 {p_spa:.3f} -> {p_sem:.3f}")
-    result = RSMRetrievalResult(rows, {"n_query": len(q_idx), "n_database": len(d_idx)}, time.perf_counter() - t0)
+    result = RSMRetrievalResult(rows, {"n_query": len(q_idx), "n_database": len(d_idx)}, time.perf_counter() - t0, experiment="rsm-retrieval")
     write_result(result, out, force)
     return result
 
@@ -194,8 +193,6 @@ class RSMOutputResult(TableResult):
 def run_rsm_output(data_dir=None, per_class: int = 20, layers=(10, 15, "head"), out=None, force: bool = False,
                    progress: bool = False, log=print) -> RSMOutputResult:
     """Output similarity vs representational similarity (module docstring)."""
-    from scipy.stats import pearsonr, spearmanr  # correlations of the pairs
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -221,7 +218,7 @@ def run_rsm_output(data_dir=None, per_class: int = 20, layers=(10, 15, "head"), 
                          "spearman_spatial": float(spearmanr(J[iu], spa.matrix[iu])[0])})
             log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']} {kernel}: Pearson "
                 f"{rows[-1]['pearson_spatial']:.3f} -> {rows[-1]['pearson_semantic']:.3f}")
-    result = RSMOutputResult(rows, {"n": len(images)}, time.perf_counter() - t0)
+    result = RSMOutputResult(rows, {"n": len(images)}, time.perf_counter() - t0, experiment="rsm-output")
     write_result(result, out, force)
     return result
 
@@ -287,6 +284,6 @@ def run_rsm_approx(data_dir=None, pairs: int = 6, out=None, force: bool = False,
     for r in rows:  # same columns everywhere
         for name in methods:
             r["methods"].setdefault(name, {"relative": float("nan"), "seconds": float("nan")})
-    result = RSMApproxResult(rows, {"pairs": pairs}, time.perf_counter() - t0)
+    result = RSMApproxResult(rows, {"pairs": pairs}, time.perf_counter() - t0, experiment="rsm-approx")
     write_result(result, out, force)
     return result

@@ -8,16 +8,16 @@
   against ``glove-50d`` (averaged word vectors): the captions of the top modes of each side.
 * ``spec-planted``: a group tight in A and scattered in B (and one the other way round) among
   noise, over seeds: how often SPEC's first mode of each side recovers it.
-* ``spec-align``: SPEC-align of EfficientNet-Lite0 toward Lite2 on CIFAR-10: held-out SPEC-diff,
-  CKA and k-NN accuracy before and after.
+* ``spec-align`` (in :mod:`.spec_align`, the one experiment that needs torch).
 
 Kernel: the Gaussian kernel through random Fourier features (the paper's choice), bandwidth by
-the median rule per embedding (``repalign.spec.features``), 2,000 frequencies per side.
+the median rule per embedding (``repalign.spectral.features``), 2,000 frequencies per side.
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +27,12 @@ from ..encoders import encode_cached, get_encoder
 from ..encoders.images import load_rgb
 from ..io import atomic_write, check_writable
 from ..kernels import median_sigma
-from ..report.plots import caption_lists, plot_gallery, plot_spectrum
-from ..spec import mode_agreement, spec
+from ..plotting import caption_lists, gallery, save_figure, spectrum
+from ..spectral import mode_agreement, spec
 from ._base import TableResult, Units, write_result
 
 __all__ = ["SpecCifarResult", "run_spec_cifar", "SpecXTDResult", "run_spec_xtd", "SpecPlantedResult",
-           "run_spec_planted", "SpecAlignExperimentResult", "run_spec_align", "planted_views"]
+           "run_spec_planted", "planted_views"]
 
 RFF = 2000
 
@@ -124,12 +124,13 @@ def run_spec_cifar(data_dir=None, per_class: int = 100, pairs=(("efficientnet-li
             stem = Path(out).with_suffix("")
             for side in ("A", "B"):
                 if any(m.side == side for m in res.modes):
-                    plot_gallery(res, ds.items, f"{stem}_{a}_vs_{b}_{side}.png", side=side, force=True)
-            plot_spectrum(res, f"{stem}_{a}_vs_{b}_spectrum.png", force=True)
+                    save_figure(gallery(res, ds.items, side=side), f"{stem}_{a}_vs_{b}_{side}.png", force=True,
+                                dpi=120)
+            save_figure(spectrum(res), f"{stem}_{a}_vs_{b}_spectrum.png", force=True)
         log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: SPEC-diff {res.spec_diff:.4f}, modes "
             + ", ".join(f"{m['side']}:{m['majority_class']} {100 * m['purity']:.0f}%" for m in row["modes"][:4]))
     result = SpecCifarResult(rows, {"per_class": per_class, "rff": RFF, "top": top, "n_modes": n_modes,
-                                    "n_runs": n_runs, "seed": seed}, time.perf_counter() - t0)
+                                    "n_runs": n_runs, "seed": seed}, time.perf_counter() - t0, experiment="spec-cifar")
     write_result(result, out, force)
     return result
 
@@ -179,7 +180,7 @@ def run_spec_xtd(data_dir=None, pairs=(("minilm", "use-multilingual"), ("minilm"
                                encoding="utf-8")
         log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: SPEC-diff {res.spec_diff:.4f}")
     result = SpecXTDResult(rows, {"rff": RFF, "top": top, "n_modes": n_modes, "show": show, "seed": seed},
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, experiment="spec-xtd")
     write_result(result, out, force)
     return result
 
@@ -236,8 +237,6 @@ def run_spec_planted(n: int = 2000, size: int = 60, seeds=tuple(range(10)), out=
                      progress: bool = False, log=print, scheduler=None) -> SpecPlantedResult:
     """The planted-group check (module docstring); resumable per (kernel, seed) unit and runnable
     on a Dask cluster (``scheduler``)."""
-    from functools import partial
-
     if out:
         check_writable(out, force)
     t0 = time.perf_counter()
@@ -250,51 +249,6 @@ def run_spec_planted(n: int = 2000, size: int = 60, seeds=tuple(range(10)), out=
         prec = {side: [values[f"{kernel}|{factor}|{s}"][side] for s in seeds] for side in ("A", "B")}
         rows.append({"kernel": kernel, "factor": factor, "precision_A": prec["A"], "precision_B": prec["B"]})
         log(f"[{time.perf_counter() - t0:6.1f}s] {kernel}: A {np.mean(prec['A']):.3f}, B {np.mean(prec['B']):.3f}")
-    result = SpecPlantedResult(rows, settings, time.perf_counter() - t0)
-    write_result(result, out, force)
-    return result
-
-
-class SpecAlignExperimentResult(TableResult):
-    def markdown(self) -> str:
-        lines = ["| A → B | head | loss | SPEC-diff before → after | CKA before → after | k-NN accuracy before → after "
-                 "| drift of A |", "|---|---|---|---|---|---|---|"]
-        for r in self.rows:
-            b, a = r["before"], r["after"]
-            lines.append(f"| {r['a']} → {r['b']} | {r['head']} | {r['loss']} | {b['spec_diff']:.4f} → "
-                         f"{a['spec_diff']:.4f} | {b['cka']:.3f} → {a['cka']:.3f} | {100 * b['knn_accuracy']:.1f} → "
-                         f"{100 * a['knn_accuracy']:.1f} % | {r['drift']:.4f} |")
-        s = self.settings
-        lines.append(f"\nCIFAR-10, {s['per_class']} images per class, {100 * s['test_fraction']:.0f} % held out for "
-                     f"every number; cosine kernel; {s['epochs']} epochs, batch {s['batch_size']}, keep weight "
-                     f"{s['keep_weight']}; k-NN (k = 5, cosine) fitted on the training images.")
-        return "\n".join(lines)
-
-
-def run_spec_align(data_dir=None, a: str = "efficientnet-lite0", b: str = "efficientnet-lite2", per_class: int = 100,
-                   epochs: int = 40, batch_size: int = 128, keep_weight: float = 0.1, test_fraction: float = 0.3,
-                   seed: int = 0, out=None, force: bool = False, progress: bool = False,
-                   log=print) -> SpecAlignExperimentResult:
-    """SPEC-align of ``a`` toward ``b`` on CIFAR-10 (module docstring)."""
-    from ..spec.align import spec_align  # torch: only this experiment needs it
-
-    if out:
-        check_writable(out, force)
-    t0 = time.perf_counter()
-    ds = load_cifar10(per_class=per_class, seed=0, data_dir=data_dir)
-    A = encode_cached(get_encoder(a), ds.items, progress=progress)[0].astype(np.float64)
-    B = encode_cached(get_encoder(b), ds.items, progress=progress)[0].astype(np.float64)
-    rows = []
-    for head, loss in (("linear", "spec"), ("mlp", "frobenius")):
-        r = spec_align(A, B, kernel="cosine", head=head, loss=loss, epochs=epochs, batch_size=batch_size, lr=1e-3,
-                       keep_weight=keep_weight, test_fraction=test_fraction, labels=ds.labels, seed=seed,
-                       progress=progress)
-        rows.append({"a": a, "b": b, "head": head, "loss": loss, "before": r.before, "after": r.after,
-                     "drift": r.drift, "history": r.history})
-        log(f"[{time.perf_counter() - t0:6.1f}s] {head}/{loss}: SPEC-diff {r.before['spec_diff']:.4f} -> "
-            f"{r.after['spec_diff']:.4f}, k-NN {r.before['knn_accuracy']:.3f} -> {r.after['knn_accuracy']:.3f}")
-    result = SpecAlignExperimentResult(rows, {"per_class": per_class, "epochs": epochs, "batch_size": batch_size,
-                                              "keep_weight": keep_weight, "test_fraction": test_fraction, "seed": seed},
-                                       time.perf_counter() - t0)
+    result = SpecPlantedResult(rows, settings, time.perf_counter() - t0, experiment="spec-planted")
     write_result(result, out, force)
     return result

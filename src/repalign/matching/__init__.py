@@ -2,39 +2,25 @@
 stretching, local CKA, baselines, seeded QAP, metrics; and blind matching without pairs
 (schnaus2025): class means, subset selection, an unsupervised classifier."""
 
-from .baselines import cosine_scores, linear_regression_scores, relative_scores
-from .blind import (
-    BlindMatchResult,
-    SubsetResult,
-    UnsupervisedResult,
-    agreement_matrix,
-    blind_match,
-    class_means,
-    select_subset,
-    unsupervised_classifier,
-)
-from .classify import class_scores, topk_accuracy
-from .local_cka import local_cka, local_cka_naive
-from .matchers import (
-    MATCHERS,
-    CosineMatcher,
-    LinearMatcher,
-    LocalCKAMatcher,
-    Matcher,
-    QAPMatcher,
-    RelativeMatcher,
-    make_matcher,
-    normalized_kernel,
-)
-from .metrics import assign, matching_accuracy, retrieval_metrics
-from .prep import select_base, stretch
-from .protocol import MatchingResult, run_matching, split
+import lazy_loader
 
-__all__ = [
-    "cosine_scores", "linear_regression_scores", "relative_scores", "local_cka", "local_cka_naive",
-    "matching_accuracy", "retrieval_metrics", "select_base", "stretch", "MATCHERS", "CosineMatcher",
-    "LinearMatcher", "LocalCKAMatcher", "Matcher", "QAPMatcher", "RelativeMatcher", "make_matcher",
-    "normalized_kernel", "assign", "MatchingResult", "run_matching", "split", "class_scores",
-    "topk_accuracy", "BlindMatchResult", "SubsetResult", "UnsupervisedResult", "agreement_matrix", "blind_match",
-    "class_means", "select_subset", "unsupervised_classifier",
-]
+# each public name is imported from its module on first use (PEP 562)
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "baselines": ["cosine_scores", "linear_regression_scores", "relative_scores"],
+        "blind": [
+            "BlindMatchResult", "SubsetResult", "UnsupervisedResult", "agreement_matrix",
+            "blind_match", "class_means", "select_subset", "unsupervised_classifier"
+        ],
+        "classify": ["class_scores", "topk_accuracy"],
+        "local": ["local_cka", "local_cka_naive"],
+        "matchers": [
+            "MATCHERS", "CosineMatcher", "LinearMatcher", "LocalCKAMatcher", "Matcher",
+            "QAPMatcher", "RelativeMatcher", "make_matcher", "normalized_kernel"
+        ],
+        "metrics": ["assign", "matching_accuracy", "retrieval_metrics"],
+        "prep": ["select_base", "stretch"],
+        "protocol": ["MatchingResult", "run_matching", "split"],
+    },
+)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
+from scipy.sparse import lil_matrix
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from .._validate import as_embeddings, check_positive_int, renamed_kwargs
+from .._result import Result
+from .._validate import as_embeddings, check_positive_int
 from ..kernels import cosine_normalize
 from ..qap import matching_problem, solve_qap
 from ..qap.losses import LOSSES, canonical_measure, measure_kernels
@@ -71,7 +74,7 @@ def class_means(X, labels, n_classes: int | None = None, normalize: bool = True)
 
 
 @dataclass(frozen=True)
-class BlindMatchResult:
+class BlindMatchResult(Result):
     """Result of :func:`blind_match`.
 
     Attributes
@@ -87,6 +90,8 @@ class BlindMatchResult:
         The solver's output (objective, bound, optimality).
     """
 
+    kind: ClassVar[str] = "blind-match"
+
     permutation: np.ndarray = field(repr=False)
     accuracy: float
     chance: float
@@ -95,11 +100,10 @@ class BlindMatchResult:
 
     def to_dict(self) -> dict:
         """Accuracy, chance, measure, permutation and the solver's result."""
-        return {"accuracy": self.accuracy, "chance": self.chance, "measure": self.measure,
+        return {"kind": self.kind, "accuracy": self.accuracy, "chance": self.chance, "measure": self.measure,
                 "permutation": self.permutation.tolist(), "qap": self.qap.to_dict()}
 
 
-@renamed_kwargs(metric="measure")
 def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False, solver: str = "hahn-grant",
                 time_limit: float | None = None, seed: int = 0, **solver_kwargs) -> BlindMatchResult:
     """Match the rows of ``X`` (N, d1) to those of ``Y`` (N, d2) without any pairs
@@ -144,7 +148,6 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
     return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, measure, res)
 
 
-@renamed_kwargs(metric="measure")
 def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
     """How well each pair of items agrees across the two spaces under the known pairing.
 
@@ -176,7 +179,7 @@ def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool
 
 
 @dataclass(frozen=True)
-class SubsetResult:
+class SubsetResult(Result):
     """Result of :func:`select_subset`.
 
     Attributes
@@ -190,6 +193,8 @@ class SubsetResult:
         Proven optimal (MILP) or trivially (N = L).
     seconds : float
     """
+
+    kind: ClassVar[str] = "subset"
     indices: np.ndarray = field(repr=False)  # sorted
     score: float  # Σ_ij W_ij over the chosen pairs (both orders)
     method: str
@@ -197,7 +202,7 @@ class SubsetResult:
     seconds: float
 
     def to_dict(self) -> dict:
-        return {"indices": self.indices.tolist(), "score": self.score, "method": self.method,
+        return {"kind": self.kind, "indices": self.indices.tolist(), "score": self.score, "method": self.method,
                 "optimal": self.optimal, "seconds": self.seconds}
 
 
@@ -245,8 +250,6 @@ def _greedy_swap(W, N, starts: int = 10, max_rounds: int = 10_000):
 
 
 def _milp(W, N, time_limit):
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import lil_matrix
 
     L = len(W)
     Ws = W + W.T
@@ -283,7 +286,6 @@ def _milp(W, N, time_limit):
 MILP_MAX_L = 40
 
 
-@renamed_kwargs(metric="measure")
 def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
                   time_limit: float = 60.0) -> SubsetResult:
     """Choose the N of L row pairs whose similarity structures agree best.
@@ -334,7 +336,7 @@ def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k:
 
 
 @dataclass(frozen=True)
-class UnsupervisedResult:
+class UnsupervisedResult(Result):
     """Result of :func:`unsupervised_classifier`.
 
     Attributes
@@ -353,6 +355,8 @@ class UnsupervisedResult:
         Counts of (true class, predicted class); None without labels.
     """
 
+    kind: ClassVar[str] = "unsupervised"
+
     predictions: np.ndarray = field(repr=False)
     accuracy: float
     oracle_accuracy: float
@@ -363,13 +367,12 @@ class UnsupervisedResult:
     confusion: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return {"kind": "unsupervised", "accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
+        return {"kind": self.kind, "accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
                 "matched_clusters": self.matched_clusters, "chance": self.chance,
                 "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist(),
                 "confusion": None if self.confusion is None else self.confusion.tolist()}
 
 
-@renamed_kwargs(metric="measure")
 def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "gw", solver: str = "hahn-grant",
                             time_limit: float | None = None, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
     """Classify images into classes named only by text, with no labels.

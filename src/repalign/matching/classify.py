@@ -12,7 +12,7 @@ import numpy as np
 
 from .._validate import as_embeddings
 from .baselines import linear_regression_scores, relative_scores
-from .local_cka import local_cka
+from .local import local_cka
 
 __all__ = ["class_scores", "topk_accuracy"]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_pair, renamed_kwargs
+from .._validate import check_pair
 from ..kernels import NORMALIZED_KERNELS, normalized_kernel, resolve_sigma
 from ..qap import QAPResult, seeded_qap
 from .baselines import LinearMap, cosine_scores, relative_scores
-from .local_cka import LocalCKABase, local_cka
+from .local import LocalCKABase, local_cka
 from .metrics import assign
 
 __all__ = ["Matcher", "LocalCKAMatcher", "LinearMatcher", "RelativeMatcher", "CosineMatcher", "QAPMatcher",
@@ -146,7 +146,6 @@ class QAPMatcher(Matcher):
 
     name = "qap"
 
-    @renamed_kwargs(start="init", maxiter="max_iter")
     def __init__(self, restarts: int = 1, tol: float = 1e-5, max_iter: int = 100, init: str = "local-cka",
                  seed: int = 0, kernel: str = "cka", polish: bool = True, precision: str = "float64",
                  n_jobs: int = 1):

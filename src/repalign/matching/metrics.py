@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import (
+    confusion_matrix,  # import cost: scikit-learn's metrics, first use only
+)
 
 from .._validate import check_square_matrix
 
@@ -87,10 +90,6 @@ def confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
     ndarray of int, shape (n_classes, n_classes)
         Row = true class, column = predicted class (scikit-learn's convention).
     """
-    from sklearn.metrics import (
-        confusion_matrix,  # import cost: scikit-learn's metrics, first use only
-    )
-
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"y_pred: expected the shape of y_true {y_true.shape}, got {y_pred.shape}")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from .._progress import track
+from .._result import Result
 from .._validate import check_pair, check_positive_int
 from .matchers import QAPMatcher, make_matcher
 from .metrics import matching_accuracy, retrieval_metrics
@@ -58,7 +60,7 @@ def split(Z, base_size: int, query_size: int, seed: int, base_selection: str = "
 
 
 @dataclass(frozen=True)
-class MatchingResult:
+class MatchingResult(Result):
     """Result of :func:`run_matching`.
 
     Attributes
@@ -70,12 +72,14 @@ class MatchingResult:
     settings : dict
     """
 
+    kind: ClassVar[str] = "matching"
+
     methods: dict
     runs: dict = field(repr=False)
     settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"kind": "matching", "methods": self.methods, "settings": self.settings, "runs": self.runs}
+        return {"kind": self.kind, "methods": self.methods, "settings": self.settings, "runs": self.runs}
 
 
 def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Sequence[str] = ("qap", "local-cka",

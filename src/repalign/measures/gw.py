@@ -22,9 +22,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from .._result import Result
 from .._validate import as_embeddings, check_pair
 from ..kernels import normalized_distances
 
@@ -69,7 +71,7 @@ def gw_paired(X, Y) -> float:
 
 
 @dataclass(frozen=True)
-class GWResult:
+class GWResult(Result):
     """Result of :func:`gromov_wasserstein`.
 
     Attributes
@@ -86,6 +88,8 @@ class GWResult:
     iterations : int
     """
 
+    kind: ClassVar[str] = "gw"
+
     distance: float
     plan: np.ndarray = field(repr=False)
     identity_cost: float
@@ -94,7 +98,7 @@ class GWResult:
     iterations: int = 0
 
     def to_dict(self) -> dict:
-        return {
+        return {"kind": self.kind,
             "distance": self.distance,
             "identity_cost": self.identity_cost,
             "diagonal_mass": self.diagonal_mass,

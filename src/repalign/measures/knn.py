@@ -28,7 +28,7 @@ import numpy as np
 
 from .._validate import check_pair, check_positive_int
 from ..kernels import cosine_normalize, linear_gram
-from .cka import unbiased_hsic
+from .kernel_alignment import unbiased_hsic
 
 __all__ = ["knn_indices", "topk_rows", "mutual_knn", "cknna", "knn_overlap", "knn_from_similarity", "knn_mask",
            "cknna_from_similarities", "REFERENCE_EPS"]

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._validate import check_positive_int
-from .cka import cka
+from .dissimilarity import rsa
 from .gw import gw_paired
+from .kernel_alignment import cka
 from .knn import cknna, mutual_knn
-from .rsa import rsa
 
 __all__ = ["Measure", "MEASURES", "get_measure", "measure_names"]
 

@@ -28,9 +28,9 @@ from ..kernels import (
     resolve_sigma,
     squared_distances,
 )
-from .cka import cka_ratio, kernel_stats, unbiased_hsic
+from .dissimilarity import rdm
+from .kernel_alignment import cka_ratio, kernel_stats, unbiased_hsic
 from .knn import cknna_from_similarities, knn_from_similarity, knn_mask, knn_overlap
-from .rsa import rdm
 
 __all__ = ["prepare"]
 

@@ -30,15 +30,22 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 
+from .. import distributed
 from .._progress import track
-from .._validate import check_fraction, check_pair, check_positive_int, renamed_kwargs
+from .._result import Result
+from .._validate import check_fraction, check_pair, check_positive_int
+from ..distributed import map_tasks
 from .registry import Measure, get_measure
 from .resample import prepare
 
 __all__ = [
+    "evaluate_out_of_core",
+    "STREAMED_MEASURES",
     "MeasureResult",
     "SimilarityReport",
     "ShuffleCurve",
@@ -76,9 +83,6 @@ def _replicates(m: Measure, X, Y, args: list) -> np.ndarray:
 
 def _on_cluster(m, X, Y, args, scheduler, tasks: int = 16) -> np.ndarray:
     """The replicates as Dask tasks (the same resamples, drawn here, so results do not change)."""
-    from functools import partial
-
-    from ..distributed import map_tasks  # optional: the 'dask' extra
 
     chunks = [args[i::tasks] for i in range(min(tasks, len(args)))]
     parts = map_tasks(partial(_replicates, m, X, Y), chunks, scheduler=scheduler)
@@ -218,7 +222,7 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
 
 
 @dataclass(frozen=True)
-class MeasureResult:
+class MeasureResult(Result):
     """One measure's value with optional permutation p-value and resampling interval.
 
     Attributes
@@ -237,6 +241,8 @@ class MeasureResult:
     params : dict
     """
 
+    kind: ClassVar[str] = "measure"
+
     name: str
     value: float
     higher_is_more_similar: bool
@@ -252,7 +258,7 @@ class MeasureResult:
     params: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
+        return {"kind": self.kind,
             "value": self.value,
             "higher_is_more_similar": self.higher_is_more_similar,
             "p_value": self.p_value,
@@ -269,7 +275,7 @@ class MeasureResult:
 
 
 @dataclass(frozen=True)
-class SimilarityReport:
+class SimilarityReport(Result):
     """All measures between one pair of embedding sets (``report["cka-linear"]`` indexes them).
 
     Attributes
@@ -279,6 +285,8 @@ class SimilarityReport:
     measures : dict of str to MeasureResult
     """
 
+    kind: ClassVar[str] = "similarity"
+
     n: int
     dim_x: int
     dim_y: int
@@ -286,7 +294,7 @@ class SimilarityReport:
 
     def to_dict(self) -> dict:
         return {
-            "kind": "similarity",
+            "kind": self.kind,
             "n": self.n,
             "dim_x": self.dim_x,
             "dim_y": self.dim_y,
@@ -296,12 +304,45 @@ class SimilarityReport:
     def __getitem__(self, name: str) -> MeasureResult:
         return self.measures[name]
 
+    def table(self, markdown: bool = False) -> str:
+        """The measures as a table: value, interval, p-value and which direction is more similar.
+
+        Parameters
+        ----------
+        markdown : bool, default False
+            A Markdown table; otherwise aligned plain text for a terminal.
+
+        Returns
+        -------
+        str
+        """
+        header = ["measure", "value", "CI", "p-value", "more similar"]
+        rows = []
+        for name, r in self.measures.items():
+            ci = "-" if r.ci_low is None else f"[{_format_number(r.ci_low)}, {_format_number(r.ci_high)}]"
+            rows.append([name, _format_number(r.value), ci, _format_number(r.p_value),
+                         "higher" if r.higher_is_more_similar else "lower"])
+        if markdown:
+            lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        out = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
+        return "\n".join(out + [fmt.format(*r) for r in rows])
+
+
+def _format_number(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and (abs(x) >= 1e4 or (0 < abs(x) < 1e-3)):
+        return f"{x:.3e}"
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
+
 
 DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased", "mutual-knn",
                     "cknna", "gw", "rsa")
 
 
-@renamed_kwargs(permutations="n_permutations", bootstrap="n_bootstrap")
 def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 0, n_bootstrap: int = 0,
              level: float = 0.95, seed: int = 0, progress: bool = False,
              ci_method: str = "auto", scheduler=None) -> SimilarityReport:
@@ -395,7 +436,7 @@ def shuffle_fraction(n: int, fraction: float, rng: np.random.Generator) -> np.nd
 
 
 @dataclass(frozen=True)
-class ShuffleCurve:
+class ShuffleCurve(Result):
     """Measure values against the fraction of shuffled rows.
 
     Attributes
@@ -407,6 +448,8 @@ class ShuffleCurve:
     n : int
     """
 
+    kind: ClassVar[str] = "shuffle-curve"
+
     fractions: tuple[float, ...]
     mean: dict[str, tuple[float, ...]]
     std: dict[str, tuple[float, ...]]
@@ -415,7 +458,7 @@ class ShuffleCurve:
 
     def to_dict(self) -> dict:
         return {
-            "kind": "shuffle-curve",
+            "kind": self.kind,
             "n": self.n,
             "n_repeats": self.n_repeats,
             "fractions": list(self.fractions),
@@ -429,7 +472,6 @@ class ShuffleCurve:
         return bool(np.all(d <= slack))
 
 
-@renamed_kwargs(n_seeds="n_repeats")
 def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_repeats: int = 3,
                   seed: int = 0, progress: bool = False) -> ShuffleCurve:
     """Measure vs fraction of rows of ``Y`` shuffled to wrong partners.
@@ -482,3 +524,43 @@ def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_
         n_repeats,
         X.shape[0],
     )
+
+
+STREAMED_MEASURES = ("cka-linear", "cka-linear-debiased")
+
+
+def evaluate_out_of_core(a, b, measures: Sequence[str] | None = None, scheduler=None) -> SimilarityReport:
+    """Linear CKA (biased and debiased) streamed chunk by chunk on Dask, for inputs larger than memory.
+
+    Parameters
+    ----------
+    a, b : str, Path or dask array
+        ``.zarr`` stores, folders of ``.parquet`` files, ``.npy`` files (memory-mapped) or Dask
+        arrays with the same rows in the same order.
+    measures : sequence of str, optional
+        A subset of :data:`STREAMED_MEASURES` (default both).
+    scheduler : str or distributed.Client, optional
+        Where the per-chunk moments are computed (:func:`repalign.distributed.resolve_scheduler`).
+
+    Returns
+    -------
+    SimilarityReport
+        One :class:`MeasureResult` per measure, ``params={"out_of_core": True}``, no resamples.
+
+    References
+    ----------
+    Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
+    arXiv:1905.00414 (linear CKA); Song et al., JMLR 2012 (unbiased HSIC).
+    """
+    names = list(measures or STREAMED_MEASURES)
+    bad = [m for m in names if m not in STREAMED_MEASURES]
+    if bad:
+        raise ValueError(f"measure {bad[0]}: out of core only {' and '.join(STREAMED_MEASURES)} are streamed; "
+                         "load the data into memory for the others")
+    X, Y = distributed.as_dask_pair(a, b, (str(a), str(b)))
+    out = {}
+    for name in names:
+        t0 = time.perf_counter()
+        v = distributed.linear_cka(X, Y, debiased=name.endswith("debiased"), scheduler=scheduler)
+        out[name] = MeasureResult(name, float(v), True, seconds=time.perf_counter() - t0, params={"out_of_core": True})
+    return SimilarityReport(int(X.shape[0]), int(X.shape[1]), int(Y.shape[1]), out)

@@ -3,40 +3,28 @@
 * :mod:`.problem`: :class:`QAPProblem` (Koopmans-Beckmann form with linear term, constant and
   anchors) and :class:`QAPResult` (one result type for every solver, seeded FAQ included).
 * :mod:`.losses`: factorised losses and kernels (GW distances, CKA, mutual k-NN).
-* :mod:`.faq`: FAQ with anchors (maniparambil2024 Eq. 5), scipy's iterates at lower cost.
+* :mod:`.frank_wolfe`: FAQ with anchors (maniparambil2024 Eq. 5), scipy's iterates at lower cost.
 * :mod:`.solvers`: brute force, FAQ, 2-opt, entropic GW, tabu search, Hahn-Grant.
 * :mod:`.qaplib`: ``.dat`` / ``.sln`` reader and writer.
 """
 
-from .faq import FAQEngine, faq, faq_solver, seeded_qap
-from .losses import (
-    LOSSES,
-    METRICS,
-    Loss,
-    cka_kernel,
-    distance_kernel,
-    knn_kernel,
-    matching_problem,
-    problem_from_kernels,
-    standardize_offdiagonal,
-)
-from .problem import QAPProblem, QAPResult, check_anchors
-from .qaplib import read_qaplib, read_solution, write_qaplib, write_solution
-from .solvers import (
-    DEFAULT_TIME_LIMIT,
-    SOLVER_DESCRIPTIONS,
-    SOLVERS,
-    brute_force,
-    entropic_gw,
-    hahn_grant,
-    heuristic_share,
-    solve_qap,
-    tabu_search,
-    two_opt,
-)
+import lazy_loader
 
-__all__ = ["FAQEngine", "faq", "seeded_qap", "QAPProblem", "QAPResult", "check_anchors", "Loss", "LOSSES",
-           "METRICS", "cka_kernel", "distance_kernel", "knn_kernel", "standardize_offdiagonal",
-           "problem_from_kernels", "matching_problem", "read_qaplib", "read_solution", "write_qaplib",
-           "write_solution", "SOLVERS", "SOLVER_DESCRIPTIONS", "DEFAULT_TIME_LIMIT", "solve_qap", "brute_force", "faq_solver", "two_opt", "entropic_gw",
-           "tabu_search", "hahn_grant", "heuristic_share"]
+# each public name is imported from its module on first use (PEP 562)
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "frank_wolfe": ["FAQEngine", "faq", "faq_solver", "seeded_qap"],
+        "losses": [
+            "LOSSES", "MATCHING_MEASURES", "Loss", "cka_kernel", "distance_kernel", "knn_kernel",
+            "matching_problem", "problem_from_kernels", "standardize_offdiagonal"
+        ],
+        "problem": ["QAPProblem", "QAPResult", "check_anchors"],
+        "qaplib": ["check_reference", "read_qaplib", "read_solution", "write_qaplib", "write_solution"],
+        "registry": ["SOLVER_DESCRIPTIONS", "SOLVER_INFO", "SolverInfo", "TIMED_SOLVERS"],
+        "solvers": [
+            "DEFAULT_TIME_LIMIT", "SOLVERS", "brute_force", "entropic_gw",
+            "hahn_grant", "heuristic_share", "solve_qap", "tabu_search", "two_opt"
+        ],
+    },
+)

@@ -16,7 +16,9 @@ columns). The formula is tested against recomputing the objective.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from numba import njit, objmode
@@ -389,8 +391,6 @@ _COMPILED = False
 
 def _cache_is_warm() -> bool:
     """Whether numba's on-disk cache holds an index for every compiled function here."""
-    import sys
-    from pathlib import Path
 
     folder = Path(__file__).parent / "__pycache__"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_embeddings, check_positive_int, renamed_kwargs
+from .._validate import as_embeddings, check_positive_int
 from ..kernels import (
     cosine_normalize,
     linear_gram,
@@ -32,8 +32,8 @@ from ..measures.knn import knn_mask
 from .problem import QAPProblem
 
 __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
-           "standardize_offdiagonal", "KERNELS", "MATCHING_MEASURES", "METRICS", "matching_problem",
-           "measure_kernels", "metric_kernels", "canonical_measure"]
+           "standardize_offdiagonal", "KERNELS", "MATCHING_MEASURES", "matching_problem",
+           "measure_kernels", "canonical_measure"]
 
 
 @dataclass(frozen=True)
@@ -188,17 +188,10 @@ KERNELS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
 #: measure -> (kernel, loss): the blind-matching objectives of schnaus2025, named as in the
 #: measure registry (``repalign list measures``), so ``evaluate`` and ``blind_match`` share names.
 MATCHING_MEASURES = {"gw": ("distance", "squared"), "cka-linear": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
-METRICS = MATCHING_MEASURES  # the former name
-_ALIASES = {"cka": "cka-linear"}
 
 
 def canonical_measure(name: str) -> str:
-    """The registry name of a matching measure (``"cka"`` is kept as a deprecated alias)."""
-    if name in _ALIASES:
-        import warnings
-
-        warnings.warn(f"measure {name!r} is deprecated, use {_ALIASES[name]!r}", FutureWarning, stacklevel=3)
-        return _ALIASES[name]
+    """The registry name of a matching measure: one of :data:`MATCHING_MEASURES`."""
     if name not in MATCHING_MEASURES:
         raise ValueError(f"measure: expected one of {', '.join(MATCHING_MEASURES)}, got {name!r}")
     return name
@@ -220,10 +213,8 @@ def measure_kernels(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool 
     return KX, KY, loss
 
 
-metric_kernels = measure_kernels  # the former name
 
 
-@renamed_kwargs(metric="measure")
 def matching_problem(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> QAPProblem:
     """The QAP matching rows of ``X`` (n, d1) to rows of ``Y`` (n, d2) (schnaus2025 Eq. 1).
 
@@ -231,7 +222,7 @@ def matching_problem(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool
     ----------
     X, Y : array, shape (n, d1) and (n, d2)
     measure : {"gw", "cka-linear", "mutual-knn"}
-        The objective (registry names; ``"cka"`` is a deprecated alias).
+        The objective: a key of :data:`MATCHING_MEASURES`.
     k : int
         Neighbours for ``mutual-knn``.
     standardize : bool

@@ -24,9 +24,11 @@ over exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from .._result import Result
 from .._validate import check_square_matrix
 
 __all__ = ["QAPProblem", "QAPResult", "check_permutation", "check_anchors", "make_result", "is_integral"]
@@ -219,7 +221,7 @@ class QAPProblem:
 
 
 @dataclass(frozen=True)
-class QAPResult:
+class QAPResult(Result):
     """What every solver returns.
 
     Attributes
@@ -239,6 +241,8 @@ class QAPResult:
         Work done, wall time, solver name, sense, number of (re)starts.
     """
 
+    kind: ClassVar[str] = "qap"
+
     permutation: np.ndarray = field(repr=False)
     objective: float
     bound: float | None
@@ -257,7 +261,7 @@ class QAPResult:
 
     def to_dict(self) -> dict:
         """JSON-ready fields; ``upper_bound`` appears when maximising."""
-        d = {"solver": self.solver, "objective": self.objective, "lower_bound": self.lower_bound,
+        d = {"kind": self.kind, "solver": self.solver, "objective": self.objective, "lower_bound": self.lower_bound,
              "gap": self.gap, "optimal": self.optimal, "permutation": [int(x) for x in self.permutation],
              "iterations": self.iterations, "seconds": self.seconds, "maximize": self.maximize,
              "restarts": self.restarts}

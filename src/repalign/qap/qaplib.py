@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import warn
 from ..io import atomic_write
 from .problem import QAPProblem
 
-__all__ = ["read_qaplib", "write_qaplib", "read_solution", "write_solution", "QAPLIBSolution"]
+__all__ = ["read_qaplib", "write_qaplib", "read_solution", "write_solution", "QAPLIBSolution", "check_reference"]
 
 
 def _numbers(path: Path) -> list[str]:
@@ -188,3 +189,44 @@ def write_solution(path, permutation, objective: float, *, force: bool = False) 
     with atomic_write(path, force) as tmp:
         Path(tmp).write_text(f"{len(p)} {obj}\n{' '.join(map(str, p))}\n")
     return path
+
+
+def check_reference(problem: QAPProblem, sln, dat=None) -> dict:
+    """Validate a ``.sln`` reference against ``problem`` before solving, and say what to compare to.
+
+    Its permutation is read in the QAPLIB convention and, if that does not reproduce its stated
+    objective, in the inverse one (some files use it). When neither reproduces the stated value
+    the stated value is not trusted: a warning says so and the reference becomes the objective of
+    the listed permutation (a value that is certainly reachable).
+
+    Parameters
+    ----------
+    problem : QAPProblem
+        The instance read from ``dat``.
+    sln : str or Path
+        The ``.sln`` file.
+    dat : str or Path, optional
+        The instance's file, named in error messages.
+
+    Returns
+    -------
+    dict
+        ``path``, ``objective`` (the value to compare to), ``permutation_convention``
+        (``"as listed"``, ``"inverted"`` or ``"unverified"``) and, when unverified,
+        ``stated_objective``.
+    """
+    sln = Path(sln)
+    ref = read_solution(sln)
+    if ref.n != problem.n:
+        raise ValueError(f"{sln}: is a solution of size {ref.n} but {dat or 'the instance'} has n = {problem.n}")
+    inverse = ref.permutation.argsort()
+    values = {"as listed": problem.objective(ref.permutation), "inverted": problem.objective(inverse)}
+    tol = 1e-9 * max(1.0, abs(ref.objective))
+    for how, value in values.items():
+        if abs(value - ref.objective) <= tol:
+            return {"path": str(sln), "objective": ref.objective, "permutation_convention": how}
+    best = min(values.values())
+    warn(f"{sln}: states objective {ref.objective:.10g} but its permutation gives {values['as listed']:.10g} "
+         f"(inverted: {values['inverted']:.10g}); comparing against {best:.10g}, the value it certainly reaches")
+    return {"path": str(sln), "objective": best, "stated_objective": ref.objective,
+            "permutation_convention": "unverified"}

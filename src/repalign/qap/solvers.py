@@ -1,11 +1,11 @@
 """QAP solvers on :class:`QAPProblem`, all returning :class:`QAPResult`.
 
 ``solve_qap(problem, solver=...)`` dispatches; :data:`SOLVERS` lists them and
-:data:`SOLVER_DESCRIPTIONS` says what each does:
+:data:`~repalign.qap.registry.SOLVER_INFO` says what each does:
 
 * ``brute-force``: every permutation (compiled Heap's algorithm); exact, n <= 10.
 * ``faq``: Frank-Wolfe on the doubly stochastic relaxation (Vogelstein et al. 2015), anchors,
-  randomized restarts (:func:`repalign.qap.faq.faq_solver`).
+  randomized restarts (:func:`repalign.qap.frank_wolfe.faq_solver`).
 * ``2opt``: best-improvement pairwise exchange from a start (or a partial guess), with the
   linear term; O(n²) per move.
 * ``entropic-gw``: entropic Gromov-Wasserstein (POT) on the two matrices, the coupling rounded
@@ -36,13 +36,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .._progress import progress_bar
-from .._validate import renamed_kwargs
 from ..measures.gw import import_pot
 from . import _jit
-from .faq import faq_solver
+from .frank_wolfe import faq_solver
 from .problem import QAPProblem, QAPResult, check_permutation, is_integral, make_result
+from .registry import SOLVER_INFO, TIMED_SOLVERS
 
-__all__ = ["solve_qap", "SOLVERS", "SOLVER_DESCRIPTIONS", "DEFAULT_TIME_LIMIT", "brute_force", "faq_solver",
+__all__ = ["solve_qap", "SOLVERS", "DEFAULT_TIME_LIMIT", "brute_force", "faq_solver",
            "two_opt", "entropic_gw", "tabu_search", "hahn_grant", "heuristic_share"]
 
 BRUTE_FORCE_MAX_N = 10
@@ -160,7 +160,6 @@ def complete_partial(problem: QAPProblem, partial) -> np.ndarray:
     return out
 
 
-@renamed_kwargs(start="init")
 @_anchored
 def two_opt(problem: QAPProblem, init=None, *, fixed=None, max_moves: int | None = None) -> QAPResult:
     """Best-improvement 2-opt (pairwise exchanges) with the linear term.
@@ -250,7 +249,6 @@ def entropic_gw(problem: QAPProblem, *, epsilon: float = 0.05, max_iter: int = 2
     return make_result(problem, cols, iterations=its, seconds=time.perf_counter() - t0, solver="entropic-gw")
 
 
-@renamed_kwargs(start="init")
 @_anchored
 def tabu_search(problem: QAPProblem, *, time_limit: float | None = DEFAULT_TIME_LIMIT, init=None,
                 max_iter: int | None = None, seed: int = 0, target: float | None = None,
@@ -339,7 +337,6 @@ def heuristic_share(n: int) -> float:
     return float(np.clip(0.1 + 0.8 * (n - 20) / 40.0, 0.1, 0.9))
 
 
-@renamed_kwargs(warm_start="init")
 @_anchored
 def hahn_grant(problem: QAPProblem, *, time_limit: float = DEFAULT_TIME_LIMIT, init=None,
                heuristic_time: float | None = None, rounds_per_check: int | None = None,
@@ -412,19 +409,8 @@ def hahn_grant(problem: QAPProblem, *, time_limit: float = DEFAULT_TIME_LIMIT, i
                        solver="hahn-grant", atol=2e-12 * n * n * (np.abs(A).max() * np.abs(B).max() * n + 1.0))
 
 
-SOLVERS = {"brute-force": brute_force, "faq": faq_solver, "2opt": two_opt, "entropic-gw": entropic_gw,
-           "tabu": tabu_search, "hahn-grant": hahn_grant}
-
-SOLVER_DESCRIPTIONS = {
-    "brute-force": "exact: every permutation (n <= 10); bound = optimum",
-    "faq": "Frank-Wolfe on the doubly stochastic relaxation (FAQ), anchors, restarts; no bound",
-    "2opt": "best-improvement pairwise exchanges from a start; no bound",
-    "entropic-gw": "entropic Gromov-Wasserstein coupling, rounded, then 2-opt; no bound",
-    "tabu": "robust tabu search (Taillard) until the time limit; the strongest heuristic; no bound",
-    "hahn-grant": "tabu warm start + Hahn-Grant dual ascent: certified lower bound, proves optimality",
-}
-
-_TIMED = ("tabu", "hahn-grant")
+#: name -> solver function, in the order and with the names of :data:`~repalign.qap.registry.SOLVER_INFO`
+SOLVERS = {name: globals()[info.function] for name, info in SOLVER_INFO.items()}
 
 
 def solve_qap(problem: QAPProblem, solver: str = "hahn-grant", *, time_limit: float | None = None,
@@ -450,8 +436,8 @@ def solve_qap(problem: QAPProblem, solver: str = "hahn-grant", *, time_limit: fl
         raise ValueError(f"solver: unknown {solver!r}; choose one of {', '.join(SOLVERS)}")
     time_limit = _check_time_limit(time_limit)
     if time_limit is not None:
-        if solver not in _TIMED:
+        if solver not in TIMED_SOLVERS:
             raise ValueError(f"time_limit: solver {solver!r} runs to completion and takes no time limit; "
-                             f"use one of {', '.join(_TIMED)}")
+                             f"use one of {', '.join(TIMED_SOLVERS)}")
         kwargs["time_limit"] = time_limit
     return SOLVERS[solver](problem, **kwargs)

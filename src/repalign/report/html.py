@@ -28,21 +28,33 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import ClassVar
 
 import numpy as np
 
+from .._result import Result
+from .._version import __version__
+from ..experiments.registry import EXPERIMENTS
 from ..io import atomic_write, check_extension, check_writable
+from ..plotting import (
+    confusion_matrices,
+    figure_png,
+    layer_heatmap,
+    matrix_heatmap,
+    shuffle_curves,
+    spectrum,
+)
 
 __all__ = ["build_report", "ReportResult", "markdown_to_html"]
 
 
 @dataclass(frozen=True)
-class ReportResult:
+class ReportResult(Result):
     """What :func:`build_report` wrote.
 
     Attributes
@@ -57,6 +69,8 @@ class ReportResult:
         Embedded images.
     """
 
+    kind: ClassVar[str] = "report"
+
     path: str
     sections: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
@@ -64,7 +78,7 @@ class ReportResult:
 
     def to_dict(self) -> dict:
         """Path, sections, skipped files with reasons, number of images."""
-        return {"path": self.path, "sections": self.sections, "skipped": [list(s) for s in self.skipped],
+        return {"kind": self.kind, "path": self.path, "sections": self.sections, "skipped": [list(s) for s in self.skipped],
                 "images": self.images}
 
 
@@ -105,22 +119,13 @@ def _img_file(path: Path) -> str:
     return _img_bytes(path.read_bytes(), mime, path.name)
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+def _png(fig) -> bytes:
+    return figure_png(fig, dpi=110)
 
 
-def _mpl():
-    import matplotlib  # plots are drawn in memory for the page
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+def _view(d: dict, **nested):
+    """A read-only view of a result dict with attribute access, for the figure builders."""
+    return SimpleNamespace(**{**d, **nested})
 
 
 _INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"), (re.compile(r"`([^`]+)`"), r"<code>\1</code>")]
@@ -191,23 +196,10 @@ def _similarity(d, path, ctx):
 
 
 def _curve_png(curves: dict) -> bytes:
-    plt = _mpl()
-    names = list(next(iter(curves.values()))["measures"])
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.6), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        for label, c in curves.items():
-            m = np.array(c["measures"][name]["mean"])
-            s = np.array(c["measures"][name]["std"])
-            x = np.array(c["fractions"])
-            ax.plot(x, m, marker="o", ms=3, label=label)
-            ax.fill_between(x, m - s, m + s, alpha=0.2)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("fraction shuffled", fontsize=8)
-        ax.grid(alpha=0.3)
-    if len(curves) > 1:
-        axes[0, 0].legend(fontsize=6)
-    fig.tight_layout()
-    return _figure_png(fig)
+    views = {label: SimpleNamespace(fractions=c["fractions"], mean={k: v["mean"] for k, v in c["measures"].items()},
+                                    std={k: v["std"] for k, v in c["measures"].items()})
+             for label, c in curves.items()}
+    return _png(shuffle_curves(views))
 
 
 def _shuffle(d, path, ctx):
@@ -239,23 +231,9 @@ def _demo(d, path, ctx):
 
 def _confusions(mats, titles, class_names, ctx, columns: int = 5) -> str:
     """Row-normalised confusion matrices (true class x predicted class) as one grid image."""
-    plt = _mpl()
-    k = len(mats)
-    cols = min(columns, k)
-    rows = -(-k // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.5 * rows), squeeze=False)
-    for ax in axes.ravel()[k:]:
-        ax.axis("off")
-    for ax, M, title in zip(axes.ravel(), mats, titles, strict=False):
-        M = np.asarray(M, dtype=float)
-        ax.imshow(M / np.maximum(M.sum(axis=1, keepdims=True), 1), vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(title, fontsize=6)
-        names = [str(c)[:5] for c in (class_names or range(len(M)))]
-        ax.set_xticks(range(len(M)), names, rotation=90, fontsize=5)
-        ax.set_yticks(range(len(M)), names, fontsize=5)
-    fig.suptitle("confusion (rows: true class, columns: predicted; each row sums to 1)", fontsize=8)
     ctx["images"] += 1
-    return _img_bytes(_figure_png(fig), "image/png", "confusion matrices")
+    fig = confusion_matrices(mats, titles, class_names, columns=columns)
+    return _img_bytes(_png(fig), "image/png", "confusion matrices")
 
 
 def _unsupervised(d, path, ctx):
@@ -268,9 +246,10 @@ def _unsupervised(d, path, ctx):
 
 
 def _experiment(d, path, ctx):
-    from ..experiments import RESULT_TYPES  # the experiments' own tables
-
-    res = RESULT_TYPES[path.stem].from_dict(d)
+    exp = EXPERIMENTS.get(d.get("experiment") or "")
+    if exp is None:
+        raise ValueError("no known experiment name in the file (written by an older version)")
+    res = exp.result_type().from_dict(d)
     body = markdown_to_html(res.markdown())
     with_cm = [r for r in d["rows"] if isinstance(r, dict) and r.get("confusion")]
     if with_cm:
@@ -285,16 +264,10 @@ def _experiment(d, path, ctx):
 
 
 def _spec(d, path, ctx):
-    plt = _mpl()
-    lam = np.asarray(d["eigenvalues"], dtype=float)
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    keep = np.sort(np.argsort(-np.abs(lam))[:200])
-    ax.vlines(keep, 0, lam[keep], color=np.where(lam[keep] > 0, "tab:blue", "tab:red"))
-    ax.axhline(0, color="0.6", lw=0.8)
-    ax.set_title(f"SPEC spectrum, SPEC-diff {d['spec_diff']:.4f}", fontsize=9)
-    ax.grid(alpha=0.3)
+    view = _view(d, modes=[SimpleNamespace(**m) for m in d["modes"]])
     ctx["images"] += 1
-    body = _img_bytes(_figure_png(fig), "image/png", "SPEC spectrum")
+    body = _img_bytes(_png(spectrum(view, title=f"SPEC spectrum, SPEC-diff {d['spec_diff']:.4f}")), "image/png",
+                      "SPEC spectrum")
     rows = [[str(k + 1), _esc(m.get("side", "")), _num(m["eigenvalue"]), _esc(", ".join(map(str, m["top_indices"][:10])))]
             for k, m in enumerate(d["modes"])]
     body += (f"<p>{_esc(d.get('kernel'))} kernel, η = {_num(d.get('eta'))}, n = {_num(d.get('n'))}, Frobenius "
@@ -315,20 +288,12 @@ def _spec(d, path, ctx):
 
 
 def _layerwise(d, path, ctx):
-    plt = _mpl()
-    M = np.asarray(d["matrix"], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.5 + 0.35 * M.shape[1], 1.2 + 0.3 * M.shape[0]))
-    im = ax.imshow(M, vmin=0, vmax=1, cmap="magma", origin="lower", aspect="auto")
-    ax.set_xticks(range(M.shape[1]), d["layers_b"], rotation=90, fontsize=6)
-    ax.set_yticks(range(M.shape[0]), d["layers_a"], fontsize=6)
-    ax.set_xlabel(d["model_b"], fontsize=8)
-    ax.set_ylabel(d["model_a"], fontsize=8)
-    fig.colorbar(im, ax=ax, label="linear CKA")
+    fig = layer_heatmap(_view(d, matrix=np.asarray(d["matrix"], dtype=float)))
     ctx["images"] += 1
     for name in ("layers.png", "diagonal.png"):
         ctx["embedded"].add((path.parent / name).resolve())
     return (f"<p>{_esc(d['model_a'])} vs {_esc(d['model_b'])}, n = {_num(d['n'])}, {_esc(d['estimator'])} estimator, "
-            f"{_esc(d['pooling'])} pooling.</p>" + _img_bytes(_figure_png(fig), "image/png", "layer-wise CKA"))
+            f"{_esc(d['pooling'])} pooling.</p>" + _img_bytes(_png(fig), "image/png", "layer-wise CKA"))
 
 
 def _rsm(d, path, ctx):
@@ -336,15 +301,9 @@ def _rsm(d, path, ctx):
     body = f"<p>{_esc(d.get('invariance'))} invariance, {_esc(d.get('kernel'))} kernel, matcher {_esc(d.get('matcher'))}, " \
            f"shape {_esc(d.get('shape'))}.</p>"
     if npy is not None and npy.exists():
-        M = np.load(npy, allow_pickle=False)
-        step = max(1, int(np.ceil(max(M.shape) / 400)))
-        plt = _mpl()
-        fig, ax = plt.subplots(figsize=(4, 4))
-        im = ax.imshow(M[::step, ::step], cmap="viridis")
-        fig.colorbar(im, ax=ax)
-        ax.set_title(npy.name, fontsize=8)
+        fig = matrix_heatmap(np.load(npy, allow_pickle=False), title=npy.name)
         ctx["images"] += 1
-        body += _img_bytes(_figure_png(fig), "image/png", f"RSM {npy.name}")
+        body += _img_bytes(_png(fig), "image/png", f"RSM {npy.name}")
     return body
 
 
@@ -356,31 +315,10 @@ def _qap(d, path, ctx):
                   rows)
 
 
-def _kind(d: dict, path: Path):
-    from ..experiments import RESULT_TYPES  # experiment files are recognised by name
-
-    if not isinstance(d, dict):
-        return None
-    k = d.get("kind")
-    if k:
-        return k
-    if {"pairs", "out_dir"} <= d.keys():
-        return "demo"
-    if {"measures", "n", "dim_x"} <= d.keys():
-        return "similarity"
-    if {"fractions", "measures", "n_repeats"} <= d.keys() or {"fractions", "measures", "n_seeds"} <= d.keys():
-        return "shuffle-curve"
-    if {"methods", "runs"} <= d.keys():
-        return "matching"
-    if {"eigenvalues", "spec_diff", "modes"} <= d.keys():
-        return "spec"
-    if {"rows", "settings", "seconds"} <= d.keys() and path.stem in RESULT_TYPES:
-        return "experiment"
-    if {"invariance", "matcher", "shape"} <= d.keys():
-        return "rsm"
-    if {"objective", "permutation", "solver"} <= d.keys():
-        return "qap"
-    return None
+def _kind(d) -> str | None:
+    """The result type of a file: its ``kind`` field, nothing else (files without one were written by
+    an older version and are listed as skipped)."""
+    return d.get("kind") if isinstance(d, dict) else None
 
 
 RENDERERS = {"similarity": ("Similarity", _similarity), "shuffle-curve": ("Shuffle curve", _shuffle),
@@ -444,13 +382,13 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             skipped.append((str(rel), f"not readable JSON ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"))
             continue
-        kind = _kind(d, p)
+        kind = _kind(d)
         if kind not in RENDERERS:
             if p.name.endswith(".npy.json") or (isinstance(d, dict) and {"n", "dim"} <= d.keys()):
                 skipped.append((str(rel), "an embedding file's sidecar (metadata only)"))
             else:
                 skipped.append((str(rel), f"no renderer for this result type (kind {kind!r})" if kind else
-                                "unknown result type"))
+                                "unknown result type (written by an older version)"))
             continue
         label, fn = RENDERERS[kind]
         try:
@@ -480,7 +418,6 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
     if skipped:
         skipped_html = ('<section id="skipped"><h2>Skipped</h2><ul class="skipped">'
                         + "".join(f"<li><code>{_esc(f)}</code>: {_esc(r)}</li>" for f, r in skipped) + "</ul></section>")
-    from .. import __version__  # cycle: repalign imports report lazily
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"

@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..experiments import RESULT_TYPES
+from ..experiments.registry import EXPERIMENTS
 from ..io import atomic_write
 
 __all__ = ["render_block", "update_readme", "BLOCK", "main"]
@@ -54,9 +54,9 @@ def render_block(name: str, results_dir) -> str:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if name == "demo":
         return _demo_table(d)
-    if name not in RESULT_TYPES:
-        raise ValueError(f"README block {name!r}: no result type; known: demo, {', '.join(RESULT_TYPES)}")
-    return RESULT_TYPES[name].from_dict(d).readme_markdown()
+    if name not in EXPERIMENTS:
+        raise ValueError(f"README block {name!r}: no result type; known: demo, {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name].result_type().from_dict(d).readme_markdown()
 
 
 def update_readme(readme, results_dir, *, check: bool = False) -> list[str]:

@@ -1,15 +1,15 @@
 """Semantic and spatio-semantic RSMs (wald2024, arXiv:2410.23107) and their comparison."""
 
-from .compare import rsm_cka, semantic_vs_spatial
-from .core import (
-           LAYOUTS,
-           RSM_KERNELS,
-           RSMResult,
-           as_concept_sets,
-           rsm_kernel,
-           semantic_rsm,
-           spatial_rsm,
-)
+import lazy_loader
 
-__all__ = ["semantic_rsm", "spatial_rsm", "RSMResult", "as_concept_sets", "rsm_kernel", "LAYOUTS", "RSM_KERNELS",
-           "rsm_cka", "semantic_vs_spatial"]
+# each public name is imported from its module on first use (PEP 562)
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "compare": ["rsm_cka", "semantic_vs_spatial"],
+        "core": [
+            "LAYOUTS", "RSM_KERNELS", "RSMResult", "as_concept_sets", "rsm_kernel", "semantic_rsm",
+            "spatial_rsm"
+        ],
+    },
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_square_matrix
-from ..measures.cka import cka_from_grams
+from ..measures.kernel_alignment import cka_from_grams
 from .core import semantic_rsm, spatial_rsm
 
 __all__ = ["rsm_cka", "semantic_vs_spatial"]

@@ -42,11 +42,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._progress import track
+from .._result import Result
 from .._validate import check_positive_int
 from ..assignment import (
     BACKENDS,
@@ -57,6 +60,7 @@ from ..assignment import (
     resolve_backend,
     solve,
 )
+from ..distributed import client_for
 from ..io import atomic_write
 
 __all__ = ["semantic_rsm", "spatial_rsm", "RSMResult", "as_concept_sets", "LAYOUTS", "RSM_KERNELS", "rsm_kernel"]
@@ -108,7 +112,7 @@ def as_concept_sets(x, layout: str = "NCHW", name: str = "x") -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RSMResult:
+class RSMResult(Result):
     """A representational similarity matrix and how it was made.
 
     Attributes
@@ -130,6 +134,8 @@ class RSMResult:
     seconds : float
     """
 
+    kind: ClassVar[str] = "rsm"
+
     matrix: np.ndarray = field(repr=False)
     inner: np.ndarray = field(repr=False)
     kernel: str
@@ -142,7 +148,7 @@ class RSMResult:
 
     def to_dict(self) -> dict:
         """Settings and shape (the matrices go to ``.npy`` files, not JSON)."""
-        return {"kind": "rsm", "shape": list(self.matrix.shape), "kernel": self.kernel, "invariance": self.invariance,
+        return {"kind": self.kind, "shape": list(self.matrix.shape), "kernel": self.kernel, "invariance": self.invariance,
                 "matcher": self.matcher, "backend": self.backend, "sigma": self.sigma, "symmetric": self.symmetric,
                 "seconds": self.seconds}
 
@@ -317,8 +323,6 @@ def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progr
             last_save = time.perf_counter()
 
     if scheduler is not None and todo:
-        from ..distributed import client_for  # optional: the 'dask' extra
-
         with client_for(scheduler) as client:
             if client is None:
                 for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
@@ -353,7 +357,6 @@ def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progr
 
 
 def _one_numba_thread():  # pragma: no cover - runs in forked workers
-    import numba  # each worker solves its block on one thread
 
     numba.set_num_threads(1)
 

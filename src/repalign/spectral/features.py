@@ -8,7 +8,7 @@
 Bandwidth (``gaussian``): an explicit σ per side, or the automatic rule: the median rule of
 :func:`repalign.kernels.median_sigma` (``σ² = lower median of the non-zero squared distances``
 over a seeded subsample of at most 2,000 rows), computed for each embedding separately. The
-paper tunes σ by hand until the top eigenvalues separate; :func:`repalign.spec.sigma_scan`
+paper tunes σ by hand until the top eigenvalues separate; :func:`repalign.spectral.sigma_scan`
 reports the top eigenvalues for a grid of multiples of the automatic σ so a user can do the
 same.
 """

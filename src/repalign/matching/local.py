@@ -20,7 +20,7 @@ import numpy as np
 
 from .._validate import as_embeddings, check_pair
 from ..kernels import cross_sq_distances, linear_gram, rbf_sigma, resolve_sigma, squared_distances
-from ..measures.cka import cka_from_grams
+from ..measures.kernel_alignment import cka_from_grams
 
 __all__ = ["local_cka", "local_cka_naive", "resolve_sigmas", "LocalCKABase"]
 

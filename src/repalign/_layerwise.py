@@ -47,11 +47,14 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from ._progress import track
+from ._result import Result
 from ._validate import check_positive_int
+from .encoders import Encoder, get_encoder
 from .kernels import linear_gram
 from .moments import PairMoments
 
@@ -63,7 +66,7 @@ POOLINGS = ("mean", "cls", "flatten")
 
 
 @dataclass(frozen=True)
-class LayerwiseResult:
+class LayerwiseResult(Result):
     """What :func:`layerwise` returns.
 
     Attributes
@@ -82,6 +85,8 @@ class LayerwiseResult:
     dims_a, dims_b : tuple of int
         Feature dimension of each layer after pooling.
     """
+
+    kind: ClassVar[str] = "layerwise"
 
     matrix: np.ndarray = field(repr=False)
     layers_a: tuple
@@ -109,7 +114,7 @@ class LayerwiseResult:
 
     def to_dict(self) -> dict:
         """JSON-ready, with ``kind: "layerwise"`` for the report."""
-        return {"kind": "layerwise", "matrix": self.matrix.tolist(), "layers_a": list(self.layers_a),
+        return {"kind": self.kind, "matrix": self.matrix.tolist(), "layers_a": list(self.layers_a),
                 "layers_b": list(self.layers_b), "model_a": self.model_a, "model_b": self.model_b, "n": self.n,
                 "estimator": self.estimator, "pooling": self.pooling, "debiased": self.debiased,
                 "batch_size": self.batch_size, "seconds": self.seconds, "dims_a": list(self.dims_a),
@@ -168,7 +173,6 @@ def _resolve_model(model, name_hint: str) -> _Model:
 
     if isinstance(model, torch.nn.Module):
         return _Model(model.eval(), type(model).__name__, _tensor_batches)
-    from .encoders import Encoder, get_encoder  # import cost: only for named encoders
 
     if isinstance(model, Encoder):
         enc, model = model, model.name

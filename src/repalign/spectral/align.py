@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.neighbors import KNeighborsClassifier
 
 from .._progress import track
+from .._result import Result
 from .._validate import check_pair, check_positive_int
 from ..kernels import RandomFourierFeatures, median_sigma
-from ..measures.cka import cka
+from ..measures.kernel_alignment import cka
 from .core import spec
 
 __all__ = ["SPECDiffLoss", "frobenius_loss", "kernel_features", "spec_align", "SPECAlignResult", "HEADS", "LOSSES"]
@@ -46,7 +49,7 @@ LOSSES = ("spec", "frobenius")
 
 
 def kernel_features(Z: torch.Tensor, kernel: str = "cosine", rff: RandomFourierFeatures | None = None) -> torch.Tensor:
-    """Differentiable kernel features of a batch (see :mod:`repalign.spec.features`).
+    """Differentiable kernel features of a batch (see :mod:`repalign.spectral.features`).
 
     Parameters
     ----------
@@ -158,7 +161,7 @@ class SPECDiffLoss(torch.nn.Module):
 
 
 @dataclass(frozen=True)
-class SPECAlignResult:
+class SPECAlignResult(Result):
     """What :func:`spec_align` returns.
 
     Attributes
@@ -177,6 +180,8 @@ class SPECAlignResult:
         The fitted head (CPU); :meth:`transform` applies it.
     """
 
+    kind: ClassVar[str] = "spec-align"
+
     before: dict
     after: dict
     drift: float
@@ -193,7 +198,7 @@ class SPECAlignResult:
 
     def to_dict(self) -> dict:
         """Before/after metrics, drift, history and settings."""
-        return {"before": self.before, "after": self.after, "drift": self.drift, "history": self.history,
+        return {"kind": self.kind, "before": self.before, "after": self.after, "drift": self.drift, "history": self.history,
                 "settings": self.settings, "seconds": self.seconds}
 
 
@@ -221,8 +226,6 @@ def _make_head(kind: str, d: int, hidden: int):
 
 
 def _knn_accuracy(train_X, train_y, test_X, test_y, k=5) -> float:
-    from sklearn.neighbors import KNeighborsClassifier  # only with labels
-
     clf = KNeighborsClassifier(n_neighbors=min(k, len(train_X)), metric="cosine").fit(train_X, train_y)
     return float(np.mean(clf.predict(test_X) == test_y))
 

@@ -1,7 +1,7 @@
 """SPEC: the eigen-pairs of the kernel difference matrix, in time linear in the sample count.
 
 For n paired items (row i of A and of B is the same item) with kernel feature maps
-``Φ_A`` (n, m_A) and ``Φ_B`` (n, m_B) (:mod:`repalign.spec.features`), jalali2025 Eq. 3 is
+``Φ_A`` (n, m_A) and ``Φ_B`` (n, m_B) (:mod:`repalign.spectral.features`), jalali2025 Eq. 3 is
 
     Λ = (K_A − η K_B) / n,      K_A = Φ_A Φ_Aᵀ,  K_B = Φ_B Φ_Bᵀ.
 
@@ -48,13 +48,18 @@ import mmap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from scipy import linalg
+from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .._progress import step, track
+from .._result import Result
 from .._validate import check_positive_int
-from ..distributed import is_dask_array
+from ..distributed import feature_moments, is_dask_array
+from ..io import read_embedding_file
+from ..kernels import squared_distances
 from ..moments import PairMoments
 from .features import SPEC_KERNELS, FeatureMap
 
@@ -97,7 +102,7 @@ class SPECMode:
 
 
 @dataclass(frozen=True)
-class SPECResult:
+class SPECResult(Result):
     """What :func:`spec` returns.
 
     Attributes
@@ -126,6 +131,8 @@ class SPECResult:
         Every item's score on every mode (kept when it fits in 256 MB or when asked).
     """
 
+    kind: ClassVar[str] = "spec"
+
     eigenvalues: np.ndarray = field(repr=False)
     spec_diff: float
     frobenius: float
@@ -145,7 +152,7 @@ class SPECResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: eigenvalues, spec_diff, frobenius, modes and the settings."""
-        return {"kind": "spec", "eigenvalues": [float(x) for x in self.eigenvalues], "spec_diff": self.spec_diff,
+        return {"kind": self.kind, "eigenvalues": [float(x) for x in self.eigenvalues], "spec_diff": self.spec_diff,
                 "frobenius": self.frobenius, "modes": [m.to_dict() for m in self.modes], "n": self.n,
                 "dim_a": self.dim_a, "dim_b": self.dim_b, "kernel": self.kernel, "eta": self.eta,
                 "sigma_a": self.sigma_a, "sigma_b": self.sigma_b, "rff": self.rff, "route": self.route,
@@ -169,8 +176,6 @@ class _Rows:
                     raise ValueError(f"{p}: cannot be read as .npy embeddings ({exc})") from None
                 self.name = str(p)
             else:
-                from ..io import read_embedding_file  # cycle-free but only needed for paths
-
                 data = read_embedding_file(p).array
                 self.name = str(p)
         self.lazy = is_dask_array(data)  # Dask inputs stay lazy: chunks are computed one by one
@@ -259,7 +264,6 @@ def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exac
                          "Use route='auto' (the covariance routes, linear in n)")
     Xa, Xb = A.chunk(0, n).astype(np.float64), B.chunk(0, n).astype(np.float64)
     if exact:  # the exact Gaussian kernel
-        from ..kernels import squared_distances  # only the exact reference route needs it
 
         Ka = np.exp(-squared_distances(Xa) / (2 * fa.sigma**2))
         Kb = np.exp(-squared_distances(Xb) / (2 * fb.sigma**2))
@@ -300,7 +304,6 @@ def _phase_caches(fa: FeatureMap, fb: FeatureMap, n: int, dtype, cache_mb: float
 def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool,
              scheduler=None, caches=(None, None)):
     if A.lazy or B.lazy or scheduler is not None:  # per chunk on Dask workers, tree-reduced
-        from ..distributed import feature_moments  # optional: the 'dask' extra
 
         acc = feature_moments(A.arr, B.arr, fa, fb, dtype=dtype, scheduler=scheduler)
         xtx, yty, xty = acc.raw()
@@ -361,7 +364,6 @@ def _cholesky_route(C, ma, wanted=None, single=False):
     else:
         # Lanczos for both ends of S, applied as Fp (Jp (Fpᵀ w)): O(r M) per product, S is never
         # formed. Two dense subset eigh calls cost two O(r³) reductions (166 s at r = 8,000).
-        from scipy.sparse.linalg import LinearOperator, eigsh  # lazy: only large partial spectra
 
         Fw = Fp.astype(np.float32, order="F") if single else Fp
         Jw = Jp.astype(Fw.dtype)
@@ -464,14 +466,14 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     B : array, shape (n, d_B), np.memmap or path
         The same items, same order, by encoder B.
     kernel : {"cosine", "linear", "gaussian"}
-        See :mod:`repalign.spec.features`.
+        See :mod:`repalign.spectral.features`.
     eta : float
         Weight of K_B in ``(K_A − η K_B)/n`` (default 1).
     rff : int or "exact", optional
         Gaussian only: random Fourier frequencies per embedding (default 2000); ``"exact"``
         uses the exact kernel (direct route only).
     sigma_a, sigma_b : float or "auto", optional
-        Gaussian bandwidths; default the automatic rule of :mod:`repalign.spec.features`.
+        Gaussian bandwidths; default the automatic rule of :mod:`repalign.spectral.features`.
     n_modes : int
         Modes reported per sign (default 5).
     top : int

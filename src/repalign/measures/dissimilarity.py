@@ -8,6 +8,7 @@ rows ("correlation"), default comparison Spearman's ρ. In [-1, 1].
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from .._validate import check_pair
 from ..kernels import squared_distances
@@ -71,8 +72,6 @@ def rsa(X, Y, metric: str = "correlation", compare: str = "spearman") -> float:
     Kriegeskorte et al., "Representational similarity analysis", Front. Syst. Neurosci. 2 (2008),
     doi:10.3389/neuro.06.004.2008.
     """
-    from scipy import stats
-
     X, Y = check_pair(X, Y, min_samples=3)
     iu = np.triu_indices(X.shape[0], 1)
     a, b = rdm(X, metric, "X")[iu], rdm(Y, metric, "Y")[iu]

@@ -28,13 +28,15 @@ import multiprocessing as mp
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
-from .._validate import check_positive_int, renamed_kwargs
+from .._validate import check_positive_int
 from ..assignment import solve
+from ..distributed import map_tasks
 from . import _jit
 from .problem import QAPProblem, QAPResult, make_result
 
@@ -317,9 +319,6 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
         return _restart_task(engine, first, maximize, tol, max_iter, seeds, lap_fn, i)
 
     if scheduler is not None:
-        from functools import partial
-
-        from ..distributed import map_tasks  # optional: the 'dask' extra
 
         runs = map_tasks(partial(_restart_task, engine, first, maximize, tol, max_iter, seeds, lap_fn), range(restarts),
                          scheduler=scheduler)
@@ -346,7 +345,6 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
                        seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
 
 
-@renamed_kwargs(seeds="anchors", P0="init", maxiter="max_iter")
 def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: float = 0.03, max_iter: int = 30,
         rng=None, lap=linear_sum_assignment) -> QAPResult:
     """One FAQ run on ``tr(A P B Pᵀ)`` with anchor pairs ``anchors`` (m, 2).
@@ -391,7 +389,6 @@ def _matrix_problem(A, B, anchors, maximize):
     return QAPProblem(A, B, maximize=maximize, anchors=anchors)
 
 
-@renamed_kwargs(seeds="anchors", P0="init", maxiter="max_iter")
 def seeded_qap(A, B, anchors=None, *, maximize: bool = True, restarts: int = 1, init=None, tol: float = 0.03,
                max_iter: int = 30, seed: int = 0, n_jobs: int = 1, precision: str = "float64",
                polish: bool = False, lap: str = "auto") -> QAPResult:

@@ -1,0 +1,42 @@
+"""``repalign rsm MAPS``: semantic (spatial-permutation invariant) or spatio-semantic RSM of feature maps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..io import atomic_write, check_writable, load_array
+from ..rsm import semantic_rsm, spatial_rsm
+from .common import check_out, print_json, write_json
+from .errors import CLIError
+
+__all__ = ["run"]
+
+
+def run(args) -> int:
+    check_out(args.out, (".npy",), args.force)
+    if args.out:
+        check_writable(str(args.out) + ".json", args.force)
+    x = load_array(args.maps)
+    y = load_array(args.other) if args.other else None
+    if args.invariance == "none":
+        if args.matcher != "optimal":
+            raise CLIError("--matcher: applies to --invariance permutation only")
+        res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center)
+    else:
+        res = semantic_rsm(x, y, kernel=args.kernel, matcher=args.matcher, backend=args.backend, layout=args.layout,
+                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, progress=True,
+                           scheduler=args.scheduler)
+    if args.out:
+        with atomic_write(args.out, force=args.force) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, res.matrix)
+        write_json(str(args.out) + ".json", {**res.to_dict(), "maps": str(args.maps), "other": args.other}, args.force)
+    d = res.to_dict()
+    if args.json:
+        print_json(d)
+    else:
+        off = res.matrix[~np.eye(*res.matrix.shape, dtype=bool)] if res.symmetric else res.matrix.ravel()
+        print(f"{res.invariance if res.invariance != 'none' else 'spatio-semantic'} RSM {d['shape'][0]} x {d['shape'][1]}, "
+              f"{res.kernel} kernel, matcher {res.matcher}: mean off-diagonal {off.mean():.4f} ({res.seconds:.1f} s)"
+              + (f"; wrote {args.out}" if args.out else ""))
+    return 0

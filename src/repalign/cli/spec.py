@@ -1,0 +1,78 @@
+"""``repalign spec A B``: where two embeddings of the same items cluster them differently (SPEC)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..io import atomic_write, read_embedding_file
+from ..items import list_images, read_text_items
+from ..plotting import caption_lists, gallery, mode_map, save_figure, spectrum
+from ..spectral import spec
+from .common import check_out_folder, print_json, write_json
+from .errors import CLIError
+
+__all__ = ["run", "SPEC_OUTPUTS"]
+
+SPEC_OUTPUTS = ("spec.json", "spectrum.png", "modes.md", "map.png", "gallery_A.png", "gallery_B.png")
+
+
+def _item_list(args, n: int):
+    """The items behind the rows (texts or image paths) for galleries, checked against n."""
+    if args.texts:
+        items = read_text_items(args.texts)
+        what = f"{args.texts} has {len(items)} lines"
+    elif args.images:
+        items = list_images(args.images)
+        what = f"{args.images} has {len(items)} images"
+    else:
+        return None
+    if len(items) != n:
+        raise CLIError(f"{what} but the embeddings have {n} rows; give the items in the order of the rows "
+                       "(images sorted by path, as `repalign embed --images` reads them)")
+    return items
+
+
+def run(args) -> int:
+    if args.texts and args.images:
+        raise CLIError("spec: give at most one of --texts FILE and --images DIR")
+    out = check_out_folder(args.out, SPEC_OUTPUTS, args.force)
+    A = args.a if str(args.a).endswith(".npy") else read_embedding_file(args.a).array
+    B = args.b if str(args.b).endswith(".npy") else read_embedding_file(args.b).array
+    n = (np.load(A, mmap_mode="r") if isinstance(A, str) else A).shape[0]
+    items = _item_list(args, n)
+    res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,
+               n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True,
+               scheduler=args.scheduler)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "spec.json", res.to_dict(), args.force)
+        save_figure(spectrum(res), out / "spectrum.png", force=args.force)
+        lines = [f"# SPEC: {args.a} (A) vs {args.b} (B)", "",
+                 f"{res.kernel} kernel, η = {res.eta:g}, n = {res.n}, SPEC-diff {res.spec_diff:.4f}, "
+                 f"Frobenius {res.frobenius:.4f}, route {res.route}.", ""]
+        if items is not None and args.texts:
+            lines.append(caption_lists(res, items, per_mode=args.top))
+        elif items is not None:
+            for side in ("A", "B"):
+                if any(m.side == side for m in res.modes):
+                    fig = gallery(res, items, side=side, per_mode=min(args.top, 10))
+                    save_figure(fig, out / f"gallery_{side}.png", force=args.force, dpi=120)
+                    lines.append(f"![modes {side} separates](gallery_{side}.png)")
+        else:
+            lines.append(caption_lists(res, [f"row {i}" for i in range(res.n)], per_mode=args.top))
+        with atomic_write(out / "modes.md", force=args.force) as tmp:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if args.map:
+            Xa = np.load(A, mmap_mode="r") if isinstance(A, str) else A
+            Xb = np.load(B, mmap_mode="r") if isinstance(B, str) else B
+            save_figure(mode_map(res, Xa, Xb, seed=args.seed), out / "map.png", force=args.force)
+    if args.json:
+        print_json(res.to_dict())
+    else:
+        print(f"n = {res.n}, {res.kernel} kernel, η = {res.eta:g}: SPEC-diff {res.spec_diff:.4f}, "
+              f"Frobenius {res.frobenius:.4f} ({res.route} route, {res.seconds:.1f} s)")
+        for k, m in enumerate(res.modes):
+            print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items {', '.join(map(str, m.top_indices[:8]))}")
+        if out is not None:
+            print(f"wrote {out}/")
+    return 0
