@@ -94,10 +94,10 @@ def main(argv=None):
     del Xb, Yb
     try:
         t0 = time.perf_counter()
-        v_sub = rd.linear_cka(X[:nb], Y[:nb], scheduler=client)
+        v_sub = rd.cka(X[:nb], Y[:nb], scheduler=client)
         t_sub = time.perf_counter() - t0
         t0 = time.perf_counter()
-        v_all = rd.linear_cka(X, Y, scheduler=client)
+        v_all = rd.cka(X, Y, scheduler=client)
         t_all = time.perf_counter() - t0
         peaks = client.run(_peak_rss_mb)
     finally:

@@ -58,3 +58,8 @@ def isometric_views(n, noise, seed=0, dl=8):
     Q1 = np.linalg.qr(rng.normal(size=(32, dl)))[0].T
     Q2 = np.linalg.qr(rng.normal(size=(24, dl)))[0].T
     return lat @ Q1 + noise * rng.normal(size=(n, 32)) / 2, lat @ Q2 + noise * rng.normal(size=(n, 24)) / 2
+
+
+def maps(n=20, c=6, h=2, w=3, seed=0):
+    """Random (n, c, h, w) feature maps for the semantic-RSM and assignment tests."""
+    return np.random.default_rng(seed).normal(size=(n, c, h, w))

@@ -40,17 +40,17 @@ def test_linear_cka_and_hsic_from_zarr_on_the_cluster(cluster, data, tmp_path):
     zy = zarr.open_array(str(tmp_path / "y.zarr"), mode="w", shape=Y.shape, chunks=(700, Y.shape[1]), dtype="f8")
     zy[:] = Y
     for debiased in (False, True):
-        got = rd.linear_cka(tmp_path / "x.zarr", tmp_path / "y.zarr", debiased=debiased, scheduler=cluster)
+        got = rd.cka(tmp_path / "x.zarr", tmp_path / "y.zarr", debiased=debiased, scheduler=cluster)
         assert got == pytest.approx(ra.cka(X, Y, debiased=debiased), abs=1e-10)
         h = rd.hsic(str(tmp_path / "x.zarr"), str(tmp_path / "y.zarr"), debiased=debiased, scheduler=cluster)
         assert h == pytest.approx(ra.hsic(X, Y, debiased=debiased), rel=1e-10)
     # many chunks: the same fixed reduction every time, so bit-identical
     Xd, Yd = da.from_array(X, chunks=(100, -1)), da.from_array(Y, chunks=(100, -1))
-    a, b = rd.linear_cka(Xd, Yd, scheduler=cluster), rd.linear_cka(Xd, Yd, scheduler=cluster)
+    a, b = rd.cka(Xd, Yd, scheduler=cluster), rd.cka(Xd, Yd, scheduler=cluster)
     assert a == b and a == pytest.approx(ra.cka(X, Y), abs=1e-10)
     # by address, as --scheduler does
     addr = cluster.scheduler.address
-    assert rd.linear_cka(da.from_array(X, chunks=(512, -1)), da.from_array(Y, chunks=(512, -1)),
+    assert rd.cka(da.from_array(X, chunks=(512, -1)), da.from_array(Y, chunks=(512, -1)),
                          scheduler=addr) == pytest.approx(ra.cka(X, Y), abs=1e-10)
 
 
@@ -61,7 +61,7 @@ def test_npy_stacks_and_spec_covariances(cluster, data, tmp_path):
         np.save(tmp_path / f"y{i}.npy", Y[s:s + 1000])
     xs = [tmp_path / f"x{i}.npy" for i in range(4)]
     ys = [tmp_path / f"y{i}.npy" for i in range(4)]
-    assert rd.linear_cka(xs, ys, scheduler=cluster) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    assert rd.cka(xs, ys, scheduler=cluster) == pytest.approx(ra.cka(X, Y), abs=1e-10)
     ref = ra.spec(X, Y, "gaussian", rff=100, route="cholesky", seed=2)
     dx, dy = rd.as_dask_array(xs, "A"), rd.as_dask_array(ys, "B")
     got = ra.spec(dx, dy, "gaussian", rff=100, route="cholesky", seed=2, scheduler=cluster)
@@ -83,7 +83,7 @@ def test_npy_files_of_different_widths_stream_without_the_data_in_the_graph(clus
     dx = rd.as_dask_array(tmp_path / "x.npy")
     assert len(pickle.dumps(dict(dx.__dask_graph__()))) < wide.nbytes / 20
     assert rd.as_dask_array(tmp_path / "y.npy").chunks[0] != dx.chunks[0]
-    got = rd.linear_cka(tmp_path / "x.npy", tmp_path / "y.npy", scheduler=cluster)
+    got = rd.cka(tmp_path / "x.npy", tmp_path / "y.npy", scheduler=cluster)
     assert got == pytest.approx(ra.cka(wide, Y), abs=1e-10)
     assert np.array_equal(dx.compute(), wide)
     np.save(tmp_path / "v.npy", X[:, 0])
@@ -128,9 +128,9 @@ def test_bad_inputs_are_one_clear_error(data, tmp_path):
     with pytest.raises(ValueError, match="cannot reach tcp://127.0.0.1:9"):
         rd.resolve_client("tcp://127.0.0.1:9", timeout=2)
     with pytest.raises(ValueError, match=r"rechunk"):
-        rd.linear_cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y, chunks=(300, -1)))
+        rd.cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y, chunks=(300, -1)))
     with pytest.raises(ValueError, match="mismatched sample counts"):
-        rd.linear_cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y[:100], chunks=(500, -1)))
+        rd.cka(da.from_array(X, chunks=(500, -1)), da.from_array(Y[:100], chunks=(500, -1)))
     with pytest.raises(ValueError, match="2-D"):
         rd.as_dask_array(da.ones(10), "X")
     with pytest.raises(ValueError, match="numeric"):
@@ -155,7 +155,7 @@ def test_parquet_folders_stream_by_row_group(data, tmp_path):
     assert Xd.shape == X.shape and np.array_equal(Xd.compute(), X)
     assert np.array_equal(rd.as_dask_array(tmp_path / "y.parquet").compute(), Y)
     Yd = rd.as_dask_array(tmp_path / "y.parquet").rechunk({0: Xd.chunks[0]})
-    assert rd.linear_cka(Xd, Yd) == pytest.approx(ra.cka(X, Y), abs=1e-10)
+    assert rd.cka(Xd, Yd) == pytest.approx(ra.cka(X, Y), abs=1e-10)
     # files are read in natural order: part2 before part10 (not part10, part2)
     (tmp_path / "n").mkdir()
     for i, s in zip((2, 10, 1), (1500, 3000, 0), strict=True):
@@ -188,3 +188,14 @@ def test_cli_streams_stores_out_of_core(data, tmp_path, capsys):
     assert "only cka-linear and cka-linear-debiased are streamed" in capsys.readouterr().err
     assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.npy"), "--bootstrap", "10"]) == 2
     assert "needs the data in memory" in capsys.readouterr().err
+
+
+def test_out_of_core_cka_has_the_in_memory_signature_and_refuses_other_kernels(rng):
+    import dask.array as da
+
+    X, Y = rng.normal(size=(60, 4)), rng.normal(size=(60, 3))
+    Xd, Yd = da.from_array(X, chunks=(20, -1)), da.from_array(Y, chunks=(20, -1))
+    assert rd.cka(Xd, Yd, "linear") == pytest.approx(ra.cka(X, Y, "linear"), abs=1e-12)
+    assert rd.hsic(Xd, Yd, kernel="linear") == pytest.approx(ra.hsic(X, Y), rel=1e-10)
+    with pytest.raises(ValueError, match="kernel: out of core only the linear kernel"):
+        rd.cka(Xd, Yd, "rbf")

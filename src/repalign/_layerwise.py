@@ -56,6 +56,7 @@ from ._result import Result
 from ._validate import check_positive_int
 from .encoders import Encoder, get_encoder
 from .kernels import linear_gram
+from .measures.kernel_alignment import unbiased_hsic_from_terms
 from .moments import PairMoments
 
 __all__ = ["layerwise", "LayerwiseResult", "select_layers", "ESTIMATORS", "POOLINGS"]
@@ -383,8 +384,7 @@ def _unbiased_matrix(KA, KB):
     tr = A @ B.T  # tr(K̃ L̃) for symmetric K̃, L̃
     sa, sb = np.array([t[1] for t in ta]), np.array([t[1] for t in tb])
     ra, rb = np.stack([t[2] for t in ta]), np.stack([t[2] for t in tb])
-    val = tr + np.outer(sa, sb) / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (ra @ rb.T)
-    return val / (n * (n - 3))
+    return unbiased_hsic_from_terms(n, tr, sa[:, None], sb[None, :], ra @ rb.T)
 
 
 def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=None, measure: str = "cka-linear",

@@ -60,10 +60,10 @@ from ._result import Result
 from ._validate import check_square_matrix
 
 __all__ = ["solve", "resolve_backend", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
-           "MATCHERS", "lapjv", "auction", "auction_batch", "AuctionResult"]
+           "LAP_METHODS", "lapjv", "auction", "auction_batch", "AuctionResult"]
 
 BACKENDS = ("auto", "scipy", "lapjv", "lap", "ortools")
-MATCHERS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "auction", "none")
+LAP_METHODS = ("optimal", "greedy", "topk-greedy", "batch-optimal", "auction", "none")
 AUCTION_TOL = 0.01  # ``auction`` without a tolerance
 _BIG = 1e300
 
@@ -267,10 +267,6 @@ def max_inner_batch(M: np.ndarray) -> np.ndarray:
 
 def available_backends() -> list[str]:
     """The exact backends that can run here (optional packages installed).
-
-    Parameters
-    ----------
-    None
 
     Returns
     -------
@@ -544,10 +540,8 @@ def auction(M, *, tol: float = AUCTION_TOL) -> AuctionResult:
     optimum is positive. ε stops shrinking at ``range · 1e-7 / n``: the value is then within
     ``1e-7 · range`` of the optimum (ε-complementary slackness), whatever ``tol``.
 
-    On centred EfficientNet-Lite0 maps at S = 784 (``benchmarks/bench_rsm.py``, 12 pairs) the
-    default tol = 0.01 reached 99.98 % of the optimum in 8.0 ms per pair, 6.9x faster than
-    scipy's exact solver and 6.5x faster than OR-Tools; the paper's Batch-Optimal(128) reached
-    87.5 % there.
+    Its quality and speed against the exact solvers and the paper's Batch-Optimal on real feature
+    maps are measured by ``benchmarks/bench_rsm.py`` (README, semantic RSMs).
 
     Parameters
     ----------
@@ -622,7 +616,7 @@ def parse_matcher(spec: str) -> tuple[str, int | float | None]:
         K or W (int); TOL for ``auction`` (float, default 0.01).
     """
     name, _, arg = str(spec).partition(":")
-    if name not in MATCHERS:
+    if name not in LAP_METHODS:
         raise ValueError(f"matcher: unknown {spec!r}; use optimal, greedy, none, topk-greedy:K, batch-optimal:W "
                          "or auction:TOL")
     if name == "auction":

@@ -9,7 +9,7 @@ Nothing here schedules work itself: Dask (``dask.distributed``) does.
   chunked differently are refused (the error says how to rechunk).
 * Statistics: :func:`moments` computes :class:`repalign.moments.PairMoments` of every row chunk
   on the workers with one fixed shift (the first chunk's mean, computed first) and tree-reduces
-  them with ``merge``; :func:`linear_cka` / :func:`hsic` (biased and debiased) then equal the
+  them with ``merge``; :func:`cka` / :func:`hsic` (biased and debiased) then equal the
   in-memory path to rounding (tested to 1e-10). SPEC's covariances use the same reduction
   (:func:`repalign.spectral.spec` accepts Dask arrays and ``scheduler=``).
 * Where: ``scheduler=`` an address (``tcp://host:8786``) or a ``distributed.Client``; else the
@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from .io import parquet_parts, read_parquet_part
+from .kernels import KERNEL_NAMES, resolve_kernel
 from .moments import PairMoments
 
-__all__ = ["as_dask_array", "as_dask_pair", "resolve_client", "moments", "linear_cka", "hsic", "map_tasks", "client_for",
+__all__ = ["as_dask_array", "as_dask_pair", "resolve_client", "moments", "cka", "hsic", "map_tasks", "client_for",
            "is_dask_array", "feature_moments"]
 
 
@@ -372,12 +373,22 @@ def moments(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", schedu
         return total.compute(scheduler="threads")
 
 
-def linear_cka(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", scheduler=None) -> float:
-    """Linear CKA of row-aligned Dask / zarr / .npy inputs, out of core (module docstring).
+def _linear_only(kernel: str) -> None:
+    if resolve_kernel(kernel, KERNEL_NAMES) != "linear":
+        raise ValueError(f"kernel: out of core only the linear kernel is streamed, got {kernel!r}; load the data "
+                         "into memory (repalign.cka) for the others")
+
+
+def cka(X, Y, kernel: str = "linear", *, debiased: bool = False, compute_dtype: str = "auto", scheduler=None) -> float:
+    """CKA of row-aligned Dask / zarr / .npy inputs, out of core (module docstring).
+
+    The same name and leading arguments as :func:`repalign.cka`; only the linear kernel is
+    streamed (its statistics are d x d moments; other kernels need the n x n Gram matrix).
 
     Parameters
     ----------
     X, Y : see :func:`as_dask_array`
+    kernel : {"linear"}
     debiased : bool
     compute_dtype : {"auto", "float64", "float32"}
     scheduler : None, str or distributed.Client
@@ -391,15 +402,18 @@ def linear_cka(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", sch
     ----------
     Kornblith et al., ICML 2019, arXiv:1905.00414; maniparambil2024 (arXiv:2401.05224), Eq. 1.
     """
+    _linear_only(kernel)
     return moments(X, Y, debiased=debiased, compute_dtype=compute_dtype, scheduler=scheduler).linear_cka(debiased)
 
 
-def hsic(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", scheduler=None) -> float:
-    """Linear-kernel HSIC of row-aligned Dask / zarr / .npy inputs.
+def hsic(X, Y, kernel: str = "linear", *, debiased: bool = False, compute_dtype: str = "auto",
+         scheduler=None) -> float:
+    """HSIC of row-aligned Dask / zarr / .npy inputs, out of core (linear kernel only, as :func:`cka`).
 
     Parameters
     ----------
     X, Y : see :func:`as_dask_array`
+    kernel : {"linear"}
     debiased : bool
         Song et al.'s unbiased estimator (``1/(n(n-3))`` scale) instead of ``1/(n-1)²``.
     compute_dtype : {"auto", "float64", "float32"}
@@ -414,6 +428,7 @@ def hsic(X, Y, *, debiased: bool = False, compute_dtype: str = "auto", scheduler
     ----------
     Gretton et al., ALT 2005, doi:10.1007/11564089_7; Song et al., JMLR 13 (2012).
     """
+    _linear_only(kernel)
     acc = moments(X, Y, debiased=debiased, compute_dtype=compute_dtype, scheduler=scheduler)
     n = acc.n
     scale = 1.0 / (n * (n - 3.0)) if debiased else 1.0 / (n - 1.0) ** 2

@@ -47,9 +47,50 @@ __all__ = [
     "iter_sq_distance_blocks",
     "RandomFourierFeatures",
     "median_sigma",
+    "sq_distances_from_inner",
+    "median_rank",
+    "median_bandwidth",
+    "KERNEL_NAMES",
+    "KERNEL_SYNONYMS",
+    "resolve_kernel",
 ]
 
 BANDWIDTH_RULES = ("median", "kornblith")
+
+#: The one kernel vocabulary: every ``kernel=`` argument of the package takes these names (the
+#: ones that function supports).
+KERNEL_NAMES = ("linear", "cosine", "rbf")
+#: The papers' own words for the same kernels, accepted everywhere as synonyms and kept in the
+#: results of the method that uses them: wald2024 calls the linear kernel "inner", jalali2025
+#: calls the RBF kernel "gaussian".
+KERNEL_SYNONYMS = {"inner": "linear", "gaussian": "rbf"}
+
+
+def resolve_kernel(name, supported, arg: str = "kernel") -> str:
+    """The spelling of kernel ``name`` that a method uses.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`KERNEL_NAMES` or a synonym of :data:`KERNEL_SYNONYMS`.
+    supported : sequence of str
+        The kernels of the method, in its own spelling (e.g. SPEC's ``("cosine", "linear",
+        "gaussian")``).
+    arg : str
+        Argument name for the error message.
+
+    Returns
+    -------
+    str
+        The entry of ``supported`` that means the same kernel (``resolve_kernel("rbf",
+        ("linear", "gaussian")) == "gaussian"``).
+    """
+    canonical = KERNEL_SYNONYMS.get(name, name) if isinstance(name, str) else name
+    for s in supported:
+        if KERNEL_SYNONYMS.get(s, s) == canonical:
+            return s
+    names = ", ".join(KERNEL_SYNONYMS.get(s, s) + (f" ({s})" if s in KERNEL_SYNONYMS else "") for s in supported)
+    raise ValueError(f"{arg}: unknown kernel {name!r}; use one of {names}")
 
 
 def linear_gram(X: np.ndarray) -> np.ndarray:
@@ -107,6 +148,27 @@ def _finish_sq_distances(G: np.ndarray, sq_rows: np.ndarray, sq_cols: np.ndarray
     return G
 
 
+def sq_distances_from_inner(G: np.ndarray, sq_rows: np.ndarray, sq_cols: np.ndarray) -> np.ndarray:
+    """Squared distances ``‖a‖² + ‖b‖² − 2⟨a, b⟩`` from inner products, rounding noise set to 0.
+
+    Values at or below ``64 ε (‖a‖² + ‖b‖²)`` (negative ones included) are what the Gram
+    identity leaves of identical vectors, and become exactly 0.
+
+    Parameters
+    ----------
+    G : ndarray, shape (n, m)
+        Inner products ``⟨a_i, b_j⟩`` (not modified).
+    sq_rows, sq_cols : ndarray, shape (n,) and (m,)
+        ``‖a_i‖²`` and ``‖b_j‖²``.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+        Non-negative squared distances.
+    """
+    return _finish_sq_distances(-2.0 * np.asarray(G, dtype=np.float64), sq_rows, sq_cols)
+
+
 def squared_distances(X: np.ndarray) -> np.ndarray:
     """Pairwise squared Euclidean distances of the rows.
 
@@ -152,6 +214,56 @@ def cross_sq_distances(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
     return _finish_sq_distances(G, np.einsum("ij,ij->i", Qc, Qc), np.einsum("ij,ij->i", Bc, Bc))
 
 
+def median_rank(m: int, m_zero: int) -> int:
+    """The rank of the median rule's value: the lower median of the non-zero values.
+
+    Parameters
+    ----------
+    m : int
+        How many squared distances the rule looks at.
+    m_zero : int
+        How many of them are exactly 0 (they sort first).
+
+    Returns
+    -------
+    int
+        0-based rank in ascending order, ``m_zero + (m - m_zero - 1) // 2``.
+    """
+    nonzero = m - m_zero
+    if nonzero <= 0:
+        raise ValueError(
+            "all pairwise distances are zero (identical rows): the median bandwidth is "
+            "undefined; pass an explicit sigma"
+        )
+    return m_zero + (nonzero - 1) // 2
+
+
+def median_bandwidth(sq_distances, threshold: float = 1.0) -> float:
+    """The median rule on given squared distances: ``σ = threshold · sqrt(lower median of the
+    non-zero values)`` (the rule of :func:`rbf_sigma`, for any set of distances: an upper
+    triangle, a rectangular block, a sample).
+
+    Parameters
+    ----------
+    sq_distances : array_like
+        Non-negative squared distances, any shape.
+    threshold : float, default 1.0
+
+    Returns
+    -------
+    float
+        σ.
+
+    References
+    ----------
+    Gretton et al., "A kernel statistical test of independence", NeurIPS 2007 (the median
+    heuristic); Kornblith et al. 2019, arXiv:1905.00414.
+    """
+    vals = np.asarray(sq_distances, dtype=np.float64).ravel()
+    r = median_rank(vals.size, int(np.count_nonzero(vals == 0)))
+    return float(threshold * np.sqrt(np.partition(vals, r)[r]))
+
+
 def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -> float:
     """Bandwidth from order statistics of the ``m = n(n-1)/2`` upper-triangle squared distances.
 
@@ -175,13 +287,7 @@ def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -
     """
     m = n * (n - 1) // 2
     if rule == "median":
-        nonzero = m - m_zero
-        if nonzero == 0:
-            raise ValueError(
-                "all pairwise distances are zero (identical rows): the median bandwidth is "
-                "undefined; pass an explicit sigma"
-            )
-        (value,) = select([m_zero + (nonzero - 1) // 2])
+        (value,) = select([median_rank(m, m_zero)])
         return float(threshold * np.sqrt(value))
     if rule == "kornblith":
         # The full n x n matrix: n diagonal zeros, then each upper value twice.

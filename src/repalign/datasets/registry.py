@@ -22,10 +22,6 @@ DATASETS = {
 def list_datasets() -> dict[str, str]:
     """Names of the datasets and what each is.
 
-    Parameters
-    ----------
-    None
-
     Returns
     -------
     dict of str to str

@@ -39,7 +39,7 @@ __all__ = ["RSMTranslationResult", "run_rsm_translation", "RSMRetrievalResult", 
            "RSMOutputResult", "run_rsm_output", "RSMApproxResult", "run_rsm_approx"]
 
 LAYERS = {4: "block 4 (28x28x40)", 10: "block 10 (14x14x112)", 15: "block 15 (7x7x320)", "head": "head (7x7x1280)"}
-KERNELS = ("cosine", "inner", "rbf")
+ROW_KERNELS = ("cosine", "inner", "rbf")  # repalign.rsm.RSM_KERNELS in the order of the tables' rows
 
 
 def _images(data_dir, per_class, seed=0):
@@ -149,7 +149,7 @@ def run_rsm_retrieval(data_dir=None, n_query_per_class: int = 10, n_db_per_class
     for layer in layers:
         x = maps[layer]
         xq, xd = x[q_idx], x[d_idx]
-        for kernel in KERNELS:
+        for kernel in ROW_KERNELS:
             sem = semantic_rsm(xq, y=xd, kernel=kernel, center=True, progress=progress)
             spa = spatial_rsm(xq, y=xd, kernel=kernel, center=True)
             yq, yd = ds.labels[q_idx], ds.labels[d_idx]
@@ -208,7 +208,7 @@ def run_rsm_output(data_dir=None, per_class: int = 20, layers=(10, 15, "head"), 
     iu = np.triu_indices(len(images), 1)
     rows = []
     for layer in layers:
-        for kernel in KERNELS:
+        for kernel in ROW_KERNELS:
             sem = semantic_rsm(maps[layer], kernel=kernel, center=True, progress=progress)
             spa = spatial_rsm(maps[layer], kernel=kernel, center=True)
             rows.append({"layer": LAYERS.get(layer, str(layer)), "kernel": kernel,

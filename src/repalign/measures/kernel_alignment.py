@@ -35,22 +35,46 @@ from ..kernels import (
     iter_sq_distance_blocks,
     linear_gram,
     rbf_gram,
+    resolve_kernel,
     resolve_sigma,
     sigma_from_ranks,
 )
 from ..moments import PairMoments
 
-__all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats",
+__all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats", "unbiased_hsic_from_terms",
            "kernel_stats", "unbiased_hsic", "cka_ratio"]
 
 
-def _unbiased(n: int, tr: float, sum_k: float, sum_l: float, cross: float) -> float:
-    """Song et al.'s unbiased HSIC from the terms of ``K̃``, ``L̃`` (diagonals zeroed):
-    ``tr = tr(K̃L̃)``, ``sum_k = 1ᵀK̃1``, ``sum_l = 1ᵀL̃1``, ``cross = 1ᵀK̃L̃1``."""
+def unbiased_hsic_from_terms(n: int, tr, sum_k, sum_l, cross):
+    """Song et al.'s unbiased HSIC from the terms of ``K̃``, ``L̃`` (diagonals zeroed).
+
+    Every term may be an array (they broadcast): the layer-wise maps compute every layer pair
+    of a batch at once through this one formula.
+
+    Parameters
+    ----------
+    n : int
+        Samples (at least 4).
+    tr, sum_k, sum_l, cross : float or ndarray
+        ``tr(K̃L̃)``, ``1ᵀK̃1``, ``1ᵀL̃1``, ``1ᵀK̃L̃1``.
+
+    Returns
+    -------
+    float or ndarray
+        ``[tr + sum_k·sum_l/((n-1)(n-2)) − 2/(n-2)·cross] / (n(n-3))``.
+
+    References
+    ----------
+    Song et al., "Feature selection via dependence maximization", JMLR 13 (2012), Eq. 5.
+    """
     if n < 4:
         raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
     val = tr + sum_k * sum_l / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross
-    return float(val / (n * (n - 3.0)))
+    return val / (n * (n - 3.0))
+
+
+def _unbiased(n: int, tr: float, sum_k: float, sum_l: float, cross: float) -> float:
+    return float(unbiased_hsic_from_terms(n, tr, sum_k, sum_l, cross))
 
 
 def unbiased_hsic(K, L) -> float:
@@ -170,8 +194,7 @@ def cka_from_grams(K, L, debiased: bool = False) -> float:
 
 
 def _prepare(X, Y, kernel: str, debiased: bool, sigma=None, threshold: float = 1.0):
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel: unknown kernel {kernel!r}; use one of {KERNELS}")
+    kernel = resolve_kernel(kernel, KERNELS)
     if kernel != "rbf" and (sigma is not None or threshold != 1.0):
         raise ValueError(f"sigma/threshold: set a bandwidth only with kernel='rbf'; the {kernel} kernel has none")
     if kernel == "rbf":

@@ -123,10 +123,6 @@ _BASE_MIN_SAMPLES = {"mutual-knn": 2, "cknna": 4}
 def measure_names() -> list[str]:
     """Names of the registered measures.
 
-    Parameters
-    ----------
-    None
-
     Returns
     -------
     list of str

@@ -11,7 +11,7 @@
   therefore use half-samples without replacement, recentred on θ̂ and scaled by
   ``sqrt(m/(n-m))`` = 1 for m = n/2 (half-sampling: the spread of a half-sample estimate around
   the full one matches the full one's sampling spread). Check (n = 1,000, 384/512-d, 12
-  fresh samples; ``tests/test_stats.py`` repeats a small version): the implied standard
+  fresh samples; ``tests/measures/test_stats.py`` repeats a small version): the implied standard
   deviation over the fresh-sample one was 1.13 (linear CKA), 1.03 (RBF), 1.30 (debiased),
   1.0 (GW), 1.47 (RSA) and 1.8 (mutual k-NN: conservative). For k-NN measures and RSA,
   copies of one item are never each other's neighbours / pairs, which removes their bias;
@@ -561,6 +561,6 @@ def evaluate_out_of_core(a, b, measures: Sequence[str] | None = None, scheduler=
     out = {}
     for name in names:
         t0 = time.perf_counter()
-        v = distributed.linear_cka(X, Y, debiased=name.endswith("debiased"), scheduler=scheduler)
+        v = distributed.cka(X, Y, debiased=name.endswith("debiased"), scheduler=scheduler)
         out[name] = MeasureResult(name, float(v), True, seconds=time.perf_counter() - t0, params={"out_of_core": True})
     return SimilarityReport(int(X.shape[0]), int(X.shape[1]), int(Y.shape[1]), out)

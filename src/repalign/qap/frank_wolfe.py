@@ -76,11 +76,9 @@ def faq_lap(lap: str, precision: str):
 
     ``auto``: scipy's ``linear_sum_assignment`` for float64 chains (the iterates, ties
     included, are then scipy's ``quadratic_assignment``'s) and repalign's ``lapjv`` for float32
-    chains, the fast path: on the gradients of the seeded XTD-10 instance (k = 500,
-    ``benchmarks/bench_qap_protocol.py``) it took 1.5 ms per solve against scipy's 3.7 ms and
-    made 500 restarts 1.35-1.5x faster with the same objective. It can return another optimal
-    vertex than scipy where the gradient has ties, and it is slower than scipy on rank-one
-    gradients (1.7x at k = 500).
+    chains, the fast path (``benchmarks/bench_qap_protocol.py`` measures both on the seeded
+    XTD-10 instance). It can return another optimal vertex than scipy where the gradient has
+    ties, and it is slower than scipy on rank-one gradients.
 
     Parameters
     ----------
@@ -103,8 +101,8 @@ class FAQEngine:
     """FAQ on an anchor-free problem ``const + ⟨C, X⟩ + ⟨A, X B Xᵀ⟩`` (k nodes) prepared once;
     :meth:`run` does one FAQ from a start, restarts reuse everything but the start.
 
-    ``precision="float32"`` does the matrix chains in single precision (about 2.5x faster
-    GEMMs); objectives are always recomputed in float64 from the assignment.
+    ``precision="float32"`` does the matrix chains in single precision (faster GEMMs);
+    objectives are always recomputed in float64 from the assignment.
     """
 
     def __init__(self, problem: QAPProblem, *, precision: str = "float64"):
@@ -278,8 +276,8 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
     seed : int
         Seeds the randomized starts; results do not depend on ``n_jobs``.
     n_jobs : int
-        Workers for the restarts: forked processes on Linux unless torch is loaded (1.5x faster
-        than threads here), else threads; BLAS is held to one thread each.
+        Workers for the restarts: forked processes on Linux unless torch is loaded (faster than
+        threads for these Python-heavy loops), else threads; BLAS is held to one thread each.
     precision : {"float64", "float32"}
         Precision of the matrix chains (objective always float64).
     polish : bool
@@ -346,7 +344,7 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
 
 
 def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: float = 0.03, max_iter: int = 30,
-        rng=None, lap=linear_sum_assignment) -> QAPResult:
+        seed=None, lap=linear_sum_assignment) -> QAPResult:
     """One FAQ run on ``tr(A P B Pᵀ)`` with anchor pairs ``anchors`` (m, 2).
 
     Parameters
@@ -357,7 +355,8 @@ def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: f
     maximize : bool
     init : "barycenter", "randomized" or a (k, k) doubly stochastic matrix over the free nodes
     tol, max_iter : as in scipy (Frobenius step / sqrt(k) < tol)
-    rng : seed or Generator for the randomized start
+    seed : int or numpy Generator, optional
+        Seed of the randomized start (the glossary's one word for a random seed).
     lap : linear assignment function (``scipy.optimize.linear_sum_assignment`` signature)
 
     Returns
@@ -375,7 +374,7 @@ def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: f
     if sub is None or sub.n == 1:
         return faq_solver(problem)
     cols, _, its = FAQEngine(sub).run(_init_matrix(problem, init), maximize=maximize, tol=tol, max_iter=max_iter,
-                                      rng=rng, lap=lap)
+                                      rng=seed, lap=lap)
     return make_result(problem, problem.expand(cols), iterations=its, seconds=time.perf_counter() - t0, solver="faq")
 
 

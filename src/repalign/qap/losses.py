@@ -32,7 +32,7 @@ from ..measures.knn import knn_mask
 from .problem import QAPProblem
 
 __all__ = ["Loss", "LOSSES", "problem_from_kernels", "distance_kernel", "cka_kernel", "knn_kernel",
-           "standardize_offdiagonal", "KERNELS", "MATCHING_MEASURES", "matching_problem",
+           "standardize_offdiagonal", "KERNEL_BUILDERS", "MATCHING_MEASURES", "matching_problem",
            "measure_kernels", "canonical_measure"]
 
 
@@ -184,7 +184,7 @@ def standardize_offdiagonal(K) -> np.ndarray:
     return K
 
 
-KERNELS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
+KERNEL_BUILDERS = {"distance": distance_kernel, "cka": cka_kernel, "knn": knn_kernel}
 #: measure -> (kernel, loss): the blind-matching objectives of schnaus2025, named as in the
 #: measure registry (``repalign list measures``), so ``evaluate`` and ``blind_match`` share names.
 MATCHING_MEASURES = {"gw": ("distance", "squared"), "cka-linear": ("cka", "inner"), "mutual-knn": ("knn", "inner")}
@@ -206,7 +206,7 @@ def measure_kernels(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool 
     if len(X) != len(Y):
         raise ValueError(f"X, Y: need the same number of rows to be matched, got {len(X)} and {len(Y)}")
     kname, loss = MATCHING_MEASURES[measure]
-    kern = KERNELS[kname]
+    kern = KERNEL_BUILDERS[kname]
     KX, KY = (kern(X, k=k), kern(Y, k=k)) if kname == "knn" else (kern(X), kern(Y))
     if standardize:
         KX, KY = standardize_offdiagonal(KX), standardize_offdiagonal(KY)

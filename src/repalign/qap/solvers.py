@@ -323,7 +323,7 @@ def heuristic_share(n: int) -> float:
     A dual round costs n² LAPs of size n - 1 (about n⁵ operations): at n <= 20 rounds are cheap
     and the bound is the point (10 %); from n = 60 on a round costs seconds and the incumbent is
     what the user gets (90 %); linear in between. At n = 100 the default then returns the warm
-    start's quality (``tests/test_blind.py``).
+    start's quality (``tests/matching/test_blind.py``).
 
     Parameters
     ----------

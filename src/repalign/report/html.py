@@ -1,14 +1,14 @@
 """One self-contained HTML page for a folder of results: ``repalign report RESULTS_DIR -o report.html``.
 
-Every file the package writes has a renderer, found by the JSON's ``kind`` field or, for older
-files, by its keys:
+Every file the package writes has a renderer, found by the JSON's ``kind`` field alone (a file
+without one was written by an older version and is listed as skipped):
 
 =====================  ===================================================================
 similarity             ``repalign similarity --out``: measures with intervals and p-values
 shuffle-curve          ``repalign shuffle-curve --out``: the curve, drawn
 matching               ``repalign match --out``: accuracy and retrieval per method
 demo                   ``repalign demo``'s ``results.json``: every pair's measures
-experiment             ``repalign experiment run NAME``: its table (by the file's name), and
+experiment             ``repalign experiment run NAME``: its table (by the file's ``experiment``), and
                        confusion matrices where its rows carry them (classification,
                        unsupervised)
 unsupervised           ``unsupervised_classifier(...).to_dict()``: accuracy, confusion matrix

@@ -9,7 +9,7 @@ A block in the README::
 is replaced by the table rebuilt from ``docs/results/crosslingual.json`` (the file that
 ``repalign experiment run crosslingual --out-dir docs/results`` writes). ``demo`` comes from
 ``docs/results/demo.json`` (``results.json`` of ``repalign demo``). ``make readme`` rewrites
-every block; ``python -m repalign.report.readme --check`` (and ``tests/test_readme.py``) fails
+every block; ``python -m repalign.report.readme --check`` (and ``tests/report/test_readme.py``) fails
 when a block differs from what its file gives.
 """
 

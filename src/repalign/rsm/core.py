@@ -62,6 +62,7 @@ from ..assignment import (
 )
 from ..distributed import client_for
 from ..io import atomic_write
+from ..kernels import median_bandwidth, resolve_kernel, sq_distances_from_inner
 
 __all__ = ["semantic_rsm", "spatial_rsm", "RSMResult", "as_concept_sets", "LAYOUTS", "RSM_KERNELS", "rsm_kernel"]
 
@@ -170,23 +171,18 @@ def rsm_kernel(G: np.ndarray, na: np.ndarray, nb: np.ndarray, kernel: str, symme
     K : ndarray, shape (N_x, N_y)
     sigma : float or None
     """
+    kernel = resolve_kernel(kernel, RSM_KERNELS)
     if kernel == "inner":
         return G.copy(), None
     if kernel == "cosine":
         if np.any(na == 0) or np.any(nb == 0):
             raise ValueError("x: a sample is all zeros, so its cosine similarity is undefined; use kernel='inner'")
         return G / np.outer(na, nb), None
-    if kernel != "rbf":
-        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
-    D = np.maximum(na[:, None] ** 2 + nb[None, :] ** 2 - 2 * G, 0.0)
-    scale = na[:, None] ** 2 + nb[None, :] ** 2
-    D[D <= 64 * np.finfo(float).eps * scale] = 0.0  # rounding noise of identical samples
-    vals = D[np.triu_indices(len(D), 1)] if symmetric else D.ravel()
-    nz = vals[vals > 0]
-    if nz.size == 0:
-        raise ValueError("x: all distances between samples are zero; the rbf bandwidth is undefined")
-    # the same rule as repalign.kernels' "median": the lower median of the non-zero squared distances
-    sigma = float(np.sqrt(np.partition(nz, (nz.size - 1) // 2)[(nz.size - 1) // 2]))
+    D = sq_distances_from_inner(G, na**2, nb**2)
+    try:  # the median rule of repalign.kernels, over the off-diagonal pairs when square
+        sigma = median_bandwidth(D[np.triu_indices(len(D), 1)] if symmetric else D)
+    except ValueError:
+        raise ValueError("x: all distances between samples are zero; the rbf bandwidth is undefined") from None
     return np.exp(-D / (2 * sigma**2)), sigma
 
 
@@ -421,8 +417,7 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     wald2024 (arXiv:2410.23107), Eq. 4-5, App. A and F.
     """
     t0 = time.perf_counter()
-    if kernel not in RSM_KERNELS:
-        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
+    kernel = resolve_kernel(kernel, RSM_KERNELS)
     parse_matcher(matcher)
     n_jobs = check_positive_int(n_jobs, "n_jobs")
     X, Y = _prepare(x, y, layout, center)
@@ -453,8 +448,7 @@ def spatial_rsm(x, y=None, *, kernel: str = "cosine", layout: str = "NCHW", cent
     wald2024 (arXiv:2410.23107), Eq. 3.
     """
     t0 = time.perf_counter()
-    if kernel not in RSM_KERNELS:
-        raise ValueError(f"kernel: expected one of {RSM_KERNELS}, got {kernel!r}")
+    kernel = resolve_kernel(kernel, RSM_KERNELS)
     X, Y = _prepare(x, y, layout, center)
     symmetric = Y is None
     Yv = X if symmetric else Y

@@ -38,14 +38,15 @@ from sklearn.neighbors import KNeighborsClassifier
 from .._progress import track
 from .._result import Result
 from .._validate import check_pair, check_positive_int
-from ..kernels import RandomFourierFeatures, median_sigma
+from ..kernels import RandomFourierFeatures, median_sigma, resolve_kernel
 from ..measures.kernel_alignment import cka
 from .core import spec
+from .features import SPEC_KERNELS
 
-__all__ = ["SPECDiffLoss", "frobenius_loss", "kernel_features", "spec_align", "SPECAlignResult", "HEADS", "LOSSES"]
+__all__ = ["SPECDiffLoss", "frobenius_loss", "kernel_features", "spec_align", "SPECAlignResult", "HEADS", "ALIGN_LOSSES"]
 
 HEADS = ("linear", "mlp")
-LOSSES = ("spec", "frobenius")
+ALIGN_LOSSES = ("spec", "frobenius")
 
 
 def kernel_features(Z: torch.Tensor, kernel: str = "cosine", rff: RandomFourierFeatures | None = None) -> torch.Tensor:
@@ -62,6 +63,7 @@ def kernel_features(Z: torch.Tensor, kernel: str = "cosine", rff: RandomFourierF
     -------
     torch.Tensor, shape (b, m)
     """
+    kernel = resolve_kernel(kernel, SPEC_KERNELS)
     if kernel == "cosine":
         return torch.nn.functional.normalize(Z, dim=1)
     if kernel == "linear":
@@ -285,8 +287,8 @@ def spec_align(A, B, *, kernel: str = "cosine", head: str = "linear", loss: str 
     """
     t0 = time.perf_counter()
     A, B = check_pair(A, B, names=("A", "B"), min_samples=8)
-    if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
+    if loss not in ALIGN_LOSSES:
+        raise ValueError(f"loss: expected one of {ALIGN_LOSSES}, got {loss!r}")
     if head not in HEADS:
         raise ValueError(f"head: expected one of {HEADS}, got {head!r}")
     if not (0 < test_fraction < 1):
@@ -313,14 +315,13 @@ def spec_align(A, B, *, kernel: str = "cosine", head: str = "linear", loss: str 
     dev = torch.device(device)
     maps = {}
     rff_kw = {}
+    kernel = resolve_kernel(kernel, SPEC_KERNELS)
     if kernel == "gaussian":
         sa = sigma_a or median_sigma(A[idx_tr], seed=seed, name="A")
         sb = sigma_b or median_sigma(B[idx_tr], seed=seed, name="B")
         maps = {"a": RandomFourierFeatures(A.shape[1], rff, sa, seed), "b": RandomFourierFeatures(B.shape[1], rff, sb,
                                                                                                    seed + 1)}
         rff_kw = {"rff": rff, "sigma_a": sa, "sigma_b": sb, "seed": seed}
-    elif kernel not in ("cosine", "linear"):
-        raise ValueError(f"kernel: expected 'cosine', 'linear' or 'gaussian', got {kernel!r}")
     g = _make_head(head, A.shape[1], hidden).double().to(dev)
     opt = torch.optim.Adam(g.parameters(), lr=lr)
     At = torch.as_tensor(A, device=dev)

@@ -59,7 +59,7 @@ from .._result import Result
 from .._validate import check_positive_int
 from ..distributed import feature_moments, is_dask_array
 from ..io import read_embedding_file
-from ..kernels import squared_distances
+from ..kernels import resolve_kernel, squared_distances
 from ..moments import PairMoments
 from .features import SPEC_KERNELS, FeatureMap
 
@@ -233,15 +233,13 @@ class _Rows:
 
 
 def _auto_chunk(n_features: int, budget: int = 256 << 20) -> int:
-    """Rows per chunk: at most 4,096, and fewer when one chunk's float64 features would pass
-    ``budget`` bytes (256 MB). Measured (bench_spec.py data): with 8,000 features the products run
-    15 % faster at 4,000 rows than at 1,000; with 1,664, 4,096 rows beat 20,000 by 30 %."""
+    """Rows per chunk: at most 4,096 (chosen with ``benchmarks/bench_spec.py``), and fewer when
+    one chunk's float64 features would pass ``budget`` bytes (256 MB)."""
     return int(np.clip(budget // (8 * max(n_features, 1)), 256, 4096))
 
 
 def _check_args(kernel, eta, route, n_modes, top, chunk_size):
-    if kernel not in SPEC_KERNELS:
-        raise ValueError(f"kernel: expected one of {SPEC_KERNELS}, got {kernel!r}")
+    kernel = resolve_kernel(kernel, SPEC_KERNELS)
     try:
         eta = float(eta)
     except (TypeError, ValueError):
@@ -251,7 +249,7 @@ def _check_args(kernel, eta, route, n_modes, top, chunk_size):
     if route not in ROUTES:
         raise ValueError(f"route: expected one of {ROUTES}, got {route!r}")
     chunk_size = None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
-    return eta, check_positive_int(n_modes, "n_modes"), check_positive_int(top, "top"), chunk_size
+    return kernel, eta, check_positive_int(n_modes, "n_modes"), check_positive_int(top, "top"), chunk_size
 
 
 # ------------------------------------------------------------------------------------------ routes
@@ -363,7 +361,7 @@ def _cholesky_route(C, ma, wanted=None, single=False):
         complete = True
     else:
         # Lanczos for both ends of S, applied as Fp (Jp (Fpᵀ w)): O(r M) per product, S is never
-        # formed. Two dense subset eigh calls cost two O(r³) reductions (166 s at r = 8,000).
+        # formed; two dense subset eigh calls would cost two O(r³) reductions.
 
         Fw = Fp.astype(np.float32, order="F") if single else Fp
         Jw = Jp.astype(Fw.dtype)
@@ -438,8 +436,8 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
     starts = range(0, A.n, chunk)
     for s in track(starts, "SPEC mode scores", total=len(starts), enabled=progress, unit="chunk"):
         e = min(A.n, s + chunk)
-        # features in the covariances' precision (float64 features cost 4.5x more in the RFF
-        # map: 18.6 of 83 s for the Gaussian at n = 10⁵); the two sides are summed in float64
+        # features in the covariances' precision (float64 features would dominate the cost of
+        # the RFF map); the two sides are summed in float64
         block = (_features(fa, A, s, e, dtype, caches[0]) @ Ua).astype(np.float64) \
             + r * (_features(fb, B, s, e, dtype, caches[1]) @ Ub).astype(np.float64)
         tk.add(s, block)
@@ -509,7 +507,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     jalali2025 (arXiv:2506.06231), Eq. 3-5, Prop. 1, App. A.3.
     """
     t0 = time.perf_counter()
-    eta, n_modes, top, chunk_size = _check_args(kernel, eta, route, n_modes, top, chunk_size)
+    kernel, eta, n_modes, top, chunk_size = _check_args(kernel, eta, route, n_modes, top, chunk_size)
     Ra, Rb = _Rows(A, "A"), _Rows(B, "B")
     if Ra.n != Rb.n:
         raise ValueError(f"A and B have mismatched sample counts ({Ra.n} vs {Rb.n}); row i of both must be the "

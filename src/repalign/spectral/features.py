@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import RandomFourierFeatures, cosine_normalize, median_sigma
+from ..kernels import RandomFourierFeatures, cosine_normalize, median_sigma, resolve_kernel
 
 __all__ = ["FeatureMap", "SPEC_KERNELS", "DEFAULT_RFF"]
 
@@ -51,8 +51,7 @@ class FeatureMap:
     def build(cls, kernel: str, sample: np.ndarray, *, sigma=None, n_frequencies: int | None = None, seed: int = 0,
               name: str = "A") -> FeatureMap:
         """The map for ``kernel``; ``sample`` (rows of the embedding) sets the automatic σ."""
-        if kernel not in SPEC_KERNELS:
-            raise ValueError(f"kernel: expected one of {SPEC_KERNELS}, got {kernel!r}")
+        kernel = resolve_kernel(kernel, SPEC_KERNELS)
         dim = sample.shape[1]
         if kernel != "gaussian":
             if sigma is not None or n_frequencies is not None:

@@ -26,12 +26,10 @@ from repalign.qap import (
     standardize_offdiagonal,
     tabu_search,
     two_opt,
-    write_qaplib,
-    write_solution,
 )
 from repalign.qap.problem import is_integral as _integral
 
-from .conftest import isometric_views
+from ..conftest import isometric_views
 
 
 def loop_objective(A, B, L, p):
@@ -202,33 +200,6 @@ def test_hahn_grant_bound_below_qaplib_optimum(data_dir):
     assert res.optimal == (res.objective == opt and res.bound == opt)
 
 
-def test_qaplib_round_trip(tmp_path):
-    rng = np.random.default_rng(7)
-    pr = random_problem(rng, 5, integer=True, symmetric=False)
-    pr = QAPProblem(pr.A, pr.B)
-    write_qaplib(pr, tmp_path / "x.dat")
-    back = read_qaplib(tmp_path / "x.dat")
-    assert np.array_equal(back.A, pr.A) and np.array_equal(back.B, pr.B) and back.name == "x"
-    write_solution(tmp_path / "x.sln", [2, 0, 1, 4, 3], 17)
-    sol = read_solution(tmp_path / "x.sln")
-    assert sol.objective == 17 and np.array_equal(sol.permutation, [2, 0, 1, 4, 3])
-    with pytest.raises(ValueError, match="already exists"):
-        write_qaplib(pr, tmp_path / "x.dat")
-
-
-@pytest.mark.parametrize("text,match", [
-    ("3\n1 2 3\n", "expected 2 x 3x3 = 18 numbers"),
-    ("2\n1 2 3 x\n1 2 3 4\n", "non-number 'x'"),
-    ("abc\n", "first entry must be the size"),
-    ("", "empty file"),
-])
-def test_malformed_qaplib(tmp_path, text, match):
-    f = tmp_path / "bad.dat"
-    f.write_text(text)
-    with pytest.raises(ValueError, match=match):
-        read_qaplib(f)
-
-
 def test_bad_input(tmp_path):
     f = tmp_path / "asym.dat"
     f.write_text("2\n0 1\n2 0\n0 1\n1 0\n")
@@ -260,13 +231,6 @@ def test_bad_input(tmp_path):
         matching_problem(np.eye(3), np.eye(3), "l2")
     with pytest.raises(ValueError, match="same number of rows"):
         matching_problem(np.ones((3, 2)) + np.eye(3, 2), np.ones((4, 2)) + np.eye(4, 2))
-
-
-def test_zero_based_solution_files_are_accepted(tmp_path):
-    (tmp_path / "z.sln").write_text("3 10\n2 0 1\n")
-    assert np.array_equal(read_solution(tmp_path / "z.sln").permutation, [2, 0, 1])
-    (tmp_path / "o.sln").write_text("3 10\n3 1 2\n")
-    assert np.array_equal(read_solution(tmp_path / "o.sln").permutation, [2, 0, 1])
 
 
 def test_time_limits_are_kept_and_exclude_compilation(monkeypatch):

@@ -9,7 +9,7 @@ from repalign.measures import MEASURES, get_measure
 from repalign.measures.resample import prepare
 from repalign.measures.stats import shuffle_fraction
 
-from .conftest import related_pair
+from ..conftest import related_pair
 
 
 @pytest.mark.parametrize("name", list(MEASURES))

@@ -8,7 +8,7 @@ from scipy.stats import ortho_group
 import repalign as ra
 from repalign.measures.knn import knn_indices, topk_rows
 
-from .conftest import related_pair
+from ..conftest import related_pair
 
 
 def naive_knn_sets(X, k):

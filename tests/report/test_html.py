@@ -13,9 +13,9 @@ import repalign as ra
 from repalign.cli import main
 from repalign.report.html import build_report, markdown_to_html
 
-from .conftest import related_pair
+from ..conftest import related_pair
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
 

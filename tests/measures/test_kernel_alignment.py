@@ -9,7 +9,7 @@ from scipy.stats import ortho_group
 import repalign as ra
 from repalign.moments import PairMoments, streamed_linear_cka
 
-from .conftest import related_pair
+from ..conftest import related_pair
 
 
 def kornblith_demo():

@@ -48,7 +48,7 @@ def test_restarts_keep_the_best():
     A, B = rng.random((25, 25)), rng.random((25, 25))
     many = seeded_qap(A, B, maximize=False, restarts=8, seed=3)
     assert many.restarts == 8
-    singles = [faq(A, B, maximize=False, init="randomized", rng=s).objective
+    singles = [faq(A, B, maximize=False, init="randomized", seed=s).objective
                for s in np.random.default_rng(3).integers(2**63, size=8)]
     assert many.objective == pytest.approx(min(singles))
 

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from repalign.spectral import spec  # noqa: E402
 from repalign.spectral.align import SPECDiffLoss, frobenius_loss, kernel_features, spec_align  # noqa: E402
 
-from .test_spec import views  # noqa: E402
+from .test_core import views  # noqa: E402
 
 
 def test_power_method_equals_the_exact_spectral_radius():

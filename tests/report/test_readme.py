@@ -9,7 +9,7 @@ import pytest
 
 from repalign.report.readme import main, render_block, update_readme
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_tables_equal_the_result_files():

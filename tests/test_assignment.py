@@ -1,5 +1,4 @@
-"""Semantic RSMs (wald2024): exact matching vs brute force, every backend the same optimum,
-permutation invariance, approximations bounded by the optimum, kernels, checkpoints, bad input."""
+"""repalign.assignment: the exact backends agree with each other and with brute force, the wald2024 approximations follow their definitions, the auction's certificate brackets the optimum."""
 
 import itertools
 
@@ -9,11 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repalign.assignment import approximate, available_backends, lapjv, max_inner_batch, solve
-from repalign.rsm import rsm_cka, semantic_rsm, semantic_vs_spatial, spatial_rsm
+from repalign.rsm import semantic_rsm
+
+from .conftest import maps
 
 
-def maps(n=20, c=6, h=2, w=3, seed=0):
-    return np.random.default_rng(seed).normal(size=(n, c, h, w))
+def _auction_cases(n, kind, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n, n)),  # generic
+            rng.integers(0, 3, size=(n, n)).astype(float),  # many ties
+            np.outer(rng.normal(size=n), rng.normal(size=n)),  # rank one
+            np.full((n, n), 2.5),  # every permutation optimal
+            -np.abs(rng.normal(size=(n, n))) * 1e-6,  # negative optimum, tiny scale
+            rng.normal(size=(n, 3)) @ rng.normal(size=(3, n)) + 40.0][kind]  # low rank, large offset
 
 
 def test_exact_matcher_equals_brute_force():
@@ -97,30 +104,6 @@ def test_integer_backend_has_headroom_at_large_sizes():
     assert solve(M, maximize=True, backend="ortools")[1] == pytest.approx(solve(M, maximize=True)[1], rel=1e-12)
 
 
-def test_spatially_permuted_copy_is_as_similar_as_itself():
-    rng = np.random.default_rng(3)
-    x = maps(n=5, c=7, h=3, w=4)
-    flat = x.reshape(5, 7, 12)
-    perm = np.stack([flat[i][:, rng.permutation(12)] for i in range(5)]).reshape(5, 7, 3, 4)
-    r = semantic_rsm(x, y=perm, kernel="cosine")
-    assert np.allclose(np.diag(r.matrix), 1.0)
-    assert np.allclose(np.diag(r.inner), np.einsum("ichw,ichw->i", x, x))
-    s = spatial_rsm(x, y=perm, kernel="cosine")
-    assert np.all(np.diag(s.matrix) < 0.99)
-
-
-def test_semantic_bounds_and_diagonal():
-    x = maps(n=25, c=8, h=3, w=3, seed=4)
-    sem, spa = semantic_rsm(x, kernel="inner"), spatial_rsm(x, kernel="inner")
-    assert np.all(sem.inner >= spa.inner - 1e-10)  # the identity is a feasible permutation
-    assert np.allclose(np.diag(sem.matrix), np.diag(spa.matrix))
-    assert np.allclose(sem.matrix, sem.matrix.T)
-    for m in ("greedy", "topk-greedy:3", "batch-optimal:4", "auction:0.05", "none"):
-        approx = semantic_rsm(x, kernel="inner", matcher=m)
-        assert np.all(approx.inner <= sem.inner + 1e-10), m
-    assert np.allclose(semantic_rsm(x, kernel="inner", matcher="none").inner, spa.inner)
-
-
 def test_approximations_follow_their_definitions():
     rng = np.random.default_rng(5)
     A, B = rng.normal(size=(8, 4)), rng.normal(size=(8, 4))
@@ -136,16 +119,6 @@ def test_approximations_follow_their_definitions():
     assert M[np.arange(8), perm].sum() == pytest.approx(solve(M, maximize=True)[1])
     perm, _ = approximate(M, na, nb, "topk-greedy", 8)
     assert M[np.arange(8), perm].sum() == pytest.approx(solve(M, maximize=True)[1])
-
-
-def _auction_cases(n, kind, seed):
-    rng = np.random.default_rng(seed)
-    return [rng.normal(size=(n, n)),  # generic
-            rng.integers(0, 3, size=(n, n)).astype(float),  # many ties
-            np.outer(rng.normal(size=n), rng.normal(size=n)),  # rank one
-            np.full((n, n), 2.5),  # every permutation optimal
-            -np.abs(rng.normal(size=(n, n))) * 1e-6,  # negative optimum, tiny scale
-            rng.normal(size=(n, 3)) @ rng.normal(size=(3, n)) + 40.0][kind]  # low rank, large offset
 
 
 @settings(max_examples=120, deadline=None)
@@ -227,74 +200,6 @@ def test_auction_bad_input(call, match):
         call()
 
 
-def test_kernels_from_matched_inner_products():
-    x = maps(n=12, seed=6)
-    r = semantic_rsm(x, kernel="rbf")
-    G, n2 = r.inner, np.diag(r.inner)
-    D = n2[:, None] + n2[None, :] - 2 * G
-    np.fill_diagonal(D, 0)
-    off = D[np.triu_indices(12, 1)]
-    sigma = np.sqrt(np.sort(off)[(len(off) - 1) // 2])
-    assert r.sigma == pytest.approx(sigma)
-    assert np.allclose(r.matrix, np.exp(-D / (2 * sigma**2)))
-    c = semantic_rsm(x, kernel="cosine")
-    assert np.allclose(c.matrix, G / np.sqrt(np.outer(n2, n2)))
-    assert np.all(c.matrix <= 1 + 1e-12)
-
-
-def test_layouts_and_rectangular_rsms():
-    x = maps(n=6, c=4, h=2, w=2)
-    nhwc = x.transpose(0, 2, 3, 1)
-    ntd = x.reshape(6, 4, 4).transpose(0, 2, 1)
-    a = semantic_rsm(x, kernel="inner").inner
-    assert np.allclose(semantic_rsm(nhwc, kernel="inner", layout="NHWC").inner, a)
-    assert np.allclose(semantic_rsm(ntd, kernel="inner", layout="NTD").inner, a)
-    rect = semantic_rsm(x[:2], y=x, kernel="inner")
-    assert rect.matrix.shape == (2, 6) and np.allclose(rect.inner, a[:2])
-
-
-def test_parallel_and_resumable(tmp_path):
-    x = maps(n=40, c=5, h=2, w=2, seed=7)
-    one = semantic_rsm(x, kernel="inner").inner
-    assert np.allclose(semantic_rsm(x, kernel="inner", n_jobs=2).inner, one)
-    ck = tmp_path / "rsm.npz"
-    first = semantic_rsm(x, kernel="inner", checkpoint=ck)
-    assert ck.exists() and np.allclose(first.inner, one)
-    # a checkpoint of other inputs is ignored, not trusted
-    other = semantic_rsm(x + 1.0, kernel="inner", checkpoint=ck)
-    assert not np.allclose(other.inner, one)
-    ck.write_bytes(b"damaged")
-    assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).inner, one)
-
-
-def test_rsm_cka_and_semantic_vs_spatial():
-    x = maps(n=30, c=6, h=3, w=3, seed=8)
-    sem = semantic_rsm(x, kernel="inner")
-    assert rsm_cka(sem, sem) == pytest.approx(1.0)
-    full = rsm_cka(sem, spatial_rsm(x, kernel="inner"))
-    batched = rsm_cka(sem, spatial_rsm(x, kernel="inner"), batch_size=10)
-    assert 0 < full < 1 and 0 < batched < 1
-    out = semantic_vs_spatial(np.abs(x), batch_size=15, center=False)  # post-ReLU-like maps
-    assert 0 < out["cka"] <= 1 and 0 < out["mean_ratio"] <= 1
-
-
-@pytest.mark.parametrize("call,match", [
-    (lambda x: semantic_rsm(x[:, :, 0]), "4-D"),
-    (lambda x: semantic_rsm(x, layout="NLC"), "layout"),
-    (lambda x: semantic_rsm(x, y=x[:, :3]), "channels differ"),
-    (lambda x: semantic_rsm(x, y=x[:, :, :1]), "spatial size differ"),
-    (lambda x: semantic_rsm(x, matcher="batch-optimal:0"), ">= 1"),
-    (lambda x: semantic_rsm(x, matcher="topk-greedy:-2"), ">= 1"),
-    (lambda x: semantic_rsm(x, matcher="batch-optimal"), "needs a size"),
-    (lambda x: semantic_rsm(x, backend="hungarian"), "unknown 'hungarian'"),
-    (lambda x: semantic_rsm(np.where(np.arange(x.size).reshape(x.shape) == 7, np.nan, x)), "NaN"),
-    (lambda x: semantic_rsm(x, kernel="laplace"), "kernel"),
-])
-def test_bad_input(call, match):
-    with pytest.raises(ValueError, match=match):
-        call(maps(n=5))
-
-
 def test_missing_optional_backend_names_the_package(monkeypatch):
     import sys
 
@@ -305,54 +210,3 @@ def test_missing_optional_backend_names_the_package(monkeypatch):
     with pytest.raises(ValueError, match="pip install lapx"):
         solve(np.eye(3), backend="lap")
     assert available_backends() == ["scipy", "lapjv"]
-
-
-# ------------------------------------------------------------------ CLI
-def test_rsm_cli(tmp_path, capsys):
-    import json
-
-    from repalign.cli import main
-
-    x = maps(n=12, c=5, h=2, w=3)
-    np.save(tmp_path / "m.npy", x)
-    np.savez(tmp_path / "two.npz", a=x, b=x[:4])
-    out = tmp_path / "r.npy"
-    assert main(["rsm", str(tmp_path / "m.npy"), "--kernel", "inner", "--out", str(out), "--json", "--quiet"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    assert d["shape"] == [12, 12] and d["invariance"] == "permutation"
-    assert np.allclose(np.load(out), semantic_rsm(x, kernel="inner").matrix)
-    assert json.loads((tmp_path / "r.npy.json").read_text())["kernel"] == "inner"
-    assert main(["rsm", f"{tmp_path / 'two.npz'}:b", "--other", f"{tmp_path / 'two.npz'}:a", "--json",
-                 "--quiet"]) == 0
-    assert json.loads(capsys.readouterr().out)["shape"] == [4, 12]
-    assert main(["rsm", str(tmp_path / "m.npy"), "--kernel", "inner", "--matcher", "auction:0.001", "--json",
-                 "--quiet"]) == 0
-    assert json.loads(capsys.readouterr().out)["matcher"] == "auction:0.001"
-    cases = [
-        (["--matcher", "batch-optimal:0"], "--matcher"),
-        (["--matcher", "auction:2"], "auction tolerance must be in (0, 1)"),
-        (["--backend", "hungarian"], "invalid choice"),
-        (["--other", str(tmp_path / "two.npz") + ":zz"], "no array named 'zz'"),
-        (["--layout", "NTD"], "3-D"),
-        (["--out", str(out)], "already exists"),
-        (["--invariance", "none", "--matcher", "greedy"], "--matcher: applies"),
-    ]
-    for extra, expect in cases:
-        code = main(["rsm", str(tmp_path / "m.npy"), *extra])
-        err = capsys.readouterr().err
-        assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, (extra, err)
-    np.save(tmp_path / "obj.npy", np.array([{}], dtype=object), allow_pickle=True)
-    assert main(["rsm", str(tmp_path / "obj.npy")]) == 2
-    assert "allow_pickle" not in capsys.readouterr().err
-
-
-@pytest.mark.encoders
-def test_embed_feature_maps_feed_rsm(tmp_path, capsys):
-    from repalign.cli import main
-
-    out = tmp_path / "maps.npy"
-    assert main(["embed", "--model", "efficientnet-lite0", "--dataset", "digits", "--limit", "4", "--feature-maps",
-                 "15", "--out", str(out), "--quiet"]) == 0
-    m = np.load(out)
-    assert m.shape == (4, 320, 7, 7)
-    assert main(["rsm", str(out), "--kernel", "cosine", "--quiet"]) == 0

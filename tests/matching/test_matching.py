@@ -15,7 +15,7 @@ from repalign.matching import (
     stretch,
 )
 
-from .conftest import related_pair
+from ..conftest import related_pair
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])

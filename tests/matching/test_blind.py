@@ -13,7 +13,7 @@ from repalign.matching import (
     unsupervised_classifier,
 )
 
-from .conftest import isometric_views
+from ..conftest import isometric_views
 
 
 def test_class_means():

@@ -1,0 +1,54 @@
+"""The command line, similarity and shuffle-curve: JSON contracts, tables, outputs."""
+
+import json
+
+from .conftest import run
+
+
+def test_similarity_json_contract(capsys, pair_files):
+    a, b = pair_files
+    code, out, err = run(capsys, "similarity", a, b, "--json", "--permutations", "9", "--bootstrap", "5")
+    assert code == 0
+    d = json.loads(out)
+    assert d["n"] == 80
+    assert set(d["measures"]) == {"cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased", "mutual-knn",
+                                  "cknna", "gw", "rsa"}
+    for v in d["measures"].values():
+        assert isinstance(v["value"], float) and v["p_value"] is not None and v["ci_low"] is not None
+
+
+def test_similarity_table_and_selected_measures(capsys, pair_files):
+    a, b = pair_files
+    code, out, _ = run(capsys, "similarity", a, b, "--measure", "cka-linear", "--measure", "mutual-knn", "--k", "3")
+    assert code == 0 and "cka-linear" in out and "mutual-knn" in out and "gw" not in out
+    code, out2, _ = run(capsys, "similarity", a, b, "--measure", "cka-linear", "mutual-knn", "--k", "3")
+    assert code == 0 and out2 == out
+
+
+def test_similarity_writes_out_file_once(capsys, pair_files, tmp_path):
+    a, b = pair_files
+    out_file = tmp_path / "r.json"
+    assert run(capsys, "similarity", a, b, "--measure", "cka-linear", "--out", out_file)[0] == 0
+    assert json.loads(out_file.read_text())["n"] == 80
+    code, _, err = run(capsys, "similarity", a, b, "--measure", "cka-linear", "--out", out_file)
+    assert code == 2 and "already exists" in err and "--force" in err
+
+
+def test_shuffle_curve_cli(capsys, pair_files, tmp_path):
+    a, b = pair_files
+    png = tmp_path / "c.png"
+    code, out, _ = run(capsys, "shuffle-curve", a, b, "--measure", "cka-linear", "--fractions", "0", "0.5", "1",
+                       "--repeats", "2", "--json", "--plot", png)
+    assert code == 0
+    d = json.loads(out)
+    assert d["fractions"] == [0, 0.5, 1] and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_format_follows_the_extension(capsys, pair_files, tmp_path):
+    a, b = pair_files
+    for ext, magic in ((".pdf", b"%PDF"), (".svg", b"<?xml"), (".png", b"\x89PNG")):
+        f = tmp_path / f"c{ext}"
+        code, _, err = run(capsys, "shuffle-curve", a, b, "--measure", "cka-linear", "--fractions", "0", "1",
+                           "--repeats", "1", "--plot", f, "--quiet")
+        assert code == 0, err
+        assert f.read_bytes()[:len(magic)] == magic

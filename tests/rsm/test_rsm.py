@@ -1,0 +1,104 @@
+"""Semantic RSMs (wald2024): exact matching vs brute force, every backend the same optimum,
+permutation invariance, approximations bounded by the optimum, kernels, checkpoints, bad input."""
+
+
+import numpy as np
+import pytest
+
+from repalign.rsm import rsm_cka, semantic_rsm, semantic_vs_spatial, spatial_rsm
+
+from ..conftest import maps
+
+
+def test_spatially_permuted_copy_is_as_similar_as_itself():
+    rng = np.random.default_rng(3)
+    x = maps(n=5, c=7, h=3, w=4)
+    flat = x.reshape(5, 7, 12)
+    perm = np.stack([flat[i][:, rng.permutation(12)] for i in range(5)]).reshape(5, 7, 3, 4)
+    r = semantic_rsm(x, y=perm, kernel="cosine")
+    assert np.allclose(np.diag(r.matrix), 1.0)
+    assert np.allclose(np.diag(r.inner), np.einsum("ichw,ichw->i", x, x))
+    s = spatial_rsm(x, y=perm, kernel="cosine")
+    assert np.all(np.diag(s.matrix) < 0.99)
+
+
+def test_semantic_bounds_and_diagonal():
+    x = maps(n=25, c=8, h=3, w=3, seed=4)
+    sem, spa = semantic_rsm(x, kernel="inner"), spatial_rsm(x, kernel="inner")
+    assert np.all(sem.inner >= spa.inner - 1e-10)  # the identity is a feasible permutation
+    assert np.allclose(np.diag(sem.matrix), np.diag(spa.matrix))
+    assert np.allclose(sem.matrix, sem.matrix.T)
+    for m in ("greedy", "topk-greedy:3", "batch-optimal:4", "auction:0.05", "none"):
+        approx = semantic_rsm(x, kernel="inner", matcher=m)
+        assert np.all(approx.inner <= sem.inner + 1e-10), m
+    assert np.allclose(semantic_rsm(x, kernel="inner", matcher="none").inner, spa.inner)
+
+
+def test_kernels_from_matched_inner_products():
+    x = maps(n=12, seed=6)
+    r = semantic_rsm(x, kernel="rbf")
+    G, n2 = r.inner, np.diag(r.inner)
+    D = n2[:, None] + n2[None, :] - 2 * G
+    np.fill_diagonal(D, 0)
+    off = D[np.triu_indices(12, 1)]
+    sigma = np.sqrt(np.sort(off)[(len(off) - 1) // 2])
+    assert r.sigma == pytest.approx(sigma)
+    assert np.allclose(r.matrix, np.exp(-D / (2 * sigma**2)))
+    c = semantic_rsm(x, kernel="cosine")
+    assert np.allclose(c.matrix, G / np.sqrt(np.outer(n2, n2)))
+    assert np.all(c.matrix <= 1 + 1e-12)
+
+
+def test_layouts_and_rectangular_rsms():
+    x = maps(n=6, c=4, h=2, w=2)
+    nhwc = x.transpose(0, 2, 3, 1)
+    ntd = x.reshape(6, 4, 4).transpose(0, 2, 1)
+    a = semantic_rsm(x, kernel="inner").inner
+    assert np.allclose(semantic_rsm(nhwc, kernel="inner", layout="NHWC").inner, a)
+    assert np.allclose(semantic_rsm(ntd, kernel="inner", layout="NTD").inner, a)
+    rect = semantic_rsm(x[:2], y=x, kernel="inner")
+    assert rect.matrix.shape == (2, 6) and np.allclose(rect.inner, a[:2])
+
+
+def test_parallel_and_resumable(tmp_path):
+    x = maps(n=40, c=5, h=2, w=2, seed=7)
+    one = semantic_rsm(x, kernel="inner").inner
+    assert np.allclose(semantic_rsm(x, kernel="inner", n_jobs=2).inner, one)
+    ck = tmp_path / "rsm.npz"
+    first = semantic_rsm(x, kernel="inner", checkpoint=ck)
+    assert ck.exists() and np.allclose(first.inner, one)
+    # a checkpoint of other inputs is ignored, not trusted
+    other = semantic_rsm(x + 1.0, kernel="inner", checkpoint=ck)
+    assert not np.allclose(other.inner, one)
+    ck.write_bytes(b"damaged")
+    assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).inner, one)
+
+
+def test_rsm_cka_and_semantic_vs_spatial():
+    x = maps(n=30, c=6, h=3, w=3, seed=8)
+    sem = semantic_rsm(x, kernel="inner")
+    assert rsm_cka(sem, sem) == pytest.approx(1.0)
+    full = rsm_cka(sem, spatial_rsm(x, kernel="inner"))
+    batched = rsm_cka(sem, spatial_rsm(x, kernel="inner"), batch_size=10)
+    assert 0 < full < 1 and 0 < batched < 1
+    out = semantic_vs_spatial(np.abs(x), batch_size=15, center=False)  # post-ReLU-like maps
+    assert 0 < out["cka"] <= 1 and 0 < out["mean_ratio"] <= 1
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: semantic_rsm(x[:, :, 0]), "4-D"),
+    (lambda x: semantic_rsm(x, layout="NLC"), "layout"),
+    (lambda x: semantic_rsm(x, y=x[:, :3]), "channels differ"),
+    (lambda x: semantic_rsm(x, y=x[:, :, :1]), "spatial size differ"),
+    (lambda x: semantic_rsm(x, matcher="batch-optimal:0"), ">= 1"),
+    (lambda x: semantic_rsm(x, matcher="topk-greedy:-2"), ">= 1"),
+    (lambda x: semantic_rsm(x, matcher="batch-optimal"), "needs a size"),
+    (lambda x: semantic_rsm(x, backend="hungarian"), "unknown 'hungarian'"),
+    (lambda x: semantic_rsm(np.where(np.arange(x.size).reshape(x.shape) == 7, np.nan, x)), "NaN"),
+    (lambda x: semantic_rsm(x, kernel="laplace"), "kernel"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(maps(n=5))
+
+
