@@ -52,9 +52,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
-# The README's result tables come from docs/results/*.json (see CONTRIBUTING.md).
+# The README's result tables come from docs/results/*.json, its benchmark tables from
+# benchmarks/results/*.json (`make bench` writes them; see CONTRIBUTING.md).
 readme: $(STAMP)
-	$(PY) -m repalign.report.readme --readme README.md --results docs/results
+	$(PY) -m repalign.report.readme --readme README.md --results docs/results --benchmarks benchmarks/results
 
 # Rerun every experiment into docs/results (about an hour on 2 cores with an empty cache), then
 # regenerate the README's tables from the files.
