@@ -209,3 +209,42 @@ def test_output_under_a_file_is_a_clear_error(tmp_path, rng):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a folder"):
         ra.save_embeddings(tmp_path / "f" / "e.npy", rng.normal(size=(4, 2)))
+
+
+def test_integer_columns_named_like_labels_are_refused_dropped_or_kept(tmp_path, rng):
+    # bug: a CSV column "label" of class ids was read as one more feature (CKA 0.049 instead of 0.698)
+    X = rng.normal(size=(30, 4))
+    labels = rng.integers(0, 5, size=30)
+    f = tmp_path / "e.csv"
+    f.write_text("f0,f1,label,f3\n" + "\n".join(f"{a},{b},{c},{d}" for (a, b, d), c in
+                                                 zip(X[:, [0, 1, 3]], labels, strict=True)) + "\n")
+    with pytest.raises(ValueError, match=r"column 'label' holds integers and is named like a label.*--label-columns"):
+        ra.load_embeddings(f)
+    assert np.allclose(ra.load_embeddings(f, label_columns="drop"), X[:, [0, 1, 3]])
+    assert ra.load_embeddings(f, label_columns="keep").shape == (30, 4)
+    g = tmp_path / "float_y.csv"  # a float column named y is a feature like any other
+    g.write_text("a,y\n" + "\n".join(f"{a},{b}" for a, b in X[:, :2]) + "\n")
+    assert ra.load_embeddings(g).shape == (30, 2)
+    with pytest.raises(ValueError, match="label_columns: expected one of"):
+        ra.load_embeddings(f, label_columns="maybe")
+
+
+def test_label_columns_in_parquet_and_on_the_command_line(tmp_path, rng, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from repalign.cli import main
+
+    X = rng.normal(size=(40, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["Target"] = rng.integers(0, 3, size=40)
+    df.to_parquet(tmp_path / "x.parquet", index=False)
+    Y = X @ rng.normal(size=(3, 5)) + rng.normal(size=(40, 5))
+    np.save(tmp_path / "y.npy", Y)
+    with pytest.raises(ValueError, match="column 'Target'"):
+        ra.load_embeddings(tmp_path / "x.parquet")
+    assert main(["similarity", str(tmp_path / "x.parquet"), str(tmp_path / "y.npy"), "--measure", "cka-linear"]) == 2
+    assert "--label-columns drop" in capsys.readouterr().err
+    assert main(["similarity", str(tmp_path / "x.parquet"), str(tmp_path / "y.npy"), "--measure", "cka-linear",
+                 "--label-columns", "drop", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["measures"]["cka-linear"]["value"] == pytest.approx(ra.cka(X, Y), abs=1e-12)

@@ -201,3 +201,47 @@ def test_streamed_keeps_the_features_of_few_items_when_moments_are_too_big(image
     assert np.allclose(layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=16).matrix, ref, atol=1e-12)
     same = layerwise(a, None, images, layers_a=la, batch_size=16)
     assert np.allclose(same.diagonal(), 1.0) and np.allclose(same.matrix, same.matrix.T)
+
+
+def test_non_square_maps_have_no_diagonal_but_a_best_match():
+    from repalign._layerwise import LayerwiseResult
+
+    M = np.array([[0.9, 0.2, 0.1], [0.3, 0.4, 0.8]])
+    r = LayerwiseResult(M, ("a0", "a1"), ("b0", "b1", "b2"), "A", "B", 10, "streamed", "mean", False, 32, 0.0)
+    with pytest.raises(ValueError, match="diagonal: A has 2 layers and B 3.*best_match"):
+        r.diagonal()
+    idx, vals = r.best_match()
+    assert idx.tolist() == [0, 2] and vals.tolist() == [0.9, 0.8]
+    sq = LayerwiseResult(np.eye(2), ("a0", "a1"), ("b0", "b1"), "A", "A", 10, "streamed", "mean", False, 32, 0.0)
+    assert sq.diagonal().tolist() == [1.0, 1.0]
+
+
+def test_cls_pooling_is_refused_on_feature_maps():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 5, 3))
+    x = np.random.default_rng(0).normal(size=(8, 3, 9, 9)).astype(np.float32)
+    with pytest.raises(ValueError, match="pooling: 'cls'.*no CLS token"):
+        ra.layerwise(net, None, x, pooling="cls", batch_size=4)
+    assert ra.layerwise(net, None, x, pooling="mean", batch_size=4).matrix.shape == (3, 3)
+
+
+def test_a_text_model_refuses_image_files(tmp_path):
+    from repalign._layerwise import _check_inputs_fit
+
+    files = []
+    for i in range(6):
+        f = tmp_path / f"{i}.png"
+        f.write_bytes(b"\x89PNG")
+        files.append(str(f))
+
+    class M:
+        def __init__(self, name, modality):
+            self.name, self.modality = name, modality
+
+    text, image = M("minilm", "text"), M("efficientnet-lite0", "image")
+    with pytest.raises(ValueError, match="image files but minilm is a text encoder"):
+        _check_inputs_fit(text, text, files)
+    with pytest.raises(ValueError, match="efficientnet-lite0 is an image model but the items are texts"):
+        _check_inputs_fit(image, image, ["a cat", "a dog", "x", "y"])
+    _check_inputs_fit(text, text, ["a cat", "a dog", "x", "y"])  # texts for a text model: fine
+    _check_inputs_fit(image, image, files)

@@ -55,6 +55,7 @@ from ._progress import track
 from ._result import Result
 from ._validate import check_positive_int
 from .encoders import Encoder, get_encoder
+from .items import IMAGE_EXTENSIONS
 from .kernels import linear_gram
 from .measures.kernel_alignment import unbiased_hsic_from_terms
 from .moments import PairMoments
@@ -108,10 +109,41 @@ class LayerwiseResult(Result):
         """Whether A and B are the same model (the diagonal then holds each layer with itself)."""
         return self.model_a == self.model_b and self.layers_a == self.layers_b
 
+    @property
+    def square(self) -> bool:
+        """Whether A and B have as many layers (only then does layer i of A face layer i of B)."""
+        return self.matrix.shape[0] == self.matrix.shape[1]
+
     def diagonal(self) -> np.ndarray:
-        """CKA of layer i of A with layer i of B (same-architecture pairs)."""
-        k = min(self.matrix.shape)
+        """CKA of layer i of A with layer i of B, for maps with as many layers on both sides.
+
+        Returns
+        -------
+        ndarray, shape (L,)
+
+        Raises
+        ------
+        ValueError
+            For networks of different depth, where layer i of A and of B sit at different depths:
+            use :meth:`best_match`.
+        """
+        if not self.square:
+            raise ValueError(f"diagonal: {self.model_a} has {self.matrix.shape[0]} layers and {self.model_b} "
+                             f"{self.matrix.shape[1]}, so layer i of one is not layer i of the other; use best_match()")
+        k = self.matrix.shape[0]
         return self.matrix[np.arange(k), np.arange(k)]
+
+    def best_match(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each layer of A, the layer of B most similar to it, and their CKA.
+
+        Returns
+        -------
+        index : ndarray of int, shape (L_A,)
+            Row ``i``'s best column (the first one on ties).
+        cka : ndarray, shape (L_A,)
+        """
+        idx = np.argmax(self.matrix, axis=1)
+        return idx, self.matrix[np.arange(len(idx)), idx]
 
     def to_dict(self) -> dict:
         """JSON-ready, with ``kind: "layerwise"`` for the report."""
@@ -304,6 +336,25 @@ def _preview(names, k: int = 25) -> str:
 # ---------------------------------------------------------------------------------- capture
 
 
+def _looks_like_image_file(x) -> bool:
+    return isinstance(x, (str, Path)) and Path(x).suffix.lower() in IMAGE_EXTENSIONS and Path(x).is_file()
+
+
+def _check_inputs_fit(A: _Model, B: _Model, inputs) -> None:
+    """Refuse items a model cannot take (a text encoder would happily embed image paths as text)."""
+    first = inputs[0]
+    for m in (A, B):
+        if m.modality == "text" and not isinstance(first, str):
+            raise ValueError(f"inputs: {m.name} is a text encoder but the items are {type(first).__name__}s; "
+                             "give it texts")
+        if m.modality == "text" and sum(_looks_like_image_file(x) for x in inputs[:20]) >= min(len(inputs), 20) / 2:
+            raise ValueError(f"inputs: the items are image files but {m.name} is a text encoder, which would embed "
+                             "their file names as text; use an image model (e.g. efficientnet-lite0)")
+        if m.modality == "image" and isinstance(first, str) and not _looks_like_image_file(first):
+            raise ValueError(f"inputs: {m.name} is an image model but the items are texts (e.g. {first[:40]!r}); "
+                             "give it image files or arrays")
+
+
 def _pool(t, pooling: str, mask):
     import torch
 
@@ -319,7 +370,11 @@ def _pool(t, pooling: str, mask):
     if pooling == "flatten":
         return t.reshape(t.shape[0], -1)
     if t.ndim == 4:  # (b, C, H, W)
-        return t[:, :, 0, 0] if pooling == "cls" else t.mean(dim=(2, 3))
+        if pooling == "cls":  # a feature map has no CLS token: its top-left pixel is not one
+            raise ValueError("pooling: 'cls' takes the first token of (batch, tokens, dim) outputs, but a chosen layer "
+                             f"returns (batch, C, H, W) maps {tuple(t.shape)} with no CLS token; use pooling='mean' "
+                             "or 'flatten'")
+        return t.mean(dim=(2, 3))
     if t.ndim == 3:  # (b, T, D) tokens
         if pooling == "cls":
             return t[:, 0]
@@ -449,6 +504,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     if {A.modality, B.modality} == {"text", "image"}:
         raise ValueError(f"model_b: {B.name} takes {B.modality}s but {A.name} takes {A.modality}s; both models must "
                          "see the same items")
+    _check_inputs_fit(A, B, inputs)
     for m in (A, B):  # before any forward pass: texts or file names cannot feed a bare module
         if m._batches is _tensor_batches and isinstance(inputs[0], (str, Path)):
             raise ValueError(f"inputs: {m.name} is a torch module and takes tensors, not texts or file names; "

@@ -23,6 +23,12 @@ more feature and silently distort every measure. The rule:
   while other columns exist is refused with a clear error: it looks like an index, and only
   the user knows. ``index_column="drop"`` drops the first column, ``"keep"`` keeps it.
 
+Label columns (``label_columns="auto"``, the default): a CSV/TSV or parquet column named like a
+label or id (``label``, ``class``, ``target``, ``y``, ``id``, ``category``, case-insensitive)
+holding only integers is refused with a clear error, since read as a feature it would distort
+every measure (linear CKA 0.049 instead of 0.698 on one user's file). ``"drop"`` drops such
+columns, ``"keep"`` keeps them. On the command line: ``--index-column`` and ``--label-columns``.
+
 Arrays must be real: complex files are refused, never cast. Files holding Python objects
 (pickles) are never loaded.
 
@@ -73,6 +79,7 @@ __all__ = [
 
 INDEX_COLUMN_MODES = ("auto", "drop", "keep")
 _INDEX_NAMES = re.compile(r"^(|index|unnamed: ?0|__index_level_\d+__)$", re.IGNORECASE)
+_LABEL_NAMES = re.compile(r"^(labels?|class(es)?|class_?id|targets?|y|ids?|category|categories)$", re.IGNORECASE)
 
 
 
@@ -150,12 +157,38 @@ def _counts_rows(col: np.ndarray) -> bool:
     return bool(np.array_equal(col, np.arange(n)) or np.array_equal(col, np.arange(1, n + 1)))
 
 
-def _drop_index(cols: list, names: list, path: Path, mode: str, named_index: set) -> tuple[list, list]:
-    """Apply the index-column rule (module docstring) to parallel lists of columns and names."""
-    if mode == "drop":
-        return cols[1:], names[1:]
+def _drop_labels(cols: list, names: list, path: Path, mode: str) -> tuple[list, list]:
+    """Apply the label-column rule (module docstring): integer columns named like a label or id."""
     if mode == "keep" or len(cols) < 2:
         return cols, names
+    hits = [i for i, nm in enumerate(names) if nm is not None and _LABEL_NAMES.match(str(nm).strip())
+            and _is_integral(cols[i])]
+    if not hits:
+        return cols, names
+    if mode == "drop":
+        if len(hits) == len(cols):
+            raise ValueError(f"{path}: every column is named like a label; no features are left")
+        return [c for i, c in enumerate(cols) if i not in hits], [n for i, n in enumerate(names) if i not in hits]
+    which = ", ".join(repr(names[i]) for i in hits)
+    raise ValueError(
+        f"{path}: column {which} holds integers and is named like a label or id, so it would be read as a feature "
+        "and distort every measure; remove it from the file, or pass label_columns='drop' (command line: "
+        "--label-columns drop) to drop it ('keep' to use it as a feature)")
+
+
+def _is_integral(col) -> bool:
+    a = np.asarray(col, dtype=float)
+    return bool(a.size) and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.round(a)))
+
+
+def _drop_index(cols: list, names: list, path: Path, mode: str, named_index: set,
+                label_mode: str = "auto") -> tuple[list, list]:
+    """Apply the index-column rule, then the label-column rule (module docstring) to parallel lists
+    of columns and names."""
+    if mode == "drop":
+        return _drop_labels(cols[1:], names[1:], path, label_mode)
+    if mode == "keep" or len(cols) < 2:
+        return _drop_labels(cols, names, path, label_mode)
     keep = [i for i, nm in enumerate(names) if not (nm in named_index or _INDEX_NAMES.match(str(nm)))]
     if len(keep) < len(cols) and keep:
         cols, names = [cols[i] for i in keep], [names[i] for i in keep]
@@ -163,11 +196,12 @@ def _drop_index(cols: list, names: list, path: Path, mode: str, named_index: set
         label = f"column {names[0]!r}" if names[0] is not None else "the first column"
         raise ValueError(
             f"{path}: {label} counts the rows (0, 1, 2, ... like a row index), so it would be read as a "
-            "feature; remove it from the file, or pass index_column='drop' to drop it ('keep' to use it)")
-    return cols, names
+            "feature; remove it from the file, or pass index_column='drop' (command line: --index-column drop) to "
+            "drop it ('keep' to use it)")
+    return _drop_labels(cols, names, path, label_mode)
 
 
-def _parquet_plan(schema, path, index_column: str, first_table):
+def _parquet_plan(schema, path, index_column: str, first_table, label_columns: str = "auto"):
     """Which columns of a parquet schema hold the vectors: ``(columns, is_list)`` (module docstring)."""
     import pyarrow as pa
 
@@ -198,7 +232,7 @@ def _parquet_plan(schema, path, index_column: str, first_table):
     if not numeric:
         raise ValueError(f"{path}: no numeric or list columns found")
     cols = [first_table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
-    _, numeric = _drop_index(cols, numeric, path, index_column, named_index)
+    _, numeric = _drop_index(cols, numeric, path, index_column, named_index, label_columns)
     return numeric, False
 
 
@@ -213,11 +247,11 @@ def _parquet_array(table, columns: list, is_list: bool, path) -> np.ndarray:
     return np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in columns]).astype(np.float64)
 
 
-def _read_parquet(path: Path, index_column: str):
+def _read_parquet(path: Path, index_column: str, label_columns: str = "auto"):
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    columns, is_list = _parquet_plan(table.schema, path, index_column, table)
+    columns, is_list = _parquet_plan(table.schema, path, index_column, table, label_columns)
     return _parquet_array(table, columns, is_list, path)
 
 
@@ -225,7 +259,7 @@ def _natural_key(path: Path) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
 
 
-def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, int]:
+def parquet_parts(path, index_column: str = "auto", label_columns: str = "auto") -> tuple[list, list, bool, int]:
     """The pieces of a parquet file or folder of files, for reading it chunk by chunk.
 
     Parameters
@@ -235,6 +269,8 @@ def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, i
         ``part.10``).
     index_column : {"auto", "drop", "keep"}
         As in :func:`load_embeddings`; decided once, on the first row group.
+    label_columns : {"auto", "drop", "keep"}
+        Integer columns named like a label or id (module docstring).
 
     Returns
     -------
@@ -264,7 +300,7 @@ def parquet_parts(path, index_column: str = "auto") -> tuple[list, list, bool, i
             if pf.metadata.num_row_groups == 0:
                 raise ValueError(f"{f}: the parquet file has no rows")
             first = pf.read_row_group(0)
-            columns, is_list = _parquet_plan(pf.schema_arrow, f, index_column, first)
+            columns, is_list = _parquet_plan(pf.schema_arrow, f, index_column, first, label_columns)
             d = _parquet_array(first.slice(0, 1), columns, is_list, f).shape[1]
             plan = (columns, is_list, d, pf.schema_arrow)
         elif not pf.schema_arrow.equals(plan[3], check_metadata=False):
@@ -293,7 +329,7 @@ def read_parquet_part(file, row_group: int, columns: list, is_list: bool) -> np.
     return _parquet_array(table, columns, is_list, file)
 
 
-def _read_text(path: Path, ext: str, index_column: str):
+def _read_text(path: Path, ext: str, index_column: str, label_columns: str = "auto"):
     delim = "\t" if ext == ".tsv" else ","
     with open(path, encoding="utf-8") as fh:
         lines = [(i, ln) for i, ln in enumerate(fh.read().splitlines()) if ln.strip()]
@@ -323,7 +359,7 @@ def _read_text(path: Path, ext: str, index_column: str):
         raise ValueError(f"{path}: rows have different numbers of values ({sorted(widths)})")
     arr = np.asarray(rows, dtype=np.float64)
     names = header if header is not None and len(header) == arr.shape[1] else [None] * arr.shape[1]
-    cols, _ = _drop_index(list(arr.T), names, path, index_column, set())
+    cols, _ = _drop_index(list(arr.T), names, path, index_column, set(), label_columns)
     return np.column_stack(cols)
 
 
@@ -369,7 +405,7 @@ def safe_load_message(path: Path, exc: Exception) -> str:
     return f"{path}: cannot be read as {path.suffix} embeddings ({first})"
 
 
-def _read_raw(path: Path, key: str | None, index_column: str = "auto"):
+def _read_raw(path: Path, key: str | None, index_column: str = "auto", label_columns: str = "auto"):
     ext = _ext(path)
     if ext == ".npy":
         return np.load(path, allow_pickle=False)
@@ -381,7 +417,7 @@ def _read_raw(path: Path, key: str | None, index_column: str = "auto"):
 
         return _pick(load_file(str(path)), key, path)
     if ext == ".parquet":
-        return _read_parquet(path, index_column)
+        return _read_parquet(path, index_column, label_columns)
     if ext in (".pt", ".pth"):
         import torch
 
@@ -393,11 +429,11 @@ def _read_raw(path: Path, key: str | None, index_column: str = "auto"):
         if obj.is_complex():
             raise ValueError(f"{path}: holds complex numbers; embeddings must be real")
         return obj.detach().to(torch.float64).numpy()
-    return _read_text(path, ext, index_column)
+    return _read_text(path, ext, index_column, label_columns)
 
 
 def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
-                        dtype=np.float64, index_column: str = "auto") -> EmbeddingFile:
+                        dtype=np.float64, index_column: str = "auto", label_columns: str = "auto") -> EmbeddingFile:
     """Read an embedding file (see module docstring) and its sidecar metadata.
 
     Parameters
@@ -412,6 +448,8 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
         Dtype of the returned array (default float64).
     index_column : {"auto", "drop", "keep"}
         CSV/TSV/parquet: what to do with a leading row-index column (module docstring).
+    label_columns : {"auto", "drop", "keep"}
+        Integer columns named like a label or id (module docstring).
 
     Returns
     -------
@@ -421,6 +459,8 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     """
     if index_column not in INDEX_COLUMN_MODES:
         raise ValueError(f"index_column: expected one of {INDEX_COLUMN_MODES}, got {index_column!r}")
+    if label_columns not in INDEX_COLUMN_MODES:
+        raise ValueError(f"label_columns: expected one of {INDEX_COLUMN_MODES}, got {label_columns!r}")
     spath = str(path)
     if key is None and ":" in spath and not Path(spath).exists():
         spath, key = spath.rsplit(":", 1)
@@ -432,7 +472,7 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     if p.stat().st_size == 0:
         raise ValueError(f"{p}: the file is empty")
     try:
-        raw = _read_raw(p, key, index_column)
+        raw = _read_raw(p, key, index_column, label_columns)
     except ValueError as exc:
         if str(exc).startswith(str(p)):  # our own message, already naming the file
             raise
@@ -450,7 +490,8 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     return EmbeddingFile(arr, meta, str(p))
 
 
-def load_embeddings(path, key: str | None = None, *, index_column: str = "auto") -> np.ndarray:
+def load_embeddings(path, key: str | None = None, *, index_column: str = "auto",
+                    label_columns: str = "auto") -> np.ndarray:
     """Load an (n, d) float64 embedding matrix from ``path``.
 
     Parameters
@@ -462,12 +503,14 @@ def load_embeddings(path, key: str | None = None, *, index_column: str = "auto")
         Array name in multi-array files.
     index_column : {"auto", "drop", "keep"}
         Leading row-index columns of tables (module docstring).
+    label_columns : {"auto", "drop", "keep"}
+        Integer columns named like a label or id (module docstring).
 
     Returns
     -------
     ndarray, shape (n, d), float64
     """
-    return read_embedding_file(path, key, index_column=index_column).array
+    return read_embedding_file(path, key, index_column=index_column, label_columns=label_columns).array
 
 
 def check_extension(path, allowed, what: str = "output") -> Path:

@@ -23,6 +23,7 @@ from .measures.registry import MEASURES
 from .spectral.modes import mode_labels
 
 __all__ = ["shuffle_curves", "scatter", "spectrum", "gallery", "mode_map", "layer_heatmap", "layer_diagonal",
+           "layer_best_match",
            "matrix_heatmap", "confusion_matrices", "save_figure", "figure_png", "caption_lists", "PLOT_FORMATS"]
 
 
@@ -358,6 +359,34 @@ def layer_heatmap(result, *, title: str | None = None, ax=None):
 
 def _short(name: str) -> str:
     return name.replace("encoder.layer.", "L").replace("_blocks.", "b")
+
+
+def layer_best_match(result, *, ax=None):
+    """For maps of networks of different depth: for each layer of A, the CKA of the most similar
+    layer of B, with that layer's name at each point.
+
+    Parameters
+    ----------
+    result : LayerwiseResult
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    idx, vals = result.best_match()
+    fig, ax = _axes((max(5.4, 0.32 * len(vals) + 1.5), 3.4), ax)
+    ax.plot(range(len(vals)), vals, marker="o", ms=3)
+    for i, (j, v) in enumerate(zip(idx, vals, strict=True)):
+        ax.annotate(_short(result.layers_b[j]), (i, v), textcoords="offset points", xytext=(0, 4), ha="center",
+                    fontsize=5, rotation=90)
+    ax.set_xticks(range(len(vals)), [_short(x) for x in result.layers_a], rotation=90, fontsize=7)
+    ax.set_ylim(0, 1.15)
+    ax.set_xlabel(f"{result.model_a} layers", fontsize=8)
+    ax.set_ylabel(f"CKA of the best-matching {result.model_b} layer", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def layer_diagonal(results: dict, *, ax=None):

@@ -29,3 +29,10 @@ def test_list_solvers_prints_whole_descriptions(capsys):
     lines = out.strip().splitlines()
     assert len(lines) == len(SOLVERS)
     assert ":func:" not in out and "``" not in out and all(len(ln.split(None, 1)[1]) > 20 for ln in lines)
+
+
+def test_layers_refuses_images_for_a_text_model_before_loading_it(capsys, tmp_path):
+    (tmp_path / "imgs").mkdir()
+    code, _, err = run(capsys, "layers", "minilm", "--images", tmp_path / "imgs")
+    assert code == 2 and "--images: model 'minilm' is a text encoder" in err
+

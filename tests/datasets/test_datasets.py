@@ -63,3 +63,10 @@ def test_prompt_templates():
     v = np.array([[5, 1], [8, 1]], float)  # len("a cat"), len("the cat!")
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     assert np.allclose(emb[0], v.mean(0))
+
+
+def test_per_class_is_refused_for_text_datasets():
+    from repalign.datasets import load_dataset
+
+    with pytest.raises(ValueError, match="per_class: applies to image datasets"):
+        load_dataset("xtd10", per_class=5)

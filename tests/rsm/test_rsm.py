@@ -82,7 +82,7 @@ def test_rsm_cka_and_semantic_vs_spatial():
     batched = rsm_cka(sem, spatial_rsm(x, kernel="inner"), batch_size=10)
     assert 0 < full < 1 and 0 < batched < 1
     out = semantic_vs_spatial(np.abs(x), batch_size=15, center=False)  # post-ReLU-like maps
-    assert 0 < out["cka"] <= 1 and 0 < out["mean_ratio"] <= 1
+    assert 0 < out["cka"] <= 1 and 0 <= out["spatial_share"] <= 1
 
 
 @pytest.mark.parametrize("call,match", [
@@ -102,3 +102,34 @@ def test_bad_input(call, match):
         call(maps(n=5))
 
 
+
+
+def test_centring_keeps_the_invariance_to_spatial_permutations():
+    # bug: center=True subtracted a mean per position over samples, so spatially shuffled copies of
+    # the same maps got a different semantic RSM (by 0.05 on real maps)
+    rng = np.random.default_rng(11)
+    x = maps(n=8, c=5, h=3, w=3, seed=4) + rng.normal(size=(1, 5, 3, 3)) * 3  # a position-dependent offset
+    flat = x.reshape(8, 5, 9)
+    shuffled = np.stack([f[:, rng.permutation(9)] for f in flat]).reshape(x.shape)
+    for kernel in ("inner", "cosine", "rbf"):
+        a = semantic_rsm(x, kernel=kernel, center=True).matrix
+        b = semantic_rsm(shuffled, kernel=kernel, center=True).matrix
+        assert np.allclose(a, b, atol=1e-12), kernel
+    # the centring removes one mean per channel, over samples and positions
+    X = semantic_rsm(x, kernel="inner", center=True)
+    c = x - x.mean(axis=(0, 2, 3), keepdims=True)
+    assert X.matrix[0, 1] == pytest.approx(semantic_rsm(c, kernel="inner").matrix[0, 1], abs=1e-12)
+
+
+def test_spatial_share_has_its_stated_range_and_meaning():
+    # bug: the former mean ratio of spatial to semantic inner products came out at -12.27 on
+    # centred maps (near-zero denominators); the share lies in [0, 1] by construction
+    for seed in range(5):
+        x = maps(n=10, c=4, h=3, w=3, seed=seed)
+        out = semantic_vs_spatial(x)  # centred: denominators near zero are exactly the old failure
+        assert 0.0 <= out["spatial_share"] <= 1.0 and out["pairs"] > 0
+        assert 0.2 < out["spatial_share"] < 0.8  # random positions: neither the best nor the worst matching
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(1, 4, 3, 3))
+    aligned = base + 0.05 * rng.normal(size=(10, 4, 3, 3))  # positions already agree across samples
+    assert semantic_vs_spatial(aligned, center=False)["spatial_share"] > 0.95

@@ -39,9 +39,15 @@ def check_out_folder(out, names, force: bool) -> Path | None:
     return out
 
 
-def load_pair(a, b, measures=()):
+def read_table_args(path, args):
+    """An embedding file read with the command's --index-column / --label-columns."""
+    return read_embedding_file(path, index_column=getattr(args, "index_column", "auto"),
+                               label_columns=getattr(args, "label_columns", "auto"))
+
+
+def load_pair(a, b, measures=(), args=None):
     """Both files, checked with their own names in every message."""
-    fa, fb = read_embedding_file(a), read_embedding_file(b)
+    fa, fb = read_table_args(a, args), read_table_args(b, args)
     X, Y = fa.array, fb.array
     if X.shape[0] != Y.shape[0]:
         raise CLIError(f"{a} has {X.shape[0]} rows but {b} has {Y.shape[0]}; row i of both files must "

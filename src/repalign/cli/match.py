@@ -11,7 +11,7 @@ __all__ = ["run"]
 
 def run(args) -> int:
     check_out(args.out, JSON_OUT, args.force)
-    X, Y = load_pair(args.a, args.b)
+    X, Y = load_pair(args.a, args.b, (), args)
     n = len(X)
     if args.base_size >= n:
         raise CLIError(f"--base-size: {args.base_size} must be smaller than the {n} rows of {args.a}")

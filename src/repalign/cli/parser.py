@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name, **kw):
         return sub.add_parser(name, parents=[common], **kw)
 
+    def table_opts(sp):
+        sp.add_argument("--index-column", choices=("auto", "drop", "keep"), default="auto",
+                        help="CSV/TSV/parquet: a leading row-index column is dropped when named so and refused when "
+                             "unnamed (auto, default), dropped, or kept as a feature")
+        sp.add_argument("--label-columns", choices=("auto", "drop", "keep"), default="auto",
+                        help="CSV/TSV/parquet: integer columns named label/class/target/y/id are refused (auto, "
+                             "default), dropped, or kept as features")
+
     def measure_opts(sp):
         sp.add_argument("--measure", action="extend", nargs="+", metavar="NAME",
                         help="measures to compute (default: all); see `repalign list measures`")
@@ -102,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=_non_negative, default=0, help="random seed of the resampling (default 0)")
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+        table_opts(sp)
 
     s = add("similarity", help="every similarity measure between two embedding files")
     s.add_argument("a", help="embedding file (rows = items), or a .zarr store / folder of .parquet files")
@@ -132,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func="shuffle_curve", measure=None)
 
     s = add("match", help="match / retrieve between two unaligned embedding sets (base + queries)")
+    table_opts(s)
     s.add_argument("a", help="embeddings of side A (rows in ground-truth order)")
     s.add_argument("b", help="embeddings of side B, same rows")
     s.add_argument("--base-size", type=_positive, default=320, help="known pairs (anchors) per seed (default 320)")
@@ -214,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func="qap")
 
     s = add("spec", help="where two embeddings of the same items cluster them differently (SPEC, jalali2025)")
+    table_opts(s)
     s.add_argument("a", help="embedding file A (rows = items; .npy files are streamed)")
     s.add_argument("b", help="embedding file B, the same items in the same order")
     s.add_argument("--kernel", choices=("cosine", "gaussian", "linear"), default="cosine",
@@ -251,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=("auto", "lapjv", "scipy", "lap", "ortools"), default="auto",
                    help="exact assignment solver (default auto: by size, see repalign.assignment)")
     s.add_argument("--layout", choices=("NCHW", "NHWC", "NTD"), default="NCHW", help="axis order (default NCHW)")
-    s.add_argument("--center", action="store_true", help="subtract the mean over samples first (as the paper)")
+    s.add_argument("--center", action="store_true", help="subtract each channel's mean over samples and positions first (keeps the "
+                        "spatial-permutation invariance)")
     s.add_argument("--jobs", type=_positive, default=1, help="processes (default 1)")
     s.add_argument("--checkpoint", help="a .npz file that makes a long run resumable")
     s.add_argument("--scheduler", default=None, help="run the blocks on this Dask scheduler (tcp://host:8786)")

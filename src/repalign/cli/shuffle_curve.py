@@ -23,7 +23,7 @@ def run(args) -> int:
     check_out(args.plot, PLOT_OUT, args.force, "plot")
     check_out(args.out, JSON_OUT, args.force)
     ms = measures_from_args(args)
-    X, Y = load_pair(args.a, args.b, ms)
+    X, Y = load_pair(args.a, args.b, ms, args)
     curve = shuffle_curve(X, Y, ms, fractions=args.fractions, n_repeats=args.repeats, seed=args.seed, progress=True)
     if args.plot:
         save_figure(shuffle_curves({f"{Path(args.a).stem} vs {Path(args.b).stem}": curve}), args.plot, force=args.force)

@@ -29,7 +29,7 @@ def run(args) -> int:
             raise
     else:
         ms = measures_from_args(args)
-        X, Y = load_pair(args.a, args.b, ms)
+        X, Y = load_pair(args.a, args.b, ms, args)
         rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
                        seed=args.seed, progress=True, scheduler=args.scheduler)
     if args.out:

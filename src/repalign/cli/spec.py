@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io import atomic_write, read_embedding_file
+from ..io import atomic_write
 from ..items import list_images, read_text_items
 from ..plotting import caption_lists, gallery, mode_map, save_figure, spectrum
 from ..spectral import spec
-from .common import check_out_folder, print_json, write_json
+from .common import check_out_folder, print_json, read_table_args, write_json
 from .errors import CLIError
 
 __all__ = ["run", "SPEC_OUTPUTS"]
@@ -36,8 +36,8 @@ def run(args) -> int:
     if args.texts and args.images:
         raise CLIError("spec: give at most one of --texts FILE and --images DIR")
     out = check_out_folder(args.out, SPEC_OUTPUTS, args.force)
-    A = args.a if str(args.a).endswith(".npy") else read_embedding_file(args.a).array
-    B = args.b if str(args.b).endswith(".npy") else read_embedding_file(args.b).array
+    A = args.a if str(args.a).endswith(".npy") else read_table_args(args.a, args).array
+    B = args.b if str(args.b).endswith(".npy") else read_table_args(args.b, args).array
     n = (np.load(A, mmap_mode="r") if isinstance(A, str) else A).shape[0]
     items = _item_list(args, n)
     res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,

@@ -51,6 +51,9 @@ def load_dataset(name: str, data_dir=None, per_class: int | None = None, seed: i
     TextDataset or ImageDataset
     """
     base, _, arg = name.partition(":")
+    if per_class is not None and base in ("xtd10", "imagenet-classes"):
+        raise ValueError(f"per_class: applies to image datasets with classes; {name!r} is a text dataset (use limit "
+                         "for the first N items)")
     if base == "xtd10":
         ds = load_xtd10(arg or "en", data_dir)
     elif base == "cifar10":

@@ -52,7 +52,8 @@ def _run(pairs, items, name, out, force, progress, log, settings, batch_size=32)
     for a, b in pairs:
         res = layerwise(a, b, items, batch_size=batch_size, progress=progress)
         rows.append({"model_a": a, "model_b": b, "n": res.n, "layers_a": list(res.layers_a),
-                     "layers_b": list(res.layers_b), "matrix": res.matrix.tolist(), "diagonal": res.diagonal().tolist(),
+                     "layers_b": list(res.layers_b), "matrix": res.matrix.tolist(), "diagonal": res.diagonal().tolist() if res.square else None,
+                     "best_match": [int(j) for j in res.best_match()[0]],
                      "seconds": res.seconds})
         if out:
             save_figure(layer_heatmap(res), f"{Path(out).with_suffix('')}_{a}_vs_{b}.png", force=True, dpi=130)

@@ -290,7 +290,7 @@ def _spec(d, path, ctx):
 def _layerwise(d, path, ctx):
     fig = layer_heatmap(_view(d, matrix=np.asarray(d["matrix"], dtype=float)))
     ctx["images"] += 1
-    for name in ("layers.png", "diagonal.png"):
+    for name in ("layers.png", "diagonal.png", "best_match.png"):
         ctx["embedded"].add((path.parent / name).resolve())
     return (f"<p>{_esc(d['model_a'])} vs {_esc(d['model_b'])}, n = {_num(d['n'])}, {_esc(d['estimator'])} estimator, "
             f"{_esc(d['pooling'])} pooling.</p>" + _img_bytes(_png(fig), "image/png", "layer-wise CKA"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validate import check_square_matrix
 from ..measures.kernel_alignment import cka_from_grams
-from .core import semantic_rsm, spatial_rsm
+from .core import as_concept_sets, semantic_rsm, spatial_rsm
 
 __all__ = ["rsm_cka", "semantic_vs_spatial"]
 
@@ -78,17 +78,31 @@ def semantic_vs_spatial(x, *, kernel: str = "inner", layout: str = "NCHW", cente
     Returns
     -------
     dict
-        ``cka`` between the two RSMs, ``mean_ratio`` of off-diagonal spatio-semantic to semantic
-        inner products (how much of the achievable similarity the positions already give), and
+        ``cka`` between the two RSMs; ``spatial_share``: for each pair of samples, where the
+        spatio-semantic inner product (positions kept) lies between the worst and the best
+        matching of positions, ``(⟨x, y⟩ − min_P ⟨x, P y⟩) / (max_P ⟨x, P y⟩ − min_P ⟨x, P y⟩)``,
+        and its median over the off-diagonal pairs whose range is not negligible (above
+        ``1e-9`` times the largest range). Its range is [0, 1]: 1 when the positions are already
+        the best matching, about 0.5 when position carries no information, 0 when they are the
+        worst. ``pairs`` counts the pairs used (``spatial_share`` is NaN when none is); and
         both results.
 
     References
     ----------
     wald2024 (arXiv:2410.23107), §4.4 and App. G.
     """
-    sem = semantic_rsm(x, kernel=kernel, layout=layout, center=center, **semantic_kwargs)
-    spa = spatial_rsm(x, kernel=kernel, layout=layout, center=center)
+    X = as_concept_sets(x, layout, "x")  # (N, S, C)
+    if center:  # the centring of semantic_rsm: one mean per channel, over samples and positions
+        X = X - X.mean(axis=(0, 1))
+    sem = semantic_rsm(X, kernel=kernel, layout="NTD", **semantic_kwargs)
+    spa = spatial_rsm(X, kernel=kernel, layout="NTD")
+    # min_P <x, P y> = -max_P <x, P (-y)>: the worst matching of positions, by the same exact solver
+    worst = -semantic_rsm(X, -X, kernel="inner", layout="NTD", **semantic_kwargs).inner
     off = ~np.eye(len(sem.inner), dtype=bool)
-    pos = sem.inner[off] > 0
-    ratio = float(np.mean(spa.inner[off][pos] / sem.inner[off][pos])) if pos.any() else float("nan")
-    return {"cka": rsm_cka(sem, spa, batch_size=batch_size), "mean_ratio": ratio, "semantic": sem, "spatial": spa}
+    span = (sem.inner - worst)[off]
+    keep = span > 1e-9 * max(float(span.max()), 0.0) if span.size else np.zeros(0, bool)
+    keep &= span > 0
+    share = (spa.inner[off] - worst[off])[keep] / span[keep]
+    value = float(np.median(np.clip(share, 0.0, 1.0))) if keep.any() else float("nan")
+    return {"cka": rsm_cka(sem, spa, batch_size=batch_size), "spatial_share": value, "pairs": int(keep.sum()),
+            "semantic": sem, "spatial": spa}

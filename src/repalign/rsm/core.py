@@ -368,7 +368,11 @@ def _prepare(x, y, layout, center):
         raise ValueError(f"y: its {which} differ from x's (x: {X.shape[1]} positions x {X.shape[2]} channels, "
                          f"y: {Y.shape[1]} x {Y.shape[2]}); both must come from the same layer")
     if center:
-        mu = X.mean(axis=0) if Y is None else np.concatenate([X, Y]).mean(axis=0)
+        # One mean per channel, over samples *and* positions: subtracting it commutes with any
+        # spatial permutation of a sample, so semantic RSMs keep their invariance. (A mean per
+        # position over samples would depend on where things are.)
+        mu = (X.mean(axis=(0, 1)) if Y is None else (X.sum(axis=(0, 1)) + Y.sum(axis=(0, 1))) /
+              ((len(X) + len(Y)) * X.shape[1]))
         X = X - mu
         Y = None if Y is None else Y - mu
     return X, Y
@@ -398,7 +402,8 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
         compiled parallel loop), ``ortools`` from S = 1024 when installed, ``scipy`` otherwise.
     layout : {"NCHW", "NHWC", "NTD"}
     center : bool
-        Subtract the mean over samples (per position and channel) first; the paper centres.
+        Subtract each channel's mean over all samples and positions first. This keeps the
+        invariance to spatial permutations, which a per-position mean over samples would break.
     n_jobs : int
         Processes over blocks of sample pairs.
     checkpoint : path, optional
