@@ -19,6 +19,7 @@ __all__ = [
     "check_fraction",
     "check_no_zero_variance",
     "check_square_matrix",
+    "to_unit_scale",
 ]
 
 
@@ -38,6 +39,7 @@ def as_embeddings(
     min_samples: int = 2,
     dtype=np.float64,
     source: str | None = None,
+    rescale: bool = False,
 ) -> np.ndarray:
     """Return ``X`` as a C-contiguous ``(n, d)`` float array after checking it.
 
@@ -52,6 +54,14 @@ def as_embeddings(
         Smallest acceptable ``n``.
     source : str, optional
         File the array came from, quoted in NaN/inf errors.
+    rescale : bool, default False
+        Multiply by a power of two so that the largest ``|x|`` lies in [0.5, 1): exact in floating
+        point, and what scale-invariant measures ask for, so that inputs near 1e300 do not
+        overflow and inputs near 1e-300 (denormals too) do not underflow in their products.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
     """
     where = f" (from {source})" if source else ""
     try:
@@ -86,13 +96,24 @@ def as_embeddings(
             f"{name}{where}: contains NaN/inf ({len(bad_rows)} bad rows, first is row "
             f"{int(bad_rows[0])} with {kind}); drop or impute those rows first"
         )
+    if rescale:
+        return to_unit_scale(arr)
     return arr
 
 
-def check_pair(X, Y, names=("X", "Y"), *, min_samples: int = 2, dtype=np.float64):
-    """Validate two embedding sets over the same samples (rows must correspond)."""
-    X = as_embeddings(X, names[0], min_samples=min_samples, dtype=dtype)
-    Y = as_embeddings(Y, names[1], min_samples=min_samples, dtype=dtype)
+def to_unit_scale(arr: np.ndarray) -> np.ndarray:
+    """``arr · 2^-e`` with the largest ``|x|`` in [0.5, 1) (exact: only the exponents change)."""
+    m = float(np.max(np.abs(arr))) if arr.size else 0.0
+    if m == 0.0 or 0.5 <= m < 1.0:
+        return arr
+    return np.ldexp(arr, -int(np.frexp(m)[1])).astype(arr.dtype, copy=False)
+
+
+def check_pair(X, Y, names=("X", "Y"), *, min_samples: int = 2, dtype=np.float64, rescale: bool = False):
+    """Validate two embedding sets over the same samples (rows must correspond); ``rescale`` as in
+    :func:`as_embeddings` (each side on its own)."""
+    X = as_embeddings(X, names[0], min_samples=min_samples, dtype=dtype, rescale=rescale)
+    Y = as_embeddings(Y, names[1], min_samples=min_samples, dtype=dtype, rescale=rescale)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
             f"{names[0]} and {names[1]} have mismatched sample counts ({X.shape[0]} vs "

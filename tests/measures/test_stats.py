@@ -127,3 +127,33 @@ def test_registry_metadata_and_errors():
         ra.permutation_test("cka-linear", np.eye(5), np.eye(5), n_permutations=0)
     with pytest.raises(ValueError, match="method"):
         ra.bootstrap_ci("cka-linear", np.eye(5), np.eye(5), 3, method="bca")
+
+
+SCALES = [1e-300 * 10.0**-10, 1e-300, 1e-200, 1e-160, 1e-100, 1e100, 1e154, 1e200, 1e300]  # the first is denormal
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_scale_invariant_measures_do_not_overflow_or_underflow(scale):
+    # bug: near 1e300 cka returned NaN and mutual_knn 1.0 (true 0.198); near 1e-160 and for
+    # denormals the inputs were refused as "zero variance"
+    g = np.random.default_rng(0)
+    X = g.normal(size=(60, 8))
+    Y = X[:, :5] @ g.normal(size=(5, 6)) + g.normal(size=(60, 6))
+    fns = {"cka": ra.cka, "cka-rbf": lambda a, b: ra.cka(a, b, kernel="rbf"),
+           "cka-debiased": lambda a, b: ra.cka(a, b, debiased=True), "mutual-knn": ra.mutual_knn,
+           "cknna": ra.cknna, "gw": ra.gw_paired, "rsa": ra.rsa}
+    for name, f in fns.items():
+        assert f(X * scale, Y) == pytest.approx(f(X, Y), abs=1e-12), name
+        assert f(X, Y * scale) == pytest.approx(f(X, Y), abs=1e-12), name
+    rep, ref = ra.evaluate(X * scale, Y, n_permutations=10, seed=0), ra.evaluate(X, Y, n_permutations=10, seed=0)
+    for m in ref.measures:
+        assert rep[m].value == pytest.approx(ref[m].value, abs=1e-12) and rep[m].p_value == ref[m].p_value
+
+
+def test_measures_with_a_set_scale_are_not_rescaled():
+    from repalign.measures import get_measure
+
+    assert get_measure("cka-rbf").scale_invariant
+    assert not get_measure("cka-rbf", sigma=2.0).scale_invariant
+    X = np.random.default_rng(1).normal(size=(30, 4))
+    assert ra.cka(X, X * 3, kernel="rbf", sigma=1.0) != pytest.approx(ra.cka(X, X, kernel="rbf", sigma=1.0))

@@ -72,7 +72,7 @@ def rsa(X, Y, metric: str = "correlation", compare: str = "spearman") -> float:
     Kriegeskorte et al., "Representational similarity analysis", Front. Syst. Neurosci. 2 (2008),
     doi:10.3389/neuro.06.004.2008.
     """
-    X, Y = check_pair(X, Y, min_samples=3)
+    X, Y = check_pair(X, Y, min_samples=3, rescale=True)  # RDMs compared by rank or correlation: invariant
     iu = np.triu_indices(X.shape[0], 1)
     a, b = rdm(X, metric, "X")[iu], rdm(Y, metric, "Y")[iu]
     if np.ptp(a) == 0 or np.ptp(b) == 0:

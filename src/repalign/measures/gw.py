@@ -64,7 +64,7 @@ def gw_paired(X, Y) -> float:
     ----------
     schnaus2025 (Schnaus et al., "It's a (Blind) Match!", CVPR 2025, arXiv:2503.24129).
     """
-    X, Y = check_pair(X, Y, min_samples=2)
+    X, Y = check_pair(X, Y, min_samples=2, rescale=True)  # mean-normalised distances: scale-invariant
     CX, CY = normalized_distances(X, "X"), normalized_distances(Y, "Y")
     n = CX.shape[0]
     return float(((CX - CY) ** 2).sum() / n**2)

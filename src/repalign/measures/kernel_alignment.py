@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_pair, check_positive_int
+from .._validate import check_pair, check_positive_int, to_unit_scale
 from ..kernels import (
     center_gram,
     cosine_normalize,
@@ -193,13 +193,17 @@ def cka_from_grams(K, L, debiased: bool = False) -> float:
                   hsic_from_grams(L, L, debiased))
 
 
-def _prepare(X, Y, kernel: str, debiased: bool, sigma=None, threshold: float = 1.0):
+def _prepare(X, Y, kernel: str, debiased: bool, sigma=None, threshold: float = 1.0, unit_scale: bool = False):
     kernel = resolve_kernel(kernel, KERNELS)
     if kernel != "rbf" and (sigma is not None or threshold != 1.0):
         raise ValueError(f"sigma/threshold: set a bandwidth only with kernel='rbf'; the {kernel} kernel has none")
     if kernel == "rbf":
         resolve_sigma(sigma, threshold)  # fail before any work
-    X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    # CKA (unit_scale=True; not HSIC) is scale-invariant, except the RBF kernel with an explicit
+    # bandwidth: it works at unit scale, so values near 1e300 do not overflow and near 1e-300 do
+    # not underflow
+    invariant = unit_scale and (kernel != "rbf" or isinstance(resolve_sigma(sigma, threshold), str))
+    X, Y = check_pair(X, Y, min_samples=4 if debiased else 2, rescale=invariant)
     if kernel == "cosine":
         X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
     return X, Y
@@ -311,7 +315,7 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2; Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
     arXiv:1905.00414.
     """
-    X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
+    X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold, unit_scale=True)
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size", minimum=2)
     return cka_ratio(*_hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route))
@@ -374,6 +378,12 @@ def _blockwise_sigma(X, rule, threshold, block, stored):
     return sigma_from_ranks(lambda r: _select_ranks(blocks, r, upper), n, m_zero, rule, threshold)
 
 
+def _scale_of(X, Xs) -> float:
+    """The power of two that :func:`to_unit_scale` divided ``X`` by."""
+    m, ms = float(np.max(np.abs(X))), float(np.max(np.abs(Xs)))
+    return m / ms if ms > 0 else 1.0
+
+
 def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: int = 2048,
                       debiased: bool = False, max_memory_bytes: int = 2 << 30) -> dict:
     """RBF CKA with bounded memory: upper-triangular blocks of ``‖xᵢ - xⱼ‖²``, never an n x n array.
@@ -406,6 +416,11 @@ def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: 
     maniparambil2024 (arXiv:2401.05224) Eq. 1-2 with RBF kernels.
     """
     X, Y = check_pair(X, Y, min_samples=4 if debiased else 2)
+    unit = 1.0, 1.0  # the bandwidths are reported in the caller's units
+    if isinstance(resolve_sigma(sigma, threshold), str):  # scale-invariant: work at unit scale
+        Xs, Ys = to_unit_scale(X), to_unit_scale(Y)
+        unit = (_scale_of(X, Xs), _scale_of(Y, Ys))
+        X, Y = Xs, Ys
     block = check_positive_int(block_size, "block_size", minimum=2)
     n = X.shape[0]
     rule = resolve_sigma(sigma, threshold)
@@ -455,7 +470,7 @@ def rbf_cka_blockwise(X, Y, sigma="median", threshold: float = 1.0, block_size: 
         "hsic_xy": h_xy,
         "hsic_xx": h_xx,
         "hsic_yy": h_yy,
-        "sigma_x": float(sx),
-        "sigma_y": float(sy),
+        "sigma_x": float(sx) * unit[0],
+        "sigma_y": float(sy) * unit[1],
         "stored": stored_x is not None,
     }

@@ -126,7 +126,7 @@ def mutual_knn(X, Y, k: int = 10, groups=None) -> float:
     ----------
     Huh et al., "The Platonic Representation Hypothesis", ICML 2024, arXiv:2405.07987.
     """
-    X, Y = check_pair(X, Y, min_samples=2)
+    X, Y = check_pair(X, Y, min_samples=2, rescale=True)  # scale-invariant: work at unit scale
     g = _check_groups(groups, X.shape[0])
     k = _check_k(k, X.shape[0], g)
     X, Y = cosine_normalize(X, "X"), cosine_normalize(Y, "Y")
@@ -190,7 +190,7 @@ def cknna(X, Y, k: int = 10, groups=None, eps: float = 0.0) -> float:
     ----------
     Huh et al., "The Platonic Representation Hypothesis", ICML 2024, arXiv:2405.07987.
     """
-    X, Y = check_pair(X, Y, min_samples=4)
+    X, Y = check_pair(X, Y, min_samples=4, rescale=eps == 0)  # the exact CKNNA is scale-invariant
     g = _check_groups(groups, X.shape[0])
     k = _check_k(k, X.shape[0], g)
     if not (np.isfinite(eps) and eps >= 0):

@@ -60,6 +60,16 @@ class Measure:
         if "k" in self.params:
             object.__setattr__(self, "min_samples", max(self.min_samples, int(self.params["k"]) + 1))
 
+    @property
+    def scale_invariant(self) -> bool:
+        """Whether scaling X or Y by a constant leaves the value unchanged: every registered measure,
+        except an RBF kernel with a numeric bandwidth and CKNNA with ``eps > 0``. Such measures
+        are computed on inputs rescaled to unit scale (no overflow near 1e300, no underflow near
+        1e-300)."""
+        if "sigma" in self.params and not isinstance(self.params["sigma"], (str, type(None))):
+            return False
+        return not float(self.params.get("eps", 0) or 0) > 0
+
     def check_samples(self, n: int) -> None:
         """Raise a ValueError that names this measure (and k) when ``n`` items are too few."""
         if n >= self.min_samples:

@@ -120,7 +120,7 @@ def permutation_test(measure, X, Y, n_permutations: int = 1000, seed: int = 0,
     Phipson & Smyth, Stat. Appl. Genet. Mol. Biol. 9 (2010), doi:10.2202/1544-6115.1585.
     """
     m = _as_measure(measure)
-    X, Y = check_pair(X, Y)
+    X, Y = check_pair(X, Y, rescale=m.scale_invariant)
     m.check_samples(X.shape[0])
     n_permutations = check_positive_int(n_permutations, "n_permutations")
     rng = np.random.default_rng(seed)
@@ -186,7 +186,7 @@ def bootstrap_ci(measure, X, Y, n_bootstrap: int = 1000, level: float = 0.95, se
     if method not in CI_METHODS:
         raise ValueError(f"method: expected one of {CI_METHODS}, got {method!r}")
     m = _as_measure(measure)
-    X, Y = check_pair(X, Y)
+    X, Y = check_pair(X, Y, rescale=m.scale_invariant)
     m.check_samples(X.shape[0])
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     level = check_fraction(level, "level", low=0.0, high=1.0)
@@ -382,7 +382,7 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
     ms = [_as_measure(m) for m in measures]
     if not ms:
         raise ValueError("measures: give at least one measure name")
-    X, Y = check_pair(X, Y)
+    X, Y = check_pair(X, Y, rescale=all(m.scale_invariant for m in ms))
     for m in ms:
         m.check_samples(X.shape[0])
     if permutations:
@@ -499,7 +499,7 @@ def shuffle_curve(X, Y, measures: Sequence = ("cka-linear",), fractions=None, n_
     ms = [_as_measure(m) for m in measures]
     if not ms:
         raise ValueError("measures: give at least one measure name")
-    X, Y = check_pair(X, Y)
+    X, Y = check_pair(X, Y, rescale=all(m.scale_invariant for m in ms))
     for m in ms:
         m.check_samples(X.shape[0])
     fr = np.linspace(0.0, 1.0, 11) if fractions is None else np.asarray(fractions, dtype=float)
