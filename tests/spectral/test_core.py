@@ -198,7 +198,8 @@ def test_kept_phases_give_identical_results_and_skip_the_second_products(monkeyp
 
     monkeypatch.setattr(RandomFourierFeatures, "phases", counted)
     A, B = (x.astype(dtype) for x in views(n=900, dA=24, dB=16))
-    kw = dict(kernel="gaussian", rff=50, route="cholesky", n_modes=3, top=7, eta=0.8, chunk_size=100, seed=3)
+    kw = dict(kernel="gaussian", rff=50, route="cholesky", n_modes=3, top=7, eta=0.8, chunk_size=100, seed=3,
+              rff_floor=False)
     chunks = 9
     runs = {}
     for cache_mb, per_side in ((0, (2, 2)), (2048, (1, 1)), (900 * 50 * np.dtype(dtype).itemsize / 2**20, (1, 2))):
@@ -337,3 +338,31 @@ def test_spec_cli_bad_input_writes_nothing(tmp_path, capsys):
     code = main(["spec", str(tmp_path / "a.npy"), str(tmp_path / "short.npy"), "--out", str(tmp_path / "o")])
     assert code == 2 and "mismatched sample counts" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_random_features_do_not_invent_modes():
+    # bug: spec(A, A, "gaussian") gave SPEC-diff 0.0088 and ten "modes" (each side drew its own
+    # frequencies), and the direct route at n = 300 used the noisy random-feature Gram
+    g = np.random.default_rng(0)
+    A = g.normal(size=(2500, 12))
+    same = spec(A, A.copy(), "gaussian", rff=300)
+    assert same.route != "direct" and same.spec_diff == 0.0
+    small = A[:300] @ g.normal(size=(12, 12))
+    r = spec(A[:300], small, "gaussian")  # n <= features: the exact kernel, no random features
+    exact = spec(A[:300], small, "gaussian", rff="exact")
+    assert r.route == "direct" and r.rff is None and r.rff_floor is None
+    assert np.allclose(r.eigenvalues, exact.eigenvalues, atol=1e-12)
+    assert spec(A[:300], small, "cosine").rff_floor is None
+
+
+def test_the_random_feature_floor_is_reported_and_warned_about():
+    g = np.random.default_rng(1)
+    A = g.normal(size=(3000, 10))
+    B = A[:, ::-1] @ np.diag(np.linspace(0.5, 2, 10)) + 0.3 * g.normal(size=(3000, 10))
+    with pytest.warns(UserWarning, match="below the random-feature floor"):
+        r = spec(A, B, "gaussian", rff=200, n_modes=5)
+    assert r.rff_floor is not None and 0 < r.rff_floor < 1
+    assert r.to_dict()["rff_floor"] == r.rff_floor
+    # the floor is what two independent draws give on one embedding: more frequencies, lower floor
+    assert spec(A, B, "gaussian", rff=600, n_modes=1).rff_floor < r.rff_floor
+    assert spec(A, B, "gaussian", rff=200, n_modes=1, rff_floor=False).rff_floor is None

@@ -32,6 +32,13 @@ def _item_list(args, n: int):
     return items
 
 
+def _floor_note(res) -> str:
+    if res.rff_floor is None:
+        return ""
+    return (f" Random-feature floor {res.rff_floor:.4f}: eigenvalues smaller in magnitude are within what two draws "
+            f"of {res.rff} frequencies give on their own.")
+
+
 def run(args) -> int:
     if args.texts and args.images:
         raise CLIError("spec: give at most one of --texts FILE and --images DIR")
@@ -49,7 +56,7 @@ def run(args) -> int:
         save_figure(spectrum(res), out / "spectrum.png", force=args.force)
         lines = [f"# SPEC: {args.a} (A) vs {args.b} (B)", "",
                  f"{res.kernel} kernel, η = {res.eta:g}, n = {res.n}, SPEC-diff {res.spec_diff:.4f}, "
-                 f"Frobenius {res.frobenius:.4f}, route {res.route}.", ""]
+                 f"Frobenius {res.frobenius:.4f}, route {res.route}." + _floor_note(res), ""]
         if items is not None and args.texts:
             lines.append(caption_lists(res, items, per_mode=args.top))
         elif items is not None:
@@ -70,9 +77,11 @@ def run(args) -> int:
         print_json(res.to_dict())
     else:
         print(f"n = {res.n}, {res.kernel} kernel, η = {res.eta:g}: SPEC-diff {res.spec_diff:.4f}, "
-              f"Frobenius {res.frobenius:.4f} ({res.route} route, {res.seconds:.1f} s)")
+              f"Frobenius {res.frobenius:.4f} ({res.route} route, {res.seconds:.1f} s)" + _floor_note(res))
         for k, m in enumerate(res.modes):
-            print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items {', '.join(map(str, m.top_indices[:8]))}")
+            below = " (below the random-feature floor)" if res.rff_floor and abs(m.eigenvalue) < res.rff_floor else ""
+            print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items "
+                  f"{', '.join(map(str, m.top_indices[:8]))}{below}")
         if out is not None:
             print(f"wrote {out}/")
     return 0

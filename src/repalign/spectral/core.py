@@ -56,10 +56,10 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .._progress import step, track
 from .._result import Result
-from .._validate import check_positive_int
+from .._validate import check_positive_int, warn
 from ..distributed import feature_moments, is_dask_array
 from ..io import read_embedding_file
-from ..kernels import resolve_kernel, squared_distances
+from ..kernels import RandomFourierFeatures, resolve_kernel, squared_distances
 from ..moments import PairMoments
 from .features import SPEC_KERNELS, FeatureMap
 
@@ -129,6 +129,12 @@ class SPECResult(Result):
         Whether ``eigenvalues`` is the whole spectrum.
     scores : ndarray, shape (n, len(modes)), or None
         Every item's score on every mode (kept when it fits in 256 MB or when asked).
+    rff_floor : float or None
+        Gaussian kernel through random Fourier features: the SPEC-diff of each embedding against
+        itself under two independent draws of its frequencies (same m and σ; the larger of the
+        two sides), i.e. how large an eigenvalue the random features alone produce. Modes with
+        ``|λ|`` below it are not distinguishable from that noise. None when no random features
+        are used (other kernels, or the exact Gaussian kernel).
     """
 
     kind: ClassVar[str] = "spec"
@@ -149,6 +155,7 @@ class SPECResult(Result):
     seconds: float
     complete: bool = True
     scores: np.ndarray | None = field(default=None, repr=False)
+    rff_floor: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: eigenvalues, spec_diff, frobenius, modes and the settings."""
@@ -156,7 +163,7 @@ class SPECResult(Result):
                 "frobenius": self.frobenius, "modes": [m.to_dict() for m in self.modes], "n": self.n,
                 "dim_a": self.dim_a, "dim_b": self.dim_b, "kernel": self.kernel, "eta": self.eta,
                 "sigma_a": self.sigma_a, "sigma_b": self.sigma_b, "rff": self.rff, "route": self.route,
-                "seconds": self.seconds, "complete": self.complete}
+                "seconds": self.seconds, "complete": self.complete, "rff_floor": self.rff_floor}
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -454,7 +461,7 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
          chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
-         cache_mb: float = 2048, scheduler=None, progress: bool = False) -> SPECResult:
+         cache_mb: float = 2048, rff_floor: bool = True, scheduler=None, progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
     Parameters
@@ -469,7 +476,11 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         Weight of K_B in ``(K_A − η K_B)/n`` (default 1).
     rff : int or "exact", optional
         Gaussian only: random Fourier frequencies per embedding (default 2000); ``"exact"``
-        uses the exact kernel (direct route only).
+        uses the exact kernel (direct route only). The exact kernel is also used whenever the
+        route is the direct one (n at most the number of features), where random features would
+        only add noise. When both embeddings have the same dimension and bandwidth they share
+        one draw of frequencies, so ``spec(A, A)`` is exactly 0; otherwise the result reports
+        ``rff_floor``, the noise level of the random features, and warns about modes below it.
     sigma_a, sigma_b : float or "auto", optional
         Gaussian bandwidths; default the automatic rule of :mod:`repalign.spectral.features`.
     n_modes : int
@@ -479,7 +490,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     route : {"auto", "direct", "covariance", "cholesky"}
         Module docstring.
     seed : int
-        Random frequencies (A uses ``seed``, B ``seed + 1``) and bandwidth subsamples.
+        Random frequencies (A uses ``seed``, B ``seed + 1`` unless they share a draw) and
+        bandwidth subsamples.
     chunk_size : int, optional
         Rows per streamed chunk (default: about 64 MB of features per chunk).
     return_scores : bool, optional
@@ -493,6 +505,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         skips the n x d x m products (default 2048: 10⁵ rows of float32 with 2,000 frequencies
         per side fit; the side with the larger input dimension goes first). 0 recomputes them,
         keeping memory independent of n. The results are identical either way.
+    rff_floor : bool, default True
+        With random Fourier features, also measure their noise floor (``SPECResult.rff_floor``,
+        two extra n x n eigenvalue problems on at most 2,000 rows) and warn about modes below it.
     scheduler : None, str or distributed.Client
         Compute the covariances on a Dask cluster (:mod:`repalign.distributed`); Dask-array
         inputs use the active client or Dask's threads when none is given.
@@ -530,10 +545,16 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     n_freq = None if (rff is None or exact) else rff
     fa = FeatureMap.build(kernel, Ra.sample(seed=seed), sigma=sigma_a, n_frequencies=n_freq, seed=seed, name="A")
     fb = FeatureMap.build(kernel, Rb.sample(seed=seed), sigma=sigma_b, n_frequencies=n_freq, seed=seed + 1, name="B")
+    if fa.rff is not None and fa.dim == fb.dim and fa.sigma == fb.sigma:
+        # the same kernel on both sides: one draw of frequencies, so equal inputs give exactly 0
+        fb = FeatureMap(fb.kernel, fb.dim, fb.sigma, fa.rff)
     M = fa.n_features + fb.n_features
     chunk_size = chunk_size or _auto_chunk(M)
+    chosen = route == "auto"
     if route == "auto":
         route = "direct" if (exact or n <= M) and n <= DIRECT_MAX_N else "cholesky"
+    if kernel == "gaussian" and route == "direct" and n <= M and (chosen or rff is None):
+        exact = True  # an n x n Gram is no dearer than the features: use the kernel itself, not its noisy estimate
     if exact and route != "direct":
         raise ValueError("rff: the exact gaussian kernel needs route='direct' (n x n); give a number of frequencies")
     dtype = np.float32 if (precision == "float32" or (precision == "auto" and Ra.dtype == Rb.dtype == np.float32)) \
@@ -569,6 +590,31 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         idx, sc = tk.result(j)
         modes.append(SPECMode(float(lam[i]), idx, sc))
     diff = float(np.max(np.abs(lam))) if lam.size else 0.0
+    floor = None
+    if fa.rff is not None and not exact and rff_floor:
+        with step("SPEC random-feature floor", enabled=progress):
+            floor = max(_rff_floor(Ra, fa, seed), _rff_floor(Rb, fb, seed))
+        below = [m for m in modes if abs(m.eigenvalue) < floor]
+        if below:
+            warn(f"SPEC: {len(below)} of the {len(modes)} reported modes have |λ| below the random-feature floor "
+                 f"{floor:.4g} (what two draws of the frequencies alone produce); they may be noise of the random "
+                 "features: use more frequencies (rff=) or the exact kernel (rff='exact')")
     return SPECResult(lam[order], diff, fro, tuple(modes), n, Ra.dim, Rb.dim, kernel, eta, fa.sigma, fb.sigma,
-                      None if fa.rff is None else fa.rff.m, route, time.perf_counter() - t0, complete, scores)
+                      None if (fa.rff is None or exact) else fa.rff.m, route, time.perf_counter() - t0, complete,
+                      scores, floor)
+
+
+#: rows (at most) on which the random-feature floor is measured
+FLOOR_ROWS = 2000
+
+
+def _rff_floor(R: _Rows, fmap: FeatureMap, seed: int, max_rows: int = FLOOR_ROWS) -> float:
+    """SPEC-diff of one embedding against itself under two independent draws of its random
+    Fourier frequencies (same m, same σ), on a seeded subsample of at most ``max_rows`` rows
+    (the floor barely depends on n once n is in the thousands)."""
+    X = R.sample(max_rows=max_rows, seed=seed)  # the rows the bandwidth rule saw
+    other = RandomFourierFeatures(fmap.dim, fmap.rff.m, fmap.sigma, seed=seed + 7919)  # an independent draw
+    P1, P2 = fmap(X), other(X)
+    L = (P1 @ np.ascontiguousarray(P1.T) - P2 @ np.ascontiguousarray(P2.T)) / len(X)
+    return float(np.max(np.abs(linalg.eigvalsh(L))))
 
