@@ -311,15 +311,23 @@ def mode_map(result, A, B, *, method: str = "auto", n_modes: int = 3, max_points
 
 
 def caption_lists(result, texts, *, per_mode: int = 10) -> str:
-    """Markdown: for every mode, its eigenvalue and its top items' texts (rows in SPEC's order)."""
+    """Markdown: for every mode, its eigenvalue and its top items' texts (rows in SPEC's order);
+    for modes with two strong ends (``SPECMode.two_ended``), both ends."""
     lines = []
     for k, m in enumerate(result.modes):
         other = "B" if m.side == "A" else "A"
         lines.append(f"### Mode {k + 1}: λ = {m.eigenvalue:.4f} ({m.side} groups these, {other} does not)")
         lines.append("")
+        if getattr(m, "two_ended", False):
+            lines += ["One end of the eigenvector:", ""]
         for i, s in zip(m.top_indices[:per_mode], m.top_scores[:per_mode], strict=False):
             text = str(texts[int(i)]).replace("|", "\\|").strip()
             lines.append(f"- `{int(i)}` ({s:.3f}) {text}")
+        if getattr(m, "two_ended", False):
+            lines += ["", "The other end (a second group, as strong):", ""]
+            for i, s in zip(m.other_indices[:per_mode], m.other_scores[:per_mode], strict=False):
+                text = str(texts[int(i)]).replace("|", "\\|").strip()
+                lines.append(f"- `{int(i)}` ({s:.3f}) {text}")
         lines.append("")
     return "\n".join(lines)
 

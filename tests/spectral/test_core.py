@@ -366,3 +366,27 @@ def test_the_random_feature_floor_is_reported_and_warned_about():
     # the floor is what two independent draws give on one embedding: more frequencies, lower floor
     assert spec(A, B, "gaussian", rff=600, n_modes=1).rff_floor < r.rff_floor
     assert spec(A, B, "gaussian", rff=200, n_modes=1, rff_floor=False).rff_floor is None
+
+
+def test_modes_with_two_strong_ends_report_both():
+    # bug: the sign convention listed one end of an eigenvector; for a mode that separates two
+    # groups (one at each end) the second group was never shown
+    g = np.random.default_rng(5)
+    n = 400
+    A = g.normal(size=(n, 8))
+    B = A.copy()
+    # A merges items 0-29 and 30-59 into two tight, far-apart clusters that B leaves spread
+    A[:30] = 4 * np.eye(8)[0] + 0.05 * g.normal(size=(30, 8))
+    A[30:60] = -4 * np.eye(8)[0] + 0.05 * g.normal(size=(30, 8))
+    r = spec(A, B, "linear", n_modes=2, top=30)
+    m = r.modes[0]
+    assert m.two_ended
+    ends = [set(m.top_indices.tolist()), set(m.other_indices.tolist())]
+    assert set(range(30)) in ends and set(range(30, 60)) in ends
+    assert np.all(m.other_scores < 0) and np.all(m.top_scores > 0)
+    d = m.to_dict()
+    assert len(d["other_indices"]) == 30 and len(d["other_scores"]) == 30
+    A1 = B.copy()
+    A1[:30] = 4 * np.eye(8)[0] + 0.05 * g.normal(size=(30, 8))  # one group only: one end
+    single = spec(A1, B, "cosine", n_modes=1, top=30).modes[0]
+    assert set(single.top_indices.tolist()) == set(range(30)) and not single.two_ended

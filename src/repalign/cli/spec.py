@@ -82,6 +82,8 @@ def run(args) -> int:
             below = " (below the random-feature floor)" if res.rff_floor and abs(m.eigenvalue) < res.rff_floor else ""
             print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items "
                   f"{', '.join(map(str, m.top_indices[:8]))}{below}")
+            if m.two_ended:
+                print(f"         other end: {', '.join(map(str, m.other_indices[:8]))}")
         if out is not None:
             print(f"wrote {out}/")
     return 0

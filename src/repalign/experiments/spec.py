@@ -47,8 +47,32 @@ def _mode_rows(res, labels=None, class_names=None):
             maj = int(np.bincount(cls).argmax())
             row.update({"majority_class": class_names[maj] if class_names else maj,
                         "purity": float(np.mean(cls == maj))})
+        if m.two_ended:  # a second group at the other end of the eigenvector
+            row["other_indices"] = [int(i) for i in m.other_indices]
+            if labels is not None:
+                cls = labels[m.other_indices]
+                maj = int(np.bincount(cls).argmax())
+                row.update({"other_majority_class": class_names[maj] if class_names else maj,
+                            "other_purity": float(np.mean(cls == maj))})
         rows.append(row)
     return rows
+
+
+def _kernel_note(rows, settings) -> str:
+    """How the Gaussian kernel was computed, from the rows (older files: from the settings)."""
+    rffs = {r.get("rff", settings.get("rff")) for r in rows}
+    if rffs == {None}:
+        return "Gaussian kernel, computed exactly (n is below the number of random features)"
+    floors = [r["rff_floor"] for r in rows if r.get("rff_floor") is not None]
+    floor = f", random-feature floor up to {max(floors):.4f}" if floors else ""
+    return f"Gaussian kernel, {settings.get('rff')} random Fourier frequencies per side{floor}"
+
+
+def _with_other(_, m) -> str:
+    if "other_majority_class" in m:
+        return f"{m['majority_class']} {100 * m['purity']:.0f} % | {m['other_majority_class']} " \
+               f"{100 * m['other_purity']:.0f} %"
+    return f"{m['majority_class']} {100 * m['purity']:.0f} %"
 
 
 def _agreement(res, A, B, n_runs):
@@ -81,13 +105,14 @@ class SpecCifarResult(TableResult):
         for r in self.rows:
             for side in ("A", "B"):
                 ms = [m for m in r["modes"] if m["side"] == side][:4]
-                desc = "; ".join(f"{m['majority_class']} {100 * m['purity']:.0f} %" for m in ms)
+                desc = "; ".join(_with_other(None, m) for m in ms)
                 who = r["a"] if side == "A" else r["b"]
                 lines.append(f"- {who} separates, {r['b'] if side == 'A' else r['a']} does not: {desc}")
-        lines.append(f"\nCIFAR-10 test, {self.settings['per_class']} images per class; Gaussian kernel, "
-                     f"{self.settings['rff']} random Fourier frequencies per side, median-rule bandwidths; "
-                     f"top {self.settings['top']} items per mode; AMI averaged over {self.settings['n_runs']} k-means "
-                     "runs on each embedding.")
+        lines.append(f"\nCIFAR-10 test, {self.settings['per_class']} images per class; "
+                     f"{_kernel_note(self.rows, self.settings)}, median-rule bandwidths; "
+                     f"top {self.settings['top']} items per mode (a | marks a mode's second group at the other end "
+                     f"of its eigenvector); AMI averaged over {self.settings['n_runs']} k-means runs on each "
+                     "embedding.")
         return "\n".join(lines)
 
 
@@ -117,7 +142,8 @@ def run_spec_cifar(data_dir=None, per_class: int = 100, pairs=(("efficientnet-li
         A, B = get(a), get(b)
         res = spec(A, B, "gaussian", rff=RFF, n_modes=n_modes, top=top, seed=seed, progress=progress)
         row = {"a": a, "b": b, "spec_diff": res.spec_diff, "frobenius": res.frobenius, "sigma_a": res.sigma_a,
-               "sigma_b": res.sigma_b, "modes": _mode_rows(res, ds.labels, ds.class_names),
+               "sigma_b": res.sigma_b, "rff": res.rff, "rff_floor": res.rff_floor,
+               "modes": _mode_rows(res, ds.labels, ds.class_names),
                "agreement": _agreement(res, A, B, n_runs)}
         rows.append(row)
         if out:
@@ -151,6 +177,10 @@ class SpecXTDResult(TableResult):
                 who, other = (r["a"], r["b"]) if side == "A" else (r["b"], r["a"])
                 lines.append(f"\nFirst mode {who} groups and {other} does not (λ = {m['eigenvalue']:+.4f}):\n")
                 lines += [f"- {c}" for c in m["captions"][: self.settings["show"]]]
+                if m.get("other_captions"):
+                    lines.append("\nIts other end, a second group as strong:\n")
+                    lines += [f"- {c}" for c in m["other_captions"][: self.settings["show"]]]
+        lines.append(f"\n{_kernel_note(self.rows, self.settings)}; median-rule bandwidths.")
         return "\n".join(lines)
 
 
@@ -173,7 +203,10 @@ def run_spec_xtd(data_dir=None, pairs=(("minilm", "use-multilingual"), ("minilm"
         modes = _mode_rows(res)
         for m in modes:
             m["captions"] = [texts[i] for i in m["top_indices"]]
-        rows.append({"a": a, "b": b, "spec_diff": res.spec_diff, "frobenius": res.frobenius, "modes": modes})
+            if "other_indices" in m:
+                m["other_captions"] = [texts[i] for i in m["other_indices"]]
+        rows.append({"a": a, "b": b, "spec_diff": res.spec_diff, "frobenius": res.frobenius, "rff": res.rff,
+                     "rff_floor": res.rff_floor, "modes": modes})
         if out:
             with atomic_write(f"{Path(out).with_suffix('')}_{a}_vs_{b}.md", force=True) as tmp:
                 tmp.write_text(f"# SPEC modes: {a} (A) vs {b} (B), XTD-10 English\n\n" + caption_lists(res, texts),

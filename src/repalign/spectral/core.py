@@ -82,12 +82,23 @@ class SPECMode:
     top_indices : ndarray of int
         Items with the largest scores, best first.
     top_scores : ndarray of float
-        Their entries in the unit eigenvector of Λ.
+        Their entries in the unit eigenvector of Λ (signed so that the largest is positive).
+    other_indices, other_scores : ndarray
+        The other end of the eigenvector (its most negative entries, most negative first), when
+        that end is strong too: its largest ``|score|`` is at least :data:`OTHER_END` (0.5)
+        times the first end's. Such a mode separates two groups at once; empty otherwise.
     """
 
     eigenvalue: float
     top_indices: np.ndarray = field(repr=False)
     top_scores: np.ndarray = field(repr=False)
+    other_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+    other_scores: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def two_ended(self) -> bool:
+        """Whether both ends of the eigenvector are strong groups (``other_indices`` not empty)."""
+        return len(self.other_indices) > 0
 
     @property
     def side(self) -> str:
@@ -98,7 +109,9 @@ class SPECMode:
         """Eigenvalue, side and the top items with their scores."""
         return {"eigenvalue": float(self.eigenvalue), "side": self.side,
                 "top_indices": [int(i) for i in self.top_indices],
-                "top_scores": [float(s) for s in self.top_scores]}
+                "top_scores": [float(s) for s in self.top_scores],
+                "other_indices": [int(i) for i in self.other_indices],
+                "other_scores": [float(s) for s in self.other_scores]}
 
 
 @dataclass(frozen=True)
@@ -432,6 +445,12 @@ class _TopK:
         items = sorted(heap, reverse=True)  # best score first; ties: lower index first
         return np.array([-i for _, i in items], dtype=int), np.array([v for v, _ in items])
 
+    def other_end(self, j: int):
+        """The opposite end: indices and their (negative) entries in the sign-adjusted vector."""
+        heap = self.lo[j] if self.sign[j] > 0 else self.hi[j]
+        items = sorted(heap, reverse=True)
+        return np.array([-i for _, i in items], dtype=int), -np.array([v for v, _ in items])
+
 
 def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress, caches=(None, None)):
     k = Uvec.shape[1]
@@ -588,7 +607,10 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     modes = []
     for j, i in enumerate(picked):
         idx, sc = tk.result(j)
-        modes.append(SPECMode(float(lam[i]), idx, sc))
+        oi, osc = tk.other_end(j)
+        if not (len(osc) and len(sc) and np.max(np.abs(osc)) >= OTHER_END * np.max(np.abs(sc))):
+            oi, osc = np.zeros(0, dtype=int), np.zeros(0)
+        modes.append(SPECMode(float(lam[i]), idx, sc, oi, osc))
     diff = float(np.max(np.abs(lam))) if lam.size else 0.0
     floor = None
     if fa.rff is not None and not exact and rff_floor:
@@ -603,6 +625,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
                       None if (fa.rff is None or exact) else fa.rff.m, route, time.perf_counter() - t0, complete,
                       scores, floor)
 
+
+#: the other end of a mode is reported when its largest |score| reaches this share of the first end's
+OTHER_END = 0.5
 
 #: rows (at most) on which the random-feature floor is measured
 FLOOR_ROWS = 2000
