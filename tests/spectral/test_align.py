@@ -106,3 +106,17 @@ def test_align_bad_input():
         spec_align(A, B[:40])
     with pytest.raises(ValueError, match="labels"):
         spec_align(A, B, labels=np.zeros(3))
+
+
+@pytest.mark.parametrize("kernel", ["cosine", "linear", "gaussian"])
+@pytest.mark.parametrize("head,loss", [("linear", "spec"), ("mlp", "frobenius"), ("mlp", "spec")])
+def test_identical_inputs_stay_put(kernel, head, loss):
+    # bug: spec_align(A, A.copy()) moved SPEC-diff 0 -> 0.005 and CKA 1 -> 0.999: |λ| has a
+    # unit-size gradient at 0 (in a direction set by rounding) that Adam turned into real steps,
+    # a nilpotent Γ made the power iterate vanish (NaN), and the Gaussian sides drew different
+    # random frequencies
+    A = np.random.default_rng(0).normal(size=(120, 10))
+    kw = {"rff": 64} if kernel == "gaussian" else {}
+    r = spec_align(A, A.copy(), kernel=kernel, head=head, loss=loss, epochs=3, batch_size=32, **kw)
+    assert r.after["spec_diff"] == 0.0 and r.drift == 0.0
+    assert r.after["cka"] == pytest.approx(1.0, abs=1e-12)

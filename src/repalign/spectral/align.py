@@ -147,6 +147,11 @@ class SPECDiffLoss(torch.nn.Module):
             for _ in range(self.iters):
                 r = Gd @ r
                 r = r / r.norm().clamp_min(1e-30)
+            if not bool(torch.isfinite(r).all()) or float(r.norm()) == 0.0:
+                # Γ can be nilpotent (identical inputs: every eigenvalue is 0) and the iterate then
+                # vanishes; any unit vector is as good a start for the estimate below
+                r = torch.randn(M, generator=gen, dtype=G.dtype).to(G.device)
+                r = r / r.norm()
             self.right = r
         # The left eigenvector of Γ = J C for the right one r is exactly l = C r, so lᵀr = rᵀCr > 0
         # and Prop. 2's λ = lᵀΓr / lᵀr never divides by ~0 (separately iterated left vectors could
@@ -157,9 +162,20 @@ class SPECDiffLoss(torch.nn.Module):
         Cr = C @ r
         Gr = G @ r
         den = r @ Cr
+        if not float(den.detach()) > 0.0:  # r in the null space of C: nothing this batch can measure
+            self.eigenvalue = 0.0
+            return G.sum() * 0.0
         lam2 = (Gr @ (C @ Gr)) / den
         self.eigenvalue = float(((Cr @ Gr) / den).detach())
-        return lam2.clamp_min(0).sqrt()
+        value = lam2.clamp_min(0).sqrt()
+        # |λ| is not differentiable at 0: there its gradient has unit size in a direction set by
+        # rounding noise, which Adam turns into full-size steps, so identical inputs drifted apart
+        # (SPEC-diff 0 -> 0.005). Below the rounding level of the batch's spectrum there is nothing
+        # to align: no gradient.
+        scale = torch.diagonal(G[:ma, :ma]).sum().abs() + self.eta * torch.diagonal(G[ma:, ma:]).sum().abs()
+        if float(value.detach()) <= 1e-9 * float(scale.detach()):
+            return lam2 * 0.0  # zero, with a zero (not NaN: d sqrt at 0) gradient
+        return value
 
 
 @dataclass(frozen=True)
@@ -319,8 +335,10 @@ def spec_align(A, B, *, kernel: str = "cosine", head: str = "linear", loss: str 
     if kernel == "gaussian":
         sa = sigma_a or median_sigma(A[idx_tr], seed=seed, name="A")
         sb = sigma_b or median_sigma(B[idx_tr], seed=seed, name="B")
-        maps = {"a": RandomFourierFeatures(A.shape[1], rff, sa, seed), "b": RandomFourierFeatures(B.shape[1], rff, sb,
-                                                                                                   seed + 1)}
+        maps = {"a": RandomFourierFeatures(A.shape[1], rff, sa, seed)}
+        # the same kernel on both sides shares one draw of frequencies (as repalign.spec does)
+        maps["b"] = maps["a"] if (A.shape[1] == B.shape[1] and sa == sb) else RandomFourierFeatures(
+            B.shape[1], rff, sb, seed + 1)
         rff_kw = {"rff": rff, "sigma_a": sa, "sigma_b": sb, "seed": seed}
     g = _make_head(head, A.shape[1], hidden).double().to(dev)
     opt = torch.optim.Adam(g.parameters(), lr=lr)
