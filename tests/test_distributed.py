@@ -199,3 +199,40 @@ def test_out_of_core_cka_has_the_in_memory_signature_and_refuses_other_kernels(r
     assert rd.hsic(Xd, Yd, kernel="linear") == pytest.approx(ra.hsic(X, Y), rel=1e-10)
     with pytest.raises(ValueError, match="kernel: out of core only the linear kernel"):
         rd.cka(Xd, Yd, "rbf")
+
+
+def _zarr_pair(tmp_path, rng):
+    zarr = pytest.importorskip("zarr")
+    X = rng.normal(size=(100, 4))
+    Y = X @ rng.normal(size=(4, 3)) + rng.normal(size=(100, 3))
+    for nm, arr in (("x", X), ("y", Y)):
+        z = zarr.open_array(str(tmp_path / f"{nm}.zarr"), mode="w", shape=arr.shape, chunks=(25, arr.shape[1]),
+                            dtype="f8")
+        z[:] = arr
+    return X, Y
+
+
+def _chunk_files(store):
+    return sorted(p for p in store.rglob("*") if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs"))
+
+
+def test_a_zarr_store_with_a_missing_chunk_is_refused(tmp_path, rng):
+    # bug: a deleted chunk was read as zeros (CKA 0.509 instead of 0.567)
+    X, Y = _zarr_pair(tmp_path, rng)
+    assert rd.cka(tmp_path / "x.zarr", tmp_path / "y.zarr") == pytest.approx(ra.cka(X, Y), abs=1e-12)
+    _chunk_files(tmp_path / "x.zarr")[1].unlink()
+    with pytest.raises(ValueError, match=r"X: .*x.zarr is missing 1 of its 4 chunks"):
+        rd.cka(tmp_path / "x.zarr", tmp_path / "y.zarr")
+
+
+def test_a_truncated_zarr_chunk_is_one_clear_error(tmp_path, rng, capsys):
+    from repalign.cli import main
+
+    _zarr_pair(tmp_path, rng)
+    f = _chunk_files(tmp_path / "y.zarr")[2]
+    f.write_bytes(f.read_bytes()[:7])
+    with pytest.raises(ValueError, match=r"Y: a chunk of .*y.zarr cannot be read .*damaged"):
+        rd.cka(tmp_path / "x.zarr", tmp_path / "y.zarr")
+    assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("repalign: error:") and "cannot be read" in err and "internal error" not in err

@@ -92,6 +92,12 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
             x = zarr.open_array(str(p), mode="r")
         except Exception as exc:  # noqa: BLE001 - zarr raises many things for a bad store
             raise ValueError(f"{name}: {p} is not a readable zarr array ({type(exc).__name__}: {exc})") from None
+        stored = getattr(x, "nchunks_initialized", None)
+        if stored is not None and stored < x.nchunks:
+            # zarr reads a missing chunk as its fill value: silently wrong rows (CKA 0.509 for 0.567)
+            raise ValueError(f"{name}: {p} is missing {x.nchunks - stored} of its {x.nchunks} chunks; zarr would read "
+                             "them as zeros, so restore or rewrite the store")
+        x = _CheckedZarr(x, name, str(p))
     if isinstance(x, (str, Path)) and (str(x).endswith(".parquet") or (Path(x).is_dir() and any(Path(x).glob("*.parquet")))):
         x = _parquet_dask(x, name)
     if isinstance(x, (str, Path)) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], (str, Path))):
@@ -114,6 +120,22 @@ def as_dask_array(x, name: str = "X", chunk_rows: int | None = None):
     if len(x.chunks[1]) != 1:
         x = x.rechunk({1: -1})
     return x
+
+
+class _CheckedZarr:
+    """A zarr array whose unreadable (truncated, corrupted) chunks raise one clear ValueError."""
+
+    def __init__(self, arr, name: str, path: str):
+        self.arr, self.name, self.path = arr, name, path
+        self.shape, self.dtype, self.ndim = arr.shape, arr.dtype, arr.ndim
+
+    def __getitem__(self, key):
+        try:
+            return self.arr[key]
+        except Exception as exc:  # noqa: BLE001 - codecs raise anything for damaged bytes
+            raise ValueError(f"{self.name}: a chunk of {self.path} cannot be read ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'damaged data'}); the store is damaged, "
+                             "restore or rewrite it") from None
 
 
 def _npy_dask(path: Path, name: str, chunk_rows):
