@@ -58,3 +58,12 @@ def test_embed_feature_maps_feed_rsm(tmp_path, capsys):
     m = np.load(out)
     assert m.shape == (4, 320, 7, 7)
     assert main(["rsm", str(out), "--kernel", "cosine", "--quiet"]) == 0
+
+
+def test_rsm_out_may_not_name_its_own_input(tmp_path, capsys):
+    from repalign.cli import main
+
+    x = maps(n=6, c=3, h=2, w=2)
+    np.save(tmp_path / "m.npy", x)
+    assert main(["rsm", str(tmp_path / "m.npy"), "--out", str(tmp_path / "m.npy"), "--force"]) == 2
+    assert "--out: " in capsys.readouterr().err and np.array_equal(np.load(tmp_path / "m.npy"), x)

@@ -67,11 +67,14 @@ def test_parallel_and_resumable(tmp_path):
     ck = tmp_path / "rsm.npz"
     first = semantic_rsm(x, kernel="inner", checkpoint=ck)
     assert ck.exists() and np.allclose(first.inner, one)
-    # a checkpoint of other inputs is ignored, not trusted
-    other = semantic_rsm(x + 1.0, kernel="inner", checkpoint=ck)
+    # a checkpoint of other inputs is never trusted: refused, or overwritten when forced
+    with pytest.raises(ValueError, match="checkpoint of other inputs"):
+        semantic_rsm(x + 1.0, kernel="inner", checkpoint=ck)
+    other = semantic_rsm(x + 1.0, kernel="inner", checkpoint=ck, force=True)
     assert not np.allclose(other.inner, one)
     ck.write_bytes(b"damaged")
-    assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).inner, one)
+    with pytest.warns(UserWarning, match="cannot be read"):
+        assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).inner, one)
 
 
 def test_rsm_cka_and_semantic_vs_spatial():
@@ -133,3 +136,59 @@ def test_spatial_share_has_its_stated_range_and_meaning():
     base = rng.normal(size=(1, 4, 3, 3))
     aligned = base + 0.05 * rng.normal(size=(10, 4, 3, 3))  # positions already agree across samples
     assert semantic_vs_spatial(aligned, center=False)["spatial_share"] > 0.95
+
+
+def test_a_checkpoint_never_takes_over_a_file_that_is_not_its_own(tmp_path):
+    # bug: --checkpoint FILE overwrote any .npz (4.4 MB of user arrays lost, exit 0) and crashed
+    # with "internal error" on a .npy
+    x = maps(n=12, c=4, h=2, w=2)
+    user = tmp_path / "mine.npz"
+    np.savez(user, weights=np.arange(5.0))
+    with pytest.raises(ValueError, match="checkpoint: .*mine.npz is not a repalign checkpoint .*weights.*force"):
+        semantic_rsm(x, checkpoint=user)
+    assert np.array_equal(np.load(user)["weights"], np.arange(5.0))  # untouched
+    npy = tmp_path / "arr.npy"
+    np.save(npy, np.ones(3))
+    with pytest.raises(ValueError, match="checkpoint: .*arr.npy is not a .npz file"):
+        semantic_rsm(x, checkpoint=npy)
+    ck = tmp_path / "ck.npz"
+    a = semantic_rsm(x, checkpoint=ck)  # its own checkpoint: written, then resumed
+    assert np.array_equal(semantic_rsm(x, checkpoint=ck).matrix, a.matrix)
+    with pytest.raises(ValueError, match="checkpoint of other inputs or settings"):
+        semantic_rsm(x[:8], checkpoint=ck)
+    assert semantic_rsm(x[:8], checkpoint=ck, force=True).matrix.shape == (8, 8)
+    assert semantic_rsm(x, checkpoint=user, force=True).matrix.shape == (12, 12)  # forced: overwritten
+
+
+def test_a_damaged_checkpoint_is_recomputed_with_a_warning(tmp_path):
+    x = maps(n=10, c=3, h=2, w=2)
+    ck = tmp_path / "ck.npz"
+    ref = semantic_rsm(x, checkpoint=ck).matrix
+    ck.write_bytes(ck.read_bytes()[: len(ck.read_bytes()) // 2])  # a truncated zip
+    with pytest.warns(UserWarning, match="cannot be read.*recomputing"):
+        again = semantic_rsm(x, checkpoint=ck).matrix
+    assert np.array_equal(again, ref)
+
+
+def test_the_checkpoint_is_saved_on_interrupt(tmp_path, monkeypatch):
+    import repalign.rsm.core as core
+
+    x = maps(n=60, c=2, h=1, w=2)
+    monkeypatch.setattr(core, "_block_size", lambda S, C: 10)  # several blocks
+    real = core._Job.run
+    calls = []
+
+    def flaky(self, i0, j0):
+        calls.append((i0, j0))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, i0, j0)
+
+    monkeypatch.setattr(core._Job, "run", flaky)
+    ck = tmp_path / "ck.npz"
+    with pytest.raises(KeyboardInterrupt):
+        semantic_rsm(x, kernel="inner", checkpoint=ck)
+    with np.load(ck) as z:
+        assert z["done"].sum() == 2 and str(z["format"]) == core._CHECKPOINT_FORMAT
+    monkeypatch.setattr(core._Job, "run", real)
+    assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).matrix, semantic_rsm(x, kernel="inner").matrix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..io import atomic_write, check_writable, load_array
@@ -16,6 +18,12 @@ def run(args) -> int:
     check_out(args.out, (".npy",), args.force)
     if args.out:
         check_writable(str(args.out) + ".json", args.force)
+    if args.out:  # never overwrite an input, even with --force
+        out = Path(args.out).resolve()
+        for given, what in ((args.maps, "maps"), (args.other, "--other"), (args.checkpoint, "--checkpoint")):
+            if given and Path(str(given).rsplit(":", 1)[0] if not Path(given).exists() else given).resolve() in (
+                    out, Path(str(out) + ".json")):
+                raise CLIError(f"--out: {args.out} is the {what} file; write the RSM to another file")
     x = load_array(args.maps)
     y = load_array(args.other) if args.other else None
     if args.invariance == "none":
@@ -24,7 +32,8 @@ def run(args) -> int:
         res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center)
     else:
         res = semantic_rsm(x, y, kernel=args.kernel, matcher=args.matcher, backend=args.backend, layout=args.layout,
-                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, progress=True,
+                           center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, force=args.force,
+                           progress=True,
                            scheduler=args.scheduler)
     if args.out:
         with atomic_write(args.out, force=args.force) as tmp:

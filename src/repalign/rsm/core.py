@@ -40,6 +40,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -50,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from .._progress import track
 from .._result import Result
-from .._validate import check_positive_int
+from .._validate import check_positive_int, warn
 from ..assignment import (
     BACKENDS,
     approximate,
@@ -266,27 +267,45 @@ def _fingerprint(X, Y, settings) -> str:
     return h.hexdigest()
 
 
-def _load_checkpoint(path: Path, key: str, shape):
+_CHECKPOINT_FORMAT = "repalign-rsm-checkpoint-1"
+
+
+def _load_checkpoint(path: Path, key: str, shape, overwrite: bool = False):
+    """``(G, done)`` to resume from, or None to start afresh; refuses to take over a file that is
+    not a checkpoint of this computation (user arrays, another run's checkpoint) unless
+    ``overwrite``. A damaged checkpoint is recomputed with a warning."""
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"checkpoint: {path} is not a .npz file; name a new .npz file for the checkpoint")
+    if not path.exists():
+        return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) != key or tuple(z["G"].shape) != tuple(shape):
-                return None
-            return z["G"].copy(), z["done"].copy()
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged or foreign checkpoint is recomputed, never trusted
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            files = set(z.files)
+            ours = "format" in files and str(z["format"]) == _CHECKPOINT_FORMAT
+            if ours and str(z["key"]) == key and tuple(z["G"].shape) == tuple(shape):
+                return z["G"].copy(), z["done"].copy()
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # damaged: recompute, never trust
+        warn(f"checkpoint: {path} cannot be read ({type(exc).__name__}); recomputing and overwriting it")
+        return None
+    if overwrite:
+        return None
+    what = "a checkpoint of other inputs or settings" if ours else f"not a repalign checkpoint (it holds {', '.join(sorted(files))})"
+    raise ValueError(f"checkpoint: {path} is {what}; name another file, or pass force=True (command line: --force) "
+                     "to overwrite it")
 
 
 def _save_checkpoint(path: Path, key: str, G, done):
     with atomic_write(path, force=True) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, key=np.array(key), G=G, done=done)
+            np.savez(fh, format=np.array(_CHECKPOINT_FORMAT), key=np.array(key), G=G, done=done)
 
 
 def _job_block(blk, job):
     return blk, job.run(*blk)
 
 
-def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progress, desc, scheduler=None):
+def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progress, desc, scheduler=None,
+                    force: bool = False):
     name, k = parse_matcher(matcher)
     if backend not in BACKENDS:
         raise ValueError(f"backend: unknown {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -301,7 +320,7 @@ def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progr
     ck = Path(checkpoint) if checkpoint else None
     if ck is not None:
         key = _fingerprint(X, Y, {"matcher": matcher, "backend": backend, "symmetric": symmetric})
-        got = _load_checkpoint(ck, key, G.shape) if ck.exists() else None
+        got = _load_checkpoint(ck, key, G.shape, overwrite=force)
         if got is not None and len(got[1]) == len(blocks):
             G, done = got
     todo = [blk for blk, d in zip(blocks, done, strict=True) if not d]
@@ -318,31 +337,36 @@ def _inner_products(X, Y, symmetric, matcher, backend, n_jobs, checkpoint, progr
             _save_checkpoint(ck, key, G, done)
             last_save = time.perf_counter()
 
-    if scheduler is not None and todo:
-        with client_for(scheduler) as client:
-            if client is None:
-                for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
-                    store(blk, job.run(*blk))
-            else:
-                from distributed import as_completed  # optional dependency
+    try:
+        if scheduler is not None and todo:
+            with client_for(scheduler) as client:
+                if client is None:
+                    for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
+                        store(blk, job.run(*blk))
+                else:
+                    from distributed import as_completed  # optional dependency
 
-                shared = client.scatter(job, broadcast=True)
-                futures = client.map(_job_block, todo, job=shared)
-                for fut in track(as_completed(futures), desc, total=len(todo), enabled=progress, unit="block"):
-                    store(*fut.result())
-    elif n_jobs > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
-        global _JOB
-        _JOB = job
-        try:
-            with threadpool_limits(1), mp.get_context("fork").Pool(n_jobs, initializer=_one_numba_thread) as pool:
-                for blk, vals in track(pool.imap_unordered(_run_block, todo), desc, total=len(todo),
-                                       enabled=progress, unit="block"):
-                    store(blk, vals)
-        finally:
-            _JOB = None
-    else:
-        for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
-            store(blk, job.run(*blk))
+                    shared = client.scatter(job, broadcast=True)
+                    futures = client.map(_job_block, todo, job=shared)
+                    for fut in track(as_completed(futures), desc, total=len(todo), enabled=progress, unit="block"):
+                        store(*fut.result())
+        elif n_jobs > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods() and "torch" not in sys.modules:
+            global _JOB
+            _JOB = job
+            try:
+                with threadpool_limits(1), mp.get_context("fork").Pool(n_jobs, initializer=_one_numba_thread) as pool:
+                    for blk, vals in track(pool.imap_unordered(_run_block, todo), desc, total=len(todo),
+                                           enabled=progress, unit="block"):
+                        store(blk, vals)
+            finally:
+                _JOB = None
+        else:
+            for blk in track(todo, desc, total=len(todo), enabled=progress, unit="block"):
+                store(blk, job.run(*blk))
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C / SIGTERM: keep what is done
+        if ck is not None:
+            _save_checkpoint(ck, key, G, done)
+        raise
     if ck is not None:
         _save_checkpoint(ck, key, G, done)
     if symmetric:
@@ -380,7 +404,7 @@ def _prepare(x, y, layout, center):
 
 def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "auto",
                  layout: str = "NCHW", center: bool = False, n_jobs: int = 1, checkpoint=None,
-                 scheduler=None, progress: bool = False) -> RSMResult:
+                 force: bool = False, scheduler=None, progress: bool = False) -> RSMResult:
     """The semantic RSM: similarity invariant to spatial permutation (wald2024 Eq. 4-5).
 
     Parameters
@@ -407,8 +431,11 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     n_jobs : int
         Processes over blocks of sample pairs.
     checkpoint : path, optional
-        ``.npz`` file saved every 30 s and at the end; a rerun with the same inputs and settings
-        resumes from it.
+        ``.npz`` file saved every 30 s, on Ctrl-C / SIGTERM and at the end; a rerun with the same
+        inputs and settings resumes from it. An existing file that is not a checkpoint of this
+        computation is refused (``force``); a damaged checkpoint is recomputed with a warning.
+    force : bool, default False
+        Overwrite a ``checkpoint`` file that belongs to something else.
     scheduler : None, str or distributed.Client
         Blocks of sample pairs as Dask tasks (:mod:`repalign.distributed`); the same matrix.
     progress : bool
@@ -428,7 +455,7 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     X, Y = _prepare(x, y, layout, center)
     symmetric = Y is None
     G = _inner_products(X, X if symmetric else Y, symmetric, matcher, backend, n_jobs, checkpoint, progress,
-                        "semantic RSM", scheduler)
+                        "semantic RSM", scheduler, force=force)
     na = np.sqrt(np.einsum("isc,isc->i", X, X))
     nb = na if symmetric else np.sqrt(np.einsum("isc,isc->i", Y, Y))
     K, sigma = rsm_kernel(G, na, nb, kernel, symmetric)
