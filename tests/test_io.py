@@ -199,8 +199,15 @@ def test_written_files_follow_the_umask_and_stale_temps_are_removed(tmp_path, rn
     stale.write_text("partial")
     live = tmp_path / f".r.json.repalign-{os.getpid()}-beef.json"
     live.write_text("in progress")
-    with atomic_write(tmp_path / "r.json") as tmp:
-        tmp.write_text("{}")
+    import fcntl
+
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a live writer holds its temporary file's lock
+    try:
+        with atomic_write(tmp_path / "r.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.close(fd)
     assert not stale.exists() and live.exists()
     assert (tmp_path / "r.json").read_text() == "{}"
 
@@ -248,3 +255,47 @@ def test_label_columns_in_parquet_and_on_the_command_line(tmp_path, rng, capsys)
                  "--label-columns", "drop", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["measures"]["cka-linear"]["value"] == pytest.approx(ra.cka(X, Y), abs=1e-12)
+
+
+def _save_as(path, k):
+    ra.save_embeddings(path, np.full((50, 8), float(k)), metadata={"writer": k}, force=True)
+
+
+def test_a_file_and_its_sidecar_come_from_the_same_writer(tmp_path):
+    # bug: two writers saving the same file with force left one's .npy beside the other's
+    # sidecar in 13 of 200 races
+    import multiprocessing as mp
+
+    path = tmp_path / "e.npy"
+    ctx = mp.get_context("fork")
+    for _ in range(25):
+        procs = [ctx.Process(target=_save_as, args=(path, k)) for k in (1, 2, 3)]
+        for pr in procs:
+            pr.start()
+        for pr in procs:
+            pr.join()
+        f = read_embedding_file(path)
+        assert f.array[0, 0] == f.metadata["writer"]
+
+
+def test_a_live_writers_temporary_file_is_kept_whatever_its_pid(tmp_path):
+    # bug: a writer in another PID namespace had its live temporary file deleted as stale,
+    # because its process id meant nothing here
+    import fcntl
+    import os
+
+    from repalign.io import atomic_write
+
+    target = tmp_path / "x.json"
+    live = tmp_path / f".{target.name}.repalign-999999-abcd.json"  # a pid that does not exist here
+    dead = tmp_path / f".{target.name}.repalign-999998-ef01.json"
+    live.write_text("half written")
+    dead.write_text("left by a killed writer")
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what the live writer holds until its rename
+    try:
+        with atomic_write(target) as tmp:
+            tmp.write_text("{}")
+        assert live.exists() and not dead.exists() and target.read_text() == "{}"
+    finally:
+        os.close(fd)

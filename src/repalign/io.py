@@ -34,10 +34,13 @@ Arrays must be real: complex files are refused, never cast. Files holding Python
 
 Every file may have a JSON sidecar ``<file>.json`` with model, dataset, n, dim, dtype,
 preprocessing and creation time. Writes go to a temporary file in the same folder and are
-renamed into place (atomic), and never replace an existing file unless ``force=True``. Temporary
-files carry the writer's process id; those left by a killed process are removed by the next
-write to the same path. Written files get the usual permissions (``0666`` minus the umask, or
-those of the file they replace), not the ``0600`` of a temporary file.
+renamed into place (atomic), and never replace an existing file unless ``force=True``. A writer
+holds a lock on its temporary file until the rename; temporary files nobody holds (their writer
+was killed) are removed by the next write to the same path, whatever PID namespace the writer
+was in (without file locks: after an hour). A file and its sidecar are written under one lock
+on their folder, so two writers never leave one's array beside the other's sidecar. Written
+files get the usual permissions (``0666`` minus the umask, or those of the file they replace),
+not the ``0600`` of a temporary file.
 """
 
 from __future__ import annotations
@@ -49,10 +52,16 @@ import os
 import re
 import secrets
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl  # POSIX file locks
+except ImportError:  # pragma: no cover - Windows: temporary files then age out instead
+    fcntl = None
 
 from ._formats import FORMATS
 from ._optional import optional
@@ -566,28 +575,61 @@ def _tmp_pattern(p: Path) -> re.Pattern:
     return re.compile(rf"^\.{re.escape(p.name)}{re.escape(_TMP_TAG)}(\d+)-[0-9a-f]+")
 
 
-def _pid_alive(pid: int) -> bool:
+#: a temporary file nobody holds a lock on is left alone this long when locks are not available
+STALE_AFTER_S = 3600.0
+
+
+def _writer_gone(f: Path) -> bool:
+    """Whether the writer of temporary file ``f`` is gone: nobody holds its lock (a writer holds
+    an exclusive ``flock`` on its temporary file until it is renamed, and the kernel releases it
+    when the writer dies, in any PID namespace). Without file locks: older than an hour."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(f, os.O_RDONLY)
+    except OSError:
         return False
-    except PermissionError:  # someone else's live process
+    try:
+        if fcntl is None:
+            raise OSError("no flock here")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
-    return True
+    except BlockingIOError:
+        return False  # a live writer holds it
+    except OSError:
+        try:
+            return time.time() - os.fstat(fd).st_mtime > STALE_AFTER_S
+        except OSError:
+            return False
+    finally:
+        os.close(fd)
 
 
 def _remove_stale_temps(p: Path) -> None:
-    """Delete temporary files of earlier writes to ``p`` whose writer process is gone."""
+    """Delete temporary files of earlier writes to ``p`` whose writer is gone (:func:`_writer_gone`;
+    the process id in the name is not enough: a writer in another PID namespace has another one)."""
     pat = _tmp_pattern(p)
     try:
         entries = list(p.parent.iterdir())
     except OSError:
         return
     for f in entries:
-        m = pat.match(f.name)
-        if m and not _pid_alive(int(m.group(1))):
+        if pat.match(f.name) and _writer_gone(f):
             with contextlib.suppress(OSError):
                 f.unlink()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive lock on ``folder`` (flock on the directory) for the duration: writes that must
+    land together (a file and its sidecar) are one transaction against other writers."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _default_mode(p: Path) -> int:
@@ -625,7 +667,9 @@ def atomic_write(path, force: bool = False, suffix: str | None = None):
     _remove_stale_temps(p)
     tmp = p.parent / f".{p.name}{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}{suffix or p.suffix}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    if fcntl is not None:  # held until the rename: our temporary file is never taken for stale
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:
         yield Path(tmp)
         if p.exists() and not force:  # appeared while we were writing
@@ -633,6 +677,7 @@ def atomic_write(path, force: bool = False, suffix: str | None = None):
         os.chmod(tmp, _default_mode(p))
         os.replace(tmp, p)
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
 
@@ -707,10 +752,12 @@ def save_embeddings(path, X, *, metadata: dict | None = None, force: bool = Fals
         "repalign_version": __version__,
     }
     meta.update(metadata or {})
-    with atomic_write(p, force=force) as tmp:
-        _write_raw(arr, tmp, ext, key)
-    with atomic_write(sc, force=force) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(p.parent):  # the file and its sidecar land together, against other writers
+        with atomic_write(p, force=force) as tmp:
+            _write_raw(arr, tmp, ext, key)
+        with atomic_write(sc, force=force) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return p
 
 

@@ -59,3 +59,23 @@ def test_flatten_row_for_csv():
     row = {"S": 49, "methods": {"greedy": {"relative": 0.9, "seconds": 0.1}}, "top": [1, 2], "name": "a,b"}
     assert flatten_row(row) == {"S": 49, "methods.greedy.relative": 0.9, "methods.greedy.seconds": 0.1,
                                 "top": "[1, 2]", "name": "a,b"}
+
+
+def test_a_rerun_removes_only_its_own_unit_files(tmp_path):
+    # bug: `experiment run NAME` deleted a NAME.parts/ folder holding files it did not write
+    from repalign.experiments._base import Units
+
+    out = tmp_path / "exp.json"
+    parts = tmp_path / "exp.parts"
+    parts.mkdir()
+    (parts / "notes.txt").write_text("mine")
+    (parts / "table.json").write_text('{"a": 1}')
+    u = Units(out, {"s": 1}, log=lambda m: None)
+    u.put("unit1", [1, 2])
+    assert (parts / "unit1.json").exists()
+    Units(out, {"s": 2}, log=lambda m: None)  # other settings: its old units go
+    assert not (parts / "unit1.json").exists()
+    assert (parts / "notes.txt").read_text() == "mine" and (parts / "table.json").read_text() == '{"a": 1}'
+    v = Units(out, {"s": 2}, force=True, log=lambda m: None)
+    v.put("unit2", 3)
+    assert v.get("unit2") == 3 and (parts / "notes.txt").exists()

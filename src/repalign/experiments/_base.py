@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -120,11 +119,24 @@ class Units:
             return
         stamp = self.folder / "settings.sha256"
         if self.folder.exists() and (force or not stamp.exists() or stamp.read_text().strip() != self.key):
-            shutil.rmtree(self.folder)
+            self._clear_own_units(stamp)
         self.folder.mkdir(parents=True, exist_ok=True)
         if not stamp.exists():
             with atomic_write(stamp, force=True) as tmp:
                 tmp.write_text(self.key + "\n")
+
+    def _clear_own_units(self, stamp: Path) -> None:
+        """Remove the unit files this class wrote (and its stamp), nothing else: a folder of the
+        same name may hold the user's files, which stay."""
+        for p in self.folder.glob("*.json"):
+            try:
+                d = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # not ours (or unreadable): left alone
+            if isinstance(d, dict) and set(d) == {"sha256", "value"}:
+                p.unlink()
+        if stamp.exists():
+            stamp.unlink()
 
     def _path(self, name: str) -> Path:
         return self.folder / (re.sub(r"[^\w.=-]+", "_", name) + ".json")
