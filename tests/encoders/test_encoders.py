@@ -196,3 +196,25 @@ def test_cache_entries_are_keyed_by_batch_size_and_code(tmp_path):
         packages = ("numpy",)
 
     assert cache_key(enc, "x") != cache_key(Other(), "x")
+
+
+@pytest.mark.parametrize("bad,reason", [
+    (np.zeros((len(PARA), 10), dtype=np.float32), "10 columns"),
+    (np.zeros((len(PARA), 3), dtype=np.float16), "float16"),
+    (np.full((len(PARA), 3), np.nan, dtype=np.float32), "NaN"),
+])
+def test_cache_entries_that_the_encoder_could_not_have_written_are_recomputed(tmp_path, bad, reason):
+    # bug: entries of the wrong width, dtype or all-NaN were served as hits (their checksum matched)
+    import hashlib
+    import io
+
+    enc = _CountingEncoder()
+    a, _ = encode_cached(enc, PARA, cache_dir=tmp_path)
+    (entry,) = (tmp_path / "embeddings").glob("*.npy")
+    buf = io.BytesIO()
+    np.save(buf, bad)
+    entry.write_bytes(buf.getvalue())
+    entry.with_name(entry.name + ".sha256").write_text(hashlib.sha256(buf.getvalue()).hexdigest() + "\n")
+    with pytest.warns(RepalignWarning, match=reason):
+        b, hit = encode_cached(enc, PARA, cache_dir=tmp_path)
+    assert not hit and np.array_equal(a, b)

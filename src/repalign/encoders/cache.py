@@ -73,7 +73,7 @@ def encode_cached(encoder: Encoder, items, *, cache_dir=None, batch_size: int | 
     key = cache_key(encoder, data_fingerprint(items, encoder.modality), batch_size)
     path = folder / "embeddings" / f"{encoder.name.replace('/', '_').replace(':', '_')}-{key}.npy"
     if path.exists() and not refresh:
-        arr = _read_entry(path, len(items))
+        arr = _read_entry(path, len(items), encoder)
         if arr is not None:
             return arr, True
     arr = encoder.encode(items, batch_size=batch_size, progress=progress)
@@ -85,8 +85,10 @@ def _checksum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _read_entry(path: Path, n: int):
-    """The cached array, or None (with a warning) when the entry is damaged."""
+def _read_entry(path: Path, n: int, encoder: Encoder | None = None):
+    """The cached array, or None (with a warning) when the entry is damaged or is not what the
+    encoder produces (rows, its dimension, float32, finite): a matching checksum only says the
+    bytes are the ones written, not that the right thing was written."""
     try:
         data = path.read_bytes()
         expected = _checksum_path(path).read_text().strip()
@@ -103,6 +105,17 @@ def _read_entry(path: Path, n: int):
         return None
     if arr.ndim != 2 or arr.shape[0] != n:
         warn(f"embedding cache entry {path.name} has shape {arr.shape}, expected {n} rows; recomputing it")
+        return None
+    dim = getattr(encoder, "dim", None)
+    if dim is not None and arr.shape[1] != dim:
+        warn(f"embedding cache entry {path.name} has {arr.shape[1]} columns but {encoder.name} gives {dim}; "
+             "recomputing it")
+        return None
+    if arr.dtype != np.float32:
+        warn(f"embedding cache entry {path.name} is {arr.dtype}, not the float32 the encoders write; recomputing it")
+        return None
+    if not np.isfinite(arr).all():
+        warn(f"embedding cache entry {path.name} contains NaN/inf; recomputing it")
         return None
     return arr
 
