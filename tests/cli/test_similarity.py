@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from .conftest import run
 
 
@@ -52,3 +54,19 @@ def test_plot_format_follows_the_extension(capsys, pair_files, tmp_path):
                            "--repeats", "1", "--plot", f, "--quiet")
         assert code == 0, err
         assert f.read_bytes()[:len(magic)] == magic
+
+
+def test_similarity_on_few_items_computes_what_it_can_and_says_what_it_skipped(capsys, tmp_path):
+    # bug: on 3 items the whole command failed because one default measure needs 4
+    g = np.random.default_rng(0)
+    np.save(tmp_path / "a.npy", g.normal(size=(3, 4)))
+    np.save(tmp_path / "b.npy", g.normal(size=(3, 5)))
+    code, out, err = run(capsys, "similarity", tmp_path / "a.npy", tmp_path / "b.npy", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert "cka-linear" in d["measures"] and "gw" in d["measures"]
+    assert "needs at least 4 items" in d["skipped"]["cka-linear-debiased"] and "mutual-knn" in d["skipped"]
+    code, out, _ = run(capsys, "similarity", tmp_path / "a.npy", tmp_path / "b.npy")
+    assert code == 0 and "cka-linear-debiased: skipped (needs at least 4 items" in out
+    code, _, err = run(capsys, "similarity", tmp_path / "a.npy", tmp_path / "b.npy", "--measure", "mutual-knn")
+    assert code == 2 and "mutual-knn" in err  # a measure the user named is not skipped silently

@@ -165,3 +165,19 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     finally:
         driver.quit()
     shutil.copy(out, ARTIFACTS / "report.html")
+
+
+def test_a_deeply_nested_json_is_skipped_not_fatal(tmp_path):
+    # bug: one deeply nested JSON file ended the report with a RecursionError
+    d = tmp_path / "res"
+    d.mkdir()
+    (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (d / "deep2.json").write_text('{"kind": "similarity", "measures": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    (d / "ok.json").write_text(json.dumps(ra.evaluate(X, X + 0.1, ["cka-linear"]).to_dict()))
+    r = build_report(d, tmp_path / "r.html")
+    reasons = dict(r.skipped)
+    assert "nested too deeply" in reasons["deep.json"] and "deep2.json" in reasons
+    assert any("ok.json" in s for s in r.sections)

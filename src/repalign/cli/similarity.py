@@ -29,9 +29,10 @@ def run(args) -> int:
             raise
     else:
         ms = measures_from_args(args)
-        X, Y = load_pair(args.a, args.b, ms, args)
+        named = bool(args.measure)  # measures the user named must run; the default set skips what cannot
+        X, Y = load_pair(args.a, args.b, ms if named else (), args)
         rep = evaluate(X, Y, ms, n_permutations=args.permutations, n_bootstrap=args.bootstrap, level=args.level,
-                       seed=args.seed, progress=True, scheduler=args.scheduler)
+                       seed=args.seed, progress=True, scheduler=args.scheduler, too_few="raise" if named else "skip")
     if args.out:
         write_json(args.out, rep.to_dict(), args.force)
     if args.json:

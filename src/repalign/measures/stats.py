@@ -283,6 +283,8 @@ class SimilarityReport(Result):
     n : int
     dim_x, dim_y : int
     measures : dict of str to MeasureResult
+    skipped : dict of str to str
+        Measures left out, with the reason (``evaluate(..., too_few="skip")``: too few items).
     """
 
     kind: ClassVar[str] = "similarity"
@@ -291,6 +293,7 @@ class SimilarityReport(Result):
     dim_x: int
     dim_y: int
     measures: dict[str, MeasureResult]
+    skipped: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -299,6 +302,7 @@ class SimilarityReport(Result):
             "dim_x": self.dim_x,
             "dim_y": self.dim_y,
             "measures": {k: v.to_dict() for k, v in self.measures.items()},
+            "skipped": dict(self.skipped),
         }
 
     def __getitem__(self, name: str) -> MeasureResult:
@@ -328,7 +332,8 @@ class SimilarityReport(Result):
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         out = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-        return "\n".join(out + [fmt.format(*r) for r in rows])
+        notes = [f"{name}: skipped ({why})" for name, why in self.skipped.items()]
+        return "\n".join(out + [fmt.format(*r) for r in rows] + notes)
 
 
 def _format_number(x) -> str:
@@ -345,7 +350,7 @@ DEFAULT_MEASURES = ("cka-linear", "cka-rbf", "cka-cosine", "cka-linear-debiased"
 
 def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 0, n_bootstrap: int = 0,
              level: float = 0.95, seed: int = 0, progress: bool = False,
-             ci_method: str = "auto", scheduler=None) -> SimilarityReport:
+             ci_method: str = "auto", scheduler=None, too_few: str = "raise") -> SimilarityReport:
     """Compute several measures between row-paired ``X`` (n, dx) and ``Y`` (n, dy).
 
     Parameters
@@ -368,6 +373,9 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
         See :func:`bootstrap_ci`.
     scheduler : None, str or distributed.Client
         Resamples as Dask tasks (:mod:`repalign.distributed`); the same values.
+    too_few : {"raise", "skip"}
+        A measure that needs more items than there are: an error (default), or left out and
+        listed in ``SimilarityReport.skipped`` with the reason while the others are computed.
 
     Returns
     -------
@@ -382,15 +390,25 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
     ms = [_as_measure(m) for m in measures]
     if not ms:
         raise ValueError("measures: give at least one measure name")
+    if too_few not in ("raise", "skip"):
+        raise ValueError(f"too_few: expected 'raise' or 'skip', got {too_few!r}")
     X, Y = check_pair(X, Y, rescale=all(m.scale_invariant for m in ms))
+    skipped = {}
     for m in ms:
-        m.check_samples(X.shape[0])
+        try:
+            m.check_samples(X.shape[0])
+        except ValueError as exc:
+            if too_few == "raise" or len(skipped) == len(ms) - 1:
+                raise
+            skipped[m.name] = str(exc).split(": ", 1)[-1].split(";")[0]
     if permutations:
         check_positive_int(permutations, "permutations")
     if bootstrap:
         check_positive_int(bootstrap, "bootstrap")
     out = {}
-    for i, m in enumerate(ms):
+    for i, m in enumerate(ms):  # seeds follow each measure's place in the list, skipped or not
+        if m.name in skipped:
+            continue
         t0 = time.perf_counter()
         value = m(X, Y)
         p = None
@@ -406,7 +424,7 @@ def evaluate(X, Y, measures: Sequence = DEFAULT_MEASURES, n_permutations: int = 
             level if bootstrap else None, _resample_plan(m, ci_method) if bootstrap else None, bmean, int(bootstrap),
             time.perf_counter() - t0, dict(m.params),
         )
-    return SimilarityReport(X.shape[0], X.shape[1], Y.shape[1], out)
+    return SimilarityReport(X.shape[0], X.shape[1], Y.shape[1], out, skipped)
 
 
 def shuffle_fraction(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:

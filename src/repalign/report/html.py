@@ -382,6 +382,9 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             skipped.append((str(rel), f"not readable JSON ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"))
             continue
+        except RecursionError:  # json nests deeper than Python's recursion limit
+            skipped.append((str(rel), "not readable JSON (nested too deeply to read)"))
+            continue
         kind = _kind(d)
         if kind not in RENDERERS:
             if p.name.endswith(".npy.json") or (isinstance(d, dict) and {"n", "dim"} <= d.keys()):
