@@ -192,3 +192,15 @@ def test_the_checkpoint_is_saved_on_interrupt(tmp_path, monkeypatch):
         assert z["done"].sum() == 2 and str(z["format"]) == core._CHECKPOINT_FORMAT
     monkeypatch.setattr(core._Job, "run", real)
     assert np.allclose(semantic_rsm(x, kernel="inner", checkpoint=ck).matrix, semantic_rsm(x, kernel="inner").matrix)
+
+
+def test_a_layout_that_reads_square_maps_as_non_square_ones_is_refused():
+    # bug: --layout NHWC on (N, C, H, W) data ran for minutes on 2,240 positions of 7 channels
+    x = maps(n=4, c=32, h=7, w=7)  # NCHW
+    with pytest.raises(ValueError, match=r"x: read as NHWC, shape \(4, 32, 7, 7\) gives 32 x 7 positions.*layout='NCHW'"):
+        semantic_rsm(x, layout="NHWC")
+    assert semantic_rsm(x, layout="NHWC", check_layout=False).matrix.shape == (4, 4)  # the user insists
+    nhwc = np.transpose(x, (0, 2, 3, 1))
+    assert np.allclose(semantic_rsm(nhwc, layout="NHWC").matrix, semantic_rsm(x).matrix)
+    with pytest.raises(ValueError, match="read as NCHW"):
+        spatial_rsm(nhwc, layout="NCHW")

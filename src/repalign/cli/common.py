@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import measures as _measures  # a lazy package: loaded by the commands that use it
 from .._formats import JSON_OUT, PLOT_OUT
 from .._validate import check_no_zero_variance
 from ..io import check_extension, check_writable, read_embedding_file, write_json
-from ..measures import DEFAULT_MEASURES, get_measure
 from .errors import CLIError
 
 __all__ = ["CLIError", "JSON_OUT", "PLOT_OUT", "print_json", "write_json", "check_out", "check_out_folder",
@@ -63,11 +63,11 @@ def load_pair(a, b, measures=(), args=None):
 
 def measures_from_args(args):
     """The measures named by ``--measure`` (default: every default measure), with ``--k``."""
-    names = args.measure or list(DEFAULT_MEASURES)
+    names = args.measure or list(_measures.DEFAULT_MEASURES)
     out = []
     for name in names:
         params = {}
         if args.k is not None and name in ("mutual-knn", "cknna"):
             params["k"] = args.k
-        out.append(get_measure(name, **params))
+        out.append(_measures.get_measure(name, **params))
     return out

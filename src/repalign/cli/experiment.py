@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..datasets.base import data_root
 from ..experiments.registry import EXPERIMENTS
 from ..io import atomic_write, check_writable
 from .common import print_json
@@ -36,6 +37,11 @@ def run(args) -> int:
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         raise CLIError(f"experiment: unknown experiment {unknown[0]!r}; known: {', '.join(EXPERIMENTS)}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CLIError(f"experiment run: {twice[0]!r} is named twice; name each experiment once")
+    if any(EXPERIMENTS[n].needs_data for n in names):
+        data_root(args.data_dir)  # before importing anything: a missing data folder is one quick error
     for name in names:  # every output is checked before the first experiment starts
         for ext in (".json", ".md"):
             check_writable(Path(args.out_dir) / f"{name}{ext}", args.force)

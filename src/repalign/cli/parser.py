@@ -8,6 +8,7 @@ subcommand names the module of :mod:`repalign.cli` that runs it (``func="similar
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .._formats import FORMATS
 from .._version import version
@@ -29,6 +30,13 @@ class _Version(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         parser.exit(message=f"repalign {version()}\n")
+
+
+def _input_path(text: str) -> str:
+    """An input file or folder that exists (``FILE.npz:KEY`` names an array inside a file)."""
+    if not Path(text).exists() and not (":" in text and Path(text.rsplit(":", 1)[0]).exists()):
+        raise argparse.ArgumentTypeError(f"no such file or folder: {text}")
+    return text
 
 
 def _int_at_least(minimum: int):
@@ -113,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         table_opts(sp)
 
     s = add("similarity", help="every similarity measure between two embedding files")
-    s.add_argument("a", help="embedding file (rows = items), or a .zarr store / folder of .parquet files")
-    s.add_argument("b", help="embedding file, same rows in the same order")
+    s.add_argument("a", type=_input_path, help="embedding file (rows = items), or a .zarr store / folder of .parquet files")
+    s.add_argument("b", type=_input_path, help="embedding file, same rows in the same order")
     measure_opts(s)
     s.add_argument("--permutations", type=_non_negative, default=0,
                    help="permutation-test resamples for p-values (default 0: none)")
@@ -130,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func="similarity")
 
     s = add("shuffle-curve", help="measures against the fraction of shuffled pairs")
-    s.add_argument("a", help="embedding file (rows = items)")
-    s.add_argument("b", help="embedding file, same rows in the same order")
+    s.add_argument("a", type=_input_path, help="embedding file (rows = items)")
+    s.add_argument("b", type=_input_path, help="embedding file, same rows in the same order")
     measure_opts(s)
     s.add_argument("--fractions", type=_fraction, nargs="+", default=None,
                    help="fractions of rows to shuffle (default 0 0.1 ... 1)")
@@ -142,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("match", help="match / retrieve between two unaligned embedding sets (base + queries)")
     table_opts(s)
-    s.add_argument("a", help="embeddings of side A (rows in ground-truth order)")
-    s.add_argument("b", help="embeddings of side B, same rows")
+    s.add_argument("a", type=_input_path, help="embeddings of side A (rows in ground-truth order)")
+    s.add_argument("b", type=_input_path, help="embeddings of side B, same rows")
     s.add_argument("--base-size", type=_positive, default=320, help="known pairs (anchors) per seed (default 320)")
     s.add_argument("--query-size", type=_positive, default=500, help="pairs to match per seed (default 500)")
     s.add_argument("--method", action="extend", nargs="+", metavar="NAME",
@@ -225,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("spec", help="where two embeddings of the same items cluster them differently (SPEC, jalali2025)")
     table_opts(s)
-    s.add_argument("a", help="embedding file A (rows = items; .npy files are streamed)")
-    s.add_argument("b", help="embedding file B, the same items in the same order")
+    s.add_argument("a", type=_input_path, help="embedding file A (rows = items; .npy files are streamed)")
+    s.add_argument("b", type=_input_path, help="embedding file B, the same items in the same order")
     s.add_argument("--kernel", choices=("cosine", "gaussian", "linear"), default="cosine",
                    help="kernel of both embeddings (default cosine)")
     s.add_argument("--rff", type=_positive, default=None,
@@ -251,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func="spec")
 
     s = add("rsm", help="semantic (spatial-permutation invariant) or spatio-semantic RSM of feature maps (wald2024)")
-    s.add_argument("maps", help="feature maps: .npy or .npz (FILE:KEY) of shape (N, C, H, W) (see --layout)")
-    s.add_argument("--other", help="a second set of maps of the same layer: a rectangular query x database RSM")
+    s.add_argument("maps", type=_input_path, help="feature maps: .npy or .npz (FILE:KEY) of shape (N, C, H, W) (see --layout)")
+    s.add_argument("--other", type=_input_path, help="a second set of maps of the same layer: a rectangular query x database RSM")
     s.add_argument("--kernel", choices=("cosine", "inner", "rbf"), default="cosine", help="kernel (default cosine)")
     s.add_argument("--invariance", choices=("none", "permutation"), default="permutation",
                    help="permutation: semantic RSM (default); none: spatio-semantic")

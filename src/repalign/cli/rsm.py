@@ -29,10 +29,11 @@ def run(args) -> int:
     if args.invariance == "none":
         if args.matcher != "optimal":
             raise CLIError("--matcher: applies to --invariance permutation only")
-        res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center)
+        res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center, check_layout=not args.force)
     else:
         res = semantic_rsm(x, y, kernel=args.kernel, matcher=args.matcher, backend=args.backend, layout=args.layout,
                            center=args.center, n_jobs=args.jobs, checkpoint=args.checkpoint, force=args.force,
+                           check_layout=not args.force,
                            progress=True,
                            scheduler=args.scheduler)
     if args.out:

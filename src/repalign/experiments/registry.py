@@ -44,6 +44,8 @@ class Experiment:
     options : tuple of str
         Command-line settings its runner takes besides ``out``, ``force`` and ``log``:
         ``data_dir``, ``seeds``, ``languages``, ``time_limit``, ``scheduler``, ``plot``, ``progress``.
+    needs_data : bool
+        Whether it cannot run without the data folder (checked before anything is imported).
     """
 
     name: str
@@ -54,6 +56,7 @@ class Experiment:
     runner_name: str
     result_name: str
     options: tuple[str, ...] = ("data_dir", "progress")
+    needs_data: bool = True
 
     def _module(self):
         return importlib.import_module(f"{__package__}.{self.module}")
@@ -76,8 +79,9 @@ class Experiment:
                 "distributed": self.distributed}
 
 
-def _e(name, title, paper, mirrors, module, runner, result, *options):
-    return Experiment(name, title, paper, mirrors, module, runner, result, options or ("data_dir", "progress"))
+def _e(name, title, paper, mirrors, module, runner, result, *options, needs_data: bool = True):
+    return Experiment(name, title, paper, mirrors, module, runner, result, options or ("data_dir", "progress"),
+                      needs_data)
 
 
 _D, _P = "data_dir", "progress"
@@ -103,13 +107,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
        "schnaus2025", "", "blind", "run_blind_xtd", "BlindXTDResult", _D, _P, "time_limit"),
     _e("qap-solvers", "FAQ, 2-opt, entropic GW, tabu, Hahn-Grant on the same instances (schnaus2025 Table 1)",
        "schnaus2025", "Table 1", "blind", "run_qap_solvers", "SolverComparisonResult",
-       _D, _P, "time_limit", "scheduler"),
+       _D, _P, "time_limit", "scheduler", needs_data=False),  # real instances only when the data is there
     _e("spec-cifar", "SPEC modes of EfficientNet-Lite0 vs Lite2 and vs raw pixels on CIFAR-10, AMI/NMI (jalali2025)",
        "jalali2025", "", "spec", "run_spec_cifar", "SpecCifarResult"),
     _e("spec-xtd", "SPEC modes of minilm vs use-multilingual and vs GloVe on XTD-10 English captions (jalali2025)",
        "jalali2025", "", "spec", "run_spec_xtd", "SpecXTDResult"),
     _e("spec-planted", "SPEC recovers a group tight in one embedding and spread in the other (synthetic)",
-       "jalali2025", "", "spec", "run_spec_planted", "SpecPlantedResult", _P, "scheduler"),
+       "jalali2025", "", "spec", "run_spec_planted", "SpecPlantedResult", _P, "scheduler", needs_data=False),
     _e("spec-align", "SPEC-align of EfficientNet-Lite0 toward Lite2 on CIFAR-10: SPEC-diff, CKA, k-NN (jalali2025)",
        "jalali2025", "", "spec_align", "run_spec_align", "SpecAlignExperimentResult"),
     _e("rsm-translation", "overlapping crops: semantic vs spatio-semantic RSMs per depth, ROC-AUC (wald2024 §4.1)",

@@ -72,7 +72,7 @@ RSM_KERNELS = ("inner", "cosine", "rbf")
 _BLOCK_BYTES = 128 << 20
 
 
-def as_concept_sets(x, layout: str = "NCHW", name: str = "x") -> np.ndarray:
+def as_concept_sets(x, layout: str = "NCHW", name: str = "x", check_layout: bool = True) -> np.ndarray:
     """Spatial representations as sets of concept vectors.
 
     Parameters
@@ -83,6 +83,10 @@ def as_concept_sets(x, layout: str = "NCHW", name: str = "x") -> np.ndarray:
     layout : {"NCHW", "NHWC", "NTD"}
         The axis convention, stated explicitly.
     name : str
+    check_layout : bool, default True
+        Refuse a 4-D layout under which the maps are not square while the other 4-D layout
+        reads them as square maps: ``NHWC`` given for ``(N, 320, 7, 7)`` NCHW data would run for
+        minutes on 2,240 positions of 7 channels.
 
     Returns
     -------
@@ -98,6 +102,15 @@ def as_concept_sets(x, layout: str = "NCHW", name: str = "x") -> np.ndarray:
     if a.ndim != want:
         raise ValueError(f"{name}: layout {layout} expects a {want}-D array, got shape {a.shape}; "
                          "(N, C, H, W) maps are 'NCHW', (N, H, W, C) 'NHWC', (N, T, D) token sequences 'NTD'")
+    if layout != "NTD" and check_layout:
+        other = "NHWC" if layout == "NCHW" else "NCHW"
+        (h, w, c), (h2, w2, c2) = ((a.shape[2], a.shape[3], a.shape[1]), (a.shape[1], a.shape[2], a.shape[3]))
+        if layout == "NHWC":
+            (h, w, c), (h2, w2, c2) = (h2, w2, c2), (h, w, c)
+        if h != w and h2 == w2:
+            raise ValueError(f"{name}: read as {layout}, shape {a.shape} gives {h} x {w} positions of {c} channels, "
+                             f"but as {other} square {h2} x {w2} maps of {c2} channels; pass layout='{other}' "
+                             f"(command line: --layout {other}), or check_layout=False (--force) if {layout} is right")
     if layout == "NCHW":
         n, c, h, w = a.shape
         a = a.reshape(n, c, h * w).transpose(0, 2, 1)
@@ -384,9 +397,9 @@ def _one_numba_thread():  # pragma: no cover - runs in forked workers
 # ---------------------------------------------------------------------------------- API
 
 
-def _prepare(x, y, layout, center):
-    X = as_concept_sets(x, layout, "x")
-    Y = None if y is None else as_concept_sets(y, layout, "y")
+def _prepare(x, y, layout, center, check_layout=True):
+    X = as_concept_sets(x, layout, "x", check_layout)
+    Y = None if y is None else as_concept_sets(y, layout, "y", check_layout)
     if Y is not None and X.shape[1:] != Y.shape[1:]:
         which = "spatial size" if X.shape[1] != Y.shape[1] else "channels"
         raise ValueError(f"y: its {which} differ from x's (x: {X.shape[1]} positions x {X.shape[2]} channels, "
@@ -404,7 +417,7 @@ def _prepare(x, y, layout, center):
 
 def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal", backend: str = "auto",
                  layout: str = "NCHW", center: bool = False, n_jobs: int = 1, checkpoint=None,
-                 force: bool = False, scheduler=None, progress: bool = False) -> RSMResult:
+                 force: bool = False, check_layout: bool = True, scheduler=None, progress: bool = False) -> RSMResult:
     """The semantic RSM: similarity invariant to spatial permutation (wald2024 Eq. 4-5).
 
     Parameters
@@ -436,6 +449,8 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
         computation is refused (``force``); a damaged checkpoint is recomputed with a warning.
     force : bool, default False
         Overwrite a ``checkpoint`` file that belongs to something else.
+    check_layout : bool, default True
+        See :func:`as_concept_sets`.
     scheduler : None, str or distributed.Client
         Blocks of sample pairs as Dask tasks (:mod:`repalign.distributed`); the same matrix.
     progress : bool
@@ -452,7 +467,7 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     kernel = resolve_kernel(kernel, RSM_KERNELS)
     parse_matcher(matcher)
     n_jobs = check_positive_int(n_jobs, "n_jobs")
-    X, Y = _prepare(x, y, layout, center)
+    X, Y = _prepare(x, y, layout, center, check_layout)
     symmetric = Y is None
     G = _inner_products(X, X if symmetric else Y, symmetric, matcher, backend, n_jobs, checkpoint, progress,
                         "semantic RSM", scheduler, force=force)
@@ -463,12 +478,13 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
     return RSMResult(K, G, kernel, inv, matcher, backend, sigma, symmetric, time.perf_counter() - t0)
 
 
-def spatial_rsm(x, y=None, *, kernel: str = "cosine", layout: str = "NCHW", center: bool = False) -> RSMResult:
+def spatial_rsm(x, y=None, *, kernel: str = "cosine", layout: str = "NCHW", center: bool = False,
+                check_layout: bool = True) -> RSMResult:
     """The spatio-semantic RSM: positions compared as they are (wald2024 Eq. 3).
 
     Parameters
     ----------
-    x, y, kernel, layout, center
+    x, y, kernel, layout, center, check_layout
         As in :func:`semantic_rsm`.
 
     Returns
@@ -481,7 +497,7 @@ def spatial_rsm(x, y=None, *, kernel: str = "cosine", layout: str = "NCHW", cent
     """
     t0 = time.perf_counter()
     kernel = resolve_kernel(kernel, RSM_KERNELS)
-    X, Y = _prepare(x, y, layout, center)
+    X, Y = _prepare(x, y, layout, center, check_layout)
     symmetric = Y is None
     Yv = X if symmetric else Y
     G = X.reshape(len(X), -1) @ np.ascontiguousarray(Yv.reshape(len(Yv), -1).T)
