@@ -4,13 +4,16 @@ Library functions take ``progress=False`` by default and stay silent. With ``pro
 the mode decides what is shown: ``"auto"`` (default) is a tqdm bar when stderr is a terminal
 and otherwise one line per step (``[  12.3 s] cka-linear: 200 permutations``, elapsed time since
 the process started), so that logs of batch jobs show where the time went without carriage
-returns. The CLI sets ``"off"`` for ``--quiet``.
+returns. In that mode a long step also reports its count every :data:`HEARTBEAT_S` seconds (and
+that it is still running when nothing moved), so a log never stays silent for long; lines are
+flushed as they are written. The CLI sets ``"off"`` for ``--quiet``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 
 __all__ = ["set_mode", "get_mode", "progress_bar", "track", "step", "MODES", "announcing"]
@@ -19,6 +22,8 @@ MODES = ("auto", "bar", "lines", "off")
 _MODE = "auto"
 _ANNOUNCE = False
 _T0 = time.perf_counter()
+#: in the "lines" mode a long step writes a line at least this often (seconds)
+HEARTBEAT_S = 10.0
 
 
 def set_mode(mode: str, announce: bool = False) -> None:
@@ -45,7 +50,6 @@ def get_mode() -> str:
 
 
 def _line(desc: str) -> None:
-
     print(f"[{time.perf_counter() - _T0:7.1f} s] {desc}", file=sys.stderr, flush=True)
 
 
@@ -55,18 +59,43 @@ class _Bar:
     def __init__(self, total, desc: str, unit: str, enabled: bool):
         self.mode = get_mode() if enabled else "off"
         self.bar = None
+        self.desc, self.total, self.unit, self.n = desc, total, unit, 0
+        self.start = self.last = time.perf_counter()
+        self._stop = None
         if self.mode == "bar":
             from tqdm.auto import tqdm  # 50 ms to import: only when a bar is drawn
 
             self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
         elif self.mode == "lines":
             _line(f"{desc}" + (f": {total:g} {unit}" if total is not None and unit != "s" else ""))
+            self._stop = threading.Event()
+            threading.Thread(target=self._heartbeat, name="repalign-progress", daemon=True).start()
+
+    def _count(self) -> str:
+        if self.total is None or self.unit == "s":
+            return ""
+        return f"{self.n:g}/{self.total:g} {self.unit}, "
+
+    def _heartbeat(self) -> None:
+        """Lines mode: say that a step is still running when nothing was written for a while."""
+        while not self._stop.wait(HEARTBEAT_S / 4):
+            now = time.perf_counter()
+            if now - self.last >= HEARTBEAT_S:
+                self.last = now
+                _line(f"{self.desc}: still running ({self._count()}{now - self.start:.0f} s)")
 
     def update(self, k: float = 1) -> None:
+        self.n += k
         if self.bar is not None:
             self.bar.update(k)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            if now - self.last >= HEARTBEAT_S:
+                self.last = now
+                _line(f"{self.desc}: {self._count()}{now - self.start:.0f} s")
 
     def set(self, value: float, **postfix) -> None:
+        self.n = value
         if self.bar is not None:
             self.bar.n = value
             if postfix:
@@ -77,6 +106,12 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+            took = time.perf_counter() - self.start
+            if took >= HEARTBEAT_S:
+                _line(f"{self.desc}: done ({took:.0f} s)")
 
     def __enter__(self):
         return self

@@ -56,7 +56,7 @@ def _run_one(args, name):
     exp = EXPERIMENTS[name]
     out = Path(args.out_dir) / f"{name}.json"
     md = Path(args.out_dir) / f"{name}.md"
-    log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else (lambda msg: print(msg, flush=True))
     given = {"data_dir": args.data_dir, "seeds": args.seeds, "languages": args.languages, "progress": True,
              "plot": Path(args.out_dir) / f"{name}.png"}
     if args.time_limit is not None:
