@@ -236,3 +236,49 @@ def test_a_truncated_zarr_chunk_is_one_clear_error(tmp_path, rng, capsys):
     assert main(["similarity", str(tmp_path / "x.zarr"), str(tmp_path / "y.zarr")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("repalign: error:") and "cannot be read" in err and "internal error" not in err
+
+
+def test_a_service_that_is_not_a_dask_scheduler_fails_fast():
+    # bug: --scheduler pointing at a non-Dask service hung for over 10 minutes (another asked for
+    # 3 EiB of memory)
+    import socket
+    import threading
+    import time
+
+    servers = []
+    for banner in (None, b"SSH-2.0-OpenSSH_9.2p1\r\n"):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def serve(srv=srv, banner=banner):
+            conn, _ = srv.accept()
+            if banner:
+                conn.sendall(banner)
+            time.sleep(3)
+            conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        servers.append(srv)
+    for srv in servers:  # (pytest-timeout ends the run if the probe ever waits like Dask's client did)
+        with pytest.raises(ValueError, match="is not a Dask scheduler"):
+            rd.resolve_client(f"tcp://127.0.0.1:{srv.getsockname()[1]}", timeout=2)
+        srv.close()
+
+
+@pytest.mark.parametrize("bad", ["nonsense address", "http://host", "tcp://host", "host"])
+def test_scheduler_addresses_are_checked(bad):
+    with pytest.raises(ValueError, match="is not an address; use tcp://HOST:PORT"):
+        rd.resolve_client(bad)
+
+
+def test_a_real_tcp_scheduler_passes_the_probe():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        client, owned = rd.resolve_client(cluster.scheduler_address)
+        try:
+            assert client.submit(lambda: 41 + 1).result() == 42 and owned is None
+        finally:
+            client.close()

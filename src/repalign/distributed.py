@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -241,13 +243,55 @@ def _available_memory() -> int:
     return 0
 
 
+SCHEDULER_FORMS = "tcp://HOST:PORT, HOST:PORT, tls://HOST:PORT, or 'local' (a LocalCluster on this machine)"
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx|inproc)://)?([^/:\s]+|\[[0-9a-fA-F:]+\])(?::(\d+))?(/\S*)?$")
+
+
+def _check_address(scheduler: str) -> str:
+    """A scheduler address in a form Dask accepts (``host:port`` means ``tcp://host:port``)."""
+    m = _ADDRESS.match(scheduler.strip())
+    if not m or (m.group(1) in (None, "tcp", "tls") and not m.group(3)):
+        raise ValueError(f"scheduler: {scheduler!r} is not an address; use {SCHEDULER_FORMS}")
+    return scheduler.strip() if m.group(1) else f"tcp://{scheduler.strip()}"
+
+
+def _probe_dask(address: str, timeout: float) -> None:
+    """Fail fast when ``address`` is not a Dask scheduler: on connect a Dask TCP server sends its
+    handshake at once, framed by an 8-byte little-endian length (a few dozen bytes). A service
+    that sends nothing (an HTTP server) or a banner whose first 8 bytes read as an absurd length
+    (an SSH server) is not one; Dask's own client would wait on it for minutes, or try to
+    allocate the absurd length."""
+    host, port = address[len("tcp://"):].rsplit(":", 1)
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(min(timeout, 5.0))
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ValueError(f"scheduler: {address} is not a Dask scheduler (it sent no handshake within "
+                         f"{min(timeout, 5.0):g} s); check the address (the scheduler's port, 8786 by default)") from None
+    except OSError as exc:
+        raise ValueError(f"scheduler: cannot reach {address} ({exc.strerror or exc}); check the address "
+                         "(tcp://host:8786) or leave --scheduler out") from None
+    if len(head) < 8 or not 0 < int.from_bytes(head, "little") <= 1 << 20:
+        raise ValueError(f"scheduler: {address} is not a Dask scheduler (it answered something else); check the "
+                         "address (the scheduler's port, 8786 by default)")
+
+
 def resolve_client(scheduler=None, *, data_bytes: int | None = None, timeout: float = 10.0):
     """The ``distributed.Client`` to run on, or None for Dask's threaded scheduler.
 
     Parameters
     ----------
     scheduler : None, str or distributed.Client
-        An address, a client, or None (module docstring for the default rule).
+        An address (:data:`SCHEDULER_FORMS`; ``"local"`` starts a LocalCluster here), a client, or
+        None (module docstring for the default rule). A TCP address is probed first, so that a
+        service that is not a Dask scheduler is one quick error.
     data_bytes : int, optional
         Size of the input: above the free memory a LocalCluster is started.
     timeout : float
@@ -266,8 +310,13 @@ def resolve_client(scheduler=None, *, data_bytes: int | None = None, timeout: fl
             from distributed import Client  # optional dependency
         except ImportError:
             raise ValueError("scheduler: needs the package distributed (pip install 'repalign[dask]')") from None
+        if scheduler == "local":
+            return _local_cluster()
+        address = _check_address(scheduler)
+        if address.startswith("tcp://"):
+            _probe_dask(address, timeout)
         try:
-            return Client(scheduler, timeout=timeout), None
+            return Client(address, timeout=timeout), None
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"scheduler: cannot reach {scheduler} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                              "check the address (tcp://host:8786) or leave --scheduler out") from None

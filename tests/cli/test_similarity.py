@@ -70,3 +70,12 @@ def test_similarity_on_few_items_computes_what_it_can_and_says_what_it_skipped(c
     assert code == 0 and "cka-linear-debiased: skipped (needs at least 4 items" in out
     code, _, err = run(capsys, "similarity", tmp_path / "a.npy", tmp_path / "b.npy", "--measure", "mutual-knn")
     assert code == 2 and "mutual-knn" in err  # a measure the user named is not skipped silently
+
+
+def test_a_scheduler_with_nothing_to_distribute_is_said(capsys, pair_files):
+    a, b = pair_files
+    code, _, err = run(capsys, "similarity", a, b, "--measure", "cka-linear", "--scheduler", "tcp://127.0.0.1:1")
+    assert code == 0 and "repalign: warning: --scheduler: nothing to distribute" in err
+    code, _, err = run(capsys, "similarity", a, b, "--measure", "cka-linear", "--permutations", "5",
+                       "--scheduler", "not an address")
+    assert code == 2 and "is not an address; use tcp://HOST:PORT" in err

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import warn
 from ..io import atomic_write, check_writable, load_array
 from ..rsm import semantic_rsm, spatial_rsm
 from .common import check_out, print_json, write_json
@@ -27,6 +28,8 @@ def run(args) -> int:
     x = load_array(args.maps)
     y = load_array(args.other) if args.other else None
     if args.invariance == "none":
+        if args.scheduler:
+            warn("--scheduler: a spatio-semantic RSM (--invariance none) is one matrix product; computing here")
         if args.matcher != "optimal":
             raise CLIError("--matcher: applies to --invariance permutation only")
         res = spatial_rsm(x, y, kernel=args.kernel, layout=args.layout, center=args.center, check_layout=not args.force)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._validate import warn
 from ..measures import evaluate, evaluate_out_of_core
 from .common import JSON_OUT, check_out, load_pair, measures_from_args, print_json, write_json
 from .errors import CLIError
@@ -28,6 +29,9 @@ def run(args) -> int:
                 raise CLIError("--" + str(exc) + " (a file, not a store/folder, and no --out-of-core)") from None
             raise
     else:
+        if args.scheduler and not (args.permutations or args.bootstrap):
+            warn("--scheduler: nothing to distribute (no --permutations or --bootstrap, inputs in memory); "
+                 "computing here")
         ms = measures_from_args(args)
         named = bool(args.measure)  # measures the user named must run; the default set skips what cannot
         X, Y = load_pair(args.a, args.b, ms if named else (), args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import warn
 from ..io import atomic_write
 from ..items import list_images, read_text_items
 from ..plotting import caption_lists, gallery, mode_map, save_figure, spectrum
@@ -73,6 +74,8 @@ def run(args) -> int:
             Xa = np.load(A, mmap_mode="r") if isinstance(A, str) else A
             Xb = np.load(B, mmap_mode="r") if isinstance(B, str) else B
             save_figure(mode_map(res, Xa, Xb, seed=args.seed), out / "map.png", force=args.force)
+    if args.scheduler and res.route == "direct":
+        warn(f"--scheduler: n = {res.n} took the direct route (one n x n eigenproblem), which runs here")
     if args.json:
         print_json(res.to_dict())
     else:
