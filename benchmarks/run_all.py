@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_cli.py", "bench_matching.py", "bench_qap_protocol.py", "bench_qap_solvers.py", "bench_resampling.py",
-           "bench_rbf_cka.py", "bench_linear_cka_stream.py", "bench_encoders.py", "bench_spec.py", "bench_rsm.py", "bench_dask.py",
-           "bench_layerwise.py"]
+# every benchmarks/bench_*.py, found by name; each writes benchmarks/results/<name>.json, from which
+# `make readme` renders the README's benchmark tables
+BENCHES = sorted(p.name for p in HERE.glob("bench_*.py"))
 # bench_qap_solvers at the 60 s per QAPLIB instance takes ~80 min; `make bench` uses 10 s
 # (the tabu trajectory is deterministic: a longer limit only lowers the gaps). Override with
 # `python benchmarks/bench_qap_solvers.py --time-limit 60`.
@@ -27,6 +27,8 @@ def main(argv):
         r = subprocess.run([sys.executable, str(HERE / b), *ARGS.get(b, [])], cwd=HERE)
         if r.returncode:
             failed.append(b)
+    written = sorted(p.name for p in (HERE / "results").glob("*.json"))
+    print(f"\nresults: {', '.join(written)} in {HERE / 'results'} (make readme renders the README's tables)")
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -77,3 +77,26 @@ def test_texts_keep_one_row_per_line_and_limit_applies(capsys, tmp_path):
     assert code == 0 and np.load(tmp_path / "l.npy").shape == (2, 50)
     full, part = np.load(tmp_path / "e.npy"), np.load(tmp_path / "l.npy")
     assert np.array_equal(full[:2], part)
+
+
+def test_feature_map_layers_are_checked_before_the_model_loads(capsys, tmp_path, monkeypatch):
+    # bug: --feature-maps 99 was refused only after loading the model
+    import repalign.cli.embed as embed
+
+    def never(*a, **k):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(embed, "get_encoder", never)
+    (tmp_path / "imgs").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    for layer, expect in (("99", "0 to 15"), ("-1", "0 to 15"), ("middle", "not 'stem', 'head'")):
+        code, _, err = run(capsys, "embed", "--model", "efficientnet-lite0", "--images", tmp_path / "imgs",
+                           "--feature-maps", layer, "--out", tmp_path / "m.npy")
+        one_line_error(code, err, expect)
+    (tmp_path / "t.txt").write_text("a cat\na dog\n")
+    code, _, err = run(capsys, "embed", "--model", "glove-50d", "--texts", tmp_path / "t.txt", "--feature-maps", "3",
+                       "--out", tmp_path / "m.npy")
+    one_line_error(code, err, "has no spatial maps")
+

@@ -218,3 +218,16 @@ def test_cache_entries_that_the_encoder_could_not_have_written_are_recomputed(tm
     with pytest.warns(RepalignWarning, match=reason):
         b, hit = encode_cached(enc, PARA, cache_dir=tmp_path)
     assert not hit and np.array_equal(a, b)
+
+
+def test_the_registry_knows_the_block_counts():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from repalign.encoders import get_encoder
+    from repalign.encoders.registry import EFFNET_BLOCKS
+
+    for name, blocks in EFFNET_BLOCKS.items():
+        try:
+            enc = get_encoder(name)
+        except ValueError as exc:  # weights package not installed
+            pytest.skip(str(exc))
+        assert enc.n_blocks == blocks, name

@@ -41,8 +41,11 @@ def run(args) -> int:
             meta["labels"] = [int(v) for v in ds.labels]
     if args.limit:
         meta["limit"] = args.limit
-    if args.model in ENCODERS:  # check the modality before loading the model
-        _check_modality(args, ENCODERS[args.model][0].modality, items)
+    if args.model in ENCODERS:  # check the modality and the layer before loading the model
+        info = ENCODERS[args.model][0]
+        _check_modality(args, info.modality, items)
+        if args.feature_maps is not None:
+            _check_layer(args, info.extra.get("blocks"))
     kwargs = {"n_jobs": args.jobs} if args.jobs else {}
     with _progress.step(f"loading {args.model}", enabled=True):
         enc = get_encoder(args.model, **kwargs)
@@ -72,6 +75,17 @@ def _embed_maps(args, enc, items, meta) -> int:
     write_json(str(args.out) + ".json", meta, args.force)
     print(f"wrote {args.out}: {' x '.join(map(str, maps.shape))} maps after {layer} of {args.model}")
     return 0
+
+
+def _check_layer(args, blocks) -> None:
+    """--feature-maps names 'stem', 'head' or a block of the model (checked before it loads)."""
+    if blocks is None:
+        raise CLIError(f"--feature-maps: model {args.model!r} has no spatial maps; use an efficientnet-lite model")
+    layer = args.feature_maps
+    if layer in ("stem", "head"):
+        return
+    if not layer.lstrip("-").isdigit() or not 0 <= int(layer) < blocks:
+        raise CLIError(f"--feature-maps: {layer!r} is not 'stem', 'head' or a block of {args.model} (0 to {blocks - 1})")
 
 
 def _check_modality(args, modality: str, items) -> None:

@@ -31,7 +31,7 @@ _OPTION_NAMES = {
 _ARRAY_NAMES = ("Zb", "Hb", "Zq", "Hq", "X", "Y", "Z", "H")
 
 
-def friendly(msg: str, files: dict[str, str]) -> str:
+def friendly(msg: str, files: dict[str, str], dests=()) -> str:
     """Rewrite internal names in an API error for the command line: argument names become
     options (``n_permutations`` -> ``--permutations``) and, in the subject of the message (before
     its first colon), array names become the user's files (``Zb`` -> ``a.npy (base rows)``)."""
@@ -43,10 +43,20 @@ def friendly(msg: str, files: dict[str, str]) -> str:
         return re.sub(r"\b(" + "|".join(_ARRAY_NAMES) + r")\b", lambda m: files.get(m.group(1), m.group(1)), text)
 
     def options(text):
-        return re.sub(r"\b(" + "|".join(_OPTION_NAMES) + r")\b", lambda m: _OPTION_NAMES[m.group(1)], text)
+        # an option already spelled with dashes stays as it is ("--matcher", not "----matcher")
+        return re.sub(r"(?<![\w-])(" + "|".join(_OPTION_NAMES) + r")\b", lambda m: _OPTION_NAMES[m.group(1)], text)
+
+    def spellings(text):
+        # Python keyword spellings (estimator='minibatch') become the command's options
+        def opt(m):
+            name, value = m.group(1), m.group(2).strip("'\"")
+            flag = _OPTION_NAMES.get(name) or (f"--{name.replace('_', '-')}" if name in dests else None)
+            return f"{flag} {value}" if flag else m.group(0)
+
+        return re.sub(r"(?<![\w-])([a-z_]+)=('[^']*'|\"[^\"]*\"|[\w.+-]+)", opt, text)
 
     head = options(arrays(head))
-    return (head + sep if sep else "") + options(tail)
+    return (head + sep if sep else "") + options(spellings(tail))
 
 
 def pair_names(a, b) -> dict[str, str]:
@@ -109,6 +119,10 @@ def main(argv=None) -> int:
             signal.signal(signal.SIGTERM, old_handler)
 
 
+def _quiet(_unraisable) -> None:
+    """After a MemoryError, objects freed at shutdown fail again; say nothing more."""
+
+
 def _run(args, debug: bool) -> int:
     try:
         command = importlib.import_module(f"{__package__}.{args.func}")
@@ -120,13 +134,14 @@ def _run(args, debug: bool) -> int:
         if debug:
             raise
         if isinstance(exc, MemoryError):
-            msg = ("out of memory: the inputs are too large for this machine; use fewer rows (--limit) or a "
-                   "machine with more memory")
+            sys.unraisablehook = _quiet  # objects freed at exit would each print a traceback: one line only
+            fewer = "fewer items (--limit)" if hasattr(args, "limit") else "smaller inputs or settings"
+            msg = f"out of memory: this is too large for this machine's memory; use {fewer} or a larger machine"
         elif isinstance(exc, OSError) and not isinstance(exc, ValueError):
             msg = _os_message(exc)
         else:
             text = str(exc).strip()
-            msg = friendly(text.splitlines()[0], _files_of(args)) if text else type(exc).__name__
+            msg = friendly(text.splitlines()[0], _files_of(args), vars(args)) if text else type(exc).__name__
         print(f"repalign: error: {msg}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default

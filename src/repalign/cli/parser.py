@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("spec", help="where two embeddings of the same items cluster them differently (SPEC, jalali2025)")
     table_opts(s)
-    s.add_argument("a", type=_input_path, help="embedding file A (rows = items; .npy files are streamed)")
+    s.add_argument("a", type=_input_path, help="embedding file A (rows = items; .npy files, .zarr stores and "
+                                                 "folders of .parquet files are streamed)")
     s.add_argument("b", type=_input_path, help="embedding file B, the same items in the same order")
     s.add_argument("--kernel", choices=("cosine", "gaussian", "linear"), default="cosine",
                    help="kernel of both embeddings (default cosine)")

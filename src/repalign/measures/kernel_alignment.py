@@ -133,10 +133,10 @@ def kernel_stats(K: np.ndarray, L: np.ndarray) -> KernelStats:
                        np.diag(K).copy(), np.diag(L).copy())
 
 
-def cka_ratio(kl: float, kk: float, ll: float) -> float:
+def cka_ratio(kl: float, kk: float, ll: float, names=("X", "Y")) -> float:
     """``kl / sqrt(kk · ll)`` (maniparambil2024 Eq. 1) with a clear error when a side is constant."""
     if kk <= 0 or ll <= 0:
-        which = "X" if kk <= 0 else "Y"
+        which = names[0] if kk <= 0 else names[1]
         raise ValueError(
             f"{which}: has zero variance under this kernel (HSIC({which},{which}) = 0); "
             "CKA is undefined for constant embeddings"
@@ -171,7 +171,7 @@ def hsic_from_grams(K, L, debiased: bool = False) -> float:
     return float(np.einsum("ij,ij->", center_gram(K), L) / (K.shape[0] - 1) ** 2)
 
 
-def cka_from_grams(K, L, debiased: bool = False) -> float:
+def cka_from_grams(K, L, debiased: bool = False, names=("X", "Y")) -> float:
     """CKA of two precomputed Gram matrices.
 
     Parameters
@@ -179,6 +179,8 @@ def cka_from_grams(K, L, debiased: bool = False) -> float:
     K, L : ndarray, shape (n, n)
     debiased : bool
         Use the unbiased HSIC.
+    names : tuple of str, default ("X", "Y")
+        How errors name the two sides (e.g. ``("K", "L")`` for RSMs).
 
     Returns
     -------
@@ -190,7 +192,7 @@ def cka_from_grams(K, L, debiased: bool = False) -> float:
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2.
     """
     return cka_ratio(hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
-                  hsic_from_grams(L, L, debiased))
+                     hsic_from_grams(L, L, debiased), names)
 
 
 def _prepare(X, Y, kernel: str, debiased: bool, sigma=None, threshold: float = 1.0, unit_scale: bool = False):

@@ -47,7 +47,7 @@ def rsm_cka(K, L, *, debiased: bool = False, batch_size: int | None = None) -> f
         raise ValueError(f"K, L: RSMs of different sizes ({K.shape[0]} vs {L.shape[0]}); they must cover the same samples")
     n = len(K)
     if batch_size is None:
-        return cka_from_grams(K, L, debiased)
+        return cka_from_grams(K, L, debiased, names=("K", "L"))
     if batch_size < 4:
         raise ValueError(f"batch_size: must be >= 4, got {batch_size}")
     vals, weights = [], []
@@ -55,7 +55,7 @@ def rsm_cka(K, L, *, debiased: bool = False, batch_size: int | None = None) -> f
         idx = slice(s, min(n, s + batch_size))
         m = idx.stop - idx.start
         if m >= 4:
-            vals.append(cka_from_grams(K[idx, idx], L[idx, idx], debiased))
+            vals.append(cka_from_grams(K[idx, idx], L[idx, idx], debiased, names=("K", "L")))
             weights.append(m)
     return float(np.average(vals, weights=weights))
 

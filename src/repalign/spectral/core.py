@@ -57,8 +57,8 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from .._progress import step, track
 from .._result import Result
 from .._validate import check_positive_int, warn
-from ..distributed import feature_moments, is_dask_array
-from ..io import read_embedding_file
+from ..distributed import as_dask_array, feature_moments, is_dask_array
+from ..io import read_embedding_file, safe_load_message
 from ..kernels import RandomFourierFeatures, resolve_kernel, squared_distances
 from ..moments import PairMoments
 from .features import SPEC_KERNELS, FeatureMap
@@ -193,11 +193,12 @@ class _Rows:
                 try:
                     data = np.load(p, mmap_mode="r", allow_pickle=False)
                 except ValueError as exc:
-                    raise ValueError(f"{p}: cannot be read as .npy embeddings ({exc})") from None
-                self.name = str(p)
+                    raise ValueError(safe_load_message(p, exc)) from None
+            elif str(p).endswith(".zarr") or p.is_dir():  # a zarr store or a folder of parquet files: streamed
+                data = as_dask_array(p, str(p))
             else:
                 data = read_embedding_file(p).array
-                self.name = str(p)
+            self.name = str(p)
         self.lazy = is_dask_array(data)  # Dask inputs stay lazy: chunks are computed one by one
         arr = data if (isinstance(data, np.ndarray) or self.lazy) else np.asarray(data)
         if np.iscomplexobj(arr):

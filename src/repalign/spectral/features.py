@@ -28,6 +28,18 @@ SPEC_KERNELS = ("cosine", "linear", "gaussian")
 DEFAULT_RFF = 2000
 
 
+def _available_bytes() -> int:
+    """Free memory (MemAvailable), or a very large number where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
 @dataclass(frozen=True)
 class FeatureMap:
     """One embedding's kernel feature map.
@@ -68,6 +80,10 @@ class FeatureMap:
             if not (np.isfinite(sigma) and sigma > 0):
                 raise ValueError(f"sigma_{name.lower()}: must be a positive number, got {sigma:g}")
         m = DEFAULT_RFF if n_frequencies is None else n_frequencies
+        need = 8 * dim * int(m)  # the (dim, m) frequency matrix alone, before any features
+        if need > _available_bytes():
+            raise ValueError(f"rff: {m} frequencies per side need {need / 2**30:.1f} GB for the frequencies of {name} "
+                             f"(d = {dim}) alone, more than this machine has free; use fewer (default {DEFAULT_RFF})")
         return cls(kernel, dim, sigma, RandomFourierFeatures(dim, m, sigma, seed=seed))
 
     @property

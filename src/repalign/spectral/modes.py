@@ -88,10 +88,13 @@ def mode_agreement(result: SPECResult, A, B, *, side: str = "A", n_modes: int | 
     A, B = as_embeddings(A, "A"), as_embeddings(B, "B")
     if len(A) != result.n or len(B) != result.n:
         raise ValueError(f"A, B: expected the {result.n} rows SPEC was computed on, got {len(A)} and {len(B)}")
+    if n_modes is not None and n_modes < 2:
+        raise ValueError(f"n_modes: the agreement compares clusterings of at least 2 modes, got {n_modes}")
     items, labels = mode_labels(result, side, n_modes)
     k = int(labels.max()) + 1 if labels.size else 0
     if k < 2:
-        raise ValueError(f"side: needs at least 2 modes of side {side}; the result has {k}")
+        raise ValueError(f"side: the result has {k} mode(s) of side {side}; at least 2 are needed (compute more "
+                         "with spec(n_modes=...) or use the other side)")
     out = {"n_items": int(items.size), "n_modes": k}
     for name, X in (("a", A), ("b", B)):
         Xs = cosine_normalize(X[items], name.upper()) if result.kernel == "cosine" else X[items]
