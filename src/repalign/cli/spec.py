@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validate import warn
 from ..distributed import as_dask_array
-from ..io import atomic_write
+from ..io import atomic_write, safe_load_message
 from ..items import list_images, read_text_items
 from ..plotting import caption_lists, gallery, mode_map, save_figure, spectrum
 from ..spectral import spec
@@ -50,7 +50,12 @@ def _rows(src):
     """An array-like of the rows (lazy for streamed inputs), for their count and the map."""
     if not isinstance(src, str):
         return src
-    return np.load(src, mmap_mode="r") if src.endswith(".npy") else as_dask_array(src, src)
+    if not src.endswith(".npy"):
+        return as_dask_array(src, src)
+    try:
+        return np.load(src, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # numpy's own message advises loading pickles
+        raise CLIError(safe_load_message(Path(src), exc)) from None
 
 
 def _floor_note(res) -> str:
