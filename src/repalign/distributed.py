@@ -40,7 +40,7 @@ from .io import parquet_parts, read_parquet_part
 from .kernels import KERNEL_NAMES, resolve_kernel
 from .moments import PairMoments
 
-__all__ = ["as_dask_array", "as_dask_pair", "resolve_client", "moments", "cka", "hsic", "map_tasks", "client_for",
+__all__ = ["as_dask_array", "as_dask_pair", "resolve_client", "moments", "cka", "hsic", "map_tasks", "client_for", "available_memory",
            "is_dask_array", "feature_moments"]
 
 
@@ -226,13 +226,19 @@ def _local_cluster():
     from distributed import Client, LocalCluster  # optional dependency
 
     n = os.cpu_count() or 1
-    mem = _available_memory()
+    mem = available_memory()
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                            memory_limit=int(mem * 0.8 / n) if mem else "auto")
     return Client(cluster), cluster
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
+    """Free memory in bytes (MemAvailable), 0 where it cannot be read.
+
+    Returns
+    -------
+    int
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -326,7 +332,7 @@ def resolve_client(scheduler=None, *, data_bytes: int | None = None, timeout: fl
         return get_client(), None
     except (ImportError, ValueError):
         pass
-    if data_bytes is not None and data_bytes > _available_memory() > 0:
+    if data_bytes is not None and data_bytes > available_memory() > 0:
         client, cluster = _local_cluster()
         return client, cluster
     return None, None

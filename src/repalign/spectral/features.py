@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..distributed import available_memory
 from ..kernels import RandomFourierFeatures, cosine_normalize, median_sigma, resolve_kernel
 
 __all__ = ["FeatureMap", "SPEC_KERNELS", "DEFAULT_RFF"]
@@ -26,18 +27,6 @@ __all__ = ["FeatureMap", "SPEC_KERNELS", "DEFAULT_RFF"]
 SPEC_KERNELS = ("cosine", "linear", "gaussian")
 #: random Fourier frequencies per embedding when ``kernel="gaussian"`` and none is given
 DEFAULT_RFF = 2000
-
-
-def _available_bytes() -> int:
-    """Free memory (MemAvailable), or a very large number where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 1 << 62
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,7 @@ class FeatureMap:
                 raise ValueError(f"sigma_{name.lower()}: must be a positive number, got {sigma:g}")
         m = DEFAULT_RFF if n_frequencies is None else n_frequencies
         need = 8 * dim * int(m)  # the (dim, m) frequency matrix alone, before any features
-        if need > _available_bytes():
+        if need > (available_memory() or 1 << 62):  # 0: unknown here
             raise ValueError(f"rff: {m} frequencies per side need {need / 2**30:.1f} GB for the frequencies of {name} "
                              f"(d = {dim}) alone, more than this machine has free; use fewer (default {DEFAULT_RFF})")
         return cls(kernel, dim, sigma, RandomFourierFeatures(dim, m, sigma, seed=seed))
