@@ -624,9 +624,14 @@ def _folder_lock(folder: Path):
     if fcntl is None:
         yield
         return
-    fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a folder that cannot be opened for locking: write without the lock
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # file systems without flock: write without the lock
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
