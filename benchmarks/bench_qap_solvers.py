@@ -63,11 +63,11 @@ def main(argv=None):
                "scipy FAQ excess", "accuracy"], rows)
 
     if args.skip_qaplib:
-        return 0
+        return time_limits_kept()
     folder = Path(os.environ.get("REPALIGN_DATA", "")) / "qaplib"
     if not folder.is_dir():
         print("\n(no QAPLIB folder: set REPALIGN_DATA to the data folder)")
-        return 0
+        return time_limits_kept()
     rows, gaps = [], {"faq": [], "2opt": [], "ours": []}
     T = args.time_limit
     for dat in sorted(folder.glob("*.dat")):
@@ -105,6 +105,26 @@ def main(argv=None):
     table(f"QAPLIB n <= {args.max_n}: gap to the .sln optimum in %, {T:g} s per instance (repalign)",
           ["instance", "n", "optimum", "scipy FAQ", "scipy 2-opt", "repalign tabu + Hahn-Grant",
            "bound below opt %", "certified", "seconds"], rows)
+    return time_limits_kept()
+
+
+def time_limits_kept() -> int:
+    """Wall-clock time of the time-limited solvers against their limits (these were test asserts;
+    on a shared machine a clock is a measurement, not a verdict). n = 100 noisy views, where one
+    Hahn-Grant round costs several seconds, so the limit must be read inside rounds."""
+    from repalign import blind_match
+    from repalign.qap import matching_problem, solve_qap
+
+    rows = []
+    X, Y = views(100, 1.0, seed=0)
+    res = solve_qap(matching_problem(X, Y, "gw"), "hahn-grant", time_limit=1.0)
+    rows.append(["hahn-grant, n = 100", 1.0, res.seconds, f"{res.seconds / 1.0:.2f}x"])
+    X, Y = views(100, 0.8, seed=100)
+    r = blind_match(X, Y, "gw", time_limit=2)
+    rows.append([f"blind_match default (accuracy {r.accuracy:.2f}), n = 100", 2.0, r.qap.seconds,
+                 f"{r.qap.seconds / 2.0:.2f}x"])
+    table("Time limits kept (seconds; the tests check the mechanism with a fake clock)",
+          ["call", "limit", "seconds", "seconds / limit"], rows)
     return 0
 
 

@@ -103,4 +103,5 @@ def test_default_solver_keeps_the_warm_start_quality_at_large_n():
     default = blind_match(X, Y, "gw", time_limit=2)
     tabu = blind_match(X, Y, "gw", solver="tabu", time_limit=2)
     assert default.accuracy >= 0.9 and default.accuracy >= tabu.accuracy - 0.02
-    assert default.qap.seconds < 3.0
+    # that the 2 s limit is kept is measured in benchmarks/bench_qap_solvers.py, not asserted on
+    # a shared machine's clock; the limit's mechanism is tested with a fake clock in tests/qap
