@@ -53,34 +53,24 @@ def _int_at_least(minimum: int):
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
+def _float_in(ok, unparsed: str, out_of_range: str):
+    """An argparse type: a float for which ``ok(v)`` holds, with the two messages to give."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{unparsed}, got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{out_of_range}, got {text}")
+        return v
+
+    return parse
 
 
-def _open_fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text}")
-    return v
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
-    return v
+_positive_float = _float_in(lambda v: 0 < v < float("inf"), "expected a number", "must be > 0")
+_open_fraction = _float_in(lambda v: 0 < v < 1, "expected a number in (0, 1)", "expected a number in (0, 1)")
+_fraction = _float_in(lambda v: 0 <= v <= 1, "expected a number in [0, 1]", "expected a number in [0, 1]")
 
 
 _positive = _int_at_least(1)
