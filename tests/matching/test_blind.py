@@ -30,20 +30,21 @@ def test_class_means():
 @pytest.mark.parametrize("metric", ["gw", "cka-linear", "mutual-knn"])
 def test_blind_match_recovers_correlated_views(metric):
     X, Y = isometric_views(12, 0.2, seed=1)
-    res = blind_match(X, Y, metric, k=3, solver="hahn-grant", time_limit=10)
+    res = blind_match(X, Y, metric, k=3, solver="hahn-grant")
     assert res.accuracy >= (1.0 if metric != "mutual-knn" else 0.5)
     assert res.chance == pytest.approx(1 / 12)
     if res.qap.optimal:
         assert res.qap.objective == pytest.approx(res.qap.bound, rel=1e-8, abs=1e-8)
-    # the hidden shuffle: a different seed gives the same matching (the problem is the same)
-    assert np.array_equal(blind_match(X, Y, metric, k=3, solver="tabu", time_limit=1, seed=5).permutation,
+    assert not res.solver_failure and res.objective <= res.true_objective + 1e-9
+    # the hidden shuffle: a different shuffle seed gives the same matching (the problem is the same)
+    assert np.array_equal(blind_match(X, Y, metric, k=3, solver="tabu", max_iter=3000, shuffle_seed=5).permutation,
                           res.permutation) or metric == "mutual-knn"
 
 
 def test_blind_match_is_not_biased_toward_the_identity():
     rng = np.random.default_rng(2)
     X, Y = rng.normal(size=(10, 5)), rng.normal(size=(10, 5))  # unrelated: accuracy near chance
-    accs = [blind_match(X, Y, "gw", solver="tabu", time_limit=0.2, seed=s).accuracy for s in range(5)]
+    accs = [blind_match(X, Y, "gw", solver="tabu", max_iter=2000, shuffle_seed=s).accuracy for s in range(5)]
     assert np.mean(accs) < 0.5
 
 
@@ -71,10 +72,11 @@ def test_unsupervised_classifier():
     centres, T = isometric_views(C, 0.1, seed=6)
     y = np.repeat(np.arange(C), 20)
     images = centres[y] + 0.1 * rng.normal(size=(len(y), centres.shape[1]))
-    res = unsupervised_classifier(images, T, y, measure="gw", time_limit=10)
+    res = unsupervised_classifier(images, T, y, measure="gw")
     assert res.oracle_accuracy > 0.95
     assert res.accuracy == pytest.approx(res.oracle_accuracy)
     assert res.matched_clusters == 1.0
+    assert not res.solver_failure
 
 
 def test_bad_input():
@@ -89,19 +91,52 @@ def test_bad_input():
         blind_match(X, X, "euclid")
     with pytest.raises(ValueError, match="time_limit"):
         blind_match(X, X, solver="tabu", time_limit=0)
+    with pytest.raises(ValueError, match="restarts"):
+        blind_match(X, X, solver="multistart", restarts=0)
 
 
-@pytest.mark.slow
-def test_default_solver_keeps_the_warm_start_quality_at_large_n():
-    # Hahn-Grant rounds cost ~n^5: at N = 100 its default gives the tabu warm start 90 % of the
-    # time, so the default is as good as tabu alone (it once got 1 s and returned 0 %)
+def test_default_finds_the_optimum_of_noisy_views_at_n_100():
+    # The issue-19 instance: two noisy views of 100 points (noise 1.0). The default (multi-start
+    # tabu with a work budget) reaches an objective at or below the true pairing's, and a second
+    # call returns the identical permutation: its budget is work, not seconds, so neither the
+    # verdict nor the answer depends on how busy the machine is (one run beside busy processes
+    # once dropped to 3 % accuracy with a 10 s budget).
     from repalign.experiments.blind import noisy_views
-    from repalign.qap import heuristic_share
 
-    assert heuristic_share(10) == pytest.approx(0.1) and heuristic_share(100) == pytest.approx(0.9)
-    X, Y = noisy_views(100, 0.8, seed=100)
-    default = blind_match(X, Y, "gw", time_limit=2)
-    tabu = blind_match(X, Y, "gw", solver="tabu", time_limit=2)
-    assert default.accuracy >= 0.9 and default.accuracy >= tabu.accuracy - 0.02
-    # that the 2 s limit is kept is measured in benchmarks/bench_qap_solvers.py, not asserted on
-    # a shared machine's clock; the limit's mechanism is tested with a fake clock in tests/qap
+    X, Y = noisy_views(100, 1.0, 1)
+    res = blind_match(X, Y, "gw")
+    assert not res.solver_failure and res.objective <= res.true_objective + 1e-9
+    assert res.accuracy >= 0.9
+    assert res.qap.stopped_by in ("converged", "budget") and res.qap.bound is None  # no affordable round
+    assert np.array_equal(blind_match(X, Y, "gw").permutation, res.permutation)
+
+
+def test_solver_failure_is_reported_when_the_true_pairing_is_better():
+    from repalign.experiments.blind import noisy_views
+
+    X, Y = noisy_views(60, 1.0, 8)
+    weak = blind_match(X, Y, "gw", solver="2opt")  # a local search stalls far above the truth
+    assert weak.solver_failure and weak.true_objective < weak.objective
+    exact = blind_match(X[:8], Y[:8], "gw", solver="brute-force")  # the optimum: never a solver failure
+    assert not exact.solver_failure and exact.objective <= exact.true_objective + 1e-12
+    d = weak.to_dict()
+    assert d["solver_failure"] is True and d["true_objective"] == weak.true_objective
+    assert d["qap"]["stopped_by"] == "converged"
+
+
+def test_seeds_are_kept_apart():
+    X, Y = isometric_views(12, 0.2, seed=1)
+    # the solver seed reaches the solver; the shuffle seed only relabels what it sees
+    a = blind_match(X, Y, "gw", solver="multistart", seed=3, shuffle_seed=0, restarts=8)
+    b = blind_match(X, Y, "gw", solver="multistart", seed=3, shuffle_seed=0, restarts=8)
+    assert np.array_equal(a.permutation, b.permutation)
+    with pytest.raises(ValueError, match="seed: solver '2opt' draws no random numbers"):
+        blind_match(X, Y, "gw", solver="2opt", seed=1)
+    sub = select_subset(X, Y, 5, "gw", method="greedy", random_starts=4, seed=2)
+    assert np.array_equal(sub.indices, select_subset(X, Y, 5, "gw", method="greedy", random_starts=4, seed=2).indices)
+    base = select_subset(X, Y, 5, "gw", method="greedy")
+    assert sub.score >= base.score - 1e-12  # more starts can only help: the best subset wins
+    with pytest.raises(ValueError, match="random_starts"):
+        select_subset(X, Y, 5, method="greedy", random_starts=-1)
+    with pytest.raises(ValueError, match="time_limit"):
+        select_subset(X, Y, 5, method="milp", time_limit=0)

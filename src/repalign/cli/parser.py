@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'list' the experiments, or 'run' one or more by name ('all' for every one); "
                         "a bare NAME is the same as 'run NAME'")
     s.add_argument("--time-limit", type=_positive_float, default=None,
-                   help="QAP seconds per instance (blind / solver experiments; default their own)")
+                   help="an optional cap in QAP seconds per instance (blind / solver experiments; default none)")
     s.add_argument("--out-dir", default="results", help="where NAME.json and NAME.md go (default results/)")
     s.add_argument("--data-dir", help="data folder (default $REPALIGN_DATA)")
     s.add_argument("--languages", nargs="+", default=None, help="XTD-10 languages (default: all but en)")
@@ -212,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--solver", default="hahn-grant",
                    help=f"{', '.join(SOLVER_INFO)} (default hahn-grant; see `repalign list solvers`)")
     s.add_argument("--time-limit", type=_positive_float, default=None,
-                   help="seconds for tabu / hahn-grant (default 10)")
+                   help="an optional cap in seconds for tabu / multistart / hahn-grant (default none: work "
+                        "budgets only, the same answer on every machine)")
+    s.add_argument("--budget", type=_positive, default=None,
+                   help="the solver's work budget: iterations (tabu), runs (multistart, faq), dual rounds "
+                        "(hahn-grant); default the solver's own")
+    s.add_argument("--seed", type=_non_negative, default=None, help="the solver's seed (default 0)")
     s.add_argument("--reference", default="auto",
                    help="a .sln to compare against: 'auto' (FILE.sln beside the .dat, if any; default), "
                         "a path, or 'none'")

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from .._result import Result
 from .._validate import as_embeddings, check_positive_int
 from ..kernels import cosine_normalize
-from ..qap import matching_problem, solve_qap
+from ..qap import SOLVER_INFO, matching_problem, solve_qap
 from ..qap.losses import LOSSES, canonical_measure, measure_kernels
 from .metrics import confusion
 
@@ -87,7 +87,12 @@ class BlindMatchResult(Result):
         1/N.
     measure : str
     qap : QAPResult
-        The solver's output (objective, bound, optimality).
+        The solver's output (objective, bound, optimality, what stopped it).
+    true_objective : float
+        The objective of the true pairing (rows in the given order) on the same problem.
+    solver_failure : bool
+        The true pairing is strictly better than the matching found: the solver, not the
+        objective, failed (the objective may still prefer a wrong matching when this is False).
     """
 
     kind: ClassVar[str] = "blind-match"
@@ -97,15 +102,25 @@ class BlindMatchResult(Result):
     chance: float
     measure: str
     qap: object = field(repr=False)
+    true_objective: float = float("nan")
+    solver_failure: bool = False
+
+    @property
+    def objective(self) -> float:
+        """The objective of the matching found (``qap.objective``)."""
+        return self.qap.objective
 
     def to_dict(self) -> dict:
-        """Accuracy, chance, measure, permutation and the solver's result."""
+        """Accuracy, chance, measure, permutation, true-pairing objective and the solver's result."""
         return {"kind": self.kind, "accuracy": self.accuracy, "chance": self.chance, "measure": self.measure,
-                "permutation": self.permutation.tolist(), "qap": self.qap.to_dict()}
+                "objective": self.qap.objective, "true_objective": self.true_objective,
+                "solver_failure": self.solver_failure, "permutation": self.permutation.tolist(),
+                "qap": self.qap.to_dict()}
 
 
 def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False, solver: str = "hahn-grant",
-                time_limit: float | None = None, seed: int = 0, **solver_kwargs) -> BlindMatchResult:
+                time_limit: float | None = None, seed: int | None = None, shuffle_seed: int = 0,
+                **solver_kwargs) -> BlindMatchResult:
     """Match the rows of ``X`` (N, d1) to those of ``Y`` (N, d2) without any pairs
     (schnaus2025 Eq. 1).
 
@@ -113,7 +128,7 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
     ----------
     X, Y : array, shape (N, d1) and (N, d2)
         Rows are assumed in true order only to score the result; the solver sees Y shuffled by
-        a permutation drawn from ``seed``.
+        a permutation drawn from ``shuffle_seed``.
     measure : {"gw", "cka-linear", "mutual-knn"}
         The objective, named as in the measure registry.
     k : int
@@ -121,16 +136,24 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
     standardize : bool
         Off-diagonal standardisation of both kernels.
     solver : str
-        Any of :data:`repalign.qap.SOLVERS` (default ``hahn-grant``: a tabu warm start whose
-        share of the time grows with N, then a certified bound).
+        Any of :data:`repalign.qap.SOLVERS` (default ``hahn-grant``: multi-start tabu search with
+        a work budget, then dual-ascent rounds for a certified bound where they are affordable,
+        N < 88 by default).
     time_limit : float, optional
-        Seconds for timed solvers (default :data:`repalign.qap.DEFAULT_TIME_LIMIT`).
-    seed : int
-        Seeds the hidden shuffle.
+        An optional cap in seconds for the solvers that take one; by default none, and the
+        answer is the same on every machine (``qap.stopped_by`` says when a cap bound).
+    seed : int, optional
+        The solver's seed (default 0 for the solvers that draw random numbers).
+    shuffle_seed : int
+        Seeds the hidden shuffle of Y (default 0).
+    **solver_kwargs
+        The solver's budget and options (``restarts``, ``rounds``, ``max_iter``...).
 
     Returns
     -------
     BlindMatchResult
+        With the objective of the true pairing beside the one found (``solver_failure`` when
+        the true pairing is strictly better).
 
     References
     ----------
@@ -140,12 +163,20 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
     if len(X) != len(Y):
         raise ValueError(f"X, Y: blind matching pairs N rows with N rows, got {len(X)} and {len(Y)}")
     n = len(X)
-    hide = np.random.default_rng(seed).permutation(n)
+    hide = np.random.default_rng(shuffle_seed).permutation(n)
     measure = canonical_measure(measure)
     problem = matching_problem(X, Y[hide], measure, k=k, standardize=standardize)
-    res = solve_qap(problem, solver, time_limit=time_limit, **solver_kwargs)
+    res = solve_qap(problem, solver, time_limit=time_limit, seed=seed, **solver_kwargs)
     perm = hide[res.permutation]  # row i of X -> row hide[p[i]] of Y
-    return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, measure, res)
+    truth = problem.objective(np.argsort(hide))  # row i of X -> its own row of Y, at position argsort(hide)[i]
+    return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, measure, res, float(truth),
+                            _strictly_better(truth, res.objective, problem.maximize))
+
+
+def _strictly_better(truth: float, found: float, maximize: bool) -> bool:
+    """Whether the true pairing's objective beats the found one beyond rounding."""
+    tol = 1e-9 * max(1.0, abs(truth), abs(found))
+    return bool(truth > found + tol) if maximize else bool(truth < found - tol)
 
 
 def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
@@ -234,12 +265,15 @@ def _grow_and_swap(Ws, N, start, max_rounds):
     return np.flatnonzero(chosen)
 
 
-def _greedy_swap(W, N, starts: int = 10, max_rounds: int = 10_000):
-    """Greedy growth (largest gain) then best-improvement swaps, from the best pair and from
-    each of the ``starts`` items with the largest total agreement; the best subset wins."""
+def _greedy_swap(W, N, starts: int = 10, max_rounds: int = 10_000, random_starts: int = 0, seed: int = 0):
+    """Greedy growth (largest gain) then best-improvement swaps, from the best pair, from each
+    of the ``starts`` items with the largest total agreement, and from ``random_starts`` random
+    pairs drawn from ``seed``; the best subset wins (ties: the earlier start)."""
     Ws = W + W.T
     i, j = np.unravel_index(np.argmax(Ws + np.diag(np.full(len(W), -np.inf))), Ws.shape)
-    seeds = [[i, j]] + [[x] for x in np.argsort(-Ws.sum(1))[:starts]]
+    seeds = [[i, j]] + [[x] for x in np.argsort(-Ws.sum(1), kind="stable")[:starts]]
+    rng = np.random.default_rng(seed)
+    seeds += [list(rng.choice(len(W), 2, replace=False)) for _ in range(random_starts)]
     best, best_score = None, -np.inf
     for st in seeds:
         idx = _grow_and_swap(Ws, N, st, max_rounds)
@@ -276,9 +310,10 @@ def _milp(W, N, time_limit):
     ub.append(N)
     integrality = np.concatenate([np.ones(L), np.zeros(P)])
     res = milp(c, constraints=LinearConstraint(A.tocsr(), lb, ub), integrality=integrality,
-               bounds=Bounds(0, 1), options={"time_limit": time_limit})
+               bounds=Bounds(0, 1), options={} if time_limit is None else {"time_limit": time_limit})
     if res.x is None:
-        raise ValueError(f"MILP found no solution within {time_limit} s; use method='greedy'")
+        raise ValueError(f"time_limit: the MILP found no solution within {time_limit} s; raise it or use "
+                         "method='greedy'")
     idx = np.flatnonzero(res.x[:L] > 0.5)
     return idx, res.status == 0
 
@@ -287,7 +322,7 @@ MILP_MAX_L = 40
 
 
 def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k: int = 3, standardize: bool = False,
-                  time_limit: float = 60.0) -> SubsetResult:
+                  seed: int = 0, random_starts: int = 0, time_limit: float | None = None) -> SubsetResult:
     """Choose the N of L row pairs whose similarity structures agree best.
 
     ``max_s Σ_ij -l(X_ij, Y_ij) s_i s_j`` with ``|s| = N`` (see :func:`agreement_matrix`).
@@ -300,12 +335,18 @@ def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k:
         2 <= N <= L.
     measure : {"gw", "cka-linear", "mutual-knn"}
     method : {"auto", "greedy", "milp"}
-        ``greedy``: growth by largest gain, then best-improvement swaps from 11 starts; ``milp``:
-        exact (scipy's HiGHS; L <= 40); ``auto``: MILP when L <= 20, else greedy.
+        ``greedy``: growth by largest gain, then best-improvement swaps from 11 deterministic
+        starts (plus ``random_starts``); ``milp``: exact (scipy's HiGHS; L <= 40); ``auto``:
+        MILP when L <= 20, else greedy.
     k : int
     standardize : bool
-    time_limit : float
-        MILP seconds (default 60).
+    seed : int
+        Seeds the ``random_starts`` of the greedy method.
+    random_starts : int
+        Extra greedy starts from random pairs (default 0).
+    time_limit : float, optional
+        An optional cap on the MILP's seconds (default none: it runs to the proven optimum, the
+        same on every machine); when it binds, ``optimal`` is False.
 
     Returns
     -------
@@ -323,8 +364,12 @@ def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k:
         raise ValueError(f"N: cannot choose {N} of {L} items; use N <= {L}")
     if method == "auto":
         method = "milp" if L <= 20 else "greedy"
+    if time_limit is not None and (not np.isfinite(float(time_limit)) or float(time_limit) <= 0):
+        raise ValueError(f"time_limit: must be a positive number of seconds, got {time_limit!r}")
+    if random_starts < 0:
+        raise ValueError(f"random_starts: expected a whole number >= 0, got {random_starts!r}")
     if method == "greedy":
-        idx, optimal = _greedy_swap(W, N), N == L
+        idx, optimal = _greedy_swap(W, N, random_starts=int(random_starts), seed=seed), N == L
     elif method == "milp":
         if L > MILP_MAX_L:
             raise ValueError(f"method: the MILP has L(L-1)/2 pair variables; L = {L} > {MILP_MAX_L}. Use 'greedy'")
@@ -353,6 +398,11 @@ class UnsupervisedResult(Result):
     chance : float
     confusion : ndarray of int, shape (C, C), or None
         Counts of (true class, predicted class); None without labels.
+    objective, oracle_objective : float
+        The matching objective of ``cluster_map`` and of ``oracle_map`` (NaN without labels).
+    solver_failure : bool
+        The oracle's map scores strictly better than the one found: the solver failed, not the
+        objective.
     """
 
     kind: ClassVar[str] = "unsupervised"
@@ -365,16 +415,21 @@ class UnsupervisedResult(Result):
     matched_clusters: float  # fraction of clusters mapped to their oracle class
     chance: float
     confusion: np.ndarray | None = field(default=None, repr=False)
+    objective: float = float("nan")
+    oracle_objective: float = float("nan")
+    solver_failure: bool = False
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "accuracy": self.accuracy, "oracle_accuracy": self.oracle_accuracy,
-                "matched_clusters": self.matched_clusters, "chance": self.chance,
+                "matched_clusters": self.matched_clusters, "chance": self.chance, "objective": self.objective,
+                "oracle_objective": self.oracle_objective, "solver_failure": self.solver_failure,
                 "cluster_map": self.cluster_map.tolist(), "oracle_map": self.oracle_map.tolist(),
                 "confusion": None if self.confusion is None else self.confusion.tolist()}
 
 
 def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "gw", solver: str = "hahn-grant",
-                            time_limit: float | None = None, seed: int = 0, n_init: int = 10, **kwargs) -> UnsupervisedResult:
+                            time_limit: float | None = None, seed: int = 0, shuffle_seed: int = 0, n_init: int = 10,
+                            **kwargs) -> UnsupervisedResult:
     """Classify images into classes named only by text, with no labels.
 
     k-means (C clusters) on L2-normalised image embeddings; the cluster centres are matched to
@@ -389,8 +444,11 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
     measure : {"gw", "cka-linear", "mutual-knn"}
     solver : str
     time_limit : float, optional
+        An optional cap in seconds on the matching (default none: work budgets only).
     seed : int
-        k-means and the hidden shuffle.
+        Seeds k-means and the solver.
+    shuffle_seed : int
+        Seeds the hidden shuffle of the class texts.
     n_init : int
         k-means restarts (default 10).
     **kwargs
@@ -412,7 +470,9 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
     with threadpool_limits(1):  # the clusters must not depend on the core count (see select_base)
         km = KMeans(C, n_init=n_init, random_state=seed).fit(Xi)
     centres = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
-    res = blind_match(centres, T, measure, solver=solver, time_limit=time_limit, seed=seed, **kwargs)
+    seeded = solver in SOLVER_INFO and SOLVER_INFO[solver].seeded  # an unknown solver: blind_match says so
+    res = blind_match(centres, T, measure, solver=solver, time_limit=time_limit, shuffle_seed=shuffle_seed,
+                      seed=seed if seeded else None, **kwargs)
     cmap = res.permutation  # cluster c -> class cmap[c]
     pred = cmap[km.labels_]
     acc = oracle = matched = float("nan")
@@ -428,4 +488,10 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
         oracle = float(conf[np.arange(C), omap].sum() / len(y))
         matched = float(np.mean(cmap == omap))
     cm = None if labels is None else confusion(np.asarray(labels), pred, C)
-    return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C, cm)
+    oracle_obj, failed = float("nan"), False
+    if labels is not None:  # the same problem in the classes' own order: objectives of both maps
+        p0 = matching_problem(centres, T, res.measure, k=kwargs.get("k", 3), standardize=kwargs.get("standardize", False))
+        oracle_obj = p0.objective(omap)
+        failed = _strictly_better(oracle_obj, res.objective, p0.maximize)
+    return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C, cm, float(res.objective),
+                              float(oracle_obj), failed)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba import njit, objmode
+from numba import njit, objmode, prange
 
 from .._progress import announcing, step
 
@@ -106,7 +106,15 @@ def init_state(A, B, p):
     for i in range(n):
         for j in range(n):
             Bp[i, j] = B[p[i], p[j]]
-    G = A @ Bp.T.copy() + A.T.copy() @ Bp
+    # G = A Bpᵀ + Aᵀ Bp by explicit loops, not BLAS: the same bits under any thread count (the
+    # trajectories of the searches, and so their answers, must not depend on it)
+    G = np.zeros((n, n))
+    for i in range(n):
+        for k in range(n):
+            a = A[i, k]
+            b = A[k, i]
+            for j in range(n):
+                G[i, j] += a * Bp[j, k] + b * Bp[k, j]
     return Bp, G
 
 
@@ -122,18 +130,25 @@ def swap_delta(A, Bp, G, L, p, r, s):
 
 @njit(cache=True)
 def apply_swap(A, Bp, G, p, r, s):
-    """Exchange p[r] and p[s], updating Bp and G in O(n²)."""
+    """Exchange p[r] and p[s], updating Bp and G in O(n²) (row-major loops throughout)."""
     n = A.shape[0]
     # G1 = A Bpᵀ: column j (j != r, s) gains (A[:, r] - A[:, s]) (Bp[j, s] - Bp[j, r]);
     # G2 = Aᵀ Bp: column j gains (A[r, :] - A[s, :])ᵀ (Bp[s, j] - Bp[r, j]).
+    c1 = np.empty(n)
+    c2 = np.empty(n)
     for j in range(n):
-        if j == r or j == s:
-            continue
-        c1 = Bp[j, s] - Bp[j, r]
-        c2 = Bp[s, j] - Bp[r, j]
-        if c1 != 0.0 or c2 != 0.0:
-            for i in range(n):
-                G[i, j] += (A[i, r] - A[i, s]) * c1 + (A[r, i] - A[s, i]) * c2
+        c1[j] = Bp[j, s] - Bp[j, r]
+        c2[j] = Bp[s, j] - Bp[r, j]
+    c1[r] = 0.0
+    c1[s] = 0.0
+    c2[r] = 0.0
+    c2[s] = 0.0
+    for i in range(n):
+        a1 = A[i, r] - A[i, s]
+        a2 = A[r, i] - A[s, i]
+        Gi = G[i]
+        for j in range(n):
+            Gi[j] += a1 * c1[j] + a2 * c2[j]
     # swap rows and columns r, s of Bp
     for j in range(n):
         t = Bp[r, j]
@@ -146,13 +161,22 @@ def apply_swap(A, Bp, G, p, r, s):
     t = p[r]
     p[r] = p[s]
     p[s] = t
-    # columns r and s of G from scratch
+    # columns r and s of G from scratch: G[i, c] = Σ_k A[i, k] Bp[c, k] + A[k, i] Bp[k, c]
     for c in (r, s):
+        bcol = np.empty(n)
+        for k in range(n):
+            bcol[k] = Bp[k, c]
+        for i in range(n):
+            G[i, c] = 0.0
+        for k in range(n):
+            b = bcol[k]
+            for i in range(n):
+                G[i, c] += A[k, i] * b
         for i in range(n):
             acc = 0.0
             for k in range(n):
-                acc += A[i, k] * Bp[c, k] + A[k, i] * Bp[k, c]
-            G[i, c] = acc
+                acc += A[i, k] * Bp[c, k]
+            G[i, c] += acc
 
 
 @njit(cache=True)
@@ -210,8 +234,10 @@ def tabu_chunk(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, ten
         for r in range(n - 1):
             for s in range(r + 1, n):
                 d = swap_delta(A, Bp, G, L, cur, r, s)
-                allowed = (tabu[r, cur[s]] < it) or (tabu[s, cur[r]] < it)
-                aspired = ((tabu[r, cur[s]] < it - aspiration) and (tabu[s, cur[r]] < it - aspiration)) \
+                t_rs = tabu[r, cur[s]]
+                t_sr = tabu[s, cur[r]]
+                allowed = (t_rs < it) or (t_sr < it)
+                aspired = ((t_rs < it - aspiration) and (t_sr < it - aspiration)) \
                     or (cur_obj + d < best_obj - 1e-9 * (1.0 + abs(best_obj)))
                 if (aspired and not already) or (aspired and already and d < bd) \
                         or (not aspired and not already and allowed and d < bd):
@@ -235,6 +261,28 @@ def tabu_chunk(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, ten
             Bp, G = init_state(A, B, cur)
             cur_obj = objective(A, B, L, cur)
     return best_obj, cur_obj
+
+
+@njit(cache=True, parallel=True)
+def tabu_restarts(A, B, L, starts, length, tenure_lo, tenure_hi, aspiration, seeds):
+    """Independent robust tabu runs of ``length`` iterations, one per row of ``starts``
+    (R, n), in parallel over the rows. Run r seeds numba's generator with ``seeds[r]`` when it
+    starts and keeps its own tabu matrix, so its result does not depend on the thread count or
+    on which thread runs it. Returns ``(objectives (R,), permutations (R, n))``, the best of
+    each run."""
+    R, n = starts.shape
+    objs = np.empty(R)
+    perms = np.empty((R, n), np.int64)
+    for r in prange(R):
+        cur = starts[r].copy()
+        best_p = cur.copy()
+        tabu = np.zeros((n, n), np.int64)
+        best = objective(A, B, L, cur)
+        best, _ = tabu_chunk(A, B, L, cur, best_p, tabu, 1, length, best, tenure_lo, tenure_hi, aspiration,
+                             seeds[r])
+        objs[r] = best
+        perms[r] = best_p
+    return objs, perms
 
 
 @njit(cache=True)
@@ -394,8 +442,8 @@ def _cache_is_warm() -> bool:
 
     folder = Path(__file__).parent / "__pycache__"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    funcs = (lap_duals, objective, init_state, swap_delta, apply_swap, two_opt, tabu_chunk, hahn_grant_rounds,
-             exhaustive)
+    funcs = (lap_duals, objective, init_state, swap_delta, apply_swap, two_opt, tabu_chunk, tabu_restarts,
+             hahn_grant_rounds, exhaustive)
     return all((folder / f"{Path(__file__).stem}.{f.py_func.__name__}-{f.py_func.__code__.co_firstlineno}.{tag}.nbi")
                .exists() for f in funcs)
 
@@ -423,5 +471,6 @@ def _compile_all() -> None:
     apply_swap(A, Bp, G, p.copy(), 0, 1)
     two_opt(A, A, L, p.copy(), np.ones(3, np.bool_), 10)
     tabu_chunk(A, A, L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300, 1, 2, 50, 0)
+    tabu_restarts(A, A, L, np.stack([p, p]), 2, 1, 2, 50, np.arange(2))
     hahn_grant_rounds(A, A, L, np.zeros((3, 3, 3)), np.zeros((3, 3, 3)), 1, p.copy(), 1e300, 0.0, 1e300)
     exhaustive(A, A, L)

@@ -306,7 +306,8 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
     sub, _, _ = problem.split_anchors()
     if sub is None or sub.n == 1:  # nothing left to choose
         perm = problem.expand(np.zeros(0 if sub is None else 1, dtype=np.int64))
-        return make_result(problem, perm, seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
+        return make_result(problem, perm, seconds=time.perf_counter() - t0, solver="faq", restarts=restarts,
+                       stopped_by="converged")
     engine = FAQEngine(sub, precision=precision)  # shared by every restart
     init = _init_matrix(problem, init)
     first = init if init is not None else ("barycenter" if restarts == 1 else "randomized")
@@ -340,7 +341,8 @@ def faq_solver(problem: QAPProblem, *, init=None, restarts: int = 1, tol: float 
     if polish and sub.n > 1:
         cols, _ = engine.polish(cols, maximize=maximize)
     return make_result(problem, problem.expand(cols), iterations=sum(r[2] for r in runs),
-                       seconds=time.perf_counter() - t0, solver="faq", restarts=restarts)
+                       seconds=time.perf_counter() - t0, solver="faq", restarts=restarts,
+                       stopped_by="converged")
 
 
 def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: float = 0.03, max_iter: int = 30,
@@ -375,7 +377,8 @@ def faq(A, B, anchors=None, *, maximize: bool = False, init="barycenter", tol: f
         return faq_solver(problem)
     cols, _, its = FAQEngine(sub).run(_init_matrix(problem, init), maximize=maximize, tol=tol, max_iter=max_iter,
                                       rng=seed, lap=lap)
-    return make_result(problem, problem.expand(cols), iterations=its, seconds=time.perf_counter() - t0, solver="faq")
+    return make_result(problem, problem.expand(cols), iterations=its, seconds=time.perf_counter() - t0, solver="faq",
+                       stopped_by="converged")
 
 
 def _matrix_problem(A, B, anchors, maximize):

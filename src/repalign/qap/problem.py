@@ -31,7 +31,11 @@ import numpy as np
 from .._result import Result
 from .._validate import check_square_matrix
 
-__all__ = ["QAPProblem", "QAPResult", "check_permutation", "check_anchors", "make_result", "is_integral"]
+__all__ = ["QAPProblem", "QAPResult", "check_permutation", "check_anchors", "make_result", "is_integral",
+           "STOP_REASONS"]
+
+#: What may stop a solver (:attr:`QAPResult.stopped_by`).
+STOP_REASONS = ("optimal", "budget", "converged", "target", "time")
 
 
 def check_permutation(perm, n: int, name: str = "permutation") -> np.ndarray:
@@ -239,6 +243,12 @@ class QAPResult(Result):
         True only when the bound proves the permutation optimal.
     iterations, seconds, solver, maximize, restarts
         Work done, wall time, solver name, sense, number of (re)starts.
+    stopped_by : str
+        Why the solver stopped: ``"optimal"`` (the bound proves it, or exhaustive search),
+        ``"budget"`` (its work budget: iterations, restarts, rounds), ``"converged"`` (a local
+        search reached a local optimum, or the multi-start search found its best repeatedly),
+        ``"target"`` (reached a given objective) or ``"time"`` (the optional ``time_limit`` bound:
+        only then can the answer depend on the machine's speed and load).
     """
 
     kind: ClassVar[str] = "qap"
@@ -253,6 +263,7 @@ class QAPResult(Result):
     solver: str
     maximize: bool = False
     restarts: int = 1
+    stopped_by: str = "budget"
 
     @property
     def lower_bound(self) -> float | None:
@@ -264,14 +275,14 @@ class QAPResult(Result):
         d = {"kind": self.kind, "solver": self.solver, "objective": self.objective, "lower_bound": self.lower_bound,
              "gap": self.gap, "optimal": self.optimal, "permutation": [int(x) for x in self.permutation],
              "iterations": self.iterations, "seconds": self.seconds, "maximize": self.maximize,
-             "restarts": self.restarts}
+             "restarts": self.restarts, "stopped_by": self.stopped_by}
         if self.maximize:
             d["upper_bound"] = self.bound
         return d
 
 
 def make_result(problem: QAPProblem, perm, *, bound=None, iterations: int = 0, seconds: float = 0.0,
-                solver: str = "", atol: float = 0.0, restarts: int = 1) -> QAPResult:
+                solver: str = "", atol: float = 0.0, restarts: int = 1, stopped_by: str = "budget") -> QAPResult:
     """Assemble a :class:`QAPResult`: recompute the objective, the gap, and declare the
     permutation optimal when the bound meets it (``atol`` absorbs rounding in the bound; for
     integer data a bound within 1 of an integer objective also proves optimality). A
@@ -289,8 +300,12 @@ def make_result(problem: QAPProblem, perm, *, bound=None, iterations: int = 0, s
         slack = (obj - bound) if not problem.maximize else (bound - obj)
         tol = atol + 1e-9 * max(1.0, abs(obj))
         optimal = bool(slack <= tol)
+    if optimal:
+        stopped_by = "optimal"
+    if stopped_by not in STOP_REASONS:
+        raise ValueError(f"stopped_by: expected one of {', '.join(STOP_REASONS)}, got {stopped_by!r}")
     return QAPResult(perm, obj, bound, gap, bool(optimal), int(iterations), float(seconds), solver, problem.maximize,
-                     int(restarts))
+                     int(restarts), stopped_by)
 
 
 def is_integral(problem: QAPProblem) -> bool:
