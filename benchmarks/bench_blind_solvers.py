@@ -48,7 +48,15 @@ def scipy_faq(p):
 
 
 def solvers(n, slow_alone):
-    from repalign.qap import DEFAULT_RESTARTS, entropic_gw, faq_solver, hahn_grant, restart_length, tabu_search, two_opt
+    from repalign.qap import (
+        DEFAULT_RESTARTS,
+        entropic_gw,
+        faq_solver,
+        hahn_grant,
+        restart_length,
+        tabu_search,
+        two_opt,
+    )
 
     def timed(fn):
         def run(p):

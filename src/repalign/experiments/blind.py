@@ -26,7 +26,15 @@ from ..datasets.base import data_root
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
 from ..matching import blind_match, class_means, select_subset, unsupervised_classifier
-from ..qap import entropic_gw, faq_solver, hahn_grant, matching_problem, multistart_tabu, tabu_search, two_opt
+from ..qap import (
+    entropic_gw,
+    faq_solver,
+    hahn_grant,
+    matching_problem,
+    multistart_tabu,
+    tabu_search,
+    two_opt,
+)
 from ._base import TableResult, Units, write_result
 
 __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
