@@ -34,14 +34,30 @@ def test_qap_cli_json_contract(capsys, tmp_path):
     assert out["lower_bound"] <= opt.objective
     assert out["gap_to_reference"] == 0
     assert sorted(out["permutation"]) == list(range(7))
+    assert out["stopped_by"] in ("optimal", "budget")
     assert main(["qap", str(f), "--solver", "tabu", "--time-limit", "0.2", "--out", str(tmp_path / "o.sln")]) == 0
     assert "tiny7 (n=7) tabu" in capsys.readouterr().out
     assert main(["qap", str(f), "--solver", "tabu", "--time-limit", "0.2", "--out", str(tmp_path / "o.sln")]) == 2
     assert "already exists" in capsys.readouterr().err
 
 
+def test_qap_cli_budget_and_seed(capsys, tmp_path):
+    f, opt = _qap_file(tmp_path, with_sln=False)
+    outs = []
+    for _ in range(2):  # work budget + seed: the same answer twice
+        assert main(["qap", str(f), "--solver", "multistart", "--budget", "8", "--seed", "3", "--json"]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0]["permutation"] == outs[1]["permutation"] and outs[0]["objective"] == opt.objective
+    assert outs[0]["stopped_by"] in ("budget", "converged")
+    assert main(["qap", str(f), "--solver", "tabu", "--budget", "500"]) == 0
+    assert "stopped by its work budget" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args,expect", [
     (["--solver", "simplex"], "unknown 'simplex'"),
+    (["--solver", "2opt", "--seed", "1"], "--seed: solver '2opt' draws no random numbers"),
+    (["--solver", "brute-force", "--budget", "3"], "--budget: solver 'brute-force' runs to completion"),
+    (["--budget", "0"], "--budget"),
     (["--time-limit", "-1"], "--time-limit: must be > 0"),
     (["--solver", "brute-force"], None),
 ])
