@@ -245,3 +245,14 @@ def test_a_text_model_refuses_image_files(tmp_path):
         _check_inputs_fit(image, image, ["a cat", "a dog", "x", "y"])
     _check_inputs_fit(text, text, ["a cat", "a dog", "x", "y"])  # texts for a text model: fine
     _check_inputs_fit(image, image, files)
+
+
+def test_to_pandas_labels_the_matrix_by_layer(images):
+    pd = pytest.importorskip("pandas")
+    a, b = small_net(0), small_net(1)
+    res = layerwise(a, b, images, layers_a=["0", "2"], layers_b=["0", "4", "6"], batch_size=32)
+    df = res.to_pandas()
+    assert isinstance(df, pd.DataFrame) and df.shape == (2, 3)
+    assert list(df.index) == ["0", "2"] and list(df.columns) == ["0", "4", "6"]
+    assert df.loc["2", "6"] == res.matrix[1, 2]
+    assert df.index.name == f"{res.model_a} (A)" and df.columns.name == f"{res.model_b} (B)"

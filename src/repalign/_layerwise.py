@@ -51,6 +51,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ._optional import optional
 from ._progress import track
 from ._result import Result
 from ._validate import check_positive_int
@@ -103,6 +104,18 @@ class LayerwiseResult(Result):
     seconds: float
     dims_a: tuple = ()
     dims_b: tuple = ()
+
+    def to_pandas(self):
+        """The CKA matrix as a DataFrame labelled by layer: index = layers of A (named after
+        ``model_a``), columns = layers of B (named after ``model_b``); needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame, shape (L_A, L_B)
+        """
+        pd = optional("pandas")
+        return pd.DataFrame(self.matrix, index=pd.Index(list(self.layers_a), name=f"{self.model_a} (A)"),
+                            columns=pd.Index(list(self.layers_b), name=f"{self.model_b} (B)"))
 
     @property
     def same_model(self) -> bool:

@@ -18,6 +18,7 @@ __all__ = ["optional", "available", "install_hint", "PACKAGES"]
 PACKAGES = {
     "PIL": ("pillow", "encoders"),
     "safetensors": ("safetensors", "io"),
+    "pandas": ("pandas", "io"),
     "lap": ("lapx", "rsm"),
     "ortools": ("ortools", "rsm"),
     "umap": ("umap-learn", None),

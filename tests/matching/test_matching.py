@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 
 from repalign.matching import (
+    LocalCKAMatcher,
+    QAPMatcher,
     cosine_scores,
     linear_regression_scores,
     local_cka,
     local_cka_naive,
+    make_matcher,
     matching_accuracy,
     relative_scores,
     retrieval_metrics,
@@ -202,8 +205,10 @@ def test_qap_correlation_kernel_option(rng):
     K = normalized_kernel(Z, "correlation")
     assert np.linalg.norm(K) == pytest.approx(1.0) and np.allclose(K, K.T)
     assert QAPMatcher(kernel="correlation").fit(Z[:60], H[:60]).match(Z[60:], H[60:]).shape == (40,)
-    with pytest.raises(ValueError, match="kernel"):
-        QAPMatcher(kernel="sigmoid")
+    with pytest.raises(ValueError, match="kernel"):  # scikit-learn convention: checked in fit
+        QAPMatcher(kernel="sigmoid").fit(Z[:60], H[:60])
+    with pytest.raises(ValueError, match="kernel"):  # the factory checks at once
+        make_matcher("qap", kernel="sigmoid")
     with pytest.raises(ValueError, match="kind"):
         normalized_kernel(Z, "spearman")
 
@@ -283,3 +288,48 @@ def test_matching_accuracies_move_less_than_their_spread_under_last_bit_noise(da
     for _ in range(3):
         noisy = run_matching(X * (1 + 1e-7 * g.standard_normal(X.shape)), Y, **kw).methods["local-cka"]
         assert abs(noisy["matching_accuracy"] - ref["matching_accuracy"]) <= ref["matching_accuracy_std"]
+
+
+def test_matchers_are_scikit_learn_estimators(rng):
+    from sklearn.base import clone
+
+    from repalign.matching import MATCHERS
+
+    Z, H = related_pair(rng, n=60)
+    for name, cls in MATCHERS.items():
+        Hn = Z + 0.01 * rng.normal(size=Z.shape) if name == "cosine" else H  # cosine: one shared space
+        m = cls()
+        params = m.get_params()
+        assert clone(m).get_params() == params  # clone rebuilds it from its parameters
+        assert repr(m).startswith(cls.__name__ + "(") and "object at 0x" not in repr(m)
+        fitted = m.fit(Z[:40], Hn[:40])
+        assert fitted is m
+        unfitted = clone(m)  # a clone carries no fitted state
+        assert not any(k.endswith("_") and not k.startswith("_") for k in vars(unfitted))
+        assert np.array_equal(unfitted.fit(Z[:40], Hn[:40]).match(Z[40:], Hn[40:]), m.match(Z[40:], Hn[40:])), name
+    q = QAPMatcher(restarts=3).set_params(seed=5, polish=False)
+    assert q.get_params()["seed"] == 5 and q.get_params()["restarts"] == 3 and not q.polish
+    assert repr(LocalCKAMatcher(kernel="rbf")) == "LocalCKAMatcher(kernel='rbf')"
+    with pytest.raises(ValueError, match="kernel: expected 'linear' or 'rbf'"):
+        LocalCKAMatcher(kernel="poly").fit(Z[:40], H[:40])
+
+
+def test_a_measure_result_converts_to_float(rng):
+    import repalign as ra
+
+    Z, H = related_pair(rng, n=40)
+    rep = ra.evaluate(Z, H, measures=["cka-linear"], n_permutations=0)
+    assert float(rep["cka-linear"]) == rep["cka-linear"].value == pytest.approx(ra.cka(Z, H), abs=1e-12)
+
+
+def test_a_similarity_report_converts_to_a_data_frame(rng):
+    pd = pytest.importorskip("pandas")
+    import repalign as ra
+
+    Z, H = related_pair(rng, n=40)
+    rep = ra.evaluate(Z, H, measures=["cka-linear", "rsa"], n_permutations=9)
+    df = rep.to_pandas()
+    assert isinstance(df, pd.DataFrame) and list(df.index) == ["cka-linear", "rsa"] and df.index.name == "measure"
+    for name in ("cka-linear", "rsa"):
+        assert df.loc[name, "value"] == rep[name].value and df.loc[name, "p_value"] == rep[name].p_value
+    assert "params" not in df.columns and "kind" not in df.columns

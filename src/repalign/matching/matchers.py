@@ -1,11 +1,16 @@
 """Matchers with the estimator protocol: ``fit(Zb, Hb)`` on the aligned base set, then
 ``score(Zq, Hq)`` → (N'_z, N'_h) scores (larger = better) and ``match(Zq, Hq)`` → for each
-query row of ``Zq`` the index of its partner in ``Hq``. Fitted state ends in ``_``.
+query row of ``Zq`` the index of its partner in ``Hq``.
+
+They are scikit-learn estimators (``BaseEstimator``): ``get_params`` / ``set_params``,
+``sklearn.base.clone``, a readable repr; ``__init__`` only stores the parameters, ``fit``
+validates them, and fitted state ends in ``_``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from .._validate import check_pair
 from ..kernels import NORMALIZED_KERNELS, normalized_kernel, resolve_sigma
@@ -18,15 +23,19 @@ __all__ = ["Matcher", "LocalCKAMatcher", "LinearMatcher", "RelativeMatcher", "Co
            "MATCHERS", "make_matcher", "normalized_kernel"]
 
 
-class Matcher:
-    """Base class: ``fit`` checks and stores the base pairs and does every base-only
-    computation; :meth:`score` (subclasses) uses only fitted state and the queries and sets
-    none; :meth:`match` assigns by LAP."""
+class Matcher(BaseEstimator):
+    """Base class: ``fit`` validates the parameters, checks and stores the base pairs and does
+    every base-only computation; :meth:`score` (subclasses) uses only fitted state and the
+    queries and sets none; :meth:`match` assigns by LAP."""
 
     name = "matcher"
 
+    def _validate_params(self):
+        """Check the constructor's parameters (scikit-learn convention: in ``fit``, not ``__init__``)."""
+
     def fit(self, Zb, Hb):
         """Fit on the aligned base pairs ``Zb`` (M, d1), ``Hb`` (M, d2); returns self."""
+        self._validate_params()
         self.Zb_, self.Hb_ = check_pair(Zb, Hb, names=("Zb", "Hb"))
         return self
 
@@ -51,9 +60,12 @@ class LocalCKAMatcher(Matcher):
     name = "local-cka"
 
     def __init__(self, kernel: str = "linear", sigma="median"):
-        if kernel not in ("linear", "rbf"):
-            raise ValueError(f"kernel: expected 'linear' or 'rbf', got {kernel!r}")
-        self.kernel, self.sigma = kernel, sigma
+        self.kernel = kernel
+        self.sigma = sigma
+
+    def _validate_params(self):
+        if self.kernel not in ("linear", "rbf"):
+            raise ValueError(f"kernel: expected 'linear' or 'rbf', got {self.kernel!r}")
 
     def fit(self, Zb, Hb):
         super().fit(Zb, Hb)
@@ -149,12 +161,21 @@ class QAPMatcher(Matcher):
     def __init__(self, restarts: int = 1, tol: float = 1e-5, max_iter: int = 100, init: str = "local-cka",
                  seed: int = 0, kernel: str = "cka", polish: bool = True, precision: str = "float64",
                  n_jobs: int = 1):
-        if init not in QAP_INITS:
-            raise ValueError(f"init: expected one of {QAP_INITS}, got {init!r}")
-        if kernel not in NORMALIZED_KERNELS:
-            raise ValueError(f"kernel: expected one of {NORMALIZED_KERNELS}, got {kernel!r}")
-        self.restarts, self.tol, self.max_iter, self.init, self.seed = restarts, tol, max_iter, init, seed
-        self.kernel, self.polish, self.precision, self.n_jobs = kernel, polish, precision, n_jobs
+        self.restarts = restarts
+        self.tol = tol
+        self.max_iter = max_iter
+        self.init = init
+        self.seed = seed
+        self.kernel = kernel
+        self.polish = polish
+        self.precision = precision
+        self.n_jobs = n_jobs
+
+    def _validate_params(self):
+        if self.init not in QAP_INITS:
+            raise ValueError(f"init: expected one of {QAP_INITS}, got {self.init!r}")
+        if self.kernel not in NORMALIZED_KERNELS:
+            raise ValueError(f"kernel: expected one of {NORMALIZED_KERNELS}, got {self.kernel!r}")
 
     def solve(self, Zq, Hq) -> QAPResult:
         """The seeded QAP over base ∪ queries: a :class:`~repalign.qap.QAPResult` whose
@@ -196,7 +217,10 @@ def make_matcher(method: str, **kwargs) -> Matcher:
     Returns
     -------
     Matcher
+        Its parameters already validated.
     """
     if method not in MATCHERS:
         raise ValueError(f"method: unknown matching method {method!r}; known: {', '.join(MATCHERS)}")
-    return MATCHERS[method](**kwargs)
+    matcher = MATCHERS[method](**kwargs)
+    matcher._validate_params()  # a factory fails at once on a bad option, not at fit
+    return matcher

@@ -36,6 +36,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import distributed
+from .._optional import optional
 from .._progress import track
 from .._result import Result
 from .._validate import check_fraction, check_pair, check_positive_int
@@ -257,6 +258,10 @@ class MeasureResult(Result):
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
 
+    def __float__(self) -> float:
+        """The measure's value: ``float(report["cka-linear"])``."""
+        return float(self.value)
+
     def to_dict(self) -> dict:
         return {"kind": self.kind,
             "value": self.value,
@@ -307,6 +312,21 @@ class SimilarityReport(Result):
 
     def __getitem__(self, name: str) -> MeasureResult:
         return self.measures[name]
+
+    def to_pandas(self):
+        """The measures as a DataFrame: one row per measure (index ``measure``), the columns of
+        :meth:`MeasureResult.to_dict` (value, p-value, interval, ...) but ``params``; needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        pd = optional("pandas")
+        rows = {name: {k: v for k, v in r.to_dict().items() if k not in ("kind", "params")}
+                for name, r in self.measures.items()}
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "measure"
+        return frame
 
     def table(self, markdown: bool = False) -> str:
         """The measures as a table: value, interval, p-value and which direction is more similar.
