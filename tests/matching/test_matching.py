@@ -143,6 +143,10 @@ def test_run_matching_protocol(rng):
     # chance level when the pairing carries no signal
     noise = run_matching(Z, rng.normal(size=(300, 12)), 100, 150, methods=("local-cka",), seeds=(0,))
     assert noise.methods["local-cka"]["matching_accuracy"] < 0.1
+    pd = pytest.importorskip("pandas")
+    df = res.to_pandas()
+    assert isinstance(df, pd.DataFrame) and df.index.name == "method" and set(df.index) == set(d["methods"])
+    assert df.loc["qap", "matching_accuracy"] == d["methods"]["qap"]["matching_accuracy"]
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -3,6 +3,7 @@ clusters, validation of modes, bad input."""
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,24 @@ def test_identities():
     assert np.allclose(r.eigenvalues[:20], q.eigenvalues[:20], atol=1e-12)
     for a, b in zip(r.modes, q.modes, strict=True):
         assert np.array_equal(p[b.top_indices], a.top_indices)
+
+
+def test_modes_convert_to_a_data_frame():
+    pd = pytest.importorskip("pandas")
+    A, B = views(n=300)
+    r = spec(A, B, "cosine", n_modes=3)
+    df = r.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == len(r.modes) and df.index.name == "mode"
+    assert list(df["eigenvalue"]) == [float(m.eigenvalue) for m in r.modes]
+    assert list(df["side"]) == [m.side for m in r.modes] and "below_rff_floor" not in df.columns
+    assert df.loc[0, "top_indices"] == [int(i) for i in r.modes[0].top_indices]
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # modes below the floor are warned about; here they are wanted
+        g = spec(X, X[:, ::-1] + 0.3 * rng.normal(size=(600, 10)), "gaussian", rff=100, n_modes=2)
+    assert g.rff_floor is not None  # random features: each mode flagged against their floor
+    assert list(g.to_pandas()["below_rff_floor"]) == [abs(m.eigenvalue) < g.rff_floor for m in g.modes]
 
 
 def test_shuffled_copy_is_far_and_an_aligned_copy_is_zero():

@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._progress import track
+from .._optional import optional
 from .._result import Result
 from .._validate import check_pair, check_positive_int
 from .matchers import QAPMatcher, make_matcher
@@ -80,6 +81,19 @@ class MatchingResult(Result):
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "methods": self.methods, "settings": self.settings, "runs": self.runs}
+
+    def to_pandas(self):
+        """The methods' metrics as a DataFrame: one row per method (index ``method``), one column
+        per metric (mean over seeds, ``<metric>_std`` beside it); needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        pd = optional("pandas")
+        frame = pd.DataFrame.from_dict(self.methods, orient="index")
+        frame.index.name = "method"
+        return frame
 
 
 def run_matching(Z, H, base_size: int = 320, query_size: int = 500, methods: Sequence[str] = ("qap", "local-cka",

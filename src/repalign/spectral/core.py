@@ -55,6 +55,7 @@ from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .._progress import step, track
+from .._optional import optional
 from .._result import Result
 from .._validate import check_positive_int, warn
 from ..distributed import as_dask_array, feature_moments, is_dask_array
@@ -169,6 +170,24 @@ class SPECResult(Result):
     complete: bool = True
     scores: np.ndarray | None = field(default=None, repr=False)
     rff_floor: float | None = None
+
+    def to_pandas(self):
+        """The modes as a DataFrame, one row per mode in :attr:`modes` order: ``eigenvalue``,
+        ``side`` (which embedding captures the cluster), ``top_indices`` (the items that
+        define it, best first) and, where the result says so, ``below_rff_floor``; needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        pd = optional("pandas")
+        rows = [{"eigenvalue": float(m.eigenvalue), "side": m.side, "top_indices": [int(i) for i in m.top_indices]}
+                for m in self.modes]
+        frame = pd.DataFrame(rows, columns=["eigenvalue", "side", "top_indices"])
+        if self.rff_floor is not None:
+            frame["below_rff_floor"] = frame["eigenvalue"].abs() < self.rff_floor
+        frame.index.name = "mode"
+        return frame
 
     def to_dict(self) -> dict:
         """JSON-ready: eigenvalues, spec_diff, frobenius, modes and the settings."""
