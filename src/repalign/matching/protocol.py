@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._progress import track
 from .._optional import optional
+from .._progress import track
 from .._result import Result
 from .._validate import check_pair, check_positive_int
 from .matchers import QAPMatcher, make_matcher

@@ -345,7 +345,7 @@ def tabu_search(problem: QAPProblem, *, max_iter: int | None = None, time_limit:
         max_iter = DEFAULT_RESTARTS * restart_length(n)
     A, B, L, c = _min_form(problem)
     if init is None:
-        init = two_opt(problem, faq_solver(problem).permutation).permutation
+        init = _faq_start(problem)
     cur = check_permutation(init, n, "init").copy()
     best_p = cur.copy()
     tabu = np.zeros((n, n), dtype=np.int64)
@@ -371,6 +371,13 @@ def tabu_search(problem: QAPProblem, *, max_iter: int | None = None, time_limit:
                        stopped_by=stopped)
 
 
+def _faq_start(problem):
+    """FAQ from the barycenter, then 2-opt, on one BLAS thread: the same bits, and so the same
+    start, under any thread count."""
+    with threadpool_limits(1):
+        return two_opt(problem, faq_solver(problem).permutation).permutation
+
+
 def _start_permutations(problem, count, rng, init):
     """The first runs' starts: ``init`` if given, FAQ + 2-opt (one BLAS thread: the same bits on
     every machine), then random permutations from ``rng``."""
@@ -378,8 +385,7 @@ def _start_permutations(problem, count, rng, init):
     starts = []
     if init is not None:
         starts.append(check_permutation(init, n, "init"))
-    with threadpool_limits(1):
-        starts.append(two_opt(problem, faq_solver(problem).permutation).permutation)
+    starts.append(_faq_start(problem))
     while len(starts) < count:
         starts.append(rng.permutation(n))
     return np.stack(starts[:count]).astype(np.int64)

@@ -54,8 +54,8 @@ import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .._progress import step, track
 from .._optional import optional
+from .._progress import step, track
 from .._result import Result
 from .._validate import check_positive_int, warn
 from ..distributed import as_dask_array, feature_moments, is_dask_array
