@@ -204,3 +204,17 @@ def test_a_layout_that_reads_square_maps_as_non_square_ones_is_refused():
     assert np.allclose(semantic_rsm(nhwc, layout="NHWC").matrix, semantic_rsm(x).matrix)
     with pytest.raises(ValueError, match="read as NCHW"):
         spatial_rsm(nhwc, layout="NCHW")
+
+
+def test_to_pandas_labels_rows_and_columns():
+    pd = pytest.importorskip("pandas")
+    x = maps(n=6, c=4, h=2, w=2)
+    sym = semantic_rsm(x, kernel="cosine")
+    names = [f"img{i}" for i in range(6)]
+    df = sym.to_pandas(names)  # symmetric: the columns take the row labels
+    assert isinstance(df, pd.DataFrame) and list(df.index) == names and list(df.columns) == names
+    assert df.loc["img1", "img4"] == sym.matrix[1, 4]
+    rect = semantic_rsm(x[:2], y=x, kernel="inner").to_pandas()
+    assert rect.shape == (2, 6) and list(rect.columns) == list(range(6)) and rect.index.name == "x"
+    with pytest.raises(ValueError, match="labels_x: expected 6 labels"):
+        sym.to_pandas(names[:5])

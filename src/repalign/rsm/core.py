@@ -49,6 +49,7 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._optional import optional
 from .._progress import track
 from .._result import Result
 from .._validate import check_positive_int, warn
@@ -160,6 +161,29 @@ class RSMResult(Result):
     sigma: float | None
     symmetric: bool
     seconds: float
+
+    def to_pandas(self, labels_x=None, labels_y=None):
+        """The RSM as a DataFrame: rows = samples of X, columns = samples of Y; needs pandas.
+
+        Parameters
+        ----------
+        labels_x, labels_y : sequence, optional
+            Row and column labels (length N_x and N_y; default 0..N-1). For a symmetric RSM
+            ``labels_y`` defaults to ``labels_x``.
+
+        Returns
+        -------
+        pandas.DataFrame, shape (N_x, N_y)
+        """
+        pd = optional("pandas")
+        nx, ny = self.matrix.shape
+        if labels_y is None and self.symmetric:
+            labels_y = labels_x
+        for name, lab, size in (("labels_x", labels_x, nx), ("labels_y", labels_y, ny)):
+            if lab is not None and len(lab) != size:
+                raise ValueError(f"{name}: expected {size} labels, one per sample, got {len(lab)}")
+        return pd.DataFrame(self.matrix, index=pd.Index(range(nx) if labels_x is None else list(labels_x), name="x"),
+                            columns=pd.Index(range(ny) if labels_y is None else list(labels_y), name="y"))
 
     def to_dict(self) -> dict:
         """Settings and shape (the matrices go to ``.npy`` files, not JSON)."""
