@@ -97,3 +97,19 @@ def test_cka_vs_qap_quick(data_dir, tmp_path):
     assert all(0 <= r["qap_accuracy"] <= 1 and 0 < r["cka"] < 1 for r in res.rows)
     assert (tmp_path / "f.png").stat().st_size > 1000
     assert res.correlation("text")["n"] == 3
+
+
+def test_experiment_results_convert_to_a_data_frame_with_the_csv_columns(tmp_path):
+    import csv
+
+    pd = pytest.importorskip("pandas")
+    from repalign.experiments.blind import run_qap_solvers
+
+    out = tmp_path / "qap-solvers.json"
+    res = run_qap_solvers(synthetic=((9, 0.6),), real=False, out=out, log=lambda m: None)
+    df = res.to_pandas()
+    with open(out.with_suffix(".csv"), newline="") as fh:
+        header = next(csv.reader(fh))
+    assert isinstance(df, pd.DataFrame) and len(df) == 1 and list(df.columns) == header
+    assert df.loc[0, "hahn-grant.objective"] == res.rows[0]["hahn-grant"]["objective"]
+    assert df.loc[0, "true_objective"] == res.rows[0]["true_objective"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from .._optional import optional
 from .._result import Result
 from ..distributed import client_for
 from ..io import atomic_write, write_json
@@ -54,6 +55,19 @@ class TableResult(Result):
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a {cls.__name__} file (missing or bad field: {exc})") from None
 
+    def to_pandas(self):
+        """The rows as a DataFrame with the columns of the CSV beside the JSON file (nested
+        fields as dotted column names, lists kept as lists); needs pandas.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per row of the table.
+        """
+        pd = optional("pandas")
+        flat = [flatten_row(r, lists_as_json=False) for r in self.rows]
+        return pd.DataFrame(flat, columns=list(dict.fromkeys(k for r in flat for k in r)))
+
     def markdown(self) -> str:  # pragma: no cover - every experiment defines its table
         """The results table in Markdown."""
         raise NotImplementedError
@@ -63,16 +77,16 @@ class TableResult(Result):
         return self.markdown()
 
 
-def flatten_row(row: dict, prefix: str = "") -> dict:
+def flatten_row(row: dict, prefix: str = "", lists_as_json: bool = True) -> dict:
     """One flat ``{column: value}`` dict from a nested result row: nested dicts become dotted
-    column names (``methods.greedy.relative``), lists become JSON text."""
+    column names (``methods.greedy.relative``), lists become JSON text (or stay lists)."""
     out = {}
     for k, v in row.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(flatten_row(v, key + "."))
+            out.update(flatten_row(v, key + ".", lists_as_json))
         elif isinstance(v, (list, tuple)):
-            out[key] = json.dumps(v)
+            out[key] = json.dumps(v) if lists_as_json else list(v)
         else:
             out[key] = v
     return out
