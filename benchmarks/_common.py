@@ -60,6 +60,31 @@ def _write_tables() -> None:
 atexit.register(_write_tables)
 
 
+def qaplib_instances(max_n: int):
+    """The QAPLIB development set's instances with a ``.sln`` and n <= ``max_n``, as
+    ``(dat path, QAPProblem, Solution)`` in file-name order; a file the readers refuse is
+    reported and skipped. None (after saying so) when $REPALIGN_DATA has no qaplib folder."""
+    from repalign.qap import read_qaplib, read_solution
+
+    folder = Path(os.environ.get("REPALIGN_DATA", "")) / "qaplib"
+    if not folder.is_dir():
+        print("\n(no QAPLIB folder: set REPALIGN_DATA to the data folder)")
+        return None
+    out = []
+    for dat in sorted(folder.glob("*.dat")):
+        sln = dat.with_suffix(".sln")
+        if not sln.exists():
+            continue
+        try:
+            p = read_qaplib(dat)
+            if p.n > max_n:
+                continue
+            out.append((dat, p, read_solution(sln)))
+        except ValueError as exc:  # report a bad file and go on
+            print(f"skipping {dat.name}: {exc}", flush=True)
+    return out
+
+
 def table(title: str, header, rows) -> None:
     """Print a Markdown table and record it for benchmarks/results/<script>.json."""
     TABLES.append({"title": title, "header": [str(h) for h in header],

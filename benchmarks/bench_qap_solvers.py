@@ -13,14 +13,12 @@
 """
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import _common  # noqa: F401
 import numpy as np
-from _common import table
+from _common import qaplib_instances, table
 
 from repalign.experiments.blind import noisy_views as views
 
@@ -43,7 +41,7 @@ def main(argv=None):
     ap.add_argument("--skip-qaplib", action="store_true")
     ap.add_argument("--skip-certify", action="store_true")
     args = ap.parse_args(argv)
-    from repalign.qap import hahn_grant, matching_problem, read_qaplib, read_solution, tabu_search
+    from repalign.qap import hahn_grant, matching_problem, tabu_search
 
     hahn_grant(matching_problem(*views(8, 0.5, 0), "gw"))  # load the compiled code once
 
@@ -64,24 +62,13 @@ def main(argv=None):
 
     if args.skip_qaplib:
         return time_limits_kept()
-    folder = Path(os.environ.get("REPALIGN_DATA", "")) / "qaplib"
-    if not folder.is_dir():
-        print("\n(no QAPLIB folder: set REPALIGN_DATA to the data folder)")
+    instances = qaplib_instances(args.max_n)
+    if instances is None:
         return time_limits_kept()
     rows, gaps = [], {"faq": [], "2opt": [], "ours": []}
     T = args.time_limit
-    for dat in sorted(folder.glob("*.dat")):
+    for dat, p, sol in instances:
         sln = dat.with_suffix(".sln")
-        if not sln.exists():
-            continue
-        try:
-            p = read_qaplib(dat)
-            if p.n > args.max_n:
-                continue
-            sol = read_solution(sln)
-        except ValueError as exc:  # report a bad file and go on
-            print(f"skipping {dat.name}: {exc}", flush=True)
-            continue
         opt = sol.objective
         if p.objective(sol.permutation) != opt:
             print(f"note: {sln.name}'s permutation has objective {p.objective(sol.permutation):g}, not {opt:g}")

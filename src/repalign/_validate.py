@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 __all__ = [
+    "check_time_limit",
     "RepalignWarning",
     "warn",
     "as_embeddings",
@@ -140,6 +141,19 @@ def check_positive_int(value, name: str, *, minimum: int = 1, maximum: int | Non
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}: must be <= {maximum}, got {value}")
     return value
+
+
+def check_time_limit(time_limit, name: str = "time_limit") -> float | None:
+    """An optional cap in seconds: None, or a finite number > 0 (as float)."""
+    if time_limit is None:
+        return None
+    try:
+        t = float(time_limit)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number of seconds, got {time_limit!r}") from None
+    if not np.isfinite(t) or t <= 0:
+        raise ValueError(f"{name}: must be a positive number of seconds, got {time_limit!r}")
+    return t
 
 
 def check_square_matrix(M, name: str, *, n: int | None = None, kind: str = "matrix",

@@ -56,9 +56,11 @@ def test_damaged_or_foreign_checkpoints_are_recomputed(tmp_path):
 def test_flatten_row_for_csv():
     from repalign.experiments._base import flatten_row
 
-    row = {"S": 49, "methods": {"greedy": {"relative": 0.9, "seconds": 0.1}}, "top": [1, 2], "name": "a,b"}
-    assert flatten_row(row) == {"S": 49, "methods.greedy.relative": 0.9, "methods.greedy.seconds": 0.1,
+    row = {"S": 49, "methods": {"greedy": {"relative": 0.9, "rank": 2}}, "top": [1, 2], "name": "a,b"}
+    assert flatten_row(row) == {"S": 49, "methods.greedy.relative": 0.9, "methods.greedy.rank": 2,
                                 "top": "[1, 2]", "name": "a,b"}
+    # for to_pandas lists stay lists
+    assert flatten_row(row, lists_as_json=False)["top"] == [1, 2]
 
 
 def test_a_rerun_removes_only_its_own_unit_files(tmp_path):

@@ -257,35 +257,34 @@ def test_time_limits_are_kept_and_exclude_compilation(monkeypatch):
 
     _jit.ensure_compiled()  # compile with the real clock first
     fake = {"t": 0.0, "step": 0.05}
+    events = []  # what happened, in order: "clock" readings and "compile" calls
 
     def clock():
         fake["t"] += fake["step"]  # every reading costs a fixed amount of "time"
+        events.append("clock")
         return fake["t"]
 
     monkeypatch.setattr(time, "perf_counter", clock)
     X, Y = noisy_views(60, 1.0, seed=0)
     pr = matching_problem(X, Y, "gw")
+    # a round reads the clock after each of its 60 rows of block LAPs (3 fake seconds a round):
+    # a 1 s limit stops it inside the first of the 50 rounds asked, with no round completed
     res = hahn_grant(pr, time_limit=1.0, init=np.arange(60), rounds=50)
-    assert res.seconds < 1.6 and res.stopped_by == "time"  # stopped at the limit, inside a round
-    assert res.bound is None or res.bound <= res.objective  # no complete round: no fake bound
+    assert res.stopped_by == "time" and res.iterations == 0
+    assert res.bound is None  # no complete round: no fake bound
     fake["step"] = 0.4  # a batch of runs reads the clock once: stops after the first batch
     ms = multistart_tabu(pr, time_limit=0.5, restart_iterations=50)
     assert ms.stopped_by == "time" and ms.restarts == RESTART_BATCH
-    # compilation happens before a solver's clock starts (entropic-gw used to include it)
-    compiled = []
-
-    def slow_first_compile():  # like numba: slow once per process, instant afterwards
-        if not compiled:
-            fake["t"] += 0.5
-        compiled.append(True)
-
-    monkeypatch.setattr(_jit, "ensure_compiled", slow_first_compile)
+    # compilation happens before a solver's clock starts (entropic-gw used to include it): the
+    # first thing each solver does that the clock could see is the compile call
+    monkeypatch.setattr(_jit, "ensure_compiled", lambda: events.append("compile"))
     fake["step"] = 1e-4  # the small problems' loops read the clock often
     small = random_problem(np.random.default_rng(1), 9)
     for fn in (entropic_gw, two_opt, lambda p: tabu_search(p, max_iter=500, time_limit=0.2),
                lambda p: hahn_grant(p, time_limit=0.3, restarts=8), brute_force):
-        compiled.clear()
-        assert fn(small).seconds < 0.45
+        events.clear()
+        fn(small)
+        assert events[0] == "compile" and "clock" in events
 
 
 def _noisy(n, seed):

@@ -35,6 +35,7 @@ from ..qap import (
     tabu_search,
     two_opt,
 )
+from ..qap.problem import strictly_better
 from ._base import TableResult, Units, write_result
 
 __all__ = ["BlindCifarResult", "run_blind_cifar", "UnsupervisedExperimentResult", "run_unsupervised",
@@ -313,7 +314,7 @@ def _solver_unit(time_limit, data, name) -> dict:
         row[sname] = {"objective": res.objective, "seconds": res.seconds, "bound": res.bound,
                       "optimal": res.optimal, "accuracy": float(np.mean(res.permutation == np.arange(p.n))),
                       "stopped_by": res.stopped_by,
-                      "solver_failure": bool(truth < res.objective - 1e-9 * max(1.0, abs(truth)))}
+                      "solver_failure": strictly_better(truth, res.objective, p.maximize)}
     return row
 
 

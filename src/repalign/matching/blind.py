@@ -26,10 +26,11 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from .._result import Result
-from .._validate import as_embeddings, check_positive_int
+from .._validate import as_embeddings, check_positive_int, check_time_limit
 from ..kernels import cosine_normalize
 from ..qap import SOLVER_INFO, matching_problem, solve_qap
 from ..qap.losses import LOSSES, canonical_measure, measure_kernels
+from ..qap.problem import strictly_better
 from .metrics import confusion
 
 __all__ = ["class_means", "blind_match", "BlindMatchResult", "select_subset", "SubsetResult",
@@ -170,13 +171,7 @@ def blind_match(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = Fa
     perm = hide[res.permutation]  # row i of X -> row hide[p[i]] of Y
     truth = problem.objective(np.argsort(hide))  # row i of X -> its own row of Y, at position argsort(hide)[i]
     return BlindMatchResult(perm, float(np.mean(perm == np.arange(n))), 1.0 / n, measure, res, float(truth),
-                            _strictly_better(truth, res.objective, problem.maximize))
-
-
-def _strictly_better(truth: float, found: float, maximize: bool) -> bool:
-    """Whether the true pairing's objective beats the found one beyond rounding."""
-    tol = 1e-9 * max(1.0, abs(truth), abs(found))
-    return bool(truth > found + tol) if maximize else bool(truth < found - tol)
+                            strictly_better(truth, res.objective, problem.maximize))
 
 
 def agreement_matrix(X, Y, measure: str = "gw", *, k: int = 3, standardize: bool = False) -> np.ndarray:
@@ -364,12 +359,10 @@ def select_subset(X, Y, N: int, measure: str = "gw", *, method: str = "auto", k:
         raise ValueError(f"N: cannot choose {N} of {L} items; use N <= {L}")
     if method == "auto":
         method = "milp" if L <= 20 else "greedy"
-    if time_limit is not None and (not np.isfinite(float(time_limit)) or float(time_limit) <= 0):
-        raise ValueError(f"time_limit: must be a positive number of seconds, got {time_limit!r}")
-    if random_starts < 0:
-        raise ValueError(f"random_starts: expected a whole number >= 0, got {random_starts!r}")
+    time_limit = check_time_limit(time_limit)
+    random_starts = check_positive_int(random_starts, "random_starts", minimum=0)
     if method == "greedy":
-        idx, optimal = _greedy_swap(W, N, random_starts=int(random_starts), seed=seed), N == L
+        idx, optimal = _greedy_swap(W, N, random_starts=random_starts, seed=seed), N == L
     elif method == "milp":
         if L > MILP_MAX_L:
             raise ValueError(f"method: the MILP has L(L-1)/2 pair variables; L = {L} > {MILP_MAX_L}. Use 'greedy'")
@@ -492,6 +485,6 @@ def unsupervised_classifier(images, class_text, labels=None, *, measure: str = "
     if labels is not None:  # the same problem in the classes' own order: objectives of both maps
         p0 = matching_problem(centres, T, res.measure, k=kwargs.get("k", 3), standardize=kwargs.get("standardize", False))
         oracle_obj = p0.objective(omap)
-        failed = _strictly_better(oracle_obj, res.objective, p0.maximize)
+        failed = strictly_better(oracle_obj, res.objective, p0.maximize)
     return UnsupervisedResult(pred, acc, oracle, cmap, omap, matched, 1.0 / C, cm, float(res.objective),
                               float(oracle_obj), failed)

@@ -32,7 +32,7 @@ from .._result import Result
 from .._validate import check_square_matrix
 
 __all__ = ["QAPProblem", "QAPResult", "check_permutation", "check_anchors", "make_result", "is_integral",
-           "STOP_REASONS"]
+           "strictly_better", "STOP_REASONS"]
 
 #: What may stop a solver (:attr:`QAPResult.stopped_by`).
 STOP_REASONS = ("optimal", "budget", "converged", "target", "time")
@@ -306,6 +306,14 @@ def make_result(problem: QAPProblem, perm, *, bound=None, iterations: int = 0, s
         raise ValueError(f"stopped_by: expected one of {', '.join(STOP_REASONS)}, got {stopped_by!r}")
     return QAPResult(perm, obj, bound, gap, bool(optimal), int(iterations), float(seconds), solver, problem.maximize,
                      int(restarts), stopped_by)
+
+
+def strictly_better(a: float, b: float, maximize: bool = False) -> bool:
+    """Whether objective ``a`` beats ``b`` beyond rounding (relative 1e-9 of the larger of the
+    two, at least 1e-9): how a true pairing that scores better than a solver's answer is told
+    from one that ties it."""
+    tol = 1e-9 * max(1.0, abs(a), abs(b))
+    return bool(a > b + tol) if maximize else bool(a < b - tol)
 
 
 def is_integral(problem: QAPProblem) -> bool:

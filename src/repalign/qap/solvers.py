@@ -43,6 +43,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from .._progress import progress_bar
+from .._validate import check_positive_int, check_time_limit
 from ..measures.gw import import_pot
 from . import _jit
 from .frank_wolfe import faq_solver
@@ -54,18 +55,6 @@ __all__ = ["solve_qap", "SOLVERS", "brute_force", "faq_solver", "two_opt", "entr
            "RESTART_BATCH"]
 
 BRUTE_FORCE_MAX_N = 10
-
-
-def _check_time_limit(time_limit):
-    if time_limit is None:
-        return None
-    try:
-        t = float(time_limit)
-    except (TypeError, ValueError):
-        raise ValueError(f"time_limit: expected a number of seconds, got {time_limit!r}") from None
-    if not np.isfinite(t) or t <= 0:
-        raise ValueError(f"time_limit: must be a positive number of seconds, got {time_limit!r}")
-    return t
 
 
 def _min_form(problem):
@@ -257,15 +246,6 @@ def entropic_gw(problem: QAPProblem, *, epsilon: float = 0.05, max_iter: int = 2
                        stopped_by="converged")
 
 
-def _check_budget(value, name):
-    """A work budget: None (the default) or an integer >= 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not float(value).is_integer() or int(value) < 1:
-        raise ValueError(f"{name}: expected a whole number >= 1, got {value!r}")
-    return int(value)
-
-
 def _tenures(n):
     return max(1, int(0.9 * n)), max(2, int(math.ceil(1.1 * n)))
 
@@ -334,8 +314,8 @@ def tabu_search(problem: QAPProblem, *, max_iter: int | None = None, time_limit:
     (1991), doi:10.1016/S0167-8191(05)80147-4.
     """
     problem = _as_problem(problem)
-    time_limit = _check_time_limit(time_limit)
-    max_iter = _check_budget(max_iter, "max_iter")
+    time_limit = check_time_limit(time_limit)
+    max_iter = None if max_iter is None else check_positive_int(max_iter, "max_iter")
     _jit.ensure_compiled()  # compile before the clock starts
     t0 = time.perf_counter()
     n = problem.n
@@ -440,16 +420,16 @@ def multistart_tabu(problem: QAPProblem, *, restarts: int | None = None, restart
     optimiser's quality decides blind matching.
     """
     problem = _as_problem(problem)
-    time_limit = _check_time_limit(time_limit)
-    R = _check_budget(DEFAULT_RESTARTS if restarts is None else restarts, "restarts")
+    time_limit = check_time_limit(time_limit)
+    R = check_positive_int(DEFAULT_RESTARTS if restarts is None else restarts, "restarts")
     _jit.ensure_compiled()  # compile before the clock starts
     t0 = time.perf_counter()
     n = problem.n
     if n < 3:
         return brute_force(problem)
-    length = _check_budget(restart_length(n) if restart_iterations is None else restart_iterations,
-                           "restart_iterations")
-    repeats = _check_budget(repeats, "repeats")
+    length = check_positive_int(restart_length(n) if restart_iterations is None else restart_iterations,
+                                "restart_iterations")
+    repeats = check_positive_int(repeats, "repeats")
     A, B, L, c = _min_form(problem)
     rng = np.random.default_rng(seed)
     lo, hi = _tenures(n)
@@ -536,9 +516,9 @@ def hahn_grant(problem: QAPProblem, *, rounds: int | None = None, time_limit: fl
     formulation", Operations Research 46 (1998), doi:10.1287/opre.46.6.912; schnaus2025 (arXiv:2503.24129).
     """
     problem = _as_problem(problem)
-    time_limit = _check_time_limit(time_limit)
-    if rounds is not None and (isinstance(rounds, bool) or not float(rounds).is_integer() or rounds < 0):
-        raise ValueError(f"rounds: expected a whole number >= 0, got {rounds!r}")
+    time_limit = check_time_limit(time_limit)
+    if rounds is not None:
+        rounds = check_positive_int(rounds, "rounds", minimum=0)
     _jit.ensure_compiled()  # compile before the clock starts
     t0 = time.perf_counter()
     n = problem.n
@@ -554,7 +534,7 @@ def hahn_grant(problem: QAPProblem, *, rounds: int | None = None, time_limit: fl
     perm = check_permutation(init, n, "init").copy()
     inc = _jit.objective(A, B, L, perm)
     slack = 1.0 - 1e-6 if is_integral(problem) else 1e-9 * (1.0 + abs(inc))
-    total = default_rounds(n) if rounds is None else int(rounds)
+    total = default_rounds(n) if rounds is None else rounds
     U = np.zeros((n, n, n))
     V = np.zeros((n, n, n))
     lb, done = -np.inf, 0
@@ -614,7 +594,7 @@ def solve_qap(problem: QAPProblem, solver: str = "hahn-grant", *, time_limit: fl
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver: unknown {solver!r}; choose one of {', '.join(SOLVERS)}")
-    time_limit = _check_time_limit(time_limit)
+    time_limit = check_time_limit(time_limit)
     if time_limit is not None:
         if solver not in TIMED_SOLVERS:
             raise ValueError(f"time_limit: solver {solver!r} runs to completion and takes no time limit; "
