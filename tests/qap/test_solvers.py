@@ -79,6 +79,62 @@ def test_swap_delta_and_update_against_recomputation(n, seed):
     assert np.allclose(Bp, Bp2) and np.allclose(G, G2)
 
 
+
+@given(st.integers(2, 9), st.integers(0, 10**6))
+def test_symmetric_swap_deltas_and_update_against_recomputation(n, seed):
+    """The symmetric fast path's state (M = G + Gᵀ, upper triangle) and its low-rank update."""
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+    A, B, L = X + X.T, Y + Y.T, np.zeros((n, n))
+    p = rng.permutation(n).astype(np.int64)
+    Bp, M = _jit.sym_state(A, B, p)
+    _, G = _jit.init_state(A, B, p)
+    assert np.allclose(np.triu(M), np.triu(G + G.T))
+    dM, dA, dBp, out = np.diag(M).copy(), np.diag(A).copy(), np.diag(Bp).copy(), np.empty(n)
+    f0 = loop_objective(A, B, L, p)
+    for r in range(n - 1):
+        low = _jit.sym_swap_deltas(A, Bp, M, dM, dA, dBp, r, out)
+        for s in range(r + 1, n):
+            q = p.copy()
+            q[[r, s]] = q[[s, r]]
+            assert out[s] == pytest.approx(loop_objective(A, B, L, q) - f0, abs=1e-9)
+        assert low == out[r + 1:].min()
+    for _ in range(3):  # r > s as well as r < s
+        r, s = rng.choice(n, 2, replace=False)
+        _jit.sym_apply_swap(A, Bp, M, dM, dBp, p, r, s, np.empty(n), np.empty(n), np.empty(n))
+        Bp2, M2 = _jit.sym_state(A, B, p)
+        assert np.array_equal(Bp, Bp2) and np.array_equal(dBp, np.diag(Bp2))
+        assert np.allclose(np.triu(M), np.triu(M2), atol=1e-10) and np.allclose(dM, np.diag(M2), atol=1e-10)
+
+
+@pytest.mark.parametrize("linear", [False, True])
+@pytest.mark.parametrize("aspiration", [10**9, 40])
+def test_symmetric_tabu_kernel_walks_the_general_kernels_path(linear, aspiration):
+    """The fast path for symmetric matrices takes the same moves as the general kernel: the
+    same best and current objective after every chunk, and the same permutations and tabu
+    state, with and without a linear term, before and after the long-term aspiration starts."""
+    rng = np.random.default_rng(3)
+    n = 14
+    X, Y = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+    A, B = X + X.T, Y + Y.T
+    L = rng.normal(size=(n, n)) if linear else np.zeros((n, n))
+    assert _jit.is_symmetric_pair(A, B) and not _jit.is_symmetric_pair(X, B)
+    states = []
+    for kernel in (_jit._tabu_chunk_sym, _jit._tabu_chunk_general):
+        cur = rng.permutation(n).astype(np.int64) if not states else states[0][0].copy()
+        start = cur.copy()
+        best_p, tabu = cur.copy(), np.zeros((n, n), np.int64)
+        best = _jit.objective(A, B, L, cur)
+        trace = []
+        for it0 in (1, 101, 201):
+            best, now = kernel(A, B, L, cur, best_p, tabu, it0, 100, best, 12, 16, aspiration, it0)
+            trace.append((best, now))
+        states.append((start, cur, best_p, tabu, trace))
+    (s0, c0, b0, t0, tr0), (s1, c1, b1, t1, tr1) = states
+    assert np.array_equal(s0, s1)
+    assert np.array_equal(c0, c1) and np.array_equal(b0, b1) and np.array_equal(t0, t1)
+    assert np.allclose(tr0, tr1, rtol=1e-12, atol=1e-9)
+
 def test_objective_and_minimization_form():
     rng = np.random.default_rng(0)
     pr = random_problem(rng, 6, symmetric=False, linear=True, maximize=True)

@@ -12,6 +12,13 @@ the images of r and s are exchanged is, for every pair at once in O(1) each,
 
 and a swap updates ``Bp`` and ``G`` in O(n²) (a rank-one change plus two recomputed
 columns). The formula is tested against recomputing the objective.
+
+When A and B are both symmetric (every GW, CKA and k-NN matching problem, most of QAPLIB) the
+tabu search takes a fast path (:func:`_tabu_chunk_sym`): the state is M = G + Gᵀ, so every
+read of a row's deltas is contiguous and vectorises, and a swap changes Bp by exactly
+e ṽᵀ + ṽ eᵀ (e = e_r - e_s), so M's update is rank two plus a matrix-vector product. It walks
+the same path as the general kernel (tested move by move) about five times faster per
+iteration at n = 200.
 """
 
 from __future__ import annotations
@@ -211,6 +218,263 @@ def two_opt(A, B, L, p, free, max_moves):
 
 
 @njit(cache=True)
+def is_symmetric_pair(A, B):
+    """Whether both A and B are exactly symmetric (then :func:`tabu_chunk` takes its fast path)."""
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if A[i, j] != A[j, i] or B[i, j] != B[j, i]:
+                return False
+    return True
+
+
+@njit(cache=True)
+def sym_state(A, B, p):
+    """For symmetric A and B: ``Bp = B[p][:, p]`` and ``M = 2 (A Bp + Bp A)`` (= G + Gᵀ of the
+    general state), by loops (no BLAS: the same bits under any thread count). Only M's upper
+    triangle (diagonal included) is read afterwards."""
+    n = A.shape[0]
+    Bp = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            Bp[i, j] = B[p[i], p[j]]
+    H = np.zeros((n, n))
+    for i in range(n):
+        Hi = H[i]
+        for k in range(n):
+            a = A[i, k]
+            Bk = Bp[k]
+            for j in range(n):
+                Hi[j] += a * Bk[j]
+    M = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            M[i, j] = 2.0 * (H[i, j] + H[j, i])
+    return Bp, M
+
+
+@njit(cache=True)
+def sym_swap_deltas(A, Bp, M, dM, dA, dBp, r, out):
+    """``out[s]`` = Δ(r, s) for s > r (no linear term), A and B symmetric: with M = G + Gᵀ the
+    general formula becomes, with a, b, c = A_rr, A_rs, A_ss and x, y, z = Bp_rr, Bp_rs, Bp_ss,
+
+        Δ(r, s) = M_rs - (M_rr + M_ss) / 2 - 2 [(a - b)(y - x) + (b - c)(z - y)] + (a - c)(z - x),
+
+    every read along row r or a diagonal (``dM``, ``dA``, ``dBp``: contiguous copies, so the loop
+    vectorises)."""
+    a = dA[r]
+    x = dBp[r]
+    hm = 0.5 * dM[r]
+    # slices starting at r + 1 (rather than indexing from r + 1) let LLVM see unit strides
+    Ar = A[r, r + 1:]
+    Br = Bp[r, r + 1:]
+    Mr = M[r, r + 1:]
+    cs = dA[r + 1:]
+    zs = dBp[r + 1:]
+    ms = dM[r + 1:]
+    o = out[r + 1:]
+    for k in range(Ar.shape[0]):
+        b = Ar[k]
+        c = cs[k]
+        y = Br[k]
+        z = zs[k]
+        o[k] = Mr[k] - hm - 0.5 * ms[k] - 2.0 * ((a - b) * (y - x) + (b - c) * (z - y)) + (a - c) * (z - x)
+    return _min(o)
+
+
+@njit(cache=True, fastmath=True)
+def _min(x):
+    """Smallest entry (fastmath lets the reduction vectorise; a minimum is exact in any order)."""
+    lo = INF
+    for k in range(x.shape[0]):
+        lo = min(lo, x[k])
+    return lo
+
+
+@njit(cache=True)
+def _upper_add(M, i, j, v):
+    if i <= j:
+        M[i, j] += v
+    else:
+        M[j, i] += v
+
+
+@njit(cache=True)
+def sym_apply_swap(A, Bp, M, dM, dBp, p, r, s, u, v, w):
+    """Exchange p[r] and p[s] for symmetric A and B, updating Bp and M's upper triangle in
+    about 4 n² flops. With e = e_r - e_s and ṽ_j = Bp_sj - Bp_rj (j ≠ r, s), ṽ_r = ṽ_s =
+    (Bp_ss - Bp_rr) / 2, the change of Bp is exactly e ṽᵀ + ṽ eᵀ, so with u = A e and w = A ṽ
+
+        M' = M + 2 (u ṽᵀ + ṽ uᵀ + w eᵀ + e wᵀ).
+
+    ``u``, ``v``, ``w`` are scratch vectors of length n."""
+    n = A.shape[0]
+    half = 0.5 * (Bp[s, s] - Bp[r, r])
+    Ar = A[r]
+    As = A[s]
+    Br = Bp[r]
+    Bs = Bp[s]
+    for j in range(n):
+        u[j] = Ar[j] - As[j]
+        v[j] = Bs[j] - Br[j]
+    v[r] = half
+    v[s] = half
+    for i in range(n):
+        Ai = A[i]
+        acc = 0.0
+        for k in range(n):
+            acc += Ai[k] * v[k]
+        w[i] = acc
+    for i in range(n):
+        ui = 2.0 * u[i]
+        vi = 2.0 * v[i]
+        Mi = M[i, i:]
+        vt = v[i:]
+        ut = u[i:]
+        for k in range(Mi.shape[0]):
+            Mi[k] += ui * vt[k] + vi * ut[k]
+    for k in range(n):
+        if k != r and k != s:
+            _upper_add(M, k, r, 2.0 * w[k])
+            _upper_add(M, k, s, -2.0 * w[k])
+    M[r, r] += 4.0 * w[r]
+    M[s, s] -= 4.0 * w[s]
+    _upper_add(M, r, s, 2.0 * (w[s] - w[r]))
+    for j in range(n):
+        t = Bp[r, j]
+        Bp[r, j] = Bp[s, j]
+        Bp[s, j] = t
+    for i in range(n):
+        t = Bp[i, r]
+        Bp[i, r] = Bp[i, s]
+        Bp[i, s] = t
+    t2 = dBp[r]
+    dBp[r] = dBp[s]
+    dBp[s] = t2
+    for i in range(n):
+        dM[i] = M[i, i]
+    t3 = p[r]
+    p[r] = p[s]
+    p[s] = t3
+
+
+@njit(cache=True)
+def _tabu_chunk_sym(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi, aspiration, seed):
+    """:func:`tabu_chunk` for symmetric A and B: the same rules, with the state kept as
+    M = G + Gᵀ (upper triangle), all swap deltas of a row computed in one vectorised pass, and
+    the tabu tests made only for moves that could be chosen. Before the long-term aspiration
+    can first fire (iteration > ``aspiration``) the chosen move is the best move overall when it
+    gives a new best, else the best allowed move; from then on every move is tested as in the
+    general kernel."""
+    np.random.seed(seed)
+    n = A.shape[0]
+    has_L = False
+    for i in range(n):
+        for j in range(n):
+            if L[i, j] != 0.0:
+                has_L = True
+    dA = np.empty(n)
+    for i in range(n):
+        dA[i] = A[i, i]
+    tabuT = np.empty((n, n), np.int64)  # tabuT[loc, unit] = tabu[unit, loc]: row access for tabu[s, cur[r]]
+    for i in range(n):
+        for j in range(n):
+            tabuT[j, i] = tabu[i, j]
+    Bp, M = sym_state(A, B, cur)
+    dBp = np.empty(n)
+    dM = np.empty(n)
+    for i in range(n):
+        dBp[i] = Bp[i, i]
+        dM[i] = M[i, i]
+    D = np.empty(n)
+    u = np.empty(n)
+    v = np.empty(n)
+    w = np.empty(n)
+    cur_obj = objective(A, B, L, cur)
+    for it in range(it0, it0 + n_iter):
+        tol = 1e-9 * (1.0 + abs(best_obj))
+        dthr = best_obj - tol - cur_obj  # a move with d < dthr gives a new best (aspired)
+        age = it - aspiration  # a move is aspired by age when both tabu entries are < age
+        gmin = INF
+        gr = -1
+        gs = -1
+        amin = INF
+        ar = -1
+        as_ = -1
+        br = -1
+        bs = -1
+        bd = INF
+        already = False
+        for r in range(n - 1):
+            row_min = sym_swap_deltas(A, Bp, M, dM, dA, dBp, r, D)
+            if has_L:
+                Lr = L[r]
+                pr = cur[r]
+                base = Lr[pr]
+                row_min = INF
+                for s in range(r + 1, n):
+                    D[s] += Lr[cur[s]] + L[s, pr] - base - L[s, cur[s]]
+                    row_min = min(row_min, D[s])
+            trow = tabu[r]
+            tcol = tabuT[cur[r]]
+            if age <= 0:
+                if row_min >= amin:  # no move of this row can be chosen
+                    continue
+                for s in range(r + 1, n):
+                    d = D[s]
+                    if d < amin:
+                        if d < gmin:
+                            gmin = d
+                            gr = r
+                            gs = s
+                        if trow[cur[s]] < it or tcol[s] < it:
+                            amin = d
+                            ar = r
+                            as_ = s
+            else:
+                for s in range(r + 1, n):
+                    d = D[s]
+                    t_rs = trow[cur[s]]
+                    t_sr = tcol[s]
+                    allowed = (t_rs < it) or (t_sr < it)
+                    aspired = ((t_rs < age) and (t_sr < age)) or (d < dthr)
+                    if (aspired and not already) or (aspired and already and d < bd) \
+                            or (not aspired and not already and allowed and d < bd):
+                        br = r
+                        bs = s
+                        bd = d
+                        if aspired:
+                            already = True
+        if age <= 0:
+            if gmin < dthr:
+                br, bs, bd = gr, gs, gmin
+            else:
+                br, bs, bd = ar, as_, amin
+        if br < 0:
+            continue
+        t_r = it + tenure_lo + np.random.randint(0, tenure_hi - tenure_lo + 1)
+        t_s = it + tenure_lo + np.random.randint(0, tenure_hi - tenure_lo + 1)
+        tabu[br, cur[br]] = t_r
+        tabuT[cur[br], br] = t_r
+        tabu[bs, cur[bs]] = t_s
+        tabuT[cur[bs], bs] = t_s
+        sym_apply_swap(A, Bp, M, dM, dBp, cur, br, bs, u, v, w)
+        cur_obj += bd
+        if cur_obj < best_obj - tol:
+            cur_obj = objective(A, B, L, cur)  # exact, no drift in the incumbent
+            if cur_obj < best_obj:
+                best_obj = cur_obj
+                best_p[:] = cur
+        if (it - it0 + 1) % (4 * n) == 0:
+            Bp, M = sym_state(A, B, cur)
+            for i in range(n):
+                dBp[i] = Bp[i, i]
+                dM[i] = M[i, i]
+            cur_obj = objective(A, B, L, cur)
+    return best_obj, cur_obj
+
+
+@njit(cache=True)
 def tabu_chunk(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi, aspiration, seed):
     """``n_iter`` iterations of robust tabu search (Taillard 1991) continuing from state
     ``(cur, tabu, it0)``; ``cur``, ``best_p``, ``tabu`` are updated in place.
@@ -222,6 +486,16 @@ def tabu_chunk(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, ten
     priority, then the best allowed move. Tenures are drawn in [tenure_lo, tenure_hi].
     Returns ``(best_obj, current_obj)``.
     """
+    if is_symmetric_pair(A, B):
+        return _tabu_chunk_sym(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi,
+                               aspiration, seed)
+    return _tabu_chunk_general(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi,
+                               aspiration, seed)
+
+
+@njit(cache=True)
+def _tabu_chunk_general(A, B, L, cur, best_p, tabu, it0, n_iter, best_obj, tenure_lo, tenure_hi, aspiration, seed):
+    """:func:`tabu_chunk` for any A and B (the reference the symmetric kernel is tested against)."""
     np.random.seed(seed)
     n = A.shape[0]
     Bp, G = init_state(A, B, cur)
@@ -442,8 +716,8 @@ def _cache_is_warm() -> bool:
 
     folder = Path(__file__).parent / "__pycache__"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    funcs = (lap_duals, objective, init_state, swap_delta, apply_swap, two_opt, tabu_chunk, tabu_restarts,
-             hahn_grant_rounds, exhaustive)
+    funcs = (lap_duals, objective, init_state, swap_delta, apply_swap, two_opt, tabu_chunk, _tabu_chunk_sym,
+             _tabu_chunk_general, tabu_restarts, hahn_grant_rounds, exhaustive)
     return all((folder / f"{Path(__file__).stem}.{f.py_func.__name__}-{f.py_func.__code__.co_firstlineno}.{tag}.nbi")
                .exists() for f in funcs)
 
@@ -471,6 +745,8 @@ def _compile_all() -> None:
     apply_swap(A, Bp, G, p.copy(), 0, 1)
     two_opt(A, A, L, p.copy(), np.ones(3, np.bool_), 10)
     tabu_chunk(A, A, L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300, 1, 2, 50, 0)
+    tabu_chunk(A, A + np.triu(np.ones((3, 3)), 1), L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300,
+               1, 2, 50, 0)  # the general path too (an asymmetric B)
     tabu_restarts(A, A, L, np.stack([p, p]), 2, 1, 2, 50, np.arange(2))
     hahn_grant_rounds(A, A, L, np.zeros((3, 3, 3)), np.zeros((3, 3, 3)), 1, p.copy(), 1e300, 0.0, 1e300)
     exhaustive(A, A, L)
