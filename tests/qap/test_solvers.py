@@ -16,6 +16,7 @@ from repalign.qap import (
     brute_force,
     cka_kernel,
     default_rounds,
+    distance_kernel,
     entropic_gw,
     faq_solver,
     hahn_grant,
@@ -232,6 +233,11 @@ def test_kernels():
     from repalign.measures import cka
 
     assert np.sum(cka_kernel(Z) * cka_kernel(H)) == pytest.approx(cka(Z, H))
+    # symmetric bit for bit (BLAS Gram products are not), so the tabu search takes its fast path
+    W = rng.normal(size=(100, 64))
+    for K in (cka_kernel(W), distance_kernel(W), distance_kernel(W, scale=None)):
+        assert np.array_equal(K, K.T)
+    assert _jit.is_symmetric_pair(*matching_problem(W, W[::-1], "gw").minimization_form()[:2])
     K = knn_kernel(Z, k=4)
     assert np.array_equal(K.sum(1), np.full(30, 4.0)) and np.all(np.diag(K) == 0)
     S = standardize_offdiagonal(Z @ Z.T)

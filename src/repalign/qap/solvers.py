@@ -300,8 +300,10 @@ def tabu_search(problem: QAPProblem, *, max_iter: int | None = None, time_limit:
     target : float, optional
         Stop once the objective (minimisation form) reaches it (``stopped_by="target"``).
     chunk : int, optional
-        Iterations per compiled call between clock and target checks (does not change the
-        trajectory).
+        Iterations per compiled call between clock and target checks (default
+        ``max(4 n, 200000 // n²)``: each call rebuilds the search state in O(n³), so a chunk
+        is at least one drift-refresh period). Each call draws its own tenure seed, so the
+        answer depends on ``chunk`` as on ``seed``; the default depends on n only.
 
     Returns
     -------
@@ -332,7 +334,7 @@ def tabu_search(problem: QAPProblem, *, max_iter: int | None = None, time_limit:
     best = _jit.objective(A, B, L, cur)
     lo, hi = _tenures(n)
     aspiration = 5 * n * n
-    chunk = chunk or max(50, 200000 // (n * n))
+    chunk = check_positive_int(chunk, "chunk") if chunk is not None else max(4 * n, 200000 // (n * n))
     it = 1
     rng = np.random.default_rng(seed)
     stopped = "budget"
