@@ -84,9 +84,9 @@ def test_bad_files(tmp_path, rng):
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
     with pytest.raises(ValueError, match="cannot be read"):
         ra.load_embeddings(tmp_path / "junk.npy")
-    (tmp_path / "x.h5").write_bytes(b"123")
+    (tmp_path / "x.hdf4").write_bytes(b"123")
     with pytest.raises(ValueError, match="unsupported"):
-        ra.load_embeddings(tmp_path / "x.h5")
+        ra.load_embeddings(tmp_path / "x.hdf4")
     with pytest.raises(ValueError, match="no such file"):
         ra.load_embeddings(tmp_path / "missing.npy")
     X = rng.normal(size=(10, 3))
@@ -299,3 +299,105 @@ def test_a_live_writers_temporary_file_is_kept_whatever_its_pid(tmp_path):
         assert live.exists() and not dead.exists() and target.read_text() == "{}"
     finally:
         os.close(fd)
+
+
+# ------------------------------------------------------------------ CSV through pyarrow, HDF5, zarr
+
+@pytest.mark.parametrize("engine", ["pyarrow", "python"])
+def test_csv_readers_agree_with_the_matrix_and_each_other(tmp_path, rng, engine):
+    """The pyarrow reader (default) against the csv-module reference: headers, quoted fields,
+    blank lines, TSV, pandas' index column, CRLF line ends."""
+    from repalign.io import _read_text
+
+    pytest.importorskip("pyarrow")
+    X = rng.normal(size=(25, 4))
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in X)
+    cases = {
+        "plain.csv": body + "\n",
+        "header.csv": "a,b,c,d\n" + body + "\n",
+        "quoted.csv": '"a","b","c","d"\n' + "\n".join(",".join(f'"{float(v)!r}"' for v in row) for row in X) + "\n",
+        "blank.csv": "\n\na,b,c,d\n\n" + body.replace("\n", "\n\n") + "\n\n",
+        "crlf.csv": ("a,b,c,d\n" + body + "\n").replace("\n", "\r\n"),
+        "pandas.csv": ",a,b,c,d\n" + "\n".join(f"{i}," + ",".join(repr(float(v)) for v in row)
+                                             for i, row in enumerate(X)) + "\n",
+        "tabs.tsv": "a\tb\tc\td\n" + body.replace(",", "\t") + "\n",
+    }
+    for name, text in cases.items():
+        p = tmp_path / name
+        p.write_bytes(text.encode())
+        got = _read_text(p, p.suffix, "auto", engine=engine)
+        assert np.array_equal(got, X), name
+        assert np.array_equal(got, _read_text(p, p.suffix, "auto", engine="python")), name
+
+
+@pytest.mark.parametrize("engine", ["pyarrow", "python"])
+def test_csv_errors_name_the_file_and_the_problem(tmp_path, engine):
+    from repalign.io import _read_text
+
+    pytest.importorskip("pyarrow")
+    cases = {"ragged.csv": ("1,2\n3\n", "different numbers of values"),
+             "word.csv": ("1,2\n3,abc\n", "not a .*row.* of numbers|not a table of numbers"),
+             "empty_field.csv": ("1,2\n3,\n", "not a .*row.* of numbers|not a table of numbers"),
+             "header_only.csv": ("a,b\n", "no data rows")}
+    for name, (text, msg) in cases.items():
+        p = tmp_path / name
+        p.write_text(text)
+        with pytest.raises(ValueError, match=rf"{name.split('.')[0]}\.csv.*({msg})"):
+            _read_text(p, ".csv", "auto", engine=engine)
+
+
+def test_csv_keeps_the_index_and_label_guards_through_pyarrow(tmp_path, rng):
+    X = rng.normal(size=(30, 3))
+    f = tmp_path / "idx.csv"
+    f.write_text("\n".join(f"{i}," + ",".join(repr(float(v)) for v in r) for i, r in enumerate(X)) + "\n")
+    with pytest.raises(ValueError, match="counts the rows"):
+        ra.load_embeddings(f)
+    g = tmp_path / "lab.csv"
+    g.write_text("a,b,c,label\n" + "\n".join(",".join(repr(float(v)) for v in r) + f",{i % 3}" for i, r in enumerate(X)) + "\n")
+    with pytest.raises(ValueError, match="named like a label"):
+        ra.load_embeddings(g)
+    assert np.array_equal(ra.load_embeddings(g, label_columns="drop"), X)
+
+
+def test_hdf5_datasets_by_path(tmp_path, rng):
+    h5py = pytest.importorskip("h5py")
+    A, B = rng.normal(size=(6, 3)), rng.normal(size=(6, 5))
+    p = tmp_path / "e.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("vision/layer4", data=A)
+        f.create_dataset("text", data=B)
+    with pytest.raises(ValueError, match=r"e\.h5: holds several arrays \(/text, /vision/layer4\)"):
+        ra.load_embeddings(p)
+    assert np.array_equal(ra.load_embeddings(f"{p}:/vision/layer4"), A)
+    assert np.array_equal(ra.load_embeddings(p, key="vision/layer4"), A)
+    assert np.array_equal(ra.load_embeddings(f"{p}:text"), B)
+    with pytest.raises(ValueError, match="no array named '/audio'"):
+        ra.load_embeddings(p, key="audio")
+    q = tmp_path / "one.hdf5"
+    with h5py.File(q, "w") as f:
+        f.create_dataset("g/x", data=A.astype(np.float32))
+    assert np.allclose(ra.load_embeddings(q), A, atol=1e-6)
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(ValueError, match=r"junk\.h5: cannot be read"):
+        ra.load_embeddings(tmp_path / "junk.h5")
+
+
+def test_zarr_arrays_groups_and_missing_chunks(tmp_path, rng):
+    zarr = pytest.importorskip("zarr")
+    X, Y = rng.normal(size=(40, 4)), rng.normal(size=(40, 2))
+    a = zarr.open_array(str(tmp_path / "a.zarr"), mode="w", shape=X.shape, chunks=(10, 4), dtype="f8")
+    a[:] = X
+    assert np.array_equal(ra.load_embeddings(tmp_path / "a.zarr"), X)
+    g = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    g.create_array("x", shape=X.shape, chunks=(10, 4), dtype="f8")[:] = X
+    g.create_array("y", shape=Y.shape, chunks=(10, 2), dtype="f8")[:] = Y
+    with pytest.raises(ValueError, match=r"g\.zarr: holds several arrays \(x, y\)"):
+        ra.load_embeddings(tmp_path / "g.zarr")
+    assert np.array_equal(ra.load_embeddings(f"{tmp_path / 'g.zarr'}:y"), Y)
+    h = zarr.open_array(str(tmp_path / "holes.zarr"), mode="w", shape=X.shape, chunks=(10, 4), dtype="f8")
+    h[:20] = X[:20]  # two of four chunks written: zarr would read the rest as zeros
+    with pytest.raises(ValueError, match=r"holes\.zarr is missing 2 of its 4 chunks"):
+        ra.load_embeddings(tmp_path / "holes.zarr")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        ra.load_embeddings(tmp_path / "plain")

@@ -19,6 +19,8 @@ PACKAGES = {
     "PIL": ("pillow", "encoders"),
     "safetensors": ("safetensors", "io"),
     "pandas": ("pandas", "io"),
+    "h5py": ("h5py", "io"),
+    "zarr": ("zarr", "io"),
     "lap": ("lapx", "rsm"),
     "ortools": ("ortools", "rsm"),
     "umap": ("umap-learn", None),

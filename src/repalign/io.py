@@ -8,8 +8,13 @@ Formats (chosen by extension):
 ``.safetensors``       named tensors, same key rule (read/written without torch)
 ``.parquet``           one list column (each row a vector) or several numeric columns
 ``.pt`` / ``.pth``     a tensor or a dict of tensors (``torch.load(weights_only=True)``)
-``.csv`` / ``.tsv``    numbers, optional header line
+``.csv`` / ``.tsv``    numbers, optional header line, quoted fields (read by pyarrow)
+``.h5`` / ``.hdf5``    HDF5 datasets (h5py); ``file.h5:/group/name`` picks one
+``.zarr``              a zarr array, or a group (``store.zarr:name`` picks an array); read only
 =====================  ==========================================================
+
+Multi-array files (``.npz``, ``.safetensors``, ``.pt`` dicts, HDF5, zarr groups) holding one
+array need no key; with several, pass ``key=`` or ``FILE:KEY`` (the error lists them).
 
 Index columns (``index_column="auto"``, the default): a table written with its row index
 (pandas' ``df.to_csv()`` gives the header ``,f0,f1,…``; ``df.to_parquet()`` stores
@@ -46,6 +51,7 @@ not the ``0600`` of a temporary file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as _dt
 import json
 import os
@@ -63,13 +69,14 @@ try:
 except ImportError:  # pragma: no cover - Windows: temporary files then age out instead
     fcntl = None
 
-from ._formats import FORMATS
-from ._optional import optional
+from ._formats import FORMATS, READ_FORMATS
+from ._optional import available, optional
 from ._validate import as_embeddings
 from ._version import __version__
 
 __all__ = [
     "FORMATS",
+    "READ_FORMATS",
     "parquet_parts",
     "read_parquet_part",
     "EmbeddingFile",
@@ -84,6 +91,7 @@ __all__ = [
     "INDEX_COLUMN_MODES",
     "write_json",
     "load_array",
+    "open_zarr",
 ]
 
 INDEX_COLUMN_MODES = ("auto", "drop", "keep")
@@ -133,12 +141,12 @@ def sidecar_path(path) -> Path:
     return p.with_name(p.name + ".json")
 
 
-def _ext(path: Path) -> str:
+def _ext(path: Path, formats=FORMATS) -> str:
     ext = path.suffix.lower()
-    if ext not in FORMATS:
+    if ext not in formats:
         raise ValueError(
             f"{path}: unsupported embedding file extension {ext or '(none)'!r}; "
-            f"use one of {', '.join(FORMATS)}"
+            f"use one of {', '.join(formats)}"
         )
     return ext
 
@@ -338,38 +346,162 @@ def read_parquet_part(file, row_group: int, columns: list, is_list: bool) -> np.
     return _parquet_array(table, columns, is_list, file)
 
 
-def _read_text(path: Path, ext: str, index_column: str, label_columns: str = "auto"):
-    delim = "\t" if ext == ".tsv" else ","
-    with open(path, encoding="utf-8") as fh:
-        lines = [(i, ln) for i, ln in enumerate(fh.read().splitlines()) if ln.strip()]
-    if not lines:
-        raise ValueError(f"{path}: the file is empty")
+def _floats(fields):
+    try:
+        return [float(v) for v in fields]
+    except ValueError:
+        return None
 
-    def parse(line: str):
-        try:
-            return [float(v) for v in line.split(delim)]
-        except ValueError:
-            return None
 
-    header = None
-    if parse(lines[0][1]) is None:  # a non-numeric first line is a header
-        header = [h.strip().strip('"') for h in lines[0][1].split(delim)]
-        lines = lines[1:]
+def _csv_first_row(path: Path, delim: str):
+    """The first non-empty row of a CSV/TSV file (quotes honoured) and the number of physical
+    lines up to and including it."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delim)
+        for row in reader:
+            if any(f.strip() for f in row):
+                return row, reader.line_num
+    raise ValueError(f"{path}: the file is empty")
+
+
+def _csv_columns_arrow(path: Path, delim: str, width: int, skip: int) -> list:
+    """The ``width`` columns of a CSV/TSV file as float64 arrays, read by pyarrow's multi-threaded
+    reader; ``skip`` physical lines (the header) are skipped. Empty fields are errors, not NaN."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip),
+            parse_options=pacsv.ParseOptions(delimiter=delim),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.float64() for c in names}, null_values=[],
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        msg = str(exc).strip().splitlines()[0]
+        if "Expected" in msg and "columns" in msg:
+            raise ValueError(f"{path}: rows have different numbers of values (the first row has {width}; {msg})") from None
+        raise ValueError(f"{path}: not a table of numbers separated by {delim!r} ({msg})") from None
+    return [table.column(i).to_numpy() for i in range(width)]
+
+
+def _csv_columns_stdlib(path: Path, delim: str, width: int, skip: int) -> list:
+    """:func:`_csv_columns_arrow` by Python's csv module: the reference, and the reader when
+    pyarrow is not installed (several times slower)."""
     rows = []
-    for lineno, line in lines:
-        vals = parse(line)
-        if vals is None:
-            raise ValueError(f"{path}: line {lineno + 1} is not a row of numbers separated by {delim!r}")
-        rows.append(vals)
-    if not rows:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delim)
+        for row in reader:
+            if reader.line_num <= skip or not any(f.strip() for f in row):
+                continue
+            vals = _floats(row)
+            if vals is None:
+                raise ValueError(f"{path}: line {reader.line_num} is not a row of numbers separated by {delim!r}")
+            if len(vals) != width:
+                raise ValueError(f"{path}: rows have different numbers of values (the first row has {width}; "
+                                 f"line {reader.line_num} has {len(vals)})")
+            rows.append(vals)
+    arr = np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+    return list(arr.T)
+
+
+def _read_text(path: Path, ext: str, index_column: str, label_columns: str = "auto", *, engine: str = "auto"):
+    """A CSV/TSV file as an (n, d) float64 array: a first row that is not all numbers is a header;
+    then the index- and label-column rules (module docstring). ``engine``: "pyarrow", "python",
+    or "auto" (pyarrow when installed)."""
+    delim = "\t" if ext == ".tsv" else ","
+    first, line = _csv_first_row(path, delim)
+    header = None if _floats(first) is not None else [h.strip() for h in first]
+    width = len(first)
+    if engine == "auto":
+        engine = "pyarrow" if _has_pyarrow() else "python"
+    read = _csv_columns_arrow if engine == "pyarrow" else _csv_columns_stdlib
+    cols = read(path, delim, width, line if header is not None else 0)
+    if not len(cols[0]):
         raise ValueError(f"{path}: no data rows after the header")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1:
-        raise ValueError(f"{path}: rows have different numbers of values ({sorted(widths)})")
-    arr = np.asarray(rows, dtype=np.float64)
-    names = header if header is not None and len(header) == arr.shape[1] else [None] * arr.shape[1]
-    cols, _ = _drop_index(list(arr.T), names, path, index_column, set(), label_columns)
+    names = header if header is not None else [None] * width
+    cols, _ = _drop_index(cols, names, path, index_column, set(), label_columns)
     return np.column_stack(cols)
+
+
+def _has_pyarrow() -> bool:
+    return available("pyarrow")
+
+
+def _h5_datasets(f) -> dict:
+    """Every dataset of an open HDF5 file by its absolute path (``/group/name``)."""
+    h5py = optional("h5py")
+    found = {}
+
+    def visit(name, obj):  # returns None: visititems stops at the first non-None return
+        if isinstance(obj, h5py.Dataset):
+            found["/" + name] = obj
+
+    f.visititems(visit)
+    return found
+
+
+def _read_hdf5(path: Path, key: str | None):
+    h5py = optional("h5py")
+    with h5py.File(path, "r") as f:
+        datasets = _h5_datasets(f)
+        ds = _pick(datasets, None if key is None else "/" + key.lstrip("/"), path)
+        return np.asarray(ds[()])
+
+
+def open_zarr(path, key: str | None = None, name: str = "embeddings"):
+    """The zarr array at ``path`` (a store folder ending in ``.zarr``), or the array ``key`` of a
+    zarr group, with every chunk present (zarr would read a missing one as its fill value:
+    silently wrong rows).
+
+    Parameters
+    ----------
+    path : str or Path
+    key : str, optional
+        Array inside a group (``a`` or ``group/a``); default: the group's only array.
+    name : str
+        Argument name used in errors.
+
+    Returns
+    -------
+    zarr.Array
+    """
+    zarr = optional("zarr")
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{name}: no such zarr store {p}")
+    try:
+        obj = zarr.open(str(p), mode="r")
+    except Exception as exc:  # noqa: BLE001 - zarr raises many things for a bad store
+        raise ValueError(f"{name}: {p} is not a readable zarr array or group ({type(exc).__name__}: {exc})") from None
+    if not hasattr(obj, "shape"):  # a group
+        arrays = {k: obj[k] for k in obj.array_keys()}
+        if key is not None and key not in arrays:
+            try:
+                arrays[key] = obj[key.strip("/")]
+            except KeyError:
+                pass
+        obj = _pick(arrays, key, p)
+        if not hasattr(obj, "shape"):
+            raise ValueError(f"{p}: {key!r} is a group, not an array")
+    elif key is not None:
+        raise ValueError(f"{p}: holds one array, not a group; drop the key {key!r}")
+    stored = getattr(obj, "nchunks_initialized", None)
+    if stored is not None and stored < obj.nchunks:
+        raise ValueError(f"{name}: {p} is missing {obj.nchunks - stored} of its {obj.nchunks} chunks; zarr would read "
+                         "them as zeros, so restore or rewrite the store")
+    return obj
+
+
+def _read_zarr(path: Path, key: str | None):
+    arr = open_zarr(path, key)
+    try:
+        return arr[...]
+    except Exception as exc:  # noqa: BLE001 - codecs raise anything for damaged bytes
+        raise ValueError(f"{path}: a chunk cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'damaged data'}); the store is damaged, "
+                         "restore or rewrite it") from None
 
 
 _UNSAFE = ("allow_pickle", "weights_only", "pickle", "Unpickl")
@@ -415,7 +547,11 @@ def safe_load_message(path: Path, exc: Exception) -> str:
 
 
 def _read_raw(path: Path, key: str | None, index_column: str = "auto", label_columns: str = "auto"):
-    ext = _ext(path)
+    ext = _ext(path, READ_FORMATS)
+    if ext in (".h5", ".hdf5"):
+        return _read_hdf5(path, key)
+    if ext == ".zarr":
+        return _read_zarr(path, key)
     if ext == ".npy":
         return np.load(path, allow_pickle=False)
     if ext == ".npz":
@@ -476,8 +612,8 @@ def read_embedding_file(path, key: str | None = None, *, min_samples: int = 1,
     p = Path(spath)
     if not p.exists():
         raise ValueError(f"{p}: no such file")
-    if p.is_dir():
-        raise ValueError(f"{p}: is a folder, expected an embedding file")
+    if p.is_dir() and p.suffix.lower() != ".zarr":
+        raise ValueError(f"{p}: is a folder, expected an embedding file (or a .zarr store)")
     if p.stat().st_size == 0:
         raise ValueError(f"{p}: the file is empty")
     try:
@@ -709,6 +845,11 @@ def _write_raw(arr: np.ndarray, tmp: Path, ext: str, key: str) -> None:
         import torch
 
         torch.save(torch.from_numpy(np.ascontiguousarray(arr)), tmp)
+    elif ext in (".h5", ".hdf5"):
+        h5py = optional("h5py")
+        # the temporary file is already locked by atomic_write (fcntl); HDF5's own lock would collide
+        with h5py.File(tmp, "w", locking=False) as f:
+            f.create_dataset(key, data=arr)
     else:
         delim = "\t" if ext == ".tsv" else ","
         np.savetxt(tmp, arr, delimiter=delim, fmt="%.17g")
