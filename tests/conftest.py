@@ -39,6 +39,27 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("REPALIGN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _package_log_as_in_a_plain_process():
+    """pytest puts a capture handler on the root logger, which the package logger would defer to
+    (repalign._log: an application's logging set-up wins). Tests see what a user of a plain
+    process sees: the package's own stderr handler, at INFO."""
+    from repalign import _log
+
+    handler = _log._StderrHandler()
+    logger = _log.logger
+    old = (logger.level, logger.propagate, _log._OWN)
+    logger.addHandler(handler)
+    logger.setLevel("INFO")
+    logger.propagate = False
+    _log._OWN = handler
+    yield
+    logger.removeHandler(handler)
+    logger.setLevel(old[0])
+    logger.propagate = old[1]
+    _log._OWN = old[2]
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

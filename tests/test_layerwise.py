@@ -256,3 +256,117 @@ def test_to_pandas_labels_the_matrix_by_layer(images):
     assert list(df.index) == ["0", "2"] and list(df.columns) == ["0", "4", "6"]
     assert df.loc["2", "6"] == res.matrix[1, 2]
     assert df.index.name == f"{res.model_a} (A)" and df.columns.name == f"{res.model_b} (B)"
+
+
+# ------------------------------------------------------------------ DataLoaders, devices, plots
+
+def test_dataloader_batches_give_the_map_of_the_items(images):
+    """Bug: layerwise(a, b, DataLoader) raised 'not subscriptable' with 4+ batches and counted
+    batches as items with fewer. Tuple, dict and bare-tensor batches, DataLoaders and
+    generators all give the map of the same items passed as an array."""
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+    a, b = small_net(0), small_net(1)
+    la, lb = ["0", "2", "6"], ["0", "4"]
+    ref = layerwise(a, b, images, layers_a=la, layers_b=lb, batch_size=16).matrix
+    x = torch.from_numpy(images)
+    y = torch.arange(len(images))
+    tuples = DataLoader(TensorDataset(x, y), batch_size=10)  # 9 batches of (x, y)
+    res = layerwise(a, b, tuples, layers_a=la, layers_b=lb)
+    assert res.n == len(images) and np.allclose(res.matrix, ref, atol=1e-10)
+
+    class Dicts(Dataset):
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, i):
+            return {"pixels": x[i], "label": int(y[i]), "weight": torch.tensor(1.0)}
+
+    dicts = DataLoader(Dicts(), batch_size=25)
+    with pytest.raises(ValueError, match=r"input_key: dict batches with keys pixels, label, weight"):
+        layerwise(a, b, dicts, layers_a=la, layers_b=lb)
+    with pytest.raises(ValueError, match=r"input_key: the batches have no 'image'; their keys: pixels, label, weight"):
+        layerwise(a, b, dicts, layers_a=la, layers_b=lb, input_key="image")
+    assert np.allclose(layerwise(a, b, dicts, layers_a=la, layers_b=lb, input_key="pixels").matrix, ref, atol=1e-10)
+    assert np.allclose(layerwise(a, b, dicts, layers_a=la, layers_b=lb, batch_fn=lambda d: d["pixels"]).matrix, ref,
+                       atol=1e-10)
+    gen = (x[s:s + 30] for s in range(0, len(x), 30))  # an iterator of bare tensors
+    assert np.allclose(layerwise(a, b, gen, layers_a=la, layers_b=lb).matrix, ref, atol=1e-10)
+    mb = layerwise(a, b, DataLoader(TensorDataset(x, y), batch_size=30), layers_a=la, layers_b=lb,
+                   estimator="minibatch")
+    assert mb.n == len(images) and np.all(np.isfinite(mb.matrix))
+
+
+def test_dataloader_bad_input(images):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    a = small_net(0)
+    x = torch.from_numpy(images)
+    with pytest.raises(ValueError, match="the batches held 3 items; at least 4"):
+        layerwise(a, None, DataLoader(TensorDataset(x[:3]), batch_size=2))
+    with pytest.raises(ValueError, match="the batches are empty"):
+        layerwise(a, None, iter([]))
+    with pytest.raises(ValueError, match="input_key, batch_fn: apply to batches"):
+        layerwise(a, None, images, input_key="x")
+    with pytest.raises(ValueError, match="batch_fn: expected a callable"):
+        layerwise(a, None, DataLoader(TensorDataset(x), batch_size=8), batch_fn="x")
+    with pytest.raises(ValueError, match="input_key: the batches are Tensors, not dicts"):
+        layerwise(a, None, (x[s:s + 8] for s in range(0, 80, 8)), input_key="x")
+    with pytest.raises(ValueError, match="no batch held 4 or more items"):
+        layerwise(a, None, DataLoader(TensorDataset(x[:9]), batch_size=3), estimator="minibatch", batch_size=4)
+
+
+def test_device_dtype_and_amp(images):
+    a, b = small_net(0), small_net(1)
+    ref = layerwise(a, b, images, batch_size=30)
+    same = layerwise(a, b, images.astype(np.float64), batch_size=30, device="cpu")  # float64 in, float32 model
+    assert np.allclose(same.matrix, ref.matrix, atol=1e-10)
+    assert next(a.parameters()).dtype == torch.float32 and str(next(a.parameters()).device) == "cpu"
+    auto = layerwise(a, b, images, batch_size=30, device="auto")
+    assert auto.matrix.shape == ref.matrix.shape
+    low = layerwise(a, b, images, batch_size=30, amp=True)  # bfloat16 autocast on the CPU
+    assert np.abs(low.matrix - ref.matrix).max() < 0.05
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device: 'cuda' asked for, but torch .* sees no CUDA device"):
+            layerwise(a, b, images, device="cuda")
+    with pytest.raises(ValueError, match="device: expected 'cpu', 'cuda'"):
+        layerwise(a, b, images, device="gpu0")
+    with pytest.raises(ValueError, match="dtype: expected one of float16"):
+        layerwise(a, b, images, dtype="int8")
+    with pytest.raises(ValueError, match="amp: expected True or False"):
+        layerwise(a, b, images, amp="yes")
+    # float64 inputs into a float64 copy of the model: full precision, equal to the float32 map to float32 rounding
+    a64, b64 = small_net(0).double(), small_net(1).double()
+    hi = layerwise(a64, b64, images.astype(np.float64), batch_size=30, dtype=torch.float64)
+    assert np.allclose(hi.matrix, ref.matrix, atol=1e-5)
+
+
+def test_layerwise_result_plots_into_given_axes(images):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    res = layerwise(small_net(0), small_net(1), images, layers_a=["0", "2"], layers_b=["0", "4", "6"], batch_size=32)
+    fig = Figure()
+    ax = fig.add_subplot(1, 2, 2)
+    assert res.plot(ax=ax) is fig
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0", "4", "6"] or ax.get_xlabel()
+    assert isinstance(res.plot(), Figure)
+
+
+def test_device_on_the_command_line(tmp_path, capsys):
+    from repalign.cli import main
+
+    texts = tmp_path / "t.txt"
+    texts.write_text("\n".join(f"sentence number {i}" for i in range(8)) + "\n")
+    assert main(["embed", "--model", "glove-50d", "--texts", str(texts), "--out", str(tmp_path / "g.npy"),
+                 "--device", "cpu", "--no-cache"]) == 0
+    assert main(["embed", "--model", "glove-50d", "--texts", str(texts), "--out", str(tmp_path / "h.npy"),
+                 "--device", "cuda", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    if torch.cuda.is_available():
+        assert "glove-50d runs on a glove engine on the CPU only" in err
+    else:
+        assert "sees no CUDA device" in err
+    assert main(["embed", "--model", "glove-50d", "--texts", str(texts), "--out", str(tmp_path / "h.npy"),
+                 "--device", "tpu"]) == 2
+    assert "device: expected 'cpu', 'cuda'" in capsys.readouterr().err

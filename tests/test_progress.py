@@ -33,3 +33,37 @@ def test_short_steps_stay_one_line(capsys):
     finally:
         _progress.set_mode("auto")
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_progress_and_notes_go_through_the_package_logger(caplog):
+    """The library never prints: progress lines are records of logging.getLogger("repalign"),
+    one clock (the record's), levels from the CLI's --quiet / --verbose."""
+    import logging
+
+    from repalign import _log
+    from repalign.cli import main
+
+    logger = logging.getLogger("repalign")
+    logger.addHandler(caplog.handler)
+    try:
+        _progress.set_mode("lines")
+        with _progress.step("a step"):
+            pass
+        assert [r.getMessage() for r in caplog.records if r.name == "repalign"] == ["a step"]
+        line = _log._ClockFormatter().format(caplog.records[0])
+        assert line.startswith("[") and line.endswith(" s] a step")
+        _log.set_level("quiet")
+        _log.info("hidden")
+        _log.warning("shown")
+        assert [r.getMessage() for r in caplog.records][-1] == "shown"
+        assert "hidden" not in [r.getMessage() for r in caplog.records]
+        _log.set_level("verbose")
+        _log.debug("detail")
+        assert caplog.records[-1].getMessage() == "detail"
+        with __import__("pytest").raises(ValueError, match="level: expected one of"):
+            _log.set_level("loud")
+    finally:
+        _progress.set_mode("auto")
+        logger.removeHandler(caplog.handler)
+        _log.set_level("normal")
+    assert main(["list", "solvers", "--quiet", "--verbose"]) == 2

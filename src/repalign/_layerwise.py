@@ -42,6 +42,7 @@ ICLR 2021, arXiv:2010.15327.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import time
@@ -51,6 +52,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ._device import resolve_device
 from ._optional import optional
 from ._progress import track
 from ._result import Result
@@ -117,6 +119,24 @@ class LayerwiseResult(Result):
         return pd.DataFrame(self.matrix, index=pd.Index(list(self.layers_a), name=f"{self.model_a} (A)"),
                             columns=pd.Index(list(self.layers_b), name=f"{self.model_b} (B)"))
 
+    def plot(self, ax=None, *, title: str | None = None):
+        """The L_A × L_B CKA map (:func:`repalign.plotting.layer_heatmap`: layer names on both
+        axes, a colour bar, values in the cells when the map is small); needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into these axes (default: a new figure).
+        title : str, optional
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plotting import layer_heatmap  # noqa: PLC0415 - plotting loads scikit-learn: only when drawn
+
+        return layer_heatmap(self, title=title, ax=ax)
+
     @property
     def same_model(self) -> bool:
         """Whether A and B are the same model (the diagonal then holds each layer with itself)."""
@@ -177,9 +197,25 @@ class _Model:
         self.module, self.name, self._batches = module, name, batches
         self.default_pattern, self.modality = default_pattern, modality
         self.mask = None  # the attention mask of the current batch (token models)
+        self.device = "cpu"  # where the forward passes run (layerwise(device=))
+        self.dtype = None  # dtype of floating inputs (default: the module's parameters')
+
+    def prepare(self, x):
+        """A batch tensor on the model's device, floating inputs in its input dtype."""
+        if x.is_floating_point():
+            return x.to(self.device, dtype=self.dtype or _param_dtype(self.module, x.dtype))
+        return x.to(self.device)
 
     def batches(self, items, order, batch_size):
         yield from self._batches(self, items, order, batch_size)
+
+
+def _param_dtype(module, default):
+    """The dtype of a module's first floating parameter (``default`` when it has none)."""
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return default
 
 
 def _tensor_batches(model, items, order, batch_size):
@@ -191,9 +227,7 @@ def _tensor_batches(model, items, order, batch_size):
         if isinstance(x, list) and x and isinstance(x[0], (str, Path)):
             raise ValueError(f"inputs: {model.name} is a torch module and takes tensors, not texts or file names; "
                              "pass an array (N, ...) or use a packaged encoder")
-        x = torch.as_tensor(np.asarray(x) if isinstance(x, list) else x)
-        if x.dtype == torch.float64:
-            x = x.float()
+        x = model.prepare(torch.as_tensor(np.asarray(x) if isinstance(x, list) else x))
         model.mask = None
         yield lambda x=x: model.module(x)
 
@@ -236,7 +270,7 @@ def _resolve_model(model, name_hint: str) -> _Model:
 
         def eff_batches(m, items, order, bs):
             for s in range(0, len(order), bs):
-                x = enc._input([items[i] for i in order[s:s + bs]])
+                x = m.prepare(enc._input([items[i] for i in order[s:s + bs]]))
                 yield lambda x=x: enc._forward(x)
 
         return _Model(enc.model.eval(), model, eff_batches, "_blocks.*", "image")
@@ -245,7 +279,8 @@ def _resolve_model(model, name_hint: str) -> _Model:
 
         def st_batches(m, items, order, bs):
             for s in range(0, len(order), bs):
-                feats = st.tokenize([items[i] for i in order[s:s + bs]])
+                feats = {k: v.to(m.device) if hasattr(v, "to") else v
+                         for k, v in st.tokenize([items[i] for i in order[s:s + bs]]).items()}
                 m.mask = feats["attention_mask"]
                 yield lambda f=feats: st[0].auto_model(**{k: v for k, v in f.items() if k != "token_type_ids"})
 
@@ -254,7 +289,7 @@ def _resolve_model(model, name_hint: str) -> _Model:
 
         def generic_batches(m, items, order, bs):
             for s in range(0, len(order), bs):
-                x = enc._input([items[i] for i in order[s:s + bs]])
+                x = m.prepare(enc._input([items[i] for i in order[s:s + bs]]))
                 yield lambda x=x: enc.model(x)
 
         return _Model(enc.model.eval(), model, generic_batches, None, enc.modality)
@@ -399,8 +434,8 @@ def _pool(t, pooling: str, mask):
 
 
 class _Capture:
-    def __init__(self, model: _Model, layers, pooling):
-        self.model, self.layers, self.pooling = model, layers, pooling
+    def __init__(self, model: _Model, layers, pooling, amp: bool = False):
+        self.model, self.layers, self.pooling, self.amp = model, layers, pooling, amp
         self.out = {}
         mods = dict(model.module.named_modules())
         self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in layers]
@@ -415,7 +450,9 @@ class _Capture:
         import torch
 
         self.out = {}
-        with torch.inference_mode():
+        device_type = str(self.model.device).split(":")[0]
+        amp = torch.autocast(device_type) if self.amp else contextlib.nullcontext()
+        with torch.inference_mode(), amp:
             try:
                 call()
             except (RuntimeError, TypeError, ValueError, IndexError) as exc:
@@ -425,11 +462,122 @@ class _Capture:
         missing = [n for n in self.layers if n not in self.out]
         if missing:
             raise ValueError(f"layers: {missing[0]!r} did not run in the forward pass; choose layers that do")
-        return [self.out[n].numpy().astype(np.float64) for n in self.layers]
+        return [self.out[n].to("cpu", torch.float64).numpy() for n in self.layers]
 
     def close(self):
         for h in self.handles:
             h.remove()
+
+
+# ------------------------------------------------------------------------------ batches and devices
+
+_INPUT_KEYS = ("input", "inputs", "x", "pixel_values", "image", "images")
+
+
+def _is_batch_stream(inputs) -> bool:
+    """A DataLoader or an iterator of batches (not a sequence of items: lists, arrays, tensors)."""
+    if type(inputs).__module__.startswith("torch.utils.data"):
+        return True
+    return hasattr(inputs, "__iter__") and not hasattr(inputs, "__getitem__")
+
+
+def _length_hint(inputs, batches: bool = False):
+    """Items (or batches) of a DataLoader, when it knows; else None."""
+    try:
+        if batches:
+            return len(inputs)
+        return len(inputs.dataset)
+    except (TypeError, AttributeError, NotImplementedError):
+        return None
+
+
+def _batch_input(batch, input_key, batch_fn):
+    """What the models are fed from one batch (see :func:`layerwise`, ``inputs``)."""
+    if batch_fn is not None:
+        return batch_fn(batch)
+    if isinstance(batch, dict):
+        keys = list(batch)
+        if input_key is not None:
+            if input_key not in batch:
+                raise ValueError(f"input_key: the batches have no {input_key!r}; their keys: {', '.join(map(str, keys))}")
+            return batch[input_key]
+        tensors = [k for k in keys if hasattr(batch[k], "shape")]
+        if len(tensors) == 1:
+            return batch[tensors[0]]
+        for k in _INPUT_KEYS:
+            if k in batch:
+                return batch[k]
+        raise ValueError(f"input_key: dict batches with keys {', '.join(map(str, keys))}; say which one the models "
+                         "take (input_key='...') or pass batch_fn")
+    if input_key is not None:
+        raise ValueError(f"input_key: the batches are {type(batch).__name__}s, not dicts; drop input_key or pass "
+                         "batch_fn")
+    if isinstance(batch, (tuple, list)) and batch and hasattr(batch[0], "shape"):
+        return batch[0]  # (inputs, targets, ...)
+    return batch
+
+
+def _first_batch(inputs, input_key, batch_fn):
+    """The first batch's model input (to check the models take it) and an iterator over every
+    batch's model input, the first included."""
+    it = iter(inputs)
+    try:
+        first = _batch_input(next(it), input_key, batch_fn)
+    except StopIteration:
+        raise ValueError("inputs: the batches are empty; at least 4 items are needed") from None
+
+    def stream():
+        yield first
+        for batch in it:
+            yield _batch_input(batch, input_key, batch_fn)
+
+    if not hasattr(first, "__len__") or isinstance(first, (str, bytes)):
+        raise ValueError(f"inputs: a batch gave {type(first).__name__}, not a tensor, an array or a list of items; "
+                         "pass batch_fn to say what the models take")
+    return first, stream()
+
+
+def _stream_calls(A: _Model, B: _Model, shared: bool, stream):
+    """(call of A, call of B) for every batch of a stream: each model's own batching applied to
+    the batch as its items, in one piece."""
+    for x in stream:
+        order = np.arange(len(x))
+        call_a = next(A.batches(x, order, len(x)))
+        call_b = None if shared else next(B.batches(x, order, len(x)))
+        yield call_a, call_b
+
+
+_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _torch_dtype(dtype):
+    """A floating torch dtype from a torch dtype or its name (None stays None)."""
+    if dtype is None:
+        return None
+    import torch
+
+    name = str(dtype).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ValueError(f"dtype: expected one of {', '.join(_DTYPES)} (or the torch dtype), got {dtype!r}")
+    return getattr(torch, name)
+
+
+def _move_models(models, device: str):
+    """Move the models' modules to ``device``; returns what :func:`_move_back` needs."""
+    homes = []
+    for m in models:
+        params = list(m.module.parameters())
+        home = params[0].device if params else None
+        m.device = device
+        if home is not None and str(home) != device:
+            m.module.to(device)
+            homes.append((m.module, home))
+    return homes
+
+
+def _move_back(homes) -> None:
+    for module, home in homes:
+        module.to(home)
 
 
 # ---------------------------------------------------------------------------------- estimators
@@ -457,6 +605,7 @@ def _unbiased_matrix(KA, KB):
 
 def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=None, measure: str = "cka-linear",
               estimator: str = "streamed", pooling: str = "mean", batch_size: int = 64, seed: int = 0,
+              input_key: str | None = None, batch_fn=None, device=None, dtype=None, amp: bool = False,
               progress: bool = False) -> LayerwiseResult:
     """CKA of every chosen layer of ``model_a`` with every chosen layer of ``model_b``.
 
@@ -467,9 +616,13 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         ...), ``timm:NAME`` or ``module.py:factory``.
     model_b : torch.nn.Module or str, optional
         Default: ``model_a`` (a model against itself).
-    inputs : sequence
+    inputs : sequence, DataLoader or iterator of batches
         The items: texts or images for packaged encoders (each model preprocesses them its own
-        way), tensors / arrays (N, ...) for modules.
+        way), tensors / arrays (N, ...) for modules. Or batches: a ``torch.utils.data.DataLoader``
+        or any iterator (not a list: a list is items) yielding tensors, ``(inputs, targets, ...)``
+        tuples (the first element is fed), dicts (``input_key`` picks the entry) or lists of
+        texts / image files; the batches are used as they come (``batch_size`` and ``seed`` do not
+        apply), both models see each batch.
     layers_a, layers_b : None, str or list of str
         See :func:`select_layers`.
     measure : {"cka-linear", "cka-linear-debiased"}
@@ -482,6 +635,20 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         Items per forward pass (and per minibatch HSIC; needs >= 4 there).
     seed : int
         Order of the items (minibatch estimator).
+    input_key : str, optional
+        Dict batches: the entry fed to the models (default: the only tensor entry, else one of
+        ``input``, ``inputs``, ``x``, ``pixel_values``, ``image``, ``images``).
+    batch_fn : callable, optional
+        Batches: ``batch_fn(batch)`` gives what the models are fed (instead of the rules above).
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        Where the forward passes run (default the CPU). The models are moved there for the call
+        and moved back afterwards; features come back as float64 on the CPU.
+    dtype : torch.dtype, optional
+        dtype of floating inputs (default: the model's parameter dtype, so float64 arrays feed
+        a float32 model as float32).
+    amp : bool
+        Run the forward passes under ``torch.autocast`` (bfloat16 on the CPU, float16 on CUDA);
+        off by default (the map then matches full precision to float32 rounding).
     progress : bool
 
     Returns
@@ -508,37 +675,66 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     batch_size = check_positive_int(batch_size, "batch_size", minimum=4 if estimator == "minibatch" else 1)
     if inputs is None:
         raise ValueError("inputs: give the items both models see (texts, images or tensors)")
-    n = len(inputs)
-    if n < 4:
-        raise ValueError(f"inputs: {n} items; at least 4 are needed")
+    if amp not in (True, False):
+        raise ValueError(f"amp: expected True or False, got {amp!r}")
+    if batch_fn is not None and not callable(batch_fn):
+        raise ValueError(f"batch_fn: expected a callable taking a batch, got {type(batch_fn).__name__}")
+    device = resolve_device(device)
+    loader = _is_batch_stream(inputs)
+    if loader:
+        first, stream = _first_batch(inputs, input_key, batch_fn)
+        n_hint = _length_hint(inputs)
+        if n_hint is None:
+            n_hint = 0  # unknown: the few-items fallback of the streamed estimator is not taken
+        probe = first
+    else:
+        if input_key is not None or batch_fn is not None:
+            raise ValueError("input_key, batch_fn: apply to batches (a DataLoader or an iterator of batches), not to a "
+                             "sequence of items")
+        n = len(inputs)
+        if n < 4:
+            raise ValueError(f"inputs: {n} items; at least 4 are needed")
+        n_hint = n
+        probe = inputs
     A = _resolve_model(model_a, "model_a")
     same = model_b is None or model_b is model_a or (isinstance(model_b, str) and model_b == A.name)
     B = A if same else _resolve_model(model_b, "model_b")
     if {A.modality, B.modality} == {"text", "image"}:
         raise ValueError(f"model_b: {B.name} takes {B.modality}s but {A.name} takes {A.modality}s; both models must "
                          "see the same items")
-    _check_inputs_fit(A, B, inputs)
+    in_dtype = _torch_dtype(dtype)
+    for m in (A, B):
+        m.dtype = in_dtype
+    _check_inputs_fit(A, B, probe)
     for m in (A, B):  # before any forward pass: texts or file names cannot feed a bare module
-        if m._batches is _tensor_batches and isinstance(inputs[0], (str, Path)):
+        if m._batches is _tensor_batches and isinstance(probe[0], (str, Path)):
             raise ValueError(f"inputs: {m.name} is a torch module and takes tensors, not texts or file names; "
                              "pass an array (N, ...) or use a packaged encoder")
     la = select_layers(A.module, layers_a, A.default_pattern, "layers_a")
     lb = la if same and layers_b is None else select_layers(B.module, layers_b, B.default_pattern, "layers_b")
-    order = np.arange(n) if estimator == "streamed" else np.random.default_rng(seed).permutation(n)
-    cap_a = _Capture(A, la, pooling)
-    cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling)
+    cap_a = _Capture(A, la, pooling, amp)
+    cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling, amp)
     debiased = estimator == "minibatch"
     acc = None
     kept = None
     sums = None
     dims_a = dims_b = ()
+    homes = _move_models([A] if B is A else [A, B], device)
     try:
-        batches_b = None if cap_b is cap_a else B.batches(inputs, order, batch_size)
-        n_batches = -(-n // batch_size)
-        for call_a in track(A.batches(inputs, order, batch_size), f"layer-wise {estimator}", total=n_batches,
-                            enabled=progress, unit="batch"):
+        if loader:
+            pairs = _stream_calls(A, B, cap_a is cap_b, stream)
+            n_batches = _length_hint(inputs, batches=True)
+        else:
+            order = np.arange(n) if estimator == "streamed" else np.random.default_rng(seed).permutation(n)
+            calls_b = None if cap_b is cap_a else B.batches(inputs, order, batch_size)
+            pairs = ((ca, None if calls_b is None else next(calls_b)) for ca in A.batches(inputs, order, batch_size))
+            n_batches = -(-n // batch_size)
+        seen = 0
+        for call_a, call_b in track(pairs, f"layer-wise {estimator}", total=n_batches, enabled=progress,
+                                    unit="batch"):
             fa = cap_a.run(call_a)
-            fb = fa if cap_b is cap_a else cap_b.run(next(batches_b))
+            fb = fa if cap_b is cap_a else cap_b.run(call_b)
+            seen += fa[0].shape[0]
             if fa[0].shape[0] != fb[0].shape[0]:
                 raise ValueError("inputs: the two models returned different batch sizes; their inputs differ")
             dims_a, dims_b = tuple(f.shape[1] for f in fa), tuple(f.shape[1] for f in fb)
@@ -546,11 +742,12 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
                 D = sum(dims_a) + (0 if cap_b is cap_a else sum(dims_b))
                 need = 3 * 8 * D * D
                 if need > _MOMENT_BYTES:
-                    if 8 * n * D > _MOMENT_BYTES:
+                    if not n_hint or 8 * n_hint * D > _MOMENT_BYTES:
+                        items = f"all {n_hint} items ({8 * n_hint * D / 2**30:.1f} GB)" if n_hint else \
+                            "an unknown number of items (batches of unknown length)"
                         raise ValueError(f"layers: the streamed estimator keeps the moments of all {D} pooled "
-                                         f"features ({need / 2**30:.1f} GB) or the features of all {n} items "
-                                         f"({8 * n * D / 2**30:.1f} GB); choose fewer or smaller layers, fewer "
-                                         "items, or estimator='minibatch'")
+                                         f"features ({need / 2**30:.1f} GB) or the features of {items}; choose "
+                                         "fewer or smaller layers, fewer items, or estimator='minibatch'")
                     kept = ([], [])  # few items: keep the features, CKA from Gram matrices (docstring)
             if kept is not None:
                 kept[0].append(np.hstack(fa))
@@ -580,6 +777,13 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         cap_a.close()
         if cap_b is not cap_a:
             cap_b.close()
+        _move_back(homes)
+    if loader:
+        n = seen
+        if n < 4:
+            raise ValueError(f"inputs: the batches held {n} items; at least 4 are needed")
+        if estimator == "minibatch" and sums is None:
+            raise ValueError("inputs: no batch held 4 or more items; the minibatch estimator needs batches of >= 4")
     if kept is not None:
         M = _gram_matrix(np.vstack(kept[0]), np.vstack(kept[1]) if kept[1] else None, dims_a, dims_b)
     elif estimator == "streamed":

@@ -4,7 +4,8 @@ Library functions take ``progress=False`` by default and stay silent. With ``pro
 the mode decides what is shown: ``"auto"`` (default) is a tqdm bar when stderr is a terminal
 and otherwise one line per step (``[  12.3 s] cka-linear: 200 permutations``, elapsed time since
 the process started), so that logs of batch jobs show where the time went without carriage
-returns. In that mode a long step also reports its count every :data:`HEARTBEAT_S` seconds (and
+returns. Lines go through the package logger (:mod:`repalign._log`: ``logging.getLogger
+("repalign")`` at INFO, its clock), never ``print``. In that mode a long step also reports its count every :data:`HEARTBEAT_S` seconds (and
 that it is still running when nothing moved), so a log never stays silent for long; lines are
 flushed as they are written. The CLI sets ``"off"`` for ``--quiet``.
 """
@@ -16,12 +17,13 @@ import sys
 import threading
 import time
 
+from . import _log
+
 __all__ = ["set_mode", "get_mode", "progress_bar", "track", "step", "MODES", "announcing"]
 
 MODES = ("auto", "bar", "lines", "off")
 _MODE = "auto"
 _ANNOUNCE = False
-_T0 = time.perf_counter()
 #: in the "lines" mode a long step writes a line at least this often (seconds)
 HEARTBEAT_S = 10.0
 
@@ -50,7 +52,7 @@ def get_mode() -> str:
 
 
 def _line(desc: str) -> None:
-    print(f"[{time.perf_counter() - _T0:7.1f} s] {desc}", file=sys.stderr, flush=True)
+    _log.info(desc)
 
 
 class _Bar:

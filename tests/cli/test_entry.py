@@ -96,7 +96,7 @@ def test_output_paths_are_checked_before_any_work(capsys, pair_files, tmp_path):
     one_line_error(code, err, "unsupported output extension '.txt'")
     code, _, err = run(capsys, "shuffle-curve", a, b, "--plot", tmp_path / "c.jpg")
     one_line_error(code, err, "use one of .png, .pdf, .svg")
-    code, _, err = run(capsys, "embed", "--model", "glove-50d", "--dataset", "digits", "--out", tmp_path / "e.h5")
+    code, _, err = run(capsys, "embed", "--model", "glove-50d", "--dataset", "digits", "--out", tmp_path / "e.hdf4")
     one_line_error(code, err, "unsupported output extension")
     code, _, err = run(capsys, "qap", "x.dat", "--out", tmp_path / "o.txt")
     one_line_error(code, err, ".sln")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from .. import _log
 from ..experiments import run_demo
 from ..io import check_writable
 from ..report import build_report
@@ -19,7 +19,7 @@ def run(args) -> int:
         raise CLIError(f"--limit: the demo needs at least 20 items for the k-NN measures, got {args.limit}")
     page = Path(args.out) / "report.html"
     check_writable(page, args.force)
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else (lambda msg: print(msg, flush=True))
+    log = _log.info  # stderr, through the package logger (--quiet / --verbose set its level)
     res = run_demo(args.out, force=args.force, data_dir=args.data_dir, n_permutations=args.permutations,
                    n_bootstrap=args.bootstrap, n_repeats=args.repeats, use_cache=not args.no_cache,
                    progress=True, limit=args.limit, log=log)

@@ -47,6 +47,8 @@ def run(args) -> int:
         if args.feature_maps is not None:
             _check_layer(args, info.extra.get("blocks"))
     kwargs = {"n_jobs": args.jobs} if args.jobs else {}
+    if args.device is not None:
+        kwargs["device"] = args.device
     with _progress.step(f"loading {args.model}", enabled=True):
         enc = get_encoder(args.model, **kwargs)
     _check_modality(args, enc.modality, items)

@@ -14,7 +14,7 @@ import signal
 import sys
 import warnings
 
-from .. import _progress
+from .. import _log, _progress
 from .errors import UsageError
 from .parser import build_parser
 
@@ -110,8 +110,16 @@ def main(argv=None) -> int:
             except UsageError as exc:
                 print(f"repalign: error: {exc}", file=sys.stderr)
                 return 2
+            if args.quiet and args.verbose:
+                print("repalign: error: --quiet and --verbose: choose one", file=sys.stderr)
+                return 2
             _progress.set_mode("off" if args.quiet else "auto", announce=not args.quiet)
-            return _run(args, debug or args.debug)
+            old_level = _log.logger.level
+            _log.set_level("quiet" if args.quiet else "verbose" if args.verbose else "normal")
+            try:
+                return _run(args, debug or args.debug)
+            finally:
+                _log.logger.setLevel(old_level)
     finally:
         warnings.showwarning = old_show
         _progress.set_mode("auto", announce=False)

@@ -6,9 +6,9 @@ from its record in :data:`repalign.experiments.EXPERIMENTS`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from .. import _log
 from ..datasets.base import data_root
 from ..experiments.registry import EXPERIMENTS
 from ..io import atomic_write, check_writable
@@ -56,7 +56,7 @@ def _run_one(args, name):
     exp = EXPERIMENTS[name]
     out = Path(args.out_dir) / f"{name}.json"
     md = Path(args.out_dir) / f"{name}.md"
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else (lambda msg: print(msg, flush=True))
+    log = _log.info  # stderr, through the package logger (--quiet / --verbose set its level)
     given = {"data_dir": args.data_dir, "seeds": args.seeds, "languages": args.languages, "progress": True,
              "plot": Path(args.out_dir) / f"{name}.png"}
     if args.time_limit is not None:
@@ -66,7 +66,7 @@ def _run_one(args, name):
             given["scheduler"] = args.scheduler
         else:
             distributed = [k for k, e in EXPERIMENTS.items() if e.distributed]
-            print(f"note: {name} runs here; --scheduler applies to {', '.join(distributed)}", file=sys.stderr)
+            _log.warning(f"note: {name} runs here; --scheduler applies to {', '.join(distributed)}")
     kwargs = {k: v for k, v in given.items() if k in exp.options}
     res = exp.runner()(out=out, force=args.force, log=log, **kwargs)
     with atomic_write(md, force=args.force) as tmp:

@@ -33,7 +33,7 @@ def run(args) -> int:
         items = load_dataset(args.dataset, data_dir=args.data_dir, limit=args.limit, per_class=args.per_class).items
     res = layerwise(args.model_a, args.model_b, items, layers_a=args.layers_a, layers_b=args.layers_b,
                     estimator=args.estimator, pooling=args.pooling, batch_size=args.batch_size, seed=args.seed,
-                    progress=True)
+                    device=args.device, progress=True)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "layers.json", res.to_dict(), args.force)

@@ -83,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an error")
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bars or progress lines on stderr")
+                        help="no progress bars or progress lines on stderr (log level WARNING)")
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="more detail on stderr (log level DEBUG)")
 
     p = _Parser(prog="repalign", description=DESCRIPTION, parents=[common])
-    p.set_defaults(debug=False, quiet=False)
+    p.set_defaults(debug=False, quiet=False, verbose=False)
     p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
@@ -173,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", dest="jobs", type=_positive, default=None,
                    help="threads of the encoder (default: its own)")
     s.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    s.add_argument("--device", default=None,
+                   help="torch encoders: cpu (default), cuda, cuda:N or auto; the ONNX / numpy engines run on the CPU")
     s.add_argument("--feature-maps", metavar="LAYER",
                    help="EfficientNet-Lite only: write the (N, C, H, W) maps after LAYER (stem, a block index or "
                         "head) to a .npy file instead of pooled embeddings (input to `repalign rsm`)")
@@ -293,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how maps / token sequences become vectors (default mean)")
     s.add_argument("--batch-size", type=_positive, default=32, help="items per forward pass (default 32)")
     s.add_argument("--seed", type=_non_negative, default=0, help="item order for the minibatch estimator")
+    s.add_argument("--device", default=None, help="where the forward passes run: cpu (default), cuda, cuda:N, auto")
     s.add_argument("--out", help="folder for layers.json, layers.png (heatmap), diagonal.png")
     s.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     s.add_argument("--force", action="store_true", help="overwrite existing outputs")

@@ -19,6 +19,7 @@ import io
 
 import numpy as np
 
+from .._device import resolve_device
 from .._optional import optional
 from .base import Encoder, set_offline_env
 from .images import to_batch
@@ -49,8 +50,9 @@ class EfficientNetLiteEncoder(Encoder):
     default_batch_size = 32
 
     def __init__(self, variant: str = "efficientnet-lite0", output: str = "pooled",
-                 n_jobs: int | None = None, image_size: int | None = None):
+                 n_jobs: int | None = None, image_size: int | None = None, device: str | None = None):
         super().__init__(n_jobs)
+        self.device = resolve_device(device)
         if variant not in VARIANTS:
             raise ValueError(f"variant: unknown EfficientNet-Lite {variant!r}; known: {', '.join(VARIANTS)}")
         if output not in ("pooled", "logits"):
@@ -70,7 +72,7 @@ class EfficientNetLiteEncoder(Encoder):
         self.image_size = int(image_size or VARIANTS[variant])
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints "Loaded pretrained weights"
             self.model = EfficientNet.from_pretrained(variant, weights_path=_weights_file(variant))
-        self.model.eval()
+        self.model.to(self.device).eval()
         self.dim = 1280 if output == "pooled" else 1000
         self.n_blocks = len(self.model._blocks)
 
@@ -80,7 +82,7 @@ class EfficientNetLiteEncoder(Encoder):
 
     def _input(self, items):
         x = to_batch(items, self.image_size)
-        return self.torch.from_numpy(x / 127.5 - 1.0)
+        return self.torch.from_numpy(x / 127.5 - 1.0).to(self.device)
 
     def _forward(self, x, capture=()):
         m = self.model
@@ -103,7 +105,7 @@ class EfficientNetLiteEncoder(Encoder):
             h, _ = self._forward(self._input(items))
             pooled = h.mean(dim=(2, 3))
             out = pooled if self.output == "pooled" else self.model._fc(pooled)
-        return out.numpy()
+        return out.cpu().numpy()
 
     def feature_maps(self, items, layers=("head",), batch_size: int = 16) -> dict:
         """Spatial feature maps after the given layers: ``{layer: (n, C, h, w) float32}``.
@@ -124,5 +126,5 @@ class EfficientNetLiteEncoder(Encoder):
             for s in range(0, len(items), batch_size):
                 _, maps = self._forward(self._input(items[s:s + batch_size]), capture=set(wanted))
                 for k in wanted:
-                    parts[k].append(maps[k].numpy().astype(np.float32))
+                    parts[k].append(maps[k].cpu().numpy().astype(np.float32))
         return {k: np.concatenate(v) for k, v in parts.items()}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .._device import resolve_device
 from .base import Encoder, EncoderInfo
 from .efficientnet import EfficientNetLiteEncoder
 from .hf import HFVisionEncoder, OpenClipEncoder, TimmEncoder
@@ -105,6 +106,8 @@ for _v in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"):
               _effnet(_v, "logits"))
 
 PREFIXES = ("st:", "hf:", "timm:", "open_clip:")
+#: engines of the registry that run torch modules (and so take ``device=``)
+_TORCH_ENGINES = ("sentence-transformers", "efficientnet-lite")
 
 
 def list_encoders(modality: str | None = None) -> list[EncoderInfo]:
@@ -142,7 +145,8 @@ def get_encoder(name: str, **kwargs) -> Encoder:
         A registry name (``repalign list encoders``), ``st:``/``hf:``/``timm:``/``open_clip:``
         prefix forms, or a local model folder.
     **kwargs
-        Passed to the encoder (``n_jobs``: its threads).
+        Passed to the encoder (``n_jobs``: its threads; ``device``: ``"cpu"``, ``"cuda[:N]"``,
+        ``"auto"`` for the torch encoders, refused for the CPU-only engines).
 
     Returns
     -------
@@ -150,6 +154,13 @@ def get_encoder(name: str, **kwargs) -> Encoder:
     """
     if not isinstance(name, str) or not name:
         raise ValueError("model: expected an encoder name")
+    if kwargs.get("device") is not None:
+        kwargs["device"] = resolve_device(kwargs["device"])
+        if kwargs["device"] == "cpu":
+            kwargs.pop("device")  # every encoder runs there; the CPU-only engines take no device
+        elif name in ENCODERS and ENCODERS[name][0].family not in _TORCH_ENGINES:
+            raise ValueError(f"device: {name} runs on a {ENCODERS[name][0].family} engine on the CPU only; drop "
+                             "device (or use a torch model: efficientnet-lite*, minilm, mpnet, st:, hf:, timm:)")
     if name in ENCODERS:
         return ENCODERS[name][1](**kwargs)
     if name.startswith("st:"):

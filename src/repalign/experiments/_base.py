@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from .._log import info as log_info
 from .._optional import optional
 from .._result import Result
 from ..distributed import client_for
@@ -125,7 +126,7 @@ class Units:
     it finishes, so an interrupted cluster run resumes too).
     """
 
-    def __init__(self, out, settings: dict, *, force: bool = False, log=print):
+    def __init__(self, out, settings: dict, *, force: bool = False, log=log_info):
         self.log = log
         self.folder = None if not out else Path(out).with_name(Path(out).stem + ".parts")
         self.key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from .._log import info as log_info
 from ..datasets import load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
@@ -45,7 +46,7 @@ class AblationResult(TableResult):
 
 def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", model_b: str = "use-multilingual",
                  lang_b: str = "de", base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None,
-                 force: bool = False, log=print) -> AblationResult:
+                 force: bool = False, log=log_info) -> AblationResult:
     """Run the ablation (see module docstring); writes JSON to ``out`` when given."""
     if out:
         check_writable(out, force)
@@ -61,7 +62,7 @@ def run_ablation(data_dir=None, model_a: str = "minilm", lang_a: str = "en", mod
                                                    "init": "barycenter"}})
         row = {"kmeans": kmeans, "stretch": stretch_on, "cka": cka_on, **res.methods}
         rows.append(row)
-        log(f"[{time.perf_counter() - t0:5.1f}s] kmeans={kmeans} stretch={stretch_on} cka={cka_on}: "
+        log(f"kmeans={kmeans} stretch={stretch_on} cka={cka_on}: "
             f"QAP {100 * row['qap']['matching_accuracy']:.1f}")
     result = AblationResult(rows, {"pair": f"{model_a}({lang_a}) vs {model_b}({lang_b})", "base_size": base_size,
                                    "query_size": query_size, "seeds": list(seeds)}, time.perf_counter() - t0, experiment="ablation")

@@ -21,6 +21,7 @@ from functools import partial
 
 import numpy as np
 
+from .._log import info as log_info
 from ..datasets import class_name_embeddings, load_cifar10, load_xtd10
 from ..datasets.base import data_root
 from ..encoders import encode_cached, get_encoder
@@ -51,7 +52,7 @@ def _measure_label(measure, k):
     return measure if k is None else f"{measure} k={k}"
 
 
-def available_text_encoders(names=TEXT_ENCODERS, log=print):
+def available_text_encoders(names=TEXT_ENCODERS, log=log_info):
     """The text encoders whose packages load here (others are reported and skipped)."""
     out = []
     for name in names:
@@ -92,7 +93,7 @@ class BlindCifarResult(TableResult):
 
 def run_blind_cifar(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=TEXT_ENCODERS, per_class: int = 100,
                     resamples: int = 5, time_limit: float | None = None, out=None, force: bool = False,
-                    progress: bool = False, log=print) -> BlindCifarResult:
+                    progress: bool = False, log=log_info) -> BlindCifarResult:
     """CIFAR-10 small-scale blind matching (see module docstring)."""
     if out:
         check_writable(out, force)
@@ -127,7 +128,7 @@ def run_blind_cifar(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=
                                                            "certified": float(np.mean(cert)),
                                                            "solver_failures": int(fails)}
             rows.append(row)
-            log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: " + ", ".join(
+            log(f"{img} vs {txt}: " + ", ".join(
                 f"{m} {100 * v['accuracy']:.0f}" for m, v in row["measures"].items() if m in ("gw", "cka-linear", "mutual-knn k=3")))
     result = BlindCifarResult(rows, {"per_class": per_class, "resamples": resamples, "time_limit": time_limit,
                                      "solver": "brute-force (exact)" if C <= 10 else "hahn-grant",
@@ -155,7 +156,7 @@ class UnsupervisedExperimentResult(TableResult):
 
 def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders=TEXT_ENCODERS, per_class: int = 100,
                      measure: str = "gw", seeds=(0, 1, 2), time_limit: float | None = None, out=None, force: bool = False,
-                     progress: bool = False, log=print) -> UnsupervisedExperimentResult:
+                     progress: bool = False, log=log_info) -> UnsupervisedExperimentResult:
     """Unsupervised CIFAR-10 classifier (schnaus2025 §5, see module docstring)."""
     if out:
         check_writable(out, force)
@@ -175,7 +176,7 @@ def run_unsupervised(data_dir=None, image_encoders=IMAGE_ENCODERS, text_encoders
                    "solver_failures": int(sum(r.solver_failure for r in runs)),
                    "confusion": np.sum([r.confusion for r in runs], axis=0).tolist()}  # summed over seeds
             rows.append(row)
-            log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: accuracy {100 * row['accuracy']:.1f} "
+            log(f"{img} vs {txt}: accuracy {100 * row['accuracy']:.1f} "
                 f"(oracle {100 * row['oracle_accuracy']:.1f})")
     result = UnsupervisedExperimentResult(rows, {"per_class": per_class, "measure": measure, "seeds": list(seeds),
                                                  "chance": 0.1, "class_names": list(ds.class_names)},
@@ -212,7 +213,7 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
                                         ("use-multilingual", "en", "e5-small-multilingual", "fr")),
                   sizes=(10, 20, 30, 50, 100), measure: str = "gw", random_draws: int = 3,
                   time_limit: float | None = None, out=None, force: bool = False, progress: bool = False,
-                  log=print) -> BlindXTDResult:
+                  log=log_info) -> BlindXTDResult:
     """XTD-10 caption blind matching for subset sizes (see module docstring)."""
     if out:
         check_writable(out, force)
@@ -245,7 +246,7 @@ def run_blind_xtd(data_dir=None, pairs=(("minilm", "en", "use-multilingual", "de
             row["random"][str(n)] = {"accuracy": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
                                      "solver_failures": int(sum(r[1] for r in runs)),
                                      "objective": [r[2] for r in runs], "true_objective": [r[3] for r in runs]}
-            log(f"[{time.perf_counter() - t0:6.1f}s] {ma}/{la} vs {mb}/{lb} N={n}: selected "
+            log(f"{ma}/{la} vs {mb}/{lb} N={n}: selected "
                 f"{100 * row['selected'][str(n)]['accuracy']:.0f} %, random {100 * row['random'][str(n)]['accuracy']:.0f} %")
         rows.append(row)
     result = BlindXTDResult(rows, {"sizes": list(sizes), "measure": measure, "random_draws": random_draws,
@@ -320,7 +321,7 @@ def _solver_unit(time_limit, data, name) -> dict:
 
 def run_qap_solvers(data_dir=None, time_limit: float | None = None, synthetic=((20, 0.6), (30, 0.6), (40, 0.6), (20, 1.0)),
                     real: bool = True, out=None, force: bool = False, progress: bool = False,
-                    log=print, scheduler=None) -> SolverComparisonResult:
+                    log=log_info, scheduler=None) -> SolverComparisonResult:
     """Every solver on the same GW matching instances (paper Table 1 analogue): two noisy
     views of a latent for each ``(n, noise)`` in ``synthetic``, and with ``real`` (and data)
     CIFAR-10 class means and XTD-10 caption subsets. Each instance is a checkpointed unit
@@ -348,7 +349,7 @@ def run_qap_solvers(data_dir=None, time_limit: float | None = None, synthetic=((
 
     def logged(name):
         row = _solver_unit(time_limit, data, name)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {name}: " + ", ".join(
+        log(f"{name}: " + ", ".join(
             f"{s} {v['objective']:.5g}" for s, v in row.items() if isinstance(v, dict))
             + f"; true pairing {row['true_objective']:.5g}")
         return row

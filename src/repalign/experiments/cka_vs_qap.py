@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 from scipy import stats
 
+from .._log import info as log_info
 from ..datasets import PROMPT_TEMPLATES, XTD10_LANGUAGES, load_cifar10, load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
@@ -90,7 +91,7 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
                    image_encoders=("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
                    text_encoders=("minilm", "use-multilingual", "e5-small-multilingual", "minilm-l3", "glove-50d"),
                    per_class: int = 100, seed: int = 0, out=None, plot=None, force: bool = False,
-                   progress: bool = False, log=print, scheduler=None) -> CKAvsQAPResult:
+                   progress: bool = False, log=log_info, scheduler=None) -> CKAvsQAPResult:
     """Run the experiment (see module docstring); JSON to ``out``, scatter PNG to ``plot``.
     Embeddings are computed here first (through the cache); each encoder pair is then a
     checkpointed unit (resumable), run as a Dask task with ``scheduler``."""
@@ -130,7 +131,7 @@ def run_cka_vs_qap(data_dir=None, english=("minilm", "minilm-l3", "glove-50d"),
 
     def logged(shared, name):
         row = unit(shared, name)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {row['a']} vs {row['b']}: CKA {row['cka']:.3f}, "
+        log(f"{row['a']} vs {row['b']}: CKA {row['cka']:.3f}, "
             f"QAP{' (class-level)' if row['kind'] == 'image' else ''} {100 * row['qap_accuracy']:.1f} %")
         return row
 

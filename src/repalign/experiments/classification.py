@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .._log import info as log_info
 from ..datasets import class_name_embeddings, load_cifar10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
@@ -40,7 +41,7 @@ class ClassificationResult(TableResult):
 def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"),
                        text_encoders=("minilm", "use-multilingual", "e5-small-multilingual"), per_class: int = 100,
                        base_per_class: int = 10, seeds=(0, 1, 2), use_stretch: bool = True, out=None,
-                       force: bool = False, progress: bool = False, log=print) -> ClassificationResult:
+                       force: bool = False, progress: bool = False, log=log_info) -> ClassificationResult:
     """Run the experiment (see module docstring); writes JSON to ``out`` when given."""
     if out:
         check_writable(out, force)
@@ -77,7 +78,7 @@ def run_classification(data_dir=None, image_encoders=("efficientnet-lite0", "eff
                     v = np.array([r[k] for r in rs])
                     row[m][k], row[m][f"{k}_std"] = float(v.mean()), float(v.std())
             rows.append(row)
-            log(f"[{time.perf_counter() - t0:6.1f}s] {img} vs {txt}: "
+            log(f"{img} vs {txt}: "
                 + ", ".join(f"{m} {100 * row[m]['top1']:.1f}" for m in METHODS))
     result = ClassificationResult(rows, {"per_class": per_class, "base_per_class": base_per_class,
                                          "seeds": list(seeds), "stretch": use_stretch, "chance_top1": 0.1,

@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 from scipy import stats
 
+from .._log import info as log_info
 from ..datasets import XTD10_LANGUAGES, load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
@@ -73,7 +74,7 @@ def _unit(base_size, query_size, seeds, shared, name: str) -> dict:
 def run_crosslingual(data_dir=None, english_model: str = "minilm",
                      multilingual=("use-multilingual", "e5-small-multilingual"), languages=None,
                      base_size: int = 320, query_size: int = 500, seeds=(0, 1, 2), out=None, force: bool = False,
-                     progress: bool = False, log=print, scheduler=None) -> CrossLingualResult:
+                     progress: bool = False, log=log_info, scheduler=None) -> CrossLingualResult:
     """Run the experiment (see module docstring); writes JSON to ``out`` when given. Each
     (encoder, language) row is a checkpointed unit (resumable), run as a Dask task with
     ``scheduler``; embeddings are computed here first (through the cache)."""
@@ -96,7 +97,7 @@ def run_crosslingual(data_dir=None, english_model: str = "minilm",
 
     def logged(shared, name):
         row = unit(shared, name)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {row['encoder']} {row['language']}: CKA {row['cka']:.3f}, "
+        log(f"{row['encoder']} {row['language']}: CKA {row['cka']:.3f}, "
             + ", ".join(f"{m} {100 * row['matching'][m]['matching_accuracy']:.1f}" for m in METHODS))
         return row
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from .._log import info as log_info
 from .._result import Result
 from ..datasets import load_dataset, load_imagenet_classes
 from ..encoders import encode_cached, get_encoder
@@ -79,7 +80,7 @@ def _embed(model: str, items, encoders: dict, use_cache: bool, progress: bool):
 
 def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_permutations: int = 100,
              n_bootstrap: int = 50, n_repeats: int = 3, measures=DEFAULT_MEASURES, use_cache: bool = True,
-             progress: bool = True, limit: int | None = None, log=print) -> DemoResult:
+             progress: bool = True, limit: int | None = None, log=log_info) -> DemoResult:
     """Run the demo (see module docstring) and write its outputs into ``out_dir``.
 
     Parameters
@@ -135,14 +136,14 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
 
     pairs = {}
     for label, desc, (ma, items_a), (mb, items_b) in jobs:
-        log(f"[{time.perf_counter() - t0:5.1f}s] {label}: embedding")
+        log(f"{label}: embedding")
         A = _embed(ma, items_a, encoders, use_cache, progress)
         B = _embed(mb, items_b, encoders, use_cache, progress)
-        log(f"[{time.perf_counter() - t0:5.1f}s] {label}: {len(measures)} measures, "
+        log(f"{label}: {len(measures)} measures, "
             f"{bootstrap} bootstrap / {permutations} permutations each")
         sim = evaluate(A, B, measures, n_permutations=permutations, n_bootstrap=bootstrap, progress=progress)
         log(sim.table())
-        log(f"[{time.perf_counter() - t0:5.1f}s] {label}: shuffle curve")
+        log(f"{label}: shuffle curve")
         curve = shuffle_curve(A, B, measures, n_repeats=n_repeats, progress=progress)
         pairs[label] = {"description": desc, "encoders": [ma, mb], "similarity": sim, "shuffle": curve}
 
@@ -160,5 +161,5 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
     lines += [f"Total time {result.seconds:.1f} s.", *skipped]
     with atomic_write(out / "summary.md", force=force) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    log(f"[{result.seconds:5.1f}s] wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS)}")
+    log(f"wrote {', '.join(str(out / n) for n in DEMO_OUTPUTS)}")
     return result

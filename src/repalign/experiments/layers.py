@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._layerwise import layerwise
+from .._log import info as log_info
 from ..datasets import load_cifar10, load_xtd10
 from ..encoders import get_encoder
 from ..io import check_writable
@@ -57,14 +58,14 @@ def _run(pairs, items, name, out, force, progress, log, settings, batch_size=32)
                      "seconds": res.seconds})
         if out:
             save_figure(layer_heatmap(res), f"{Path(out).with_suffix('')}_{a}_vs_{b}.png", force=True, dpi=130)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: mean CKA {res.matrix.mean():.3f} ({res.seconds:.0f} s)")
+        log(f"{a} vs {b}: mean CKA {res.matrix.mean():.3f} ({res.seconds:.0f} s)")
     result = LayersResult(rows, settings, time.perf_counter() - t0, experiment=name)
     write_result(result, out, force)
     return result
 
 
 def run_layers_effnet(data_dir=None, per_class: int = 50, out=None, force: bool = False, progress: bool = False,
-                      log=print) -> LayersResult:
+                      log=log_info) -> LayersResult:
     """EfficientNet-Lite0 against itself and against Lite2 on CIFAR-10 (module docstring)."""
     items = load_cifar10(per_class=per_class, seed=0, data_dir=data_dir).items
     pairs = [("efficientnet-lite0", "efficientnet-lite0"), ("efficientnet-lite0", "efficientnet-lite2")]
@@ -72,7 +73,7 @@ def run_layers_effnet(data_dir=None, per_class: int = 50, out=None, force: bool 
                 {"dataset": "cifar10", "per_class": per_class, "estimator": "streamed", "pooling": "mean"})
 
 
-def run_layers_text(data_dir=None, out=None, force: bool = False, progress: bool = False, log=print) -> LayersResult:
+def run_layers_text(data_dir=None, out=None, force: bool = False, progress: bool = False, log=log_info) -> LayersResult:
     """MiniLM's layers against MPNet's on XTD-10 English captions (module docstring)."""
     items = load_xtd10("en", data_dir).items
     note = None

@@ -26,6 +26,7 @@ import time
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
 
+from .._log import info as log_info
 from .._progress import track
 from ..assignment import approximate, solve
 from ..datasets import load_cifar10
@@ -80,7 +81,7 @@ class RSMTranslationResult(TableResult):
 
 
 def run_rsm_translation(data_dir=None, per_class: int = 6, layers=(4, 10, 15, "head"), matcher_large: str = "auction:0.01",
-                        out=None, force: bool = False, progress: bool = False, log=print) -> RSMTranslationResult:
+                        out=None, force: bool = False, progress: bool = False, log=log_info) -> RSMTranslationResult:
     """Overlapping crops: semantic vs spatio-semantic RSMs (module docstring). Layers with
     S > 400 use ``matcher_large`` (default the auction, every pair certified within 1 % of its
     optimum; Batch-Optimal(128) reached only ~0.9 of it in ``rsm-approx``)."""
@@ -108,7 +109,7 @@ def run_rsm_translation(data_dir=None, per_class: int = 6, layers=(4, 10, 15, "h
                      "overlap_semantic": float(vs[is_pair].mean()), "overlap_spatial": float(vp[is_pair].mean()),
                      "unrelated_semantic": float(vs[~is_pair].mean()), "unrelated_spatial": float(vp[~is_pair].mean()),
                      "seconds": sem.seconds})
-        log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']}: AUC spatial {rows[-1]['auc_spatial']:.3f}, "
+        log(f"{rows[-1]['layer']}: AUC spatial {rows[-1]['auc_spatial']:.3f}, "
             f"semantic {rows[-1]['auc_semantic']:.3f}")
     result = RSMTranslationResult(rows, {"n_images": n, "n_unrelated": int((~is_pair).sum()), "kernel": "rbf"},
                                   time.perf_counter() - t0, experiment="rsm-translation")
@@ -129,7 +130,7 @@ class RSMRetrievalResult(TableResult):
 
 
 def run_rsm_retrieval(data_dir=None, n_query_per_class: int = 10, n_db_per_class: int = 50, layers=(15, "head"),
-                      out=None, force: bool = False, progress: bool = False, log=print) -> RSMRetrievalResult:
+                      out=None, force: bool = False, progress: bool = False, log=log_info) -> RSMRetrievalResult:
     """Retrieval with semantic vs spatio-semantic RSMs (module docstring)."""
     if out:
         check_writable(out, force)
@@ -157,7 +158,7 @@ def run_rsm_retrieval(data_dir=None, n_query_per_class: int = 10, n_db_per_class
             p_spa = float(np.mean(yd[np.argmax(spa.matrix, axis=1)] == yq))
             rows.append({"layer": LAYERS.get(layer, str(layer)), "kernel": kernel, "p1_semantic": p_sem,
                          "p1_spatial": p_spa})
-            log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']} {kernel}: P@1 {p_spa:.3f} -> {p_sem:.3f}")
+            log(f"{rows[-1]['layer']} {kernel}: P@1 {p_spa:.3f} -> {p_sem:.3f}")
     result = RSMRetrievalResult(rows, {"n_query": len(q_idx), "n_database": len(d_idx)}, time.perf_counter() - t0, experiment="rsm-retrieval")
     write_result(result, out, force)
     return result
@@ -191,7 +192,7 @@ class RSMOutputResult(TableResult):
 
 
 def run_rsm_output(data_dir=None, per_class: int = 20, layers=(10, 15, "head"), out=None, force: bool = False,
-                   progress: bool = False, log=print) -> RSMOutputResult:
+                   progress: bool = False, log=log_info) -> RSMOutputResult:
     """Output similarity vs representational similarity (module docstring)."""
     if out:
         check_writable(out, force)
@@ -216,7 +217,7 @@ def run_rsm_output(data_dir=None, per_class: int = 20, layers=(10, 15, "head"), 
                          "pearson_spatial": float(pearsonr(J[iu], spa.matrix[iu])[0]),
                          "spearman_semantic": float(spearmanr(J[iu], sem.matrix[iu])[0]),
                          "spearman_spatial": float(spearmanr(J[iu], spa.matrix[iu])[0])})
-            log(f"[{time.perf_counter() - t0:6.1f}s] {rows[-1]['layer']} {kernel}: Pearson "
+            log(f"{rows[-1]['layer']} {kernel}: Pearson "
                 f"{rows[-1]['pearson_spatial']:.3f} -> {rows[-1]['pearson_semantic']:.3f}")
     result = RSMOutputResult(rows, {"n": len(images)}, time.perf_counter() - t0, experiment="rsm-output")
     write_result(result, out, force)
@@ -244,7 +245,7 @@ class RSMApproxResult(TableResult):
 
 
 def run_rsm_approx(data_dir=None, pairs: int = 6, out=None, force: bool = False, progress: bool = False,
-                   log=print) -> RSMApproxResult:
+                   log=log_info) -> RSMApproxResult:
     """Approximation quality vs time (module docstring)."""
     if out:
         check_writable(out, force)
@@ -279,7 +280,7 @@ def run_rsm_approx(data_dir=None, pairs: int = 6, out=None, force: bool = False,
             # ratio of totals: pairs whose optimum is small do not dominate
             row["methods"][name] = {"relative": float(np.sum(vals) / np.sum(opt)), "seconds": float(np.median(ts))}
         rows.append(row)
-        log(f"[{time.perf_counter() - t0:6.1f}s] S = {S}: " + ", ".join(
+        log(f"S = {S}: " + ", ".join(
             f"{n} {100 * v['relative']:.1f}%" for n, v in row["methods"].items()))
     for r in rows:  # same columns everywhere
         for name in methods:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._log import info as log_info
 from ..datasets import load_cifar10, load_xtd10
 from ..encoders import encode_cached, get_encoder
 from ..encoders.images import load_rgb
@@ -122,7 +123,7 @@ def _pixels(images) -> np.ndarray:
 
 def run_spec_cifar(data_dir=None, per_class: int = 100, pairs=(("efficientnet-lite0", "efficientnet-lite2"),
                    ("efficientnet-lite0", "pixels")), top: int = 10, n_modes: int = 5, n_runs: int = 50, seed: int = 0,
-                   out=None, force: bool = False, progress: bool = False, log=print) -> SpecCifarResult:
+                   out=None, force: bool = False, progress: bool = False, log=log_info) -> SpecCifarResult:
     """SPEC between image encoders (and raw pixels) on CIFAR-10 (module docstring); galleries
     are written beside ``out`` as ``spec-cifar_<A>_vs_<B>_<side>.png``."""
     if out:
@@ -153,7 +154,7 @@ def run_spec_cifar(data_dir=None, per_class: int = 100, pairs=(("efficientnet-li
                     save_figure(gallery(res, ds.items, side=side), f"{stem}_{a}_vs_{b}_{side}.png", force=True,
                                 dpi=120)
             save_figure(spectrum(res), f"{stem}_{a}_vs_{b}_spectrum.png", force=True)
-        log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: SPEC-diff {res.spec_diff:.4f}, modes "
+        log(f"{a} vs {b}: SPEC-diff {res.spec_diff:.4f}, modes "
             + ", ".join(f"{m['side']}:{m['majority_class']} {100 * m['purity']:.0f}%" for m in row["modes"][:4]))
     result = SpecCifarResult(rows, {"per_class": per_class, "rff": RFF, "top": top, "n_modes": n_modes,
                                     "n_runs": n_runs, "seed": seed}, time.perf_counter() - t0, experiment="spec-cifar")
@@ -186,7 +187,7 @@ class SpecXTDResult(TableResult):
 
 def run_spec_xtd(data_dir=None, pairs=(("minilm", "use-multilingual"), ("minilm", "glove-50d")), top: int = 10,
                  n_modes: int = 5, show: int = 6, seed: int = 0, out=None, force: bool = False, progress: bool = False,
-                 log=print) -> SpecXTDResult:
+                 log=log_info) -> SpecXTDResult:
     """SPEC between text encoders on the 1,000 English XTD-10 captions (module docstring); the
     captions of every mode go to ``<out>_<A>_vs_<B>.md``."""
     if out:
@@ -211,7 +212,7 @@ def run_spec_xtd(data_dir=None, pairs=(("minilm", "use-multilingual"), ("minilm"
             with atomic_write(f"{Path(out).with_suffix('')}_{a}_vs_{b}.md", force=True) as tmp:
                 tmp.write_text(f"# SPEC modes: {a} (A) vs {b} (B), XTD-10 English\n\n" + caption_lists(res, texts),
                                encoding="utf-8")
-        log(f"[{time.perf_counter() - t0:6.1f}s] {a} vs {b}: SPEC-diff {res.spec_diff:.4f}")
+        log(f"{a} vs {b}: SPEC-diff {res.spec_diff:.4f}")
     result = SpecXTDResult(rows, {"rff": RFF, "top": top, "n_modes": n_modes, "show": show, "seed": seed},
                            time.perf_counter() - t0, experiment="spec-xtd")
     write_result(result, out, force)
@@ -267,7 +268,7 @@ def _planted_unit(n: int, size: int, name: str) -> dict:
 
 
 def run_spec_planted(n: int = 2000, size: int = 60, seeds=tuple(range(10)), out=None, force: bool = False,
-                     progress: bool = False, log=print, scheduler=None) -> SpecPlantedResult:
+                     progress: bool = False, log=log_info, scheduler=None) -> SpecPlantedResult:
     """The planted-group check (module docstring); resumable per (kernel, seed) unit and runnable
     on a Dask cluster (``scheduler``)."""
     if out:
@@ -281,7 +282,7 @@ def run_spec_planted(n: int = 2000, size: int = 60, seeds=tuple(range(10)), out=
     for kernel, factor in _PLANTED:
         prec = {side: [values[f"{kernel}|{factor}|{s}"][side] for s in seeds] for side in ("A", "B")}
         rows.append({"kernel": kernel, "factor": factor, "precision_A": prec["A"], "precision_B": prec["B"]})
-        log(f"[{time.perf_counter() - t0:6.1f}s] {kernel}: A {np.mean(prec['A']):.3f}, B {np.mean(prec['B']):.3f}")
+        log(f"{kernel}: A {np.mean(prec['A']):.3f}, B {np.mean(prec['B']):.3f}")
     result = SpecPlantedResult(rows, settings, time.perf_counter() - t0, experiment="spec-planted")
     write_result(result, out, force)
     return result

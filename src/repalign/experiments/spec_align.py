@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from .._log import info as log_info
 from ..datasets import load_cifar10
 from ..encoders import encode_cached, get_encoder
 from ..io import check_writable
@@ -36,7 +37,7 @@ class SpecAlignExperimentResult(TableResult):
 def run_spec_align(data_dir=None, a: str = "efficientnet-lite0", b: str = "efficientnet-lite2", per_class: int = 100,
                    epochs: int = 40, batch_size: int = 128, keep_weight: float = 0.1, test_fraction: float = 0.3,
                    seed: int = 0, out=None, force: bool = False, progress: bool = False,
-                   log=print) -> SpecAlignExperimentResult:
+                   log=log_info) -> SpecAlignExperimentResult:
     """SPEC-align of ``a`` toward ``b`` on CIFAR-10 (module docstring)."""
     if out:
         check_writable(out, force)
@@ -51,7 +52,7 @@ def run_spec_align(data_dir=None, a: str = "efficientnet-lite0", b: str = "effic
                        progress=progress)
         rows.append({"a": a, "b": b, "head": head, "loss": loss, "before": r.before, "after": r.after,
                      "drift": r.drift, "history": r.history})
-        log(f"[{time.perf_counter() - t0:6.1f}s] {head}/{loss}: SPEC-diff {r.before['spec_diff']:.4f} -> "
+        log(f"{head}/{loss}: SPEC-diff {r.before['spec_diff']:.4f} -> "
             f"{r.after['spec_diff']:.4f}, k-NN {r.before['knn_accuracy']:.3f} -> {r.after['knn_accuracy']:.3f}")
     result = SpecAlignExperimentResult(rows, {"per_class": per_class, "epochs": epochs, "batch_size": batch_size,
                                               "keep_weight": keep_weight, "test_fraction": test_fraction, "seed": seed},

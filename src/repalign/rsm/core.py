@@ -162,6 +162,29 @@ class RSMResult(Result):
     symmetric: bool
     seconds: float
 
+    def plot(self, ax=None, *, title: str | None = None, max_side: int = 400):
+        """The RSM as an image with a colour bar (:func:`repalign.plotting.matrix_heatmap`);
+        needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into these axes (default: a new figure).
+        title : str, optional
+            Default: the kernel and the invariance.
+        max_side : int
+            Larger RSMs are drawn with every k-th row and column (default 400).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plotting import matrix_heatmap  # noqa: PLC0415 - plotting imports rsm users and scikit-learn
+
+        if title is None:
+            title = f"{self.kernel} RSM ({'semantic' if self.invariance == 'permutation' else 'spatio-semantic'})"
+        return matrix_heatmap(self.matrix, title=title, max_side=max_side, ax=ax)
+
     def to_pandas(self, labels_x=None, labels_y=None):
         """The RSM as a DataFrame: rows = samples of X, columns = samples of Y; needs pandas.
 

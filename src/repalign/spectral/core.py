@@ -171,6 +171,26 @@ class SPECResult(Result):
     scores: np.ndarray | None = field(default=None, repr=False)
     rff_floor: float | None = None
 
+    def plot(self, ax=None, *, title: str | None = None, max_points: int = 200):
+        """SPEC's eigenvalues of both signs as a stem plot with the reported modes marked
+        (:func:`repalign.plotting.spectrum`); needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into these axes (default: a new figure).
+        title : str, optional
+        max_points : int
+            The eigenvalues largest in magnitude that are drawn (default 200).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plotting import spectrum  # noqa: PLC0415 - plotting imports spectral (a cycle) and scikit-learn
+
+        return spectrum(self, title=title, max_points=max_points, ax=ax)
+
     def to_pandas(self):
         """The modes as a DataFrame, one row per mode in :attr:`modes` order: ``eigenvalue``,
         ``side`` (which embedding captures the cluster), ``top_indices`` (the items that
