@@ -30,8 +30,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "io": ["EmbeddingFile", "load_embeddings", "save_embeddings"],
         "measures": [
             "DEFAULT_MEASURES", "MEASURES", "GWResult", "Measure", "MeasureResult", "ShuffleCurve",
-            "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cknna", "evaluate", "get_measure",
-            "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "measure_names", "mutual_knn",
+            "SimilarityReport", "bootstrap_ci", "cka", "cka_from_grams", "cka_loss", "cknna", "evaluate", "get_measure",
+            "gromov_wasserstein", "gw_paired", "hsic", "hsic_from_grams", "hsic_loss", "measure_names", "mutual_knn",
             "permutation_test", "rbf_cka_blockwise", "rdm", "rsa", "shuffle_curve",
         ],
         "moments": ["PairMoments", "streamed_linear_cka"],

@@ -15,6 +15,8 @@ __all__ = [
     "RepalignWarning",
     "warn",
     "as_embeddings",
+    "is_tensor",
+    "tensor_to_numpy",
     "check_pair",
     "check_positive_int",
     "check_fraction",
@@ -33,6 +35,24 @@ def warn(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, RepalignWarning, stacklevel=stacklevel)
 
 
+def is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (``type(x).__module__``)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "device")
+
+
+def tensor_to_numpy(x, name: str = "X") -> np.ndarray:
+    """A torch tensor of any dtype on any device as a NumPy array on the CPU: detached, with a
+    one-line note, when it requires grad (use :func:`repalign.cka_loss` for a differentiable
+    CKA); bfloat16 and float16 widened to float32 (NumPy has no bfloat16)."""
+    if getattr(x, "requires_grad", False):
+        warn(f"{name}: a tensor that requires grad; detached (repalign.cka_loss / hsic_loss keep the graph)",
+             stacklevel=4)
+    x = x.detach()
+    if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
+        x = x.float()
+    return x.cpu().numpy()
+
+
 def as_embeddings(
     X,
     name: str = "X",
@@ -46,9 +66,10 @@ def as_embeddings(
 
     Parameters
     ----------
-    X : array-like, shape (n, d)
+    X : array-like or torch tensor, shape (n, d)
         Embeddings, one row per sample. A 1-D array is rejected (ambiguous: one sample or one
-        feature?).
+        feature?). Tensors of any dtype on any device are copied to the CPU
+        (:func:`tensor_to_numpy`).
     name : str
         Argument name used in error messages.
     min_samples : int
@@ -65,6 +86,8 @@ def as_embeddings(
     ndarray, shape (n, d)
     """
     where = f" (from {source})" if source else ""
+    if is_tensor(X):
+        X = tensor_to_numpy(X, name)
     try:
         arr = np.asarray(X)
     except Exception as exc:  # pragma: no cover - numpy raises many things

@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "kernel_alignment": [
             "cka", "cka_from_grams", "hsic", "hsic_from_grams", "rbf_cka_blockwise"
         ],
+        "torch_backend": ["cka_loss", "hsic_loss"],
         "gw": ["GWResult", "gromov_wasserstein", "gw_paired"],
         "knn": ["cknna", "mutual_knn"],
         "registry": ["MEASURES", "Measure", "get_measure", "measure_names"],

@@ -40,6 +40,7 @@ from ..kernels import (
     sigma_from_ranks,
 )
 from ..moments import PairMoments
+from .torch_backend import cka_torch, hsic_torch
 
 __all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats", "unbiased_hsic_from_terms",
            "kernel_stats", "unbiased_hsic", "cka_ratio"]
@@ -252,7 +253,7 @@ def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
 
 
 def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
-         block_size: int | None = None) -> float:
+         block_size: int | None = None, device=None) -> float:
     """HSIC between embeddings.
 
     Biased: ``tr(KCLC)/(n-1)²``. ``debiased=True``: Song et al.'s unbiased estimator (n >= 4).
@@ -262,7 +263,7 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
     ----------
     X, Y : array, shape (n, dx) and (n, dy)
         Rows are paired items.
-    kernel, debiased, sigma, threshold, block_size
+    kernel, debiased, sigma, threshold, block_size, device
         As in :func:`cka`.
 
     Returns
@@ -274,12 +275,14 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
     maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2 (Eq. 2).
     """
+    if device is not None:
+        return hsic_torch(X, Y, kernel, debiased, sigma, threshold, device=device)
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
 
 
 def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
-        block_size: int | None = None, route: str = "auto") -> float:
+        block_size: int | None = None, route: str = "auto", device=None) -> float:
     """Centred kernel alignment of row-paired embeddings.
 
     ``HSIC(K,L)/sqrt(HSIC(K,K) HSIC(L,L))`` in [0, 1] (biased; the debiased estimate can be slightly
@@ -306,6 +309,10 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
         bounded memory (default 4096).
     route : {"auto", "feature", "gram"}
         Linear/cosine only: force the feature-space or Gram-matrix computation.
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        Run in torch on this device (:mod:`repalign.measures.torch_backend`: the same
+        definitions; float64 inputs stay float64, lower precisions compute in float32 with
+        float64 sums). Default None: NumPy. Inputs may be tensors either way.
 
     Returns
     -------
@@ -317,6 +324,10 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2; Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
     arXiv:1905.00414.
     """
+    if device is not None:
+        if route != "auto":
+            raise ValueError("route: the torch path (device=) chooses its own route; leave route='auto'")
+        return cka_torch(X, Y, kernel, debiased, sigma, threshold, device=device)
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold, unit_scale=True)
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size", minimum=2)
