@@ -1,0 +1,62 @@
+"""The torch route of CKA / HSIC on the CPU next to the NumPy route, in one run (issue 20).
+
+Same inputs, same definitions; ``device="cpu"`` runs the torch code the CUDA path runs. Target:
+torch-CPU within 1.2x of NumPy's time (ratio = torch seconds / NumPy seconds, median of 5;
+this machine is shared, read the ratios). Values must agree to 1e-10 relative.
+
+    python benchmarks/bench_torch.py
+    python benchmarks/bench_torch.py --repeat 3 --scale 0.25
+"""
+
+import argparse
+import sys
+import time
+
+import _common  # noqa: F401
+import numpy as np
+from _common import table
+
+
+def median_time(fn, repeat):
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every n by this")
+    args = ap.parse_args(argv)
+    import torch
+
+    import repalign as ra
+
+    rng = np.random.default_rng(0)
+    cases = [("linear CKA (feature route)", int(50_000 * args.scale), 512, dict()),
+             ("cosine CKA (feature route)", int(50_000 * args.scale), 512, dict(kernel="cosine")),
+             ("debiased linear CKA (Gram route)", int(4_000 * args.scale), 256, dict(debiased=True)),
+             ("RBF CKA, median rule", int(4_000 * args.scale), 256, dict(kernel="rbf")),
+             ("RBF HSIC, fixed sigma", int(4_000 * args.scale), 256, dict(kernel="rbf", sigma=20.0))]
+    rows = []
+    for label, n, d, kw in cases:
+        X = rng.normal(size=(n, d))
+        Y = X[:, : d // 2] @ rng.normal(size=(d // 2, d)) + rng.normal(size=(n, d))
+        fn = ra.hsic if label.startswith("RBF HSIC") else ra.cka
+        fn(X[:50], Y[:50], device="cpu", **kw)  # torch's first-call set-up outside the clock
+        t_np, v_np = median_time(lambda fn=fn, kw=kw, X=X, Y=Y: fn(X, Y, **kw), args.repeat)
+        t_th, v_th = median_time(lambda fn=fn, kw=kw, X=X, Y=Y: fn(X, Y, device="cpu", **kw), args.repeat)
+        rel = abs(v_th - v_np) / max(abs(v_np), 1e-300)
+        rows.append([label, f"{n:,} x {d}", t_np, t_th, t_th / t_np, f"{rel:.1e}",
+                     "yes" if t_th <= 1.2 * t_np and rel <= 1e-10 else "NO"])
+    table(f"CKA / HSIC: NumPy vs the torch route on the CPU (float64, median of {args.repeat}, "
+          f"{torch.get_num_threads()} torch threads)",
+          ["measure", "n x d", "numpy s", "torch-cpu s", "torch / numpy", "|rel diff|", "<= 1.2x, equal"], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
