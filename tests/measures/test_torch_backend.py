@@ -141,3 +141,24 @@ def test_loss_bad_input(rng):
         ra.cka_loss(X[:3], X[:3], debiased=True)
     with pytest.raises(ValueError, match="expected a real floating tensor"):
         ra.hsic_loss(X.long(), X)
+
+
+def test_mutual_knn_on_a_device_finds_the_same_neighbours(rng):
+    X = rng.normal(size=(700, 7))
+    Y = X @ rng.normal(size=(7, 4)) + rng.normal(size=(700, 4))
+    for k in (1, 5, 30):
+        assert ra.mutual_knn(X, Y, k=k, device="cpu") == ra.mutual_knn(X, Y, k=k)
+    # integer-valued rows: many exact ties at the k-th place, resolved by the lower index as in NumPy
+    Xi, Yi = np.round(X) + 0.5, np.round(Y) + 0.5
+    assert ra.mutual_knn(Xi, Yi, k=5, device="cpu") == ra.mutual_knn(Xi, Yi, k=5)
+    g = np.repeat(np.arange(350), 2)  # bootstrap copies are never each other's neighbours
+    assert ra.mutual_knn(X, Y, k=4, groups=g, device="cpu") == ra.mutual_knn(X, Y, k=4, groups=g)
+    from repalign.measures import torch_backend as tb
+
+    assert np.array_equal(tb.knn_indices_torch(tb.normalized_pair(X, Y, "cpu")[0], 6, block=128).shape, (700, 6))
+    Z = Y.copy()
+    Z[9] = 0.0
+    with pytest.raises(ValueError, match="Y: row 9 is all zeros"):
+        ra.mutual_knn(X, Z, device="cpu")
+    with pytest.raises(ValueError, match="k = 700 needs at least"):
+        ra.mutual_knn(X, Y, k=700, device="cpu")

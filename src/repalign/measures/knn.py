@@ -105,16 +105,20 @@ def knn_overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float((both[:, 1:] == both[:, :-1]).sum(axis=1).mean() / k)
 
 
-def mutual_knn(X, Y, k: int = 10, groups=None) -> float:
+def mutual_knn(X, Y, k: int = 10, groups=None, device=None) -> float:
     """Mutual k-NN alignment of row-paired embeddings.
 
     Parameters
     ----------
-    X, Y : array, shape (n, dx) and (n, dy)
+    X, Y : array or tensor, shape (n, dx) and (n, dy)
     k : int
         Neighbours per item (default 10, the platonic-representation paper).
     groups : array, shape (n,), optional
         Rows with the same value are never each other's neighbours (bootstrap copies).
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        Find the neighbours in torch on this device (blocks of similarities and ``topk``; the
+        same neighbour sets, ties at the k-th place resolved as here, by the lower index).
+        Default None: NumPy.
 
     Returns
     -------
@@ -126,6 +130,13 @@ def mutual_knn(X, Y, k: int = 10, groups=None) -> float:
     ----------
     Huh et al., "The Platonic Representation Hypothesis", ICML 2024, arXiv:2405.07987.
     """
+    if device is not None:
+        from .torch_backend import knn_indices_torch, normalized_pair  # noqa: PLC0415 - torch only when asked
+
+        Xt, Yt = normalized_pair(X, Y, device)
+        g = _check_groups(groups, Xt.shape[0])
+        k = _check_k(k, Xt.shape[0], g)
+        return knn_overlap(knn_indices_torch(Xt, k, g), knn_indices_torch(Yt, k, g))
     X, Y = check_pair(X, Y, min_samples=2, rescale=True)  # scale-invariant: work at unit scale
     g = _check_groups(groups, X.shape[0])
     k = _check_k(k, X.shape[0], g)

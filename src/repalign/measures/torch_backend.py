@@ -26,7 +26,7 @@ from __future__ import annotations
 from .._device import resolve_device
 from ..kernels import resolve_kernel, resolve_sigma, sigma_from_ranks
 
-__all__ = ["cka_torch", "hsic_torch", "cka_loss", "hsic_loss"]
+__all__ = ["cka_torch", "hsic_torch", "cka_loss", "hsic_loss", "knn_indices_torch", "normalized_pair"]
 
 KERNELS = ("linear", "cosine", "rbf")
 _ROUNDOFF = 64 * 2.220446049250313e-16  # as repalign.kernels: Gram-identity noise of identical rows
@@ -200,6 +200,50 @@ def cka_torch(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, 
     X, Y = _pair(X, Y, device, debiased)
     with _torch().no_grad():
         return float(_cka_tensor(X, Y, kernel, debiased, sigma, threshold))
+
+
+def normalized_pair(X, Y, device):
+    """Checked tensors on ``device`` with unit-norm rows (zero rows refused), for mutual k-NN."""
+    X, Y = _pair(X, Y, device, False)
+    out = []
+    for name, T in (("X", X), ("Y", Y)):
+        T = _unit_scale(T)
+        norms = T.norm(dim=1, keepdim=True)
+        if bool((norms == 0).any()):
+            row = int((norms.flatten() == 0).nonzero()[0])
+            raise ValueError(f"{name}: row {row} is all zeros, so the cosine kernel is undefined; drop zero rows")
+        out.append(T / norms)
+    return out
+
+
+def knn_indices_torch(X, k: int, groups=None, block: int = 4096):
+    """:func:`repalign.measures.knn.knn_indices` in torch on ``X``'s device: (n, k) NumPy indices of
+    each row's k largest inner products with the other rows (and rows of other ``groups``).
+    ``topk`` takes k + 1 per row; a row whose k-th and (k+1)-th values tie is redone on the CPU by
+    :func:`~repalign.measures.knn.topk_rows`, so the neighbour sets equal the NumPy path's."""
+    import numpy as np  # noqa: PLC0415
+
+    from .knn import topk_rows  # noqa: PLC0415 - knn imports this module lazily
+
+    torch = _torch()
+    n = X.shape[0]
+    out = np.empty((n, k), dtype=np.int64)
+    g = None if groups is None else torch.as_tensor(np.asarray(groups), device=X.device)
+    take = min(k + 1, n)
+    for s in range(0, n, block):
+        rows = torch.arange(s, min(n, s + block), device=X.device)
+        S = X[rows] @ X.T
+        S[torch.arange(len(rows), device=X.device), rows] = -torch.inf
+        if g is not None:
+            S[g[rows][:, None] == g[None, :]] = -torch.inf
+        vals, idx = torch.topk(S, take, dim=1)
+        idx = idx[:, :k].cpu().numpy()
+        if take > k:
+            tied = torch.nonzero(vals[:, k - 1] == vals[:, k]).flatten().cpu().numpy()
+            if len(tied):
+                idx[tied] = topk_rows(S[torch.as_tensor(tied, device=X.device)].double().cpu().numpy(), k)
+        out[s:s + len(idx)] = idx
+    return out
 
 
 def _loss_inputs(X, Y, debiased):
