@@ -48,3 +48,42 @@ def test_mismatched_chunks_are_refused(rng):
     acc = PairMoments()
     with pytest.raises(ValueError):
         acc.update(rng.normal(size=(5, 3)), rng.normal(size=(4, 3)))
+
+
+def test_moments_on_a_device_equal_the_numpy_ones(rng):
+    """PairMoments(device=...): chunk products in torch, float64 sums kept on the device; the same
+    statistics as NumPy, for arrays and for tensors, read, updated again, merged."""
+    torch = pytest.importorskip("torch")
+    from repalign.moments import PairMoments, streamed_linear_cka
+
+    X = rng.normal(size=(900, 12)) + 5.0
+    Y = X[:, :6] @ rng.normal(size=(6, 9)) + rng.normal(size=(900, 9))
+    chunks = [(X[s:s + 128], Y[s:s + 128]) for s in range(0, 900, 128)]
+    for debiased in (False, True):
+        ref = PairMoments(debiased=True)
+        dev = PairMoments(debiased=True, device="cpu")
+        for a, b in chunks[:4]:
+            ref.update(a, b)
+            dev.update(torch.from_numpy(a), b)
+        assert dev.linear_cka(debiased) == pytest.approx(ref.linear_cka(debiased), rel=1e-12)  # a read ...
+        for a, b in chunks[4:]:
+            ref.update(a, b)
+            dev.update(a, b)  # ... then more chunks on the device
+        assert dev.linear_cka(debiased) == pytest.approx(ref.linear_cka(debiased), rel=1e-12)
+        assert np.allclose(dev.raw()[2], ref.raw()[2], rtol=1e-12)
+        other = PairMoments(debiased=True, shift_x=dev.shift_x, shift_y=dev.shift_y, device="cpu").update(X[:50], Y[:50])
+        both = PairMoments(debiased=True, shift_x=dev.shift_x, shift_y=dev.shift_y)
+        both.update(X, Y).update(X[:50], Y[:50])
+        assert dev.merge(other).linear_cka(debiased) == pytest.approx(both.linear_cka(debiased), rel=1e-12)
+    f32 = streamed_linear_cka([(torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
+                               for a, b in chunks], device="cpu")
+    assert f32 == pytest.approx(streamed_linear_cka(chunks), rel=1e-5)
+    bad = PairMoments(device="cpu")
+    with pytest.raises(ValueError, match="mismatched sample counts"):
+        bad.update(X[:5], Y[:4])
+    Z = X[:10].copy()
+    Z[3, 1] = np.inf
+    with pytest.raises(ValueError, match="X chunk: contains NaN/inf"):
+        bad.update(torch.from_numpy(Z), Y[:10])
+    with pytest.raises(ValueError, match="device: expected"):
+        PairMoments(device="tpu")

@@ -434,8 +434,8 @@ def _pool(t, pooling: str, mask):
 
 
 class _Capture:
-    def __init__(self, model: _Model, layers, pooling, amp: bool = False):
-        self.model, self.layers, self.pooling, self.amp = model, layers, pooling, amp
+    def __init__(self, model: _Model, layers, pooling, amp: bool = False, on_device: bool = False):
+        self.model, self.layers, self.pooling, self.amp, self.on_device = model, layers, pooling, amp, on_device
         self.out = {}
         mods = dict(model.module.named_modules())
         self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in layers]
@@ -462,6 +462,8 @@ class _Capture:
         missing = [n for n in self.layers if n not in self.out]
         if missing:
             raise ValueError(f"layers: {missing[0]!r} did not run in the forward pass; choose layers that do")
+        if self.on_device:  # the statistics run where the model ran (layerwise(device=...))
+            return [self.out[n].to(torch.float64) for n in self.layers]
         return [self.out[n].to("cpu", torch.float64).numpy() for n in self.layers]
 
     def close(self):
@@ -562,6 +564,19 @@ def _torch_dtype(dtype):
     return getattr(torch, name)
 
 
+def _stack(feats):
+    """Side by side: NumPy arrays, or tensors kept on the device."""
+    if isinstance(feats[0], np.ndarray):
+        return np.hstack(feats)
+    import torch
+
+    return torch.cat(feats, dim=1)
+
+
+def _host_stack(feats) -> np.ndarray:
+    return np.hstack([f if isinstance(f, np.ndarray) else f.cpu().numpy() for f in feats])
+
+
 def _move_models(models, device: str):
     """Move the models' modules to ``device``; returns what :func:`_move_back` needs."""
     homes = []
@@ -641,8 +656,10 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     batch_fn : callable, optional
         Batches: ``batch_fn(batch)`` gives what the models are fed (instead of the rules above).
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
-        Where the forward passes run (default the CPU). The models are moved there for the call
-        and moved back afterwards; features come back as float64 on the CPU.
+        Where the forward passes run (default None: the CPU, statistics in NumPy). The models are
+        moved there for the call and moved back afterwards; with a device given, the streamed
+        estimator's statistics accumulate there too (:class:`repalign.moments.PairMoments` on the
+        device, float64 sums); the minibatch estimator's b × b products run on the CPU.
     dtype : torch.dtype, optional
         dtype of floating inputs (default: the model's parameter dtype, so float64 arrays feed
         a float32 model as float32).
@@ -679,6 +696,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         raise ValueError(f"amp: expected True or False, got {amp!r}")
     if batch_fn is not None and not callable(batch_fn):
         raise ValueError(f"batch_fn: expected a callable taking a batch, got {type(batch_fn).__name__}")
+    device_given = device is not None
     device = resolve_device(device)
     loader = _is_batch_stream(inputs)
     if loader:
@@ -712,8 +730,10 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
                              "pass an array (N, ...) or use a packaged encoder")
     la = select_layers(A.module, layers_a, A.default_pattern, "layers_a")
     lb = la if same and layers_b is None else select_layers(B.module, layers_b, B.default_pattern, "layers_b")
-    cap_a = _Capture(A, la, pooling, amp)
-    cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling, amp)
+    # device given: the streamed statistics run there too (PairMoments on the device); otherwise NumPy
+    on_device = device_given and estimator == "streamed"
+    cap_a = _Capture(A, la, pooling, amp, on_device)
+    cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling, amp, on_device)
     debiased = estimator == "minibatch"
     acc = None
     kept = None
@@ -750,14 +770,14 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
                                          "fewer or smaller layers, fewer items, or estimator='minibatch'")
                     kept = ([], [])  # few items: keep the features, CKA from Gram matrices (docstring)
             if kept is not None:
-                kept[0].append(np.hstack(fa))
+                kept[0].append(_host_stack(fa))
                 if cap_b is not cap_a:
-                    kept[1].append(np.hstack(fb))
+                    kept[1].append(_host_stack(fb))
             elif estimator == "streamed":
-                X = np.hstack(fa)
-                Y = np.hstack(fb) if cap_b is not cap_a else X[:, :1]
+                X = _stack(fa)
+                Y = _stack(fb) if cap_b is not cap_a else X[:, :1]
                 if acc is None:
-                    acc = PairMoments(debiased=False, compute_dtype="float64")
+                    acc = PairMoments(debiased=False, compute_dtype="float64", device=device if on_device else None)
                 acc.update(X, Y)
             else:
                 if fa[0].shape[0] < 4:

@@ -11,6 +11,10 @@ All statistics are taken relative to a fixed shift (by default the mean of the f
 so that a large common offset does not cancel catastrophically. Two accumulators with the
 same shift can be merged, which is how partial results from Dask workers are combined.
 
+With ``device=`` (``"cuda"``, ``"cuda:N"``, ``"mps"``, ``"cpu"``, ``"auto"``) the per-chunk
+products run in torch on that device and the sums stay there, in float64, until a statistic is
+asked for; chunks may be NumPy arrays or tensors already on the device (no host round trip).
+
 Linear CKA in feature space (Kornblith et al. 2019): for centred X, Y,
 ``CKA = ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F)``. This is the Gram form of maniparambil2024
 Eq. (1)-(2) with a linear kernel, at O(n d²) time and O(d²) memory.
@@ -22,8 +26,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ._device import resolve_device
 from ._progress import track
-from ._validate import as_embeddings
+from ._validate import as_embeddings, is_tensor
 
 __all__ = ["PairMoments", "streamed_linear_cka"]
 
@@ -45,11 +50,15 @@ class PairMoments:
         Precision of the per-chunk products; sums across chunks are always float64. ``auto``
         computes float32 chunks in float32 (embeddings usually are; the products run about 2x
         faster and linear CKA changes by ~1e-7) and everything else in float64.
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        Run the chunk products in torch on this device (module docstring); default None: NumPy.
     """
 
-    def __init__(self, debiased: bool = True, shift_x=None, shift_y=None, compute_dtype: str = "auto"):
+    def __init__(self, debiased: bool = True, shift_x=None, shift_y=None, compute_dtype: str = "auto",
+                 device=None):
         if compute_dtype not in ("auto", "float64", "float32"):
             raise ValueError(f"compute_dtype: expected 'auto', 'float64' or 'float32', got {compute_dtype!r}")
+        self.device = None if device is None else resolve_device(device)
         self.compute_dtype = compute_dtype
         self.debiased = debiased
         self.shift_x = None if shift_x is None else np.asarray(shift_x, dtype=np.float64)
@@ -73,6 +82,9 @@ class PairMoments:
 
     def update(self, X, Y) -> PairMoments:
         """Add a chunk of rows: ``X`` (b, dx) and ``Y`` (b, dy) with the same ``b``."""
+        if self.device is not None:
+            return self._update_torch(X, Y)
+        self._host()
         X = as_embeddings(X, "X chunk", min_samples=1, dtype=self._dtype(X))
         Y = as_embeddings(Y, "Y chunk", min_samples=1, dtype=self._dtype(Y))
         if X.shape[0] != Y.shape[0]:
@@ -118,8 +130,79 @@ class PairMoments:
             self.r_y += r @ Y
         return self
 
+    def _update_torch(self, X, Y) -> PairMoments:
+        """:meth:`update` in torch on :attr:`device`, the sums kept there in float64."""
+        import torch  # noqa: PLC0415 - only with device=
+
+        def tensor(A, name):
+            if not is_tensor(A):
+                A = torch.from_numpy(np.asarray(as_embeddings(A, name, min_samples=1, dtype=self._dtype(A))))
+            if A.ndim != 2:
+                raise ValueError(f"{name}: expected a 2-D array (rows, features), got shape {tuple(A.shape)}")
+            low = A.dtype in (torch.float32, torch.float16, torch.bfloat16)
+            dt = torch.float32 if self.compute_dtype == "float32" or (self.compute_dtype == "auto" and low) \
+                else torch.float64
+            A = A.detach().to(self.device, dt)
+            if not bool(torch.isfinite(A).all()):
+                bad = int(torch.nonzero(~torch.isfinite(A).all(dim=1)).flatten()[0])
+                raise ValueError(f"{name}: contains NaN/inf (first is row {bad}); drop or impute those rows first")
+            return A
+
+        X, Y = tensor(X, "X chunk"), tensor(Y, "Y chunk")
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X chunk and Y chunk have mismatched sample counts ({X.shape[0]} vs {Y.shape[0]})")
+        f64 = torch.float64
+        if self.sx is not None and not isinstance(self.sx, torch.Tensor):  # statistics were read: back on the device
+            for name in _ARRAYS:
+                setattr(self, name, torch.from_numpy(getattr(self, name)).to(self.device))
+        if self.shift_x is None:
+            self.shift_x = X.mean(dim=0, dtype=f64).cpu().numpy()
+        if self.shift_y is None:
+            self.shift_y = Y.mean(dim=0, dtype=f64).cpu().numpy()
+        dx, dy = X.shape[1], Y.shape[1]
+        if self.sx is None:
+            z = {"device": self.device, "dtype": f64}
+            self.sx, self.sy = torch.zeros(dx, **z), torch.zeros(dy, **z)
+            self.xtx, self.yty, self.xty = torch.zeros(dx, dx, **z), torch.zeros(dy, dy, **z), torch.zeros(dx, dy, **z)
+            self.p_x, self.p_y, self.r_x, self.r_y = (torch.zeros(dx, **z), torch.zeros(dy, **z), torch.zeros(dx, **z),
+                                                      torch.zeros(dy, **z))
+        if dx != self.sx.shape[0] or dy != self.sy.shape[0]:
+            raise ValueError(f"chunk feature sizes ({dx}, {dy}) differ from the first chunk's "
+                             f"({self.sx.shape[0]}, {self.sy.shape[0]})")
+        if self.shift_x.any():
+            X = X - torch.from_numpy(self.shift_x).to(self.device, X.dtype)
+        if self.shift_y.any():
+            Y = Y - torch.from_numpy(self.shift_y).to(self.device, Y.dtype)
+        self.n += X.shape[0]
+        self.sx += X.sum(dim=0, dtype=f64)
+        self.sy += Y.sum(dim=0, dtype=f64)
+        self.xtx += (X.T @ X).to(f64)
+        self.yty += (Y.T @ Y).to(f64)
+        self.xty += (X.T @ Y).to(f64)
+        if self.debiased:
+            X, Y = X.to(f64), Y.to(f64)
+            p, r = (X * X).sum(dim=1), (Y * Y).sum(dim=1)
+            self.sp += float(p.sum())
+            self.sr += float(r.sum())
+            self.spp += float(p @ p)
+            self.srr += float(r @ r)
+            self.spr += float(p @ r)
+            self.p_x += p @ X
+            self.p_y += p @ Y
+            self.r_x += r @ X
+            self.r_y += r @ Y
+        return self
+
+    def _host(self) -> None:
+        """Bring sums kept on a device to the host as float64 NumPy arrays (once per read)."""
+        if self.sx is not None and not isinstance(self.sx, np.ndarray):
+            for name in _ARRAYS:
+                setattr(self, name, getattr(self, name).cpu().numpy())
+
     def merge(self, other: PairMoments) -> PairMoments:
         """Add another accumulator's statistics (same shifts required) into this one."""
+        self._host()
+        other._host()
         if other.n == 0:
             return self
         if self.n == 0:
@@ -144,6 +227,7 @@ class PairMoments:
     def centered(self):
         """Centred scatter matrices ``(XcᵀXc, YcᵀYc, XcᵀYc)`` (not divided by n)."""
         self._need(2)
+        self._host()
         mx, my = self.sx / self.n, self.sy / self.n
         return (
             self.xtx - self.n * np.outer(mx, mx),
@@ -155,6 +239,7 @@ class PairMoments:
         """Uncentred second moments ``(XᵀX, YᵀY, XᵀY)`` (sums over rows, not divided by n), undoing
         the shift exactly; SPEC's kernel covariances are these divided by n."""
         self._need(1)
+        self._host()
         s, t = self.shift_x, self.shift_y
         n = self.n
         xtx = self.xtx + np.outer(self.sx, s) + np.outer(s, self.sx) + n * np.outer(s, s)
@@ -180,7 +265,7 @@ class PairMoments:
         ``bᵢ = ‖yᵢ-ν‖²`` (Kornblith et al.'s feature-space form; the ``1/(n(n-3))`` factor
         cancels in CKA). Needs ``n >= 4``.
         """
-        cxx, cyy, cxy = self.centered()
+        cxx, cyy, cxy = self.centered()  # (brings device sums to the host)
         kl, kk, ll = float((cxy * cxy).sum()), float((cxx * cxx).sum()), float((cyy * cyy).sum())
         if not debiased:
             return kl, kk, ll
@@ -209,7 +294,7 @@ class PairMoments:
 
 
 def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiased: bool = False,
-                        compute_dtype: str = "auto", progress: bool = False) -> float:
+                        compute_dtype: str = "auto", progress: bool = False, device=None) -> float:
     """Linear CKA from row blocks; never forms an n x n matrix.
 
     Memory is O(dx² + dy² + dx·dy) plus one chunk; time O(n (dx + dy)²).
@@ -223,6 +308,9 @@ def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiase
     compute_dtype : {"auto", "float64", "float32"}
         As in :class:`PairMoments`.
     progress : bool
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        As in :class:`PairMoments`: chunk products in torch on that device (chunks may be
+        tensors already there).
 
     Returns
     -------
@@ -232,7 +320,7 @@ def streamed_linear_cka(chunks: Iterable[tuple[np.ndarray, np.ndarray]], debiase
     ----------
     Kornblith et al., ICML 2019, arXiv:1905.00414 (feature-space form); maniparambil2024 (arXiv:2401.05224) Eq. 1.
     """
-    acc = PairMoments(debiased=debiased, compute_dtype=compute_dtype)
+    acc = PairMoments(debiased=debiased, compute_dtype=compute_dtype, device=device)
     chunks = track(chunks, "linear CKA", enabled=progress, unit="chunk")
     for Xc, Yc in chunks:
         acc.update(Xc, Yc)
