@@ -49,7 +49,11 @@ test: $(STAMP) $(CHROMIUM)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
+# The peers the benchmarks measure against (not dependencies of the package), at the recorded versions.
+PEERS := ckatorch==1.0.3 torch-cka==0.21
+
 bench: $(STAMP)
+	$(PIP) install -q -c constraints.txt $(PEERS) "$(TORCH_PIN)"
 	$(PY) benchmarks/run_all.py
 
 # The README's result tables come from docs/results/*.json, its benchmark tables from

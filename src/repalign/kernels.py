@@ -93,11 +93,17 @@ def resolve_kernel(name, supported, arg: str = "kernel") -> str:
     raise ValueError(f"{arg}: unknown kernel {name!r}; use one of {names}")
 
 
-def linear_gram(X: np.ndarray) -> np.ndarray:
-    """``X Xᵀ``, computed as a general product.
+#: Up to this many rows :func:`linear_gram` takes numpy's symmetric (syrk) product: half the
+#: multiplications and an exactly symmetric result.
+SYRK_MAX_ROWS = 8192
 
-    ``X @ X.T`` takes numpy's syrk path, which has been seen to crash with 2 OpenBLAS threads
-    for n >= 16,000; multiplying by an explicit copy of the transpose avoids it.
+
+def linear_gram(X: np.ndarray) -> np.ndarray:
+    """``X Xᵀ``.
+
+    Up to :data:`SYRK_MAX_ROWS` rows ``X @ X.T`` (numpy's syrk path: half the products, exactly
+    symmetric). Above, a general product with an explicit copy of the transpose: the syrk path
+    has been seen to crash with 2 OpenBLAS threads for n >= 16,000.
 
     Parameters
     ----------
@@ -107,6 +113,8 @@ def linear_gram(X: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n, n)
     """
+    if X.shape[0] <= SYRK_MAX_ROWS:
+        return X @ X.T
     return X @ np.ascontiguousarray(X.T)
 
 
@@ -355,6 +363,15 @@ def resolve_sigma(sigma, threshold: float = 1.0):
     return s
 
 
+def upper_triangle(D: np.ndarray) -> np.ndarray:
+    """The entries above the diagonal of a square matrix, row by row (as ``D[np.triu_indices(n,
+    1)]``, without its two index arrays of n²/2 integers)."""
+    n = D.shape[0]
+    if n < 2:
+        return np.empty(0, dtype=D.dtype)
+    return np.concatenate([D[i, i + 1:] for i in range(n - 1)])
+
+
 def rbf_sigma(D: np.ndarray | None, sigma="median", threshold: float = 1.0) -> float:
     """Resolve ``sigma`` (a rule name or a float, see :func:`resolve_sigma`) on a distance matrix.
 
@@ -374,7 +391,7 @@ def rbf_sigma(D: np.ndarray | None, sigma="median", threshold: float = 1.0) -> f
     if not isinstance(sigma, str):
         return sigma
     n = D.shape[0]
-    tri = D[np.triu_indices(n, 1)]
+    tri = upper_triangle(D)
     m_zero = int(np.count_nonzero(tri == 0))
 
     def select(ranks):
@@ -505,6 +522,15 @@ def normalized_kernel(X: np.ndarray, kind: str = "cka", name: str = "X") -> np.n
     if kind == "cka":
         return normalized_centered_gram(linear_gram(X), name)
     raise ValueError(f"kind: expected one of {NORMALIZED_KERNELS}, got {kind!r}")
+
+
+def center_gram_inplace(K: np.ndarray) -> np.ndarray:
+    """:func:`center_gram` overwriting ``K`` (no n x n temporary); returns ``K``."""
+    rows, cols = K.mean(axis=1), K.mean(axis=0)
+    total = cols.mean()
+    K -= cols[None, :]
+    K -= (rows - total)[:, None]
+    return K
 
 
 def center_gram(K: np.ndarray) -> np.ndarray:

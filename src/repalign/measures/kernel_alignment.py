@@ -31,6 +31,7 @@ import numpy as np
 from .._validate import check_pair, check_positive_int, to_unit_scale
 from ..kernels import (
     center_gram,
+    center_gram_inplace,
     cosine_normalize,
     iter_sq_distance_blocks,
     linear_gram,
@@ -101,6 +102,9 @@ def unbiased_hsic(K, L) -> float:
     return _unbiased(K.shape[0], tr, float(kcol.sum()), float(lrow.sum()), float(kcol @ lrow))
 
 KERNELS = ("linear", "cosine", "rbf")
+#: RBF CKA/HSIC keep both n x n Gram matrices in memory up to this many rows (unless a
+#: ``block_size`` is given); above, :func:`rbf_cka_blockwise`.
+DENSE_RBF_MAX_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -241,13 +245,19 @@ def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
         return _linear_terms(X, Y, debiased, route)
     sig = resolve_sigma(sigma, threshold)
     n = X.shape[0]
+    dense = n <= (DENSE_RBF_MAX_ROWS if block_size is None else block_size)
     if block_size is None:
         block_size = 4096
-    if n <= block_size:
+    if dense:
         K, _ = rbf_gram(X, sig, threshold)
         L, _ = rbf_gram(Y, sig, threshold)
-        return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
-                hsic_from_grams(L, L, debiased))
+        if debiased:
+            return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+                    hsic_from_grams(L, L, debiased))
+        # tr(KHLH) = ⟨HKH, HLH⟩: centre each Gram once, in place, then three dot products
+        k, l_ = center_gram_inplace(K).ravel(), center_gram_inplace(L).ravel()
+        s = (n - 1.0) ** 2
+        return float(k @ l_) / s, float(k @ k) / s, float(l_ @ l_) / s
     res = rbf_cka_blockwise(X, Y, sigma=sig, threshold=threshold, block_size=block_size, debiased=debiased)
     return res["hsic_xy"], res["hsic_xx"], res["hsic_yy"]
 
@@ -306,7 +316,8 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
         default 1.0. Refused with an explicit float ``sigma`` (pass the σ you want instead).
     block_size : int, optional
         RBF only: above this many samples the kernel is evaluated in blocks of this size with
-        bounded memory (default 4096).
+        bounded memory (default: dense n x n Gram matrices up to :data:`DENSE_RBF_MAX_ROWS`
+        rows, about 1.5 GB at the limit; blocks of 4096 above).
     route : {"auto", "feature", "gram"}
         Linear/cosine only: force the feature-space or Gram-matrix computation.
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
