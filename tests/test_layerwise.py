@@ -135,6 +135,11 @@ def test_packaged_encoders(tmp_path):
              "two children play football", "the market closed higher", "a bird on a branch"]
     t = layerwise("minilm", None, texts, batch_size=4)
     assert t.layers_a == tuple(f"encoder.layer.{i}" for i in range(6)) and np.allclose(t.diagonal(), 1.0)
+    from torch.utils.data import DataLoader
+
+    # a DataLoader of texts (batches are lists of strings) gives the map of the same items
+    loaded = layerwise("minilm", "minilm", DataLoader(texts, batch_size=4), layers_b=["encoder.layer.5"])
+    assert np.allclose(loaded.matrix[:, 0], t.matrix[:, 5], atol=1e-6)
     with pytest.raises(ValueError, match="same items"):
         layerwise("minilm", "efficientnet-lite0", texts)
     with pytest.raises(ValueError, match="cannot be hooked"):
