@@ -409,3 +409,33 @@ def test_modes_with_two_strong_ends_report_both():
     A1[:30] = 4 * np.eye(8)[0] + 0.05 * g.normal(size=(30, 8))  # one group only: one end
     single = spec(A1, B, "cosine", n_modes=1, top=30).modes[0]
     assert set(single.top_indices.tolist()) == set(range(30)) and not single.two_ended
+
+
+def test_eigenvectors_of_the_ends_only(monkeypatch):
+    """_eigh_ends: every eigenvalue, and eigenvectors of the k smallest and k largest, as a full
+    eigh gives them; SPEC's modes are the same whether the route computes all vectors or these."""
+    from scipy import linalg
+
+    from repalign.spectral import core
+
+    rng = np.random.default_rng(4)
+    for r, k in ((7, 1), (60, 5), (200, 10)):
+        X = rng.normal(size=(r, r))
+        S = (X + X.T) / 2
+        lam, W, cols = core._eigh_ends(S, k)
+        ref = linalg.eigvalsh(S)
+        assert np.allclose(lam, ref, atol=1e-12 * np.abs(ref).max())
+        assert np.allclose(S @ W, W * lam[cols], atol=1e-10)
+        assert np.allclose(W.T @ W, np.eye(2 * k), atol=1e-10)
+    A = rng.normal(size=(600, 40))
+    B = A[:, :20] @ rng.normal(size=(20, 30)) + rng.normal(size=(600, 30))
+    ends = spec(A, B, kernel="cosine", route="cholesky", n_modes=4)
+    orig = core._cholesky_route
+    monkeypatch.setattr(core, "_cholesky_route", lambda C, ma, wanted=None, single=False, ends=None:
+                        orig(C, ma, wanted, single, None))  # every eigenvector, as before
+    full = spec(A, B, kernel="cosine", route="cholesky", n_modes=4)
+    assert np.allclose(ends.eigenvalues, full.eigenvalues, atol=1e-13)
+    for a, b in zip(ends.modes, full.modes, strict=True):
+        assert a.eigenvalue == pytest.approx(b.eigenvalue, abs=1e-13)
+        assert np.array_equal(a.top_indices, b.top_indices)
+        assert np.allclose(a.top_scores, b.top_scores, atol=1e-10)
