@@ -439,3 +439,17 @@ def test_eigenvectors_of_the_ends_only(monkeypatch):
         assert a.eigenvalue == pytest.approx(b.eigenvalue, abs=1e-13)
         assert np.array_equal(a.top_indices, b.top_indices)
         assert np.allclose(a.top_scores, b.top_scores, atol=1e-10)
+
+
+def test_covariances_on_a_device_give_the_same_spec():
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(900, 30)).astype(np.float32)
+    B = (A[:, :10] @ rng.normal(size=(10, 20)) + rng.normal(size=(900, 20))).astype(np.float32)
+    for kw in (dict(kernel="cosine"), dict(kernel="gaussian", rff=200, rff_floor=False)):
+        ref = spec(A, B, route="cholesky", **kw)
+        dev = spec(A, B, route="cholesky", device="cpu", **kw)
+        assert np.allclose(dev.eigenvalues, ref.eigenvalues, rtol=1e-5, atol=1e-8)
+        assert [m.top_indices.tolist()[:3] for m in dev.modes] == [m.top_indices.tolist()[:3] for m in ref.modes]
+    with pytest.raises(ValueError, match="device: expected"):
+        spec(A, B, device="gpu")

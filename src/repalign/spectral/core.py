@@ -54,6 +54,7 @@ import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from .._device import resolve_device
 from .._optional import optional
 from .._progress import step, track
 from .._result import Result
@@ -360,14 +361,14 @@ def _phase_caches(fa: FeatureMap, fb: FeatureMap, n: int, dtype, cache_mb: float
 
 
 def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool,
-             scheduler=None, caches=(None, None)):
+             scheduler=None, caches=(None, None), device=None):
     if A.lazy or B.lazy or scheduler is not None:  # per chunk on Dask workers, tree-reduced
 
         acc = feature_moments(A.arr, B.arr, fa, fb, dtype=dtype, scheduler=scheduler)
         xtx, yty, xty = acc.raw()
         return xtx / A.n, yty / A.n, xty / A.n
     acc = PairMoments(debiased=False, shift_x=np.zeros(fa.n_features), shift_y=np.zeros(fb.n_features),
-                      compute_dtype="float32" if dtype == np.float32 else "float64")
+                      compute_dtype="float32" if dtype == np.float32 else "float64", device=device)
     starts = range(0, A.n, chunk)
     for s in track(starts, "SPEC covariances", total=len(starts), enabled=progress, unit="chunk"):
         e = min(A.n, s + chunk)
@@ -557,7 +558,8 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
          chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
-         cache_mb: float = 2048, rff_floor: bool = True, scheduler=None, progress: bool = False) -> SPECResult:
+         cache_mb: float = 2048, rff_floor: bool = True, scheduler=None, device=None,
+         progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
     Parameters
@@ -607,6 +609,11 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     scheduler : None, str or distributed.Client
         Compute the covariances on a Dask cluster (:mod:`repalign.distributed`); Dask-array
         inputs use the active client or Dask's threads when none is given.
+    device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
+        Covariance routes: run the n x M² covariance products (the part that grows with n) in
+        torch on this device, float64 sums kept there (:class:`repalign.moments.PairMoments`);
+        features are made on the CPU and the M x M eigen-problem and the mode scores stay there.
+        Not with ``scheduler``.
     progress : bool
 
     Returns
@@ -635,6 +642,10 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         raise ValueError(f"cache_mb: expected a number of megabytes >= 0 (0 keeps nothing), got {cache_mb!r}")
     if precision not in ("auto", "float32", "float64"):
         raise ValueError(f"precision: expected 'auto', 'float32' or 'float64', got {precision!r}")
+    if device is not None:
+        device = resolve_device(device)
+        if scheduler is not None:
+            raise ValueError("device: runs the covariances here on one device; drop it with scheduler=")
     exact = rff == "exact"
     if exact and kernel != "gaussian":
         raise ValueError("rff: 'exact' applies to the gaussian kernel only")
@@ -667,7 +678,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     else:
         local = not (Ra.lazy or Rb.lazy or scheduler is not None)  # Dask computes features on workers
         caches = _phase_caches(fa, fb, n, dtype, cache_mb) if local else (None, None)
-        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler, caches)
+        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler, caches, device)
         C = _joint_cov(Caa, Cbb, Cab, eta)
         fro = _frobenius(Caa, Cbb, Cab, eta)
         with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):
