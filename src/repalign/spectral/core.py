@@ -682,6 +682,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         C = _joint_cov(Caa, Cbb, Cab, eta)
         fro = _frobenius(Caa, Cbb, Cab, eta)
         with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):
+            cols = []  # eigenvectors of every eigenvalue, unless the cholesky route computes the ends only
             if route == "covariance":
                 lam, Uvec = _covariance_route(C, fa.n_features)
             else:
