@@ -83,86 +83,8 @@ def child(n, kernel="cosine", rff=None, route="auto"):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def official_cholesky(x, y, eta=1.0, eps=1e-7):
-    """The official SPEC code's covariance route with method="cholesky" (mjalali/embedding-comparison
-    at df6aa4c, ``spec/spec_core.py::compute_by_covariance_matrix`` with ``utils.cosine_features``),
-    ported line by line for timing: float32 torch on the CPU, C + 1e-7 I, a full Cholesky, then
-    ``eigh`` of Z D Zᵀ and the eigenvectors D Zᵀ V normalised. Returns (eigenvalues, eigenvectors)."""
-    import torch
-
-    phi_x = torch.from_numpy(x / np.linalg.norm(x, axis=1, keepdims=True))
-    phi_y = torch.from_numpy(y / np.linalg.norm(y, axis=1, keepdims=True))
-    C_11 = phi_x.T @ phi_x / phi_x.shape[0]
-    C_12 = phi_x.T @ phi_y / np.sqrt(phi_x.shape[0] * phi_y.shape[0])
-    C_21 = C_12.T
-    C_22 = phi_y.T @ phi_y / phi_y.shape[0]
-    C = torch.vstack([torch.hstack([C_11, np.sqrt(eta) * C_12]), torch.hstack([np.sqrt(eta) * C_21, eta * C_22])])
-    D = torch.diag(torch.cat([torch.ones(phi_x.shape[1]), -torch.ones(phi_y.shape[1])]))
-    Z = torch.linalg.cholesky(C + eps * torch.eye(C.shape[0]), upper=True)
-    Theta = Z @ D @ Z.T
-    eigenvalues, eigvecs = torch.linalg.eigh(Theta)
-    eigenvectors = D @ Z.T @ eigvecs
-    eigenvectors = eigenvectors / torch.linalg.norm(eigenvectors, dim=0)
-    return eigenvalues.numpy(), eigenvectors.numpy()
-
-
-XTD_LANGS = ("en", "de", "es", "fr", "it", "ko", "pl", "ru")
-
-
-def xtd_pair():
-    """XTD-10 captions of 8 languages (8,000 lines), embedded by minilm and use-multilingual (float32,
-    from the embedding cache when it has them)."""
-    from repalign.datasets import load_dataset
-    from repalign.encoders import encode_cached, get_encoder
-
-    texts = [t for lang in XTD_LANGS for t in load_dataset(f"xtd10:{lang}").items]
-    out = []
-    for model in ("minilm", "use-multilingual"):
-        arr, _ = encode_cached(get_encoder(model), texts)
-        out.append(np.asarray(arr, dtype=np.float32))
-    return out
-
-
-def peers(repeat=5):
-    """repalign's default SPEC against the port of the official Cholesky route, alternating, median
-    of ``repeat`` (issue 21 target: >= 2x at n = 2,000 and 8,000, eigenvalues to 1e-6 relative)."""
-    import torch
-
-    from repalign.spectral import spec
-
-    try:
-        A, B = xtd_pair()
-    except ValueError as exc:
-        print(f"\n(skipping the official-code table: {exc})")
-        return
-    rows = []
-    for n in (2000, 8000):
-        a, b = A[:n], B[:n]
-        official_cholesky(a, b)  # warm-up of both
-        spec(a, b, "cosine")
-        t_off, t_ra = [], []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            lam_off, _ = official_cholesky(a, b)
-            t_off.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            res = spec(a, b, "cosine")
-            t_ra.append(time.perf_counter() - t0)
-        top = np.sort(np.abs(lam_off))[::-1][:10]
-        ours = np.sort(np.abs(res.eigenvalues))[::-1][:10]
-        rel = float(np.max(np.abs(top - ours)) / top[0])
-        m_off, m_ra = float(np.median(t_off)), float(np.median(t_ra))
-        rows.append([n, f"{a.shape[1]} + {b.shape[1]}", "official cholesky route (port, float32 torch)", m_off, "1.00x", ""])
-        rows.append([n, f"{a.shape[1]} + {b.shape[1]}", f"repalign spec(kernel='cosine'), route {res.route}", m_ra,
-                     f"{m_off / m_ra:.2f}x", f"{rel:.1e} (target >= 2x, <= 1e-6)"])
-    table(f"SPEC on XTD-10 captions, minilm vs use-multilingual, cosine kernel: repalign vs the official code "
-          f"(median of {repeat}, {torch.get_num_threads()} torch threads; float32 embeddings)",
-          ["n", "d_A + d_B", "run", "seconds", "official / this", "top-10 |λ| rel. diff"], rows)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--peers-only", action="store_true")
     p.add_argument("--one", type=int)
     p.add_argument("--kernel", default="cosine")
     p.add_argument("--rff", type=int)
@@ -171,9 +93,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.one:
         one(args.one, args.kernel, args.rff, args.route)
-        return 0
-    if args.peers_only:
-        peers()
         return 0
     from repalign.spectral import spec
 
@@ -208,7 +127,6 @@ def main(argv=None):
           ["n", "seconds", "peak MB", "SPEC-diff", "note"],
           [[g["n"], g["seconds"], g["peak_mb"], g["spec_diff"], "target <= 60 s (paper App. B.1: 85 s at 10k RFF on "
             "two GPUs)"]])
-    peers()
     return 0
 
 
