@@ -303,13 +303,14 @@ def test_a_live_writers_temporary_file_is_kept_whatever_its_pid(tmp_path):
 
 # ------------------------------------------------------------------ CSV through pyarrow, HDF5, zarr
 
-@pytest.mark.parametrize("engine", ["pyarrow", "python"])
+@pytest.mark.parametrize("engine", ["pandas", "pyarrow", "python"])
 def test_csv_readers_agree_with_the_matrix_and_each_other(tmp_path, rng, engine):
-    """The pyarrow reader (default) against the csv-module reference: headers, quoted fields,
-    blank lines, TSV, pandas' index column, CRLF line ends."""
+    """The pandas reader (default) and the pyarrow one against the csv-module reference: headers,
+    quoted fields, blank lines, TSV, pandas' index column, CRLF line ends."""
     from repalign.io import _read_text
 
     pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
     X = rng.normal(size=(25, 4))
     body = "\n".join(",".join(repr(float(v)) for v in row) for row in X)
     cases = {
@@ -330,12 +331,14 @@ def test_csv_readers_agree_with_the_matrix_and_each_other(tmp_path, rng, engine)
         assert np.array_equal(got, _read_text(p, p.suffix, "auto", engine="python")), name
 
 
-@pytest.mark.parametrize("engine", ["pyarrow", "python"])
+@pytest.mark.parametrize("engine", ["pandas", "pyarrow", "python"])
 def test_csv_errors_name_the_file_and_the_problem(tmp_path, engine):
     from repalign.io import _read_text
 
     pytest.importorskip("pyarrow")
-    cases = {"ragged.csv": ("1,2\n3\n", "different numbers of values"),
+    pytest.importorskip("pandas")
+    cases = {"ragged.csv": ("1,2\n3,4,5\n", "different numbers of values"),
+             "short.csv": ("1,2\n3\n", "different numbers of values"),
              "word.csv": ("1,2\n3,abc\n", "not a .*row.* of numbers|not a table of numbers"),
              "empty_field.csv": ("1,2\n3,\n", "not a .*row.* of numbers|not a table of numbers"),
              "header_only.csv": ("a,b\n", "no data rows")}
@@ -344,6 +347,9 @@ def test_csv_errors_name_the_file_and_the_problem(tmp_path, engine):
         p.write_text(text)
         with pytest.raises(ValueError, match=rf"{name.split('.')[0]}\.csv.*({msg})"):
             _read_text(p, ".csv", "auto", engine=engine)
+    (tmp_path / "spelled.csv").write_text("1,2\n3,nan\n4,5\n")
+    with pytest.raises(ValueError, match=r"spelled\.csv.*NaN/inf .*first is row 1"):
+        ra.load_embeddings(tmp_path / "spelled.csv")
 
 
 def test_csv_keeps_the_index_and_label_guards_through_pyarrow(tmp_path, rng):
