@@ -38,9 +38,9 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     cases = [("linear CKA (feature route)", int(50_000 * args.scale), 512, dict()),
              ("cosine CKA (feature route)", int(50_000 * args.scale), 512, dict(kernel="cosine")),
-             ("debiased linear CKA (Gram route)", int(4_000 * args.scale), 256, dict(debiased=True)),
-             ("RBF CKA, median rule", int(4_000 * args.scale), 256, dict(kernel="rbf")),
-             ("RBF HSIC, fixed sigma", int(4_000 * args.scale), 256, dict(kernel="rbf", sigma=20.0))]
+             ("debiased linear CKA", int(4_000 * args.scale), 256, dict(debiased=True)),
+             ("RBF CKA, median rule (Gram route)", int(4_000 * args.scale), 256, dict(kernel="rbf")),
+             ("RBF HSIC, fixed sigma (Gram route)", int(4_000 * args.scale), 256, dict(kernel="rbf", sigma=20.0))]
     rows = []
     for label, n, d, kw in cases:
         X = rng.normal(size=(n, d))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from .._device import resolve_device
 from ..kernels import resolve_kernel, resolve_sigma, sigma_from_ranks
+from ..moments import PairMoments
 
 __all__ = ["cka_torch", "hsic_torch", "cka_loss", "hsic_loss", "knn_indices_torch", "normalized_pair"]
 
@@ -92,13 +93,13 @@ def _unit_scale(X):
 def _sq_distances(X):
     """Squared distances of centred rows, rounding noise of identical rows set to 0 (as
     :func:`repalign.kernels.squared_distances`)."""
-    torch = _torch()
     Xc = X - X.mean(dim=0)
     sq = (Xc * Xc).sum(dim=1)
     scale = sq[:, None] + sq[None, :]
     D = scale - 2.0 * (Xc @ Xc.T)
-    D = torch.where(D <= _ROUNDOFF * scale, torch.zeros((), dtype=D.dtype, device=D.device), D)
-    return D * (1.0 - torch.eye(len(D), dtype=D.dtype, device=D.device))  # an exact zero diagonal
+    noise = D <= _ROUNDOFF * scale
+    noise.fill_diagonal_(True)  # an exact zero diagonal
+    return D.masked_fill(noise, 0.0)
 
 
 def _sigma(D, sigma, threshold) -> float:
@@ -108,13 +109,12 @@ def _sigma(D, sigma, threshold) -> float:
     if not isinstance(sigma, str):
         return float(sigma)
     n = D.shape[0]
-    iu = torch.triu_indices(n, n, 1, device=D.device)
-    tri = D.detach()[iu[0], iu[1]].double()
+    upper = torch.ones(n, n, dtype=torch.bool, device=D.device).triu_(1)
+    tri = D.detach()[upper]
     m_zero = int((tri == 0).sum())
 
-    def select(ranks):
-        ordered = torch.sort(tri).values
-        return [float(ordered[r]) for r in ranks]
+    def select(ranks):  # order statistics without sorting the n²/2 values: kthvalue is 1-based
+        return [float(torch.kthvalue(tri, int(r) + 1).values) for r in ranks]
 
     return sigma_from_ranks(select, n, m_zero, sigma, threshold)
 
@@ -123,18 +123,30 @@ def _center(K):
     return K - K.mean(dim=0, keepdim=True) - K.mean(dim=1, keepdim=True) + K.mean()
 
 
-def _hsic_gram(K, L, debiased: bool):
-    """HSIC of two Gram matrices (float64 sums): biased ``tr(KCLC)/(n-1)²`` or Song's unbiased."""
+def _dot(A, B):
+    """``Σ A∘B`` accumulated in float64 (one pass, no float64 copies of float64 inputs)."""
+    if A.dtype == B.dtype == _torch().float64:
+        return (A.reshape(-1) @ B.reshape(-1))
+    return (A * B).sum(dtype=_torch().float64)
+
+
+def _triplet_grams(K, L, debiased: bool):
+    """(HSIC(K, L), HSIC(K, K), HSIC(L, L)) of two symmetric Gram matrices, float64 sums: biased
+    ``⟨HKH, HLH⟩/(n-1)²`` (each matrix centred once) or Song's unbiased estimator."""
     n = K.shape[0]
     if not debiased:
-        return (_center(K).double() * L.double()).sum() / (n - 1.0) ** 2
-    torch = _torch()
-    eye = torch.eye(n, dtype=K.dtype, device=K.device)
-    Kt, Lt = (K * (1 - eye)).double(), (L * (1 - eye)).double()
-    tr = (Kt * Lt).sum()
-    sk, sl = Kt.sum(), Lt.sum()
-    cross = (Kt.sum(dim=1) * Lt.sum(dim=1)).sum()
-    return (tr + sk * sl / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross) / (n * (n - 3.0))
+        Kc, Lc = _center(K), _center(L)
+        s = (n - 1.0) ** 2
+        return _dot(Kc, Lc) / s, _dot(Kc, Kc) / s, _dot(Lc, Lc) / s
+    Kt, Lt = K - K.diag().diag(), L - L.diag().diag()
+    rk, rl = Kt.sum(dim=1, dtype=_torch().float64), Lt.sum(dim=1, dtype=_torch().float64)
+    sk, sl = rk.sum(), rl.sum()
+
+    def unbiased(tr, s1, s2, cross):
+        return (tr + s1 * s2 / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross) / (n * (n - 3.0))
+
+    return (unbiased(_dot(Kt, Lt), sk, sl, rk @ rl), unbiased(_dot(Kt, Kt), sk, sk, rk @ rk),
+            unbiased(_dot(Lt, Lt), sl, sl, rl @ rl))
 
 
 def _prepared(X, Y, kernel):
@@ -149,16 +161,30 @@ def _triplet(X, Y, kernel, debiased, sigma, threshold):
     n = X.shape[0]
     if kernel in ("linear", "cosine"):
         Xc, Yc = X - X.mean(dim=0), Y - Y.mean(dim=0)
-        if not debiased:
-            s = 1.0 / (n - 1.0) ** 2
-            return (s * ((Xc.T @ Yc).double() ** 2).sum(), s * ((Xc.T @ Xc).double() ** 2).sum(),
-                    s * ((Yc.T @ Yc).double() ** 2).sum())
+        if not debiased or (X.shape[1] + Y.shape[1] < n and not (X.requires_grad or Y.requires_grad)):
+            return _feature_triplet(Xc, Yc, debiased)
         K, L = Xc @ Xc.T, Yc @ Yc.T
     else:
         DX, DY = _sq_distances(X), _sq_distances(Y)
         sx, sy = _sigma(DX, sigma, threshold), _sigma(DY, sigma, threshold)
-        K, L = (-DX / (2.0 * sx * sx)).exp(), (-DY / (2.0 * sy * sy)).exp()
-    return _hsic_gram(K, L, debiased), _hsic_gram(K, K, debiased), _hsic_gram(L, L, debiased)
+        K, L = (DX * (-0.5 / (sx * sx))).exp_(), (DY * (-0.5 / (sy * sy))).exp_()
+    return _triplet_grams(K, L, debiased)
+
+
+def _feature_triplet(Xc, Yc, debiased):
+    """The linear-kernel HSIC triplet in feature space, O(n d²): biased ``‖X̃ᵀỸ‖²/(n-1)²`` directly;
+    debiased through :class:`repalign.moments.PairMoments` on the tensors' device (no graph)."""
+    n = Xc.shape[0]
+    if not debiased:
+        s = 1.0 / (n - 1.0) ** 2
+        xy, xx, yy = Xc.T @ Yc, Xc.T @ Xc, Yc.T @ Yc
+        return s * _dot(xy, xy), s * _dot(xx, xx), s * _dot(yy, yy)
+    torch = _torch()
+    acc = PairMoments(debiased=True, compute_dtype="float64" if Xc.dtype == torch.float64 else "float32",
+                      device=str(Xc.device))
+    acc.update(Xc, Yc)
+    scale = 1.0 / (n * (n - 3.0))
+    return tuple(torch.tensor(scale * v, dtype=torch.float64) for v in acc.hsic_terms(debiased=True))
 
 
 def _checked(kernel, sigma, threshold):
