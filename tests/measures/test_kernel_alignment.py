@@ -242,3 +242,27 @@ def test_float32_chunks_computed_in_float32_stay_close(rng):
     assert streamed_linear_cka(chunks, compute_dtype="float64") == pytest.approx(exact, abs=1e-12)
     with pytest.raises(ValueError, match="compute_dtype"):
         PairMoments(compute_dtype="float16")
+
+
+def test_compiled_dense_rbf_passes_against_the_numpy_reference():
+    """The dense RBF route's compiled passes: distances bit for bit those of squared_distances,
+    the bandwidth rules on their triangle, and the HSIC triplet equal to centring full Gram
+    matrices (hsic_from_grams on rbf_gram), for every rule."""
+    from repalign.kernels import rbf_gram, squared_distances
+    from repalign.measures import _rbf_jit
+    from repalign.measures.kernel_alignment import _dense_rbf_triplet, hsic_from_grams
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(257, 12))
+    Y = X[:, :5] @ rng.normal(size=(5, 7)) + rng.normal(size=(257, 7))
+    X[3] = X[7]  # identical rows: exact zero distances
+    Xc = X - X.mean(axis=0)
+    G = Xc @ Xc.T
+    tri = np.empty(257 * 256 // 2)
+    _rbf_jit.distances_inplace(G, np.einsum("ij,ij->i", Xc, Xc), tri)
+    assert np.array_equal(G, squared_distances(X)) and np.array_equal(tri, G[np.triu_indices(257, 1)])
+    for sigma, threshold in (("median", 1.0), ("kornblith", 1.0), ("median", 0.5), (1.7, 1.0)):
+        K, _ = rbf_gram(X, sigma, threshold)
+        L, _ = rbf_gram(Y, sigma, threshold)
+        ref = (hsic_from_grams(K, L), hsic_from_grams(K, K), hsic_from_grams(L, L))
+        assert np.allclose(_dense_rbf_triplet(X, Y, sigma, threshold), ref, rtol=1e-12, atol=0)

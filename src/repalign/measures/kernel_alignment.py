@@ -31,7 +31,6 @@ import numpy as np
 from .._validate import check_pair, check_positive_int, to_unit_scale
 from ..kernels import (
     center_gram,
-    center_gram_inplace,
     cosine_normalize,
     iter_sq_distance_blocks,
     linear_gram,
@@ -39,6 +38,7 @@ from ..kernels import (
     resolve_kernel,
     resolve_sigma,
     sigma_from_ranks,
+    sigma_from_triangle,
 )
 from ..moments import PairMoments
 from .torch_backend import cka_torch, hsic_torch
@@ -249,17 +249,39 @@ def _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, route):
     if block_size is None:
         block_size = 4096
     if dense:
+        if not debiased:
+            return _dense_rbf_triplet(X, Y, sig, threshold)
         K, _ = rbf_gram(X, sig, threshold)
         L, _ = rbf_gram(Y, sig, threshold)
-        if debiased:
-            return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
-                    hsic_from_grams(L, L, debiased))
-        # tr(KHLH) = ⟨HKH, HLH⟩: centre each Gram once, in place, then three dot products
-        k, l_ = center_gram_inplace(K).ravel(), center_gram_inplace(L).ravel()
-        s = (n - 1.0) ** 2
-        return float(k @ l_) / s, float(k @ k) / s, float(l_ @ l_) / s
+        return (hsic_from_grams(K, L, debiased), hsic_from_grams(K, K, debiased),
+                hsic_from_grams(L, L, debiased))
     res = rbf_cka_blockwise(X, Y, sigma=sig, threshold=threshold, block_size=block_size, debiased=debiased)
     return res["hsic_xy"], res["hsic_xx"], res["hsic_yy"]
+
+
+def _dense_rbf_triplet(X, Y, sig, threshold):
+    """Biased (HSIC(K, L), HSIC(K, K), HSIC(L, L)) of RBF kernels on dense n x n matrices: one BLAS
+    Gram product per side, then three compiled passes (:mod:`repalign.measures._rbf_jit`):
+    distances in place (bit for bit :func:`repalign.kernels.squared_distances`), the bandwidth
+    from their upper triangle, the kernel in place with its row sums, and the three centred
+    inner products ``⟨HKH, HLH⟩ / (n-1)²`` without centred copies."""
+    from . import _rbf_jit  # noqa: PLC0415 - numba only when dense RBF CKA runs
+
+    n = X.shape[0]
+    grams = []
+    for Z in (X, Y):
+        Zc = Z - Z.mean(axis=0)
+        sq = np.einsum("ij,ij->i", Zc, Zc)
+        G = np.ascontiguousarray(linear_gram(Zc))
+        tri = np.empty(n * (n - 1) // 2)
+        _rbf_jit.distances_inplace(G, sq, tri)
+        s = sigma_from_triangle(tri, n, sig, threshold)
+        del tri
+        grams.append((G, _rbf_jit.exp_inplace(G, -1.0 / (2.0 * s * s))))
+    (K, rk), (L, rl) = grams
+    kl, kk, ll = _rbf_jit.centred_dots(K, L, rk, rl)
+    scale = (n - 1.0) ** 2
+    return kl / scale, kk / scale, ll / scale
 
 
 def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
