@@ -295,6 +295,11 @@ def test_dataloader_batches_give_the_map_of_the_items(images):
     assert np.allclose(layerwise(a, b, dicts, layers_a=la, layers_b=lb, input_key="pixels").matrix, ref, atol=1e-10)
     assert np.allclose(layerwise(a, b, dicts, layers_a=la, layers_b=lb, batch_fn=lambda d: d["pixels"]).matrix, ref,
                        atol=1e-10)
+    from repalign._layerwise import _is_batch_stream
+
+    # a DataLoader and an iterator are batches; a map-style Dataset, a list or an array are items
+    assert _is_batch_stream(tuples) and _is_batch_stream(iter([x]))
+    assert not any(_is_batch_stream(v) for v in (TensorDataset(x), list(images), images, x))
     gen = (x[s:s + 30] for s in range(0, len(x), 30))  # an iterator of bare tensors
     assert np.allclose(layerwise(a, b, gen, layers_a=la, layers_b=lb).matrix, ref, atol=1e-10)
     mb = layerwise(a, b, DataLoader(TensorDataset(x, y), batch_size=30), layers_a=la, layers_b=lb,

@@ -477,8 +477,9 @@ _INPUT_KEYS = ("input", "inputs", "x", "pixel_values", "image", "images")
 
 
 def _is_batch_stream(inputs) -> bool:
-    """A DataLoader or an iterator of batches (not a sequence of items: lists, arrays, tensors)."""
-    if type(inputs).__module__.startswith("torch.utils.data"):
+    """A DataLoader (anything with a ``dataset`` and a ``batch_sampler``) or an iterator of batches;
+    not a sequence of items (lists, arrays, tensors, map-style Datasets)."""
+    if hasattr(inputs, "dataset") and hasattr(inputs, "batch_sampler"):
         return True
     return hasattr(inputs, "__iter__") and not hasattr(inputs, "__getitem__")
 
