@@ -162,6 +162,15 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))
         assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+        # any screen: a viewport tag, and at 420 px no sideways page scroll (wide tables scroll
+        # inside their own wrapper); tables' headers are column headers
+        assert driver.find_elements("css selector", "meta[name='viewport']")
+        assert driver.find_elements("tag name", "main")
+        driver.set_window_size(420, 900)
+        widths = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], widths
+        assert not driver.find_elements("css selector", "th:not([scope])")
+        driver.save_screenshot(str(ARTIFACTS / "report-420px.png"))
     finally:
         driver.quit()
     shutil.copy(out, ARTIFACTS / "report.html")

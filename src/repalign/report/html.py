@@ -104,9 +104,12 @@ def _num(x, digits: int = 4) -> str:
 
 
 def _table(header, rows) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    """A table in its own horizontal scroller: on a narrow screen a wide table scrolls inside its
+    wrapper, never the page."""
+    head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
 
 
 def _img_bytes(data: bytes, mime: str, alt: str) -> str:
@@ -332,7 +335,8 @@ color:#1b1b1b;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.25rem;border-bot
 margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
 th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
 figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
-nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}"""
+nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}.scroll{overflow-x:auto;max-width:100%}
+h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}"""
 
 
 def _in_checkpoint_folder(path: Path, root: Path) -> bool:
@@ -423,10 +427,11 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
                         + "".join(f"<li><code>{_esc(f)}</code>: {_esc(r)}</li>" for f, r in skipped) + "</ul></section>")
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_esc(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{_esc(title)}</h1>"
             f"<p class='muted'>{len(sections)} sections from {_esc(root)}, repalign {__version__}, {stamp}.</p>"
-            f"<nav><ul>{nav}</ul></nav>{body}{skipped_html}</body></html>\n")
+            f"<nav><ul>{nav}</ul></nav><main>{body}{skipped_html}</main></body></html>\n")
     with atomic_write(out, force=force) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return ReportResult(str(out), [t for t, _ in sections], skipped, ctx["images"])
