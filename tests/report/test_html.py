@@ -162,6 +162,35 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))
         assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+        # tables sort on a header click: numbers by value, a second click reverses
+        import re
+
+        def first_number(text):
+            m = re.search(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text.replace(",", ""), re.IGNORECASE)
+            return float(m.group(0)) if m else None
+
+        tables = driver.find_elements("css selector", "table[data-sortable]")
+        assert tables and len(tables) == len(driver.find_elements("tag name", "table"))
+        checked = 0
+        for table in tables:
+            rows = table.find_elements("css selector", "tbody tr")
+            heads = table.find_elements("css selector", "thead th")
+            for col, head in enumerate(heads):
+                cells = [r.find_elements("tag name", "td")[col].text for r in rows]
+                values = [first_number(c) for c in cells]
+                if len(rows) < 3 or None in values or len(set(values)) < 3:
+                    continue
+                head.click()
+                got = [first_number(r.find_elements("tag name", "td")[col].text)
+                       for r in table.find_elements("css selector", "tbody tr")]
+                assert got == sorted(values) and head.get_attribute("aria-sort") == "ascending"
+                head.click()
+                got = [first_number(r.find_elements("tag name", "td")[col].text)
+                       for r in table.find_elements("css selector", "tbody tr")]
+                assert got == sorted(values, reverse=True) and head.get_attribute("aria-sort") == "descending"
+                checked += 1
+                break
+        assert checked >= 1
         # any screen: a viewport tag, and at 420 px no sideways page scroll (wide tables scroll
         # inside their own wrapper); tables' headers are column headers
         assert driver.find_elements("css selector", "meta[name='viewport']")

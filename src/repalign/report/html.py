@@ -108,7 +108,19 @@ def _table(header, rows) -> str:
     wrapper, never the page."""
     head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    return (f'<div class="scroll"><table data-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            '</table></div>')
+
+
+#: Sorting by a header click, inline (the page makes no request): numbers by value (the first number
+#: in a cell: "0.716 ± 0.01", "1,234", "3.2e-05"), other cells as text; a second click reverses.
+_SORT_JS = """document.querySelectorAll('table[data-sortable]').forEach(t=>{t.querySelectorAll('thead th').forEach((h,i)=>{
+h.tabIndex=0;h.style.cursor='pointer';const go=()=>{const b=t.tBodies[0],rows=Array.from(b.rows),
+up=h.getAttribute('aria-sort')!=='ascending',num=c=>{const m=c.replace(/,/g,'').match(/-?\\d+(\\.\\d+)?(e[-+]?\\d+)?/i);
+return m?parseFloat(m[0]):NaN},key=r=>(r.cells[i]||{}).textContent||'';rows.sort((a,b2)=>{const x=num(key(a)),
+y=num(key(b2));const c=(!isNaN(x)&&!isNaN(y))?x-y:key(a).localeCompare(key(b2));return up?c:-c});
+t.querySelectorAll('thead th').forEach(o=>o.removeAttribute('aria-sort'));h.setAttribute('aria-sort',up?'ascending':'descending');
+rows.forEach(r=>b.appendChild(r))};h.addEventListener('click',go);h.addEventListener('keydown',e=>{if(e.key==='Enter')go()})})});"""
 
 
 
@@ -431,7 +443,7 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_esc(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{_esc(title)}</h1>"
             f"<p class='muted'>{len(sections)} sections from {_esc(root)}, repalign {__version__}, {stamp}.</p>"
-            f"<nav><ul>{nav}</ul></nav><main>{body}{skipped_html}</main></body></html>\n")
+            f"<nav><ul>{nav}</ul></nav><main>{body}{skipped_html}</main><script>{_SORT_JS}</script></body></html>\n")
     with atomic_write(out, force=force) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return ReportResult(str(out), [t for t, _ in sections], skipped, ctx["images"])
