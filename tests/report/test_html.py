@@ -162,6 +162,12 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))
         assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+        # the summary comes first: one row per compared pair, linked to its section
+        first = driver.find_element("css selector", "main > section")
+        assert first.get_attribute("id") == "summary"
+        links = [a.get_attribute("href").split("#")[-1] for a in first.find_elements("tag name", "a")]
+        assert links and all(driver.find_elements("id", k) for k in links)
+        assert "cka-linear" in first.text
         # tables sort on a header click: numbers by value, a second click reverses
         import re
 
@@ -219,3 +225,19 @@ def test_a_deeply_nested_json_is_skipped_not_fatal(tmp_path):
     reasons = dict(r.skipped)
     assert "nested too deeply" in reasons["deep.json"] and "deep2.json" in reasons
     assert any("ok.json" in s for s in r.sections)
+
+
+def test_the_summary_comes_first_with_p_at_its_floor(tmp_path, rng):
+    import repalign as ra
+    from repalign.io import write_json
+
+    X, Y = related_pair(rng, n=60)
+    rep = ra.evaluate(X, Y, measures=["cka-linear"], n_permutations=9, n_bootstrap=5)
+    folder = tmp_path / "res"
+    folder.mkdir()
+    write_json(folder / "sim.json", rep.to_dict())
+    out = build_report(folder, tmp_path / "r.html")
+    page = Path(out.path).read_text(encoding="utf-8")
+    assert page.index('<section id="summary">') < page.index('<section id="s0">')
+    summary = page[page.index('<section id="summary">'):page.index("</section>")]
+    assert "p ≤ 1/10" in summary and 'href="#s0"' in summary and "cka-linear" in summary

@@ -330,6 +330,76 @@ def _qap(d, path, ctx):
                   rows)
 
 
+# ------------------------------------------------------------------------------ summary
+
+def _p_text(r: dict) -> str:
+    """A permutation p-value; at its floor 1/(B+1) it is shown as such (``≤ 1/101``): the test
+    cannot say more with B permutations."""
+    p, b = r.get("p_value"), r.get("n_permutations")
+    if p is None:
+        return ""
+    if b and abs(float(p) - 1.0 / (int(b) + 1)) < 1e-12:
+        return f", p ≤ 1/{int(b) + 1}"
+    return f", p {_num(p, 2)}"
+
+
+def _measures_line(sim: dict) -> str:
+    """Every measure of a similarity result on one line: value, interval, p-value."""
+    parts = []
+    for name, r in sim.get("measures", {}).items():
+        ci = "" if r.get("ci_low") is None else f" [{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]"
+        parts.append(f"<b>{_esc(name)}</b> {_num(r.get('value'), 3)}{ci}{_p_text(r)}")
+    return "; ".join(parts)
+
+
+def _summary_items(kind: str, d: dict) -> list:
+    """``(what was compared, the answer)`` rows for the summary, per result kind (HTML strings)."""
+    if kind == "similarity":
+        return [(f"n = {_num(d.get('n'))}", _measures_line(d))]
+    if kind == "demo":
+        return [(f"{_esc(label)}<br><span class='muted'>{_esc(p.get('description', ''))}</span>",
+                 _measures_line(p.get("similarity", {}))) for label, p in d.get("pairs", {}).items()]
+    if kind == "spec":
+        modes = d.get("modes", [])
+        ends = [m for m in modes if m["eigenvalue"] > 0][:1] + [m for m in modes if m["eigenvalue"] < 0][:1]
+        text = "; ".join(f"strongest mode {'A' if m['eigenvalue'] > 0 else 'B'} separates (λ {_num(m['eigenvalue'], 3)}): "
+                         f"items {_esc(', '.join(map(str, m['top_indices'][:5])))}" for m in ends)
+        return [(f"SPEC, {_esc(d.get('kernel'))} kernel, n = {_num(d.get('n'))}",
+                 f"SPEC-diff {_num(d.get('spec_diff'), 3)}" + (f"; {text}" if text else ""))]
+    if kind == "layerwise":
+        M = np.asarray(d["matrix"], dtype=float)
+        line = f"mean CKA {_num(M.mean(), 3)}"
+        if M.ndim == 2 and M.shape[0] == M.shape[1]:
+            line += f", diagonal mean {_num(np.diag(M).mean(), 3)}"
+        return [(f"{_esc(d['model_a'])} vs {_esc(d['model_b'])} ({M.shape[0]} x {M.shape[1]} layers)", line)]
+    if kind == "matching":
+        res = d.get("methods", {})
+        line = "; ".join(f"<b>{_esc(k)}</b> matching accuracy {_num(v.get('matching_accuracy'), 3)}"
+                         for k, v in res.items() if isinstance(v, dict))
+        return [("matching with known base pairs", line)] if line else []
+    if kind == "unsupervised":
+        return [("unsupervised classifier", f"accuracy {_num(d.get('accuracy'), 3)}, oracle "
+                 f"{_num(d.get('oracle_accuracy'), 3)}")]
+    if kind == "experiment":
+        exp = EXPERIMENTS.get(d.get("experiment") or "")
+        return [(_esc(exp.title) if exp else _esc(d.get("experiment")), f"{len(d.get('rows', []))} rows")]
+    if kind == "qap":
+        return [(f"QAP {_esc(d.get('instance', ''))}", f"objective {_num(d.get('objective'))}, "
+                 f"{'proved optimal' if d.get('optimal') else 'gap ' + _num(d.get('gap'))}")]
+    return []
+
+
+def _summary(entries) -> str:
+    """The page's first section: per result, what was compared and the answer, linked to the
+    result's own section."""
+    rows = [[f'<a href="#s{k}">{_esc(title)}</a>', what, answer] for k, title, what, answer in entries]
+    if not rows:
+        return ""
+    return ('<section id="summary"><h2>Summary</h2><p class="muted">One row per compared pair; the '
+            'sections below hold the tables and figures. p ≤ 1/(B+1) is the smallest p-value B '
+            'permutations can give.</p>' + _table(["result", "compared", "answer"], rows) + "</section>")
+
+
 def _kind(d) -> str | None:
     """The result type of a file: its ``kind`` field, nothing else (files without one were written by
     an older version and are listed as skipped)."""
@@ -388,7 +458,7 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
     if not files:
         raise ValueError(f"{root}: the results folder is empty; run an experiment or a command with --out first")
     ctx = {"images": 0, "embedded": set()}
-    sections, skipped = [], []
+    sections, skipped, summary = [], [], []
     for p in files:
         if p.suffix.lower() != ".json":
             continue
@@ -412,9 +482,11 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         label, fn = RENDERERS[kind]
         try:
             body = fn(d, p, ctx)
+            items = _summary_items(kind, d)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the page
             skipped.append((str(rel), f"could not be rendered as {kind} ({type(exc).__name__}: {exc})"))
             continue
+        summary += [(len(sections), f"{label}: {rel}", what, answer) for what, answer in items]
         sections.append((f"{label}: {rel}", body))
     figures, notes = [], []
     for p in files:
@@ -443,7 +515,8 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_esc(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{_esc(title)}</h1>"
             f"<p class='muted'>{len(sections)} sections from {_esc(root)}, repalign {__version__}, {stamp}.</p>"
-            f"<nav><ul>{nav}</ul></nav><main>{body}{skipped_html}</main><script>{_SORT_JS}</script></body></html>\n")
+            f"<main>{_summary(summary)}<nav><ul>{nav}</ul></nav>{body}{skipped_html}</main>"
+            f"<script>{_SORT_JS}</script></body></html>\n")
     with atomic_write(out, force=force) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return ReportResult(str(out), [t for t, _ in sections], skipped, ctx["images"])
