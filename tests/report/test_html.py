@@ -73,9 +73,16 @@ def test_every_result_type_renders_and_bad_files_are_skipped(results, tmp_path):
     out = tmp_path / "report.html"
     r = build_report(results, out)
     titles = " ".join(r.sections)
-    for kind in ("Similarity", "Shuffle curve", "Matching", "SPEC", "RSM", "Layer-wise CKA", "Experiment", "QAP",
+    for kind in ("Similarity", "Shuffle curve", "Matching", "SPEC", "RSM", "Layer-wise CKA", "QAP",
                  "Unsupervised classifier", "Figures", "Notes"):
         assert kind in titles, kind
+    # experiments are titled as `repalign experiment list` titles them, under their paper
+    from repalign.experiments.registry import EXPERIMENTS, PAPERS
+
+    assert EXPERIMENTS["spec-planted"].title in r.sections
+    page = out.read_text()
+    heading = f"<h3>{EXPERIMENTS['spec-planted'].title}</h3>"
+    assert page.index(PAPERS["jalali2025"]) < page.index(heading) < page.index("Results of repalign commands")
     reasons = dict(r.skipped)
     assert "not readable JSON" in reasons["broken.json"] and "unknown result type" in reasons["other.json"]
     page = out.read_text()
@@ -152,8 +159,11 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
         driver.get(out.as_uri())
         headings = [h.text for h in driver.find_elements("tag name", "h2")]
         assert driver.find_element("tag name", "h1").text == "repalign browser test"
+        headings += [h.text for h in driver.find_elements("tag name", "h3")]
+        from repalign.experiments.registry import EXPERIMENTS
+
         for expect in ("Similarity: similarity.json", "SPEC: spec/spec.json", "Layer-wise CKA: layers/layers.json",
-                       "Experiment: spec-planted.json", "Skipped"):
+                       EXPERIMENTS["spec-planted"].title, "Skipped"):
             assert expect in headings, (expect, headings)
         sizes = driver.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
         assert len(sizes) >= 5 and all(done and w > 0 for done, w in sizes), sizes

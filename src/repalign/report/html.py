@@ -39,7 +39,7 @@ import numpy as np
 
 from .._result import Result
 from .._version import __version__
-from ..experiments.registry import EXPERIMENTS
+from ..experiments.registry import EXPERIMENTS, PAPERS
 from ..io import atomic_write, check_extension, check_writable
 from ..plotting import (
     confusion_matrices,
@@ -400,6 +400,24 @@ def _summary(entries) -> str:
             'permutations can give.</p>' + _table(["result", "compared", "answer"], rows) + "</section>")
 
 
+_COMMANDS = "commands"
+_OTHER = "other"
+_GROUP_TITLES = {_COMMANDS: "Results of repalign commands", _OTHER: "Other files"}
+
+
+def _placement(kind: str, d: dict, label: str, rel) -> tuple[str, str]:
+    """``(group, heading)`` of a result's section: experiments under their paper with the title
+    ``repalign experiment list`` gives them; the demo under its own group; the results of commands
+    (similarity, spec, layers, match, ...) by kind and file."""
+    if kind == "experiment":
+        exp = EXPERIMENTS.get(d.get("experiment") or "")
+        if exp is not None:
+            return exp.paper, exp.title
+    if kind == "demo":
+        return "repalign", "The demo: two encoders on the same items, every measure"
+    return _COMMANDS, f"{label}: {rel}"
+
+
 def _kind(d) -> str | None:
     """The result type of a file: its ``kind`` field, nothing else (files without one were written by
     an older version and are listed as skipped)."""
@@ -418,7 +436,7 @@ margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem
 th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
 figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}.scroll{overflow-x:auto;max-width:100%}
-h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}"""
+h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}h2.group{margin-top:2.5rem;border-bottom:2px solid #bbb}"""
 
 
 def _in_checkpoint_folder(path: Path, root: Path) -> bool:
@@ -486,8 +504,9 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the page
             skipped.append((str(rel), f"could not be rendered as {kind} ({type(exc).__name__}: {exc})"))
             continue
-        summary += [(len(sections), f"{label}: {rel}", what, answer) for what, answer in items]
-        sections.append((f"{label}: {rel}", body))
+        group, heading = _placement(kind, d, label, rel)
+        summary += [(len(sections), heading, what, answer) for what, answer in items]
+        sections.append((f"{heading}", body, group, str(rel)))
     figures, notes = [], []
     for p in files:
         if p.resolve() in ctx["embedded"]:
@@ -499,12 +518,24 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         elif p.suffix.lower() == ".md":
             notes.append(f"<h3>{_esc(rel)}</h3>" + markdown_to_html(p.read_text(encoding="utf-8", errors="replace")))
     if figures:
-        sections.append(("Figures", "".join(figures)))
+        sections.append(("Figures", "".join(figures), _OTHER, "~figures"))
     if notes:
-        sections.append(("Notes", "".join(notes)))
+        sections.append(("Notes", "".join(notes), _OTHER, "~notes"))
     title = title or f"repalign report: {root.name}"
-    nav = "".join(f'<li><a href="#s{k}">{_esc(t)}</a></li>' for k, (t, _) in enumerate(sections))
-    body = "".join(f'<section id="s{k}"><h2>{_esc(t)}</h2>{b}</section>' for k, (t, b) in enumerate(sections))
+    # grouped by paper (the registry's order), then the results of commands, then the rest; a
+    # section keeps the id it was given (the summary links to it)
+    order = list(PAPERS) + [_COMMANDS, _OTHER]
+    shown = sorted(range(len(sections)), key=lambda k: (order.index(sections[k][2]), sections[k][3]))
+    nav, body, current = [], [], None
+    for k in shown:
+        heading, html, group, rel = sections[k]
+        if group != current:
+            current = group
+            body.append(f"<h2 class='group'>{_esc(_GROUP_TITLES.get(group, PAPERS.get(group, group)))}</h2>")
+        nav.append(f'<li><a href="#s{k}">{_esc(heading)}</a></li>')
+        sub = "" if rel.startswith("~") else f"<p class='muted'><code>{_esc(rel)}</code></p>"
+        body.append(f'<section id="s{k}"><h3>{_esc(heading)}</h3>{sub}{html}</section>')
+    nav, body = "".join(nav), "".join(body)
     skipped_html = ""
     if skipped:
         skipped_html = ('<section id="skipped"><h2>Skipped</h2><ul class="skipped">'
@@ -519,4 +550,4 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
             f"<script>{_SORT_JS}</script></body></html>\n")
     with atomic_write(out, force=force) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    return ReportResult(str(out), [t for t, _ in sections], skipped, ctx["images"])
+    return ReportResult(str(out), [sections[k][0] for k in shown], skipped, ctx["images"])
