@@ -178,8 +178,16 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
         links = [a.get_attribute("href").split("#")[-1] for a in first.find_elements("tag name", "a")]
         assert links and all(driver.find_elements("id", k) for k in links)
         assert "cka-linear" in first.text
+        # heatmaps are drawn from the numbers: each cell shows its value on hover (title, aria-label)
+        cells = driver.find_elements("css selector", "svg.heatmap rect")
+        assert cells
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(driver).move_to_element(cells[0]).perform()
+        label = cells[0].get_attribute("aria-label")
+        tip = cells[0].find_element("tag name", "title").get_attribute("textContent")
+        assert label == tip and re.search(r"A .+ × B .+: -?\d", label), label
         # tables sort on a header click: numbers by value, a second click reverses
-        import re
 
         def first_number(text):
             m = re.search(r"-?\d+(\.\d+)?(e[-+]?\d+)?", text.replace(",", ""), re.IGNORECASE)

@@ -44,7 +44,6 @@ from ..io import atomic_write, check_extension, check_writable
 from ..plotting import (
     confusion_matrices,
     figure_png,
-    layer_heatmap,
     matrix_heatmap,
     shuffle_curves,
     spectrum,
@@ -302,13 +301,57 @@ def _spec(d, path, ctx):
     return body
 
 
+def _svg_heatmap(M, rows, cols, row_title: str, col_title: str, caption: str, vmin=0.0, vmax=1.0) -> str:
+    """A matrix as an inline SVG heatmap (magma, ``vmin``..``vmax``): every cell carries its row,
+    column and value in a ``<title>`` (shown on hover) and an ``aria-label``; row labels left,
+    column labels below (every k-th when there are many)."""
+    from matplotlib import colormaps  # noqa: PLC0415 - the report's optional extra
+
+    cmap = colormaps["magma"]
+    M = np.asarray(M, dtype=float)
+    nr, nc = M.shape
+    cell = max(8, min(26, 640 // max(nr, nc, 1)))
+    left, bottom = 110, 70
+    w, h = left + nc * cell + 10, nr * cell + bottom
+    every_r, every_c = max(1, -(-nr * 11 // (nr * cell))), max(1, -(-nc * 11 // (nc * cell)))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" viewBox="0 0 {w} {h}" width="{w}" '
+             f'role="img" aria-label="{_esc(caption)}" style="max-width:100%;height:auto;font:10px sans-serif">']
+    for i in range(nr):
+        y = (nr - 1 - i) * cell  # row 0 at the bottom, as the figures draw layer maps
+        if i % every_r == 0:
+            parts.append(f'<text x="{left - 4}" y="{y + cell * 0.7:.1f}" text-anchor="end">{_esc(rows[i])}</text>')
+        for j in range(nc):
+            v = M[i, j]
+            t = 0.0 if not np.isfinite(v) else min(1.0, max(0.0, (v - vmin) / (vmax - vmin)))
+            r, g, b, _ = cmap(t)
+            label = f"{row_title} {rows[i]} × {col_title} {cols[j]}: {_num(v)}"
+            parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell}" height="{cell}" '
+                         f'fill="rgb({int(255 * r)},{int(255 * g)},{int(255 * b)})" aria-label="{_esc(label)}">'
+                         f"<title>{_esc(label)}</title></rect>")
+    for j in range(0, nc, every_c):
+        x = left + j * cell + cell / 2
+        parts.append(f'<text x="{x:.1f}" y="{nr * cell + 8}" transform="rotate(60 {x:.1f} {nr * cell + 8})">'
+                     f"{_esc(cols[j])}</text>")
+    parts.append("</svg>")
+    return f"<figure>{''.join(parts)}<figcaption>{_esc(caption)}</figcaption></figure>"
+
+
 def _layerwise(d, path, ctx):
-    fig = layer_heatmap(_view(d, matrix=np.asarray(d["matrix"], dtype=float)))
-    ctx["images"] += 1
-    for name in ("layers.png", "diagonal.png", "best_match.png"):
+    M = np.asarray(d["matrix"], dtype=float)
+    for name in ("layers.png", "best_match.png"):  # the map itself is drawn below, from the numbers
         ctx["embedded"].add((path.parent / name).resolve())
-    return (f"<p>{_esc(d['model_a'])} vs {_esc(d['model_b'])}, n = {_num(d['n'])}, {_esc(d['estimator'])} estimator, "
-            f"{_esc(d['pooling'])} pooling.</p>" + _img_bytes(_png(fig), "image/png", "layer-wise CKA"))
+    body = (f"<p>{_esc(d['model_a'])} (rows) vs {_esc(d['model_b'])} (columns), n = {_num(d['n'])}, "
+            f"{_esc(d['estimator'])} estimator, {_esc(d['pooling'])} pooling; linear CKA, 0 to 1.</p>"
+            + _svg_heatmap(M, list(d["layers_a"]), list(d["layers_b"]), "A", "B",
+                           f"linear CKA of every layer of {d['model_a']} with every layer of {d['model_b']} "
+                           "(hover a cell for its value)"))
+    diag = path.parent / "diagonal.png"
+    if diag.exists():  # the layer map's diagonal, kept (issue: a layers --out report dropped it)
+        ctx["embedded"].add(diag.resolve())
+        ctx["images"] += 1
+        what = "CKA of layer i of A with layer i of B"
+        body += f"<figure>{_img_bytes(diag.read_bytes(), 'image/png', what)}<figcaption>{what}</figcaption></figure>"
+    return body
 
 
 def _rsm(d, path, ctx):
