@@ -215,6 +215,19 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
                 checked += 1
                 break
         assert checked >= 1
+        # figures enlarge on a click and shrink on a second one
+        img = driver.find_element("css selector", "main img")
+        img.click()
+        assert "zoomed" in img.get_attribute("class")
+        img.click()
+        assert "zoomed" not in (img.get_attribute("class") or "")
+        # print: no element wider than the page (Chromium's print emulation)
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        too_wide = driver.execute_script(
+            "const w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('main *'))"
+            ".filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.tagName).slice(0, 5)")
+        assert not too_wide, too_wide
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
         # any screen: a viewport tag, and at 420 px no sideways page scroll (wide tables scroll
         # inside their own wrapper); tables' headers are column headers
         assert driver.find_elements("css selector", "meta[name='viewport']")
@@ -259,3 +272,13 @@ def test_the_summary_comes_first_with_p_at_its_floor(tmp_path, rng):
     assert page.index('<section id="summary">') < page.index('<section id="s0">')
     summary = page[page.index('<section id="summary">'):page.index("</section>")]
     assert "p ≤ 1/10" in summary and 'href="#s0"' in summary and "cka-linear" in summary
+
+
+def test_long_tables_start_collapsed():
+    from repalign.report.html import LONG_TABLE_ROWS, _table
+
+    short = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS)])
+    long = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS + 1)])
+    assert "<details" not in short and "data-sortable" in short
+    assert long.startswith('<details class="long"><summary>31 rows (click to show)</summary>')
+    assert "data-sortable" in long

@@ -102,13 +102,20 @@ def _num(x, digits: int = 4) -> str:
     return f"{v:.3e}" if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) else f"{v:.{digits}g}"
 
 
+#: tables with more rows than this are collapsed (a click opens them)
+LONG_TABLE_ROWS = 30
+
+
 def _table(header, rows) -> str:
     """A table in its own horizontal scroller: on a narrow screen a wide table scrolls inside its
-    wrapper, never the page."""
+    wrapper, never the page. Tables of more than :data:`LONG_TABLE_ROWS` rows start collapsed."""
     head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return (f'<div class="scroll"><table data-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-            '</table></div>')
+    table = (f'<div class="scroll"><table data-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+             '</table></div>')
+    if len(rows) > LONG_TABLE_ROWS:
+        return f'<details class="long"><summary>{len(rows)} rows (click to show)</summary>{table}</details>'
+    return table
 
 
 #: Sorting by a header click, inline (the page makes no request): numbers by value (the first number
@@ -119,7 +126,10 @@ up=h.getAttribute('aria-sort')!=='ascending',num=c=>{const m=c.replace(/,/g,'').
 return m?parseFloat(m[0]):NaN},key=r=>(r.cells[i]||{}).textContent||'';rows.sort((a,b2)=>{const x=num(key(a)),
 y=num(key(b2));const c=(!isNaN(x)&&!isNaN(y))?x-y:key(a).localeCompare(key(b2));return up?c:-c});
 t.querySelectorAll('thead th').forEach(o=>o.removeAttribute('aria-sort'));h.setAttribute('aria-sort',up?'ascending':'descending');
-rows.forEach(r=>b.appendChild(r))};h.addEventListener('click',go);h.addEventListener('keydown',e=>{if(e.key==='Enter')go()})})});"""
+rows.forEach(r=>b.appendChild(r))};h.addEventListener('click',go);h.addEventListener('keydown',e=>{if(e.key==='Enter')go()})})});
+document.querySelectorAll('main img').forEach(i=>i.addEventListener('click',()=>i.classList.toggle('zoomed')));
+document.addEventListener('keydown',e=>{if(e.key==='Escape')document.querySelectorAll('img.zoomed').forEach(i=>i.classList.remove('zoomed'))});
+window.addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true));"""
 
 
 
@@ -479,7 +489,12 @@ margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem
 th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
 figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}.scroll{overflow-x:auto;max-width:100%}
-h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}h2.group{margin-top:2.5rem;border-bottom:2px solid #bbb}"""
+h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}h2.group{margin-top:2.5rem;border-bottom:2px solid #bbb}
+main img{cursor:zoom-in}main img.zoomed{position:fixed;inset:0;margin:auto;max-width:96vw;max-height:96vh;
+z-index:10;background:#fff;box-shadow:0 0 0 100vmax rgba(0,0,0,.6);cursor:zoom-out}
+@media print{body{margin:0;max-width:none}.scroll{overflow:visible}table{table-layout:fixed;width:100%;
+font-size:.6rem}th,td{overflow-wrap:anywhere;word-break:break-word}details{display:block}nav{display:none}
+svg,img{max-width:100%!important;height:auto}}"""
 
 
 def _in_checkpoint_folder(path: Path, root: Path) -> bool:
