@@ -282,3 +282,21 @@ def test_long_tables_start_collapsed():
     assert "<details" not in short and "data-sortable" in short
     assert long.startswith('<details class="long"><summary>31 rows (click to show)</summary>')
     assert "data-sortable" in long
+
+
+def test_the_report_of_docs_results_is_light_and_opens_with_its_summary(tmp_path):
+    """The repository's own result files (docs/results): under 5 MB, the summary first, every
+    experiment under its paper, nothing skipped."""
+    from repalign.experiments.registry import PAPERS
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "results"
+    if not docs.is_dir():
+        pytest.skip("docs/results is not in this checkout")
+    out = tmp_path / "docs.html"
+    r = build_report(docs, out)
+    page = out.read_text(encoding="utf-8")
+    assert out.stat().st_size < 5_000_000
+    assert page.index("<main>") < page.index('<section id="summary">') < page.index('<section id="s0')
+    assert not r.skipped, r.skipped
+    for paper in ("maniparambil2024", "schnaus2025", "jalali2025", "wald2024"):
+        assert PAPERS[paper] in page
