@@ -300,3 +300,24 @@ def test_the_report_of_docs_results_is_light_and_opens_with_its_summary(tmp_path
     assert not r.skipped, r.skipped
     for paper in ("maniparambil2024", "schnaus2025", "jalali2025", "wald2024"):
         assert PAPERS[paper] in page
+
+
+def test_payloads_in_names_and_captions_stay_escaped(tmp_path, rng):
+    """A folder, a file and a demo description holding markup: escaped in the summary, the
+    headings, the nav and the layer map's cell labels; the page's only script is the report's."""
+    import repalign as ra
+    from repalign.io import write_json
+
+    bad = '<img src=x onerror=alert(1)>'
+    folder = tmp_path / f"res{bad}"
+    folder.mkdir()
+    X, Y = related_pair(rng, n=40)
+    write_json(folder / f"sim{bad}.json", ra.evaluate(X, Y, measures=["cka-linear"]).to_dict())
+    layer = {"kind": "layerwise", "matrix": [[1.0, 0.5], [0.5, 1.0]], "layers_a": [bad, "b"], "layers_b": ["c", bad],
+             "model_a": bad, "model_b": "m", "n": 10, "estimator": "streamed", "pooling": "mean",
+             "debiased": False, "batch_size": 4, "seconds": 0.1, "dims_a": [2, 2], "dims_b": [2, 2]}
+    write_json(folder / "layers.json", layer)
+    out = build_report(folder, tmp_path / "r.html")
+    page = Path(out.path).read_text(encoding="utf-8")
+    assert bad not in page and "onerror=alert(1)&gt;" in page
+    assert page.count("<script>") == 1 and page.count("<img src=x") == 0
