@@ -23,6 +23,11 @@ def test_crosslingual_quick(data_dir, tmp_path):
     # the CSV beside it: one line per row, nested fields as dotted columns
     (cols,) = list(__import__("csv").DictReader((tmp_path / "x.csv").open()))
     assert cols["language"] == "de" and float(cols["matching.qap.matching_accuracy"]) == acc["qap"]["matching_accuracy"]
+    assert "note" not in row and "| note |" not in res.markdown()  # only flagged rows carry a note
+    # the data-limited Japanese rows carry the experiment's note, shown in its table
+    jp = run_crosslingual(data_dir, multilingual=("use-multilingual",), languages=["jp"], seeds=(0,),
+                          base_size=100, query_size=100, log=lambda m: None)
+    assert "STAIR" in jp.rows[0]["note"] and "| note |" in jp.markdown() and "STAIR" in jp.markdown()
 
 
 def test_experiment_cli_errors(capsys, tmp_path):

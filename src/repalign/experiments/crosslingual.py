@@ -28,6 +28,9 @@ from ._base import TableResult, Units, write_result
 __all__ = ["CrossLingualResult", "run_crosslingual"]
 
 METHODS = ("qap", "local-cka", "relative", "linear")
+#: rows the experiment flags, by language: the report and the README show the note beside the row
+LANGUAGE_NOTES = {"jp": "data-limited: STAIR captions are independent Japanese captions of the same images, not "
+                        "translations of the English ones"}
 
 
 class CrossLingualResult(TableResult):
@@ -44,15 +47,17 @@ class CrossLingualResult(TableResult):
         return {"pearson": float(stats.pearsonr(c, q)[0]), "spearman": float(stats.spearmanr(c, q)[0]), "n": len(c)}
 
     def markdown(self) -> str:
-        head = ("| encoder | language | CKA | QAP | local CKA | relative | linear | local CKA R@5 | aligned cosine |\n"
-                "|---|---|---|---|---|---|---|---|---|")
+        notes = any(r.get("note") for r in self.rows)
+        head = ("| encoder | language | CKA | QAP | local CKA | relative | linear | local CKA R@5 | aligned cosine |"
+                + (" note |" if notes else "") + "\n|---|---|---|---|---|---|---|---|---|" + ("---|" if notes else ""))
         lines = [head]
         for r in self.rows:
             acc = r["matching"]
             cells = [f"{100 * acc[m]['matching_accuracy']:.1f} ± {100 * acc[m]['matching_accuracy_std']:.1f}"
                      for m in METHODS]
             lines.append(f"| {r['encoder']} | {r['language']} | {r['cka']:.3f} | " + " | ".join(cells)
-                         + f" | {100 * acc['local-cka']['top5']:.1f} | {100 * r['aligned_cosine']:.1f} |")
+                         + f" | {100 * acc['local-cka']['top5']:.1f} | {100 * r['aligned_cosine']:.1f} |"
+                         + (f" {r.get('note', '')} |" if notes else ""))
         corr = self.cka_vs_qap()
         if corr["pearson"] is not None:
             lines.append(f"\nCKA vs QAP accuracy over {corr['n']} rows: Pearson {corr['pearson']:.2f}, "
@@ -67,8 +72,11 @@ def _unit(base_size, query_size, seeds, shared, name: str) -> dict:
     H, H_en = emb[(enc, lang)], emb[(enc, "en")]
     res = run_matching(Z, H, base_size, query_size, METHODS, seeds)
     upper = run_matching(H_en, H, base_size, query_size, ("cosine",), seeds)
-    return {"encoder": enc, "language": lang, "cka": cka(Z, H), "matching": res.methods,
-            "aligned_cosine": upper.methods["cosine"]["matching_accuracy"]}
+    row = {"encoder": enc, "language": lang, "cka": cka(Z, H), "matching": res.methods,
+           "aligned_cosine": upper.methods["cosine"]["matching_accuracy"]}
+    if lang in LANGUAGE_NOTES:
+        row["note"] = LANGUAGE_NOTES[lang]
+    return row
 
 
 def run_crosslingual(data_dir=None, english_model: str = "minilm",
