@@ -321,3 +321,5 @@ def test_payloads_in_names_and_captions_stay_escaped(tmp_path, rng):
     page = Path(out.path).read_text(encoding="utf-8")
     assert bad not in page and "onerror=alert(1)&gt;" in page
     assert page.count("<script>") == 1 and page.count("<img src=x") == 0
+    summary = page[page.index('<section id="summary">'):page.index("</section>")]
+    assert summary.count('<svg') == 1 and "mean CKA 0.75" in summary  # the layer map's thumbnail

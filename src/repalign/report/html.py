@@ -311,24 +311,26 @@ def _spec(d, path, ctx):
     return body
 
 
-def _svg_heatmap(M, rows, cols, row_title: str, col_title: str, caption: str, vmin=0.0, vmax=1.0) -> str:
+def _svg_heatmap(M, rows, cols, row_title: str, col_title: str, caption: str, vmin=0.0, vmax=1.0,
+                 thumbnail: bool = False) -> str:
     """A matrix as an inline SVG heatmap (magma, ``vmin``..``vmax``): every cell carries its row,
     column and value in a ``<title>`` (shown on hover) and an ``aria-label``; row labels left,
-    column labels below (every k-th when there are many)."""
+    column labels below (every k-th when there are many). ``thumbnail``: 4-px cells, no labels
+    (the summary's)."""
     from matplotlib import colormaps  # noqa: PLC0415 - the report's optional extra
 
     cmap = colormaps["magma"]
     M = np.asarray(M, dtype=float)
     nr, nc = M.shape
-    cell = max(8, min(26, 640 // max(nr, nc, 1)))
-    left, bottom = 110, 70
+    cell = 4 if thumbnail else max(8, min(26, 640 // max(nr, nc, 1)))
+    left, bottom = (0, 0) if thumbnail else (110, 70)
     w, h = left + nc * cell + 10, nr * cell + bottom
     every_r, every_c = max(1, -(-nr * 11 // (nr * cell))), max(1, -(-nc * 11 // (nc * cell)))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" viewBox="0 0 {w} {h}" width="{w}" '
              f'role="img" aria-label="{_esc(caption)}" style="max-width:100%;height:auto;font:10px sans-serif">']
     for i in range(nr):
         y = (nr - 1 - i) * cell  # row 0 at the bottom, as the figures draw layer maps
-        if i % every_r == 0:
+        if i % every_r == 0 and not thumbnail:
             parts.append(f'<text x="{left - 4}" y="{y + cell * 0.7:.1f}" text-anchor="end">{_esc(rows[i])}</text>')
         for j in range(nc):
             v = M[i, j]
@@ -338,11 +340,13 @@ def _svg_heatmap(M, rows, cols, row_title: str, col_title: str, caption: str, vm
             parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell}" height="{cell}" '
                          f'fill="rgb({int(255 * r)},{int(255 * g)},{int(255 * b)})" aria-label="{_esc(label)}">'
                          f"<title>{_esc(label)}</title></rect>")
-    for j in range(0, nc, every_c):
+    for j in range(0, 0 if thumbnail else nc, every_c):
         x = left + j * cell + cell / 2
         parts.append(f'<text x="{x:.1f}" y="{nr * cell + 8}" transform="rotate(60 {x:.1f} {nr * cell + 8})">'
                      f"{_esc(cols[j])}</text>")
     parts.append("</svg>")
+    if thumbnail:
+        return "".join(parts)
     return f"<figure>{''.join(parts)}<figcaption>{_esc(caption)}</figcaption></figure>"
 
 
@@ -424,7 +428,10 @@ def _summary_items(kind: str, d: dict) -> list:
         line = f"mean CKA {_num(M.mean(), 3)}"
         if M.ndim == 2 and M.shape[0] == M.shape[1]:
             line += f", diagonal mean {_num(np.diag(M).mean(), 3)}"
-        return [(f"{_esc(d['model_a'])} vs {_esc(d['model_b'])} ({M.shape[0]} x {M.shape[1]} layers)", line)]
+        thumb = _svg_heatmap(M, list(d["layers_a"]), list(d["layers_b"]), "A", "B",
+                             f"layer map of {d['model_a']} vs {d['model_b']}", thumbnail=True)
+        return [(f"{_esc(d['model_a'])} vs {_esc(d['model_b'])} ({M.shape[0]} x {M.shape[1]} layers)",
+                 f"{line}<br>{thumb}")]
     if kind == "matching":
         res = d.get("methods", {})
         line = "; ".join(f"<b>{_esc(k)}</b> matching accuracy {_num(v.get('matching_accuracy'), 3)}"
