@@ -323,3 +323,18 @@ def test_payloads_in_names_and_captions_stay_escaped(tmp_path, rng):
     assert page.count("<script>") == 1 and page.count("<img src=x") == 0
     summary = page[page.index('<section id="summary">'):page.index("</section>")]
     assert summary.count('<svg') == 1 and "mean CKA 0.75" in summary  # the layer map's thumbnail
+
+
+def test_an_experiments_layer_maps_are_drawn_once_from_its_rows(tmp_path):
+    from repalign.io import write_json
+
+    folder = tmp_path / "res"
+    folder.mkdir()
+    row = {"model_a": "a", "model_b": "b", "n": 8, "layers_a": ["l0", "l1"], "layers_b": ["m0", "m1", "m2"],
+           "matrix": [[0.9, 0.2, 0.1], [0.3, 0.8, 0.4]], "diagonal": [], "seconds": 0.1}
+    write_json(folder / "layers-effnet.json", {"kind": "experiment", "experiment": "layers-effnet",
+                                               "settings": {}, "seconds": 1.0, "rows": [row]})
+    (folder / "layers-effnet_a_vs_b.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")  # the same map as a picture
+    page = Path(build_report(folder, tmp_path / "r.html").path).read_text(encoding="utf-8")
+    assert page.count('class="heatmap"') == 1 and "layers-effnet_a_vs_b.png" not in page
+    assert "A l1 × B m2: 0.4" in page

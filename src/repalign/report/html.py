@@ -275,14 +275,23 @@ def _experiment(d, path, ctx):
         raise ValueError("no known experiment name in the file (written by an older version)")
     res = exp.result_type().from_dict(d)
     body = markdown_to_html(res.markdown())
+    drawn = False
+    for r in d["rows"]:  # layer maps in the rows: drawn from the numbers, values on hover
+        if isinstance(r, dict) and isinstance(r.get("matrix"), list) and r.get("layers_a") and r.get("layers_b"):
+            drawn = True
+            body += _svg_heatmap(r["matrix"], list(r["layers_a"]), list(r["layers_b"]), "A", "B",
+                                 f"linear CKA, {r.get('model_a', 'A')} (rows) vs {r.get('model_b', 'B')} (columns)"
+                                 + (f", n = {r['n']}" if r.get("n") else ""))
     with_cm = [r for r in d["rows"] if isinstance(r, dict) and r.get("confusion")]
     if with_cm:
         titles = [" vs ".join(str(r[k]) for k in ("image_encoder", "text_encoder") if k in r) or str(i)
                   for i, r in enumerate(with_cm)]
         body += _confusions([r["confusion"] for r in with_cm], titles, d["settings"].get("class_names"), ctx)
     for img in sorted(path.parent.glob(f"{path.stem}*.png")):
-        ctx["images"] += 1
         ctx["embedded"].add(img.resolve())
+        if drawn and "_vs_" in img.stem:  # the same layer map as a picture: drawn above already
+            continue
+        ctx["images"] += 1
         body += f"<figure>{_img_file(img)}<figcaption>{_esc(img.name)}</figcaption></figure>"
     return body + f"<p class='muted'>{_num(d.get('seconds'))} s.</p>"
 
