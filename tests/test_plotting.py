@@ -76,3 +76,23 @@ def test_bad_input_is_refused():
         plotting.matrix_heatmap(np.zeros(3))
     with pytest.raises(ValueError, match="mats"):
         plotting.confusion_matrices([], [])
+
+
+def test_shuffle_curve_plots_itself(rng):
+    """ShuffleCurve.plot: one panel per measure by default, every measure in given axes."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    import repalign as ra
+
+    X = rng.normal(size=(60, 5))
+    curve = ra.shuffle_curve(X, X @ rng.normal(size=(5, 4)), ["cka-linear", "mutual-knn"], n_repeats=1)
+    fig = curve.plot(title="t")
+    assert isinstance(fig, Figure) and len([a for a in fig.axes if a.has_data()]) == 2
+    own = Figure()
+    ax = own.add_subplot()
+    assert curve.plot(ax=ax) is own and len(ax.lines) == 2
+    from repalign.measures.figures import shuffle_curves as builder
+    from repalign.plotting import shuffle_curves
+
+    assert shuffle_curves is builder  # one builder, re-exported

@@ -15,33 +15,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.manifold import TSNE
 
+from ._figures import new_axes as _axes
+from ._figures import new_figure as _figure
 from ._formats import PLOT_OUT as PLOT_FORMATS
 from ._optional import optional
 from .encoders.images import load_rgb
 from .io import atomic_write, check_extension
-from .measures.registry import MEASURES
+from .measures.figures import shuffle_curves
 from .spectral.modes import mode_labels
 
 __all__ = ["shuffle_curves", "scatter", "spectrum", "gallery", "mode_map", "layer_heatmap", "layer_diagonal",
            "layer_best_match",
            "matrix_heatmap", "confusion_matrices", "save_figure", "figure_png", "caption_lists", "PLOT_FORMATS"]
-
-
-def _figure(figsize, fig=None):
-    """A new Figure (no pyplot, no backend switch) unless one is given."""
-    if fig is not None:
-        return fig
-    from matplotlib.figure import Figure  # matplotlib is the optional 'report' extra
-
-    return Figure(figsize=figsize)
-
-
-def _axes(figsize, ax=None):
-    """``(fig, ax)``: the given axes and their figure, or one new panel."""
-    if ax is not None:
-        return ax.figure, ax
-    fig = _figure(figsize)
-    return fig, fig.add_subplot()
 
 
 def _cmap(name: str):
@@ -87,49 +72,6 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return buf.getvalue()
-
-
-def shuffle_curves(curves: dict, *, title: str | None = None, fig=None):
-    """One panel per measure: mean ± std against the fraction of shuffled rows.
-
-    Parameters
-    ----------
-    curves : dict
-        Label (e.g. ``"minilm vs use"``) -> :class:`~repalign.ShuffleCurve`; one line each.
-    title : str, optional
-    fig : matplotlib.figure.Figure, optional
-        Draw into this (empty) figure; default a new one.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    if not curves:
-        raise ValueError("curves: nothing to plot")
-    names = list(next(iter(curves.values())).mean)
-    cols = min(4, len(names))
-    rows = -(-len(names) // cols)
-    fig = _figure((3.6 * cols, 2.9 * rows), fig)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, name in zip(axes.ravel(), names, strict=False):
-        for label, curve in curves.items():
-            x = np.asarray(curve.fractions)
-            m, s = np.asarray(curve.mean[name]), np.asarray(curve.std[name])
-            ax.plot(x, m, marker="o", ms=3, label=label)
-            ax.fill_between(x, m - s, m + s, alpha=0.2)
-        better = "higher" if MEASURES.get(name) is None or MEASURES[name].higher_is_more_similar else "lower"
-        ax.set_title(f"{name} ({better} = more similar)", fontsize=9)
-        ax.set_xlabel("fraction of pairs shuffled", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(names):]:
-        ax.axis("off")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 3), 1, 1))
-    return fig
 
 
 def scatter(points, *, x: str, y: str, group: str | None = None, title: str | None = None, ax=None):

@@ -41,6 +41,7 @@ from .._progress import track
 from .._result import Result
 from .._validate import check_fraction, check_pair, check_positive_int
 from ..distributed import map_tasks
+from .figures import shuffle_curves
 from .registry import Measure, get_measure
 from .resample import prepare
 
@@ -502,6 +503,33 @@ class ShuffleCurve(Result):
             "fractions": list(self.fractions),
             "measures": {k: {"mean": list(self.mean[k]), "std": list(self.std[k])} for k in self.mean},
         }
+
+    def plot(self, ax=None, *, title: str | None = None):
+        """The curves: with ``ax``, every measure as one line (mean ± std) in those axes; without,
+        one panel per measure (:func:`repalign.plotting.shuffle_curves`). Needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        title : str, optional
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        if ax is None:
+            return shuffle_curves({f"n = {self.n}": self}, title=title)
+        x = np.asarray(self.fractions)
+        for name in self.mean:
+            m, s = np.asarray(self.mean[name]), np.asarray(self.std[name])
+            ax.plot(x, m, marker="o", ms=3, label=name)
+            ax.fill_between(x, m - s, m + s, alpha=0.2)
+        ax.set_xlabel("fraction of pairs shuffled")
+        ax.set_ylabel("measure value")
+        ax.legend(fontsize=7)
+        if title:
+            ax.set_title(title)
+        return ax.figure
 
     def is_monotone(self, name: str, higher_is_more_similar: bool = True, slack: float = 0.0) -> bool:
         """Whether the mean curve gets (weakly, up to ``slack``) less similar as f grows."""
