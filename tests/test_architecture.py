@@ -22,7 +22,8 @@ SRC = Path(repalign.__file__).parent
 # Layer of every top-level module or package of repalign; a module may import from its own layer
 # or any lower one, never from a higher one.
 LAYERS = {
-    0: ["_version", "_formats", "_result", "_validate", "_log", "_progress", "_optional", "_device", "_figures"],
+    0: ["_version", "_formats", "_result", "_validate", "_log", "_progress", "_optional", "_device", "_figures",
+        "_fork"],
     1: ["io", "items", "kernels", "moments", "distributed"],
     2: ["measures", "assignment"],
     3: ["qap"],

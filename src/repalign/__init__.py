@@ -23,6 +23,8 @@ Every name is imported on first use (PEP 562), so ``import repalign`` and the co
 
 import lazy_loader
 
+from . import _fork  # noqa: F401 - registers the fork hook at import (parallel kernels check it)
+
 # public name -> the module that defines it; each is imported on first use (PEP 562)
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,

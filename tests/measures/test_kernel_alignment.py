@@ -266,3 +266,22 @@ def test_compiled_dense_rbf_passes_against_the_numpy_reference():
         L, _ = rbf_gram(Y, sigma, threshold)
         ref = (hsic_from_grams(K, L), hsic_from_grams(K, K), hsic_from_grams(L, L))
         assert np.allclose(_dense_rbf_triplet(X, Y, sigma, threshold), ref, rtol=1e-12, atol=0)
+
+
+def test_dense_rbf_cka_in_forked_children_after_the_parent_used_it():
+    """Bug: after the parent ran the parallel RBF passes, a forked child computing RBF CKA hung
+    (GNU OpenMP, numba's pool here, is not fork-safe); forked children now run serial twins.
+    In a subprocess with a timeout, so that a regression fails instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    code = (
+        "import multiprocessing as mp, numpy as np, repalign as ra\n"
+        "X = np.random.default_rng(0).normal(size=(300, 5))\n"
+        "ref = ra.cka(X, X**2, kernel='rbf')\n"
+        "def f(_): return ra.cka(X, X**2, kernel='rbf')\n"
+        "with mp.get_context('fork').Pool(2) as p: got = p.map(f, range(2))\n"
+        "assert all(abs(g - ref) < 1e-12 for g in got), (ref, got)\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -12,7 +12,9 @@ the elementwise work in three passes instead of a dozen NumPy ones:
    sums, centring on the fly (no centred copies).
 
 Every row's partial sums land in their own slot and are added in row order afterwards, so the
-result does not depend on the thread count. numba is imported only when dense RBF CKA runs.
+result does not depend on the thread count. numba is imported only when dense RBF CKA runs. In a
+forked child (:mod:`repalign._fork`) the serial twins run instead: GNU OpenMP, numba's thread
+pool here, hangs in a child whose parent had started it.
 """
 
 from __future__ import annotations
@@ -87,3 +89,18 @@ def centred_dots(K, L, rk, rl):
         out[1] += parts[i, 1]
         out[2] += parts[i, 2]
     return out[0], out[1], out[2]
+
+
+_SERIAL: dict = {}
+
+
+def kernel(f):
+    """``f`` (one of the parallel passes above), or its serial twin in a forked child (compiled
+    there on first use, not cached: numba's cache would hand back the parallel build)."""
+    from .._fork import forked  # noqa: PLC0415
+
+    if not forked():
+        return f
+    if f not in _SERIAL:
+        _SERIAL[f] = njit(f.py_func)
+    return _SERIAL[f]
