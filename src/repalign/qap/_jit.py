@@ -136,6 +136,23 @@ def swap_delta(A, Bp, G, L, p, r, s):
 
 
 @njit(cache=True)
+def _swap_images(Bp, p, r, s):
+    """Exchange p[r] and p[s], and rows and columns r, s of ``Bp = B[p][:, p]`` with them."""
+    n = Bp.shape[0]
+    for j in range(n):
+        t = Bp[r, j]
+        Bp[r, j] = Bp[s, j]
+        Bp[s, j] = t
+    for i in range(n):
+        t = Bp[i, r]
+        Bp[i, r] = Bp[i, s]
+        Bp[i, s] = t
+    t = p[r]
+    p[r] = p[s]
+    p[s] = t
+
+
+@njit(cache=True)
 def apply_swap(A, Bp, G, p, r, s):
     """Exchange p[r] and p[s], updating Bp and G in O(n²) (row-major loops throughout)."""
     n = A.shape[0]
@@ -156,18 +173,7 @@ def apply_swap(A, Bp, G, p, r, s):
         Gi = G[i]
         for j in range(n):
             Gi[j] += a1 * c1[j] + a2 * c2[j]
-    # swap rows and columns r, s of Bp
-    for j in range(n):
-        t = Bp[r, j]
-        Bp[r, j] = Bp[s, j]
-        Bp[s, j] = t
-    for i in range(n):
-        t = Bp[i, r]
-        Bp[i, r] = Bp[i, s]
-        Bp[i, s] = t
-    t = p[r]
-    p[r] = p[s]
-    p[s] = t
+    _swap_images(Bp, p, r, s)
     # columns r and s of G from scratch: G[i, c] = Σ_k A[i, k] Bp[c, k] + A[k, i] Bp[k, c]
     for c in (r, s):
         bcol = np.empty(n)
@@ -340,22 +346,12 @@ def sym_apply_swap(A, Bp, M, dM, dBp, p, r, s, u, v, w):
     M[r, r] += 4.0 * w[r]
     M[s, s] -= 4.0 * w[s]
     _upper_add(M, r, s, 2.0 * (w[s] - w[r]))
-    for j in range(n):
-        t = Bp[r, j]
-        Bp[r, j] = Bp[s, j]
-        Bp[s, j] = t
-    for i in range(n):
-        t = Bp[i, r]
-        Bp[i, r] = Bp[i, s]
-        Bp[i, s] = t
+    _swap_images(Bp, p, r, s)
     t2 = dBp[r]
     dBp[r] = dBp[s]
     dBp[s] = t2
     for i in range(n):
         dM[i] = M[i, i]
-    t3 = p[r]
-    p[r] = p[s]
-    p[s] = t3
 
 
 @njit(cache=True)
