@@ -10,6 +10,7 @@ import atexit  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -27,6 +28,30 @@ def timeit(fn, repeat: int = 1):
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def median_time(fn, repeat: int):
+    """Median wall time of ``repeat`` calls (a noisy shared machine: the median, not the best),
+    and the last result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def child_json(script, *args) -> dict | None:
+    """Run ``script`` with ``args`` in its own process (its peak memory its own) and parse the JSON
+    on its last stdout line; None (after printing its stderr tail) when it failed."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                         cwd=Path(script).parent)
+    if out.returncode:
+        print(out.stderr[-2000:])
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def peak_rss_mb() -> float:

@@ -17,21 +17,11 @@ read back; every reader must return the same array as the reference for its file
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import _common  # noqa: F401
 import numpy as np
-from _common import table
-
-
-def median_time(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+from _common import median_time, table
 
 
 def main(argv=None):

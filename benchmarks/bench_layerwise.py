@@ -8,14 +8,13 @@ Lite0 vs Lite2 against torch-cka: ``bench_vs_torch_cka.py``.
 """
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import _common  # noqa: F401
 import numpy as np
-from _common import peak_rss_mb, table
+from _common import child_json, peak_rss_mb, table
 
 HERE = Path(__file__).parent
 
@@ -60,11 +59,9 @@ def main(argv):
         return 0
     rows = []
     for n in (256, 1024):
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, cwd=HERE)
-        if out.returncode:
-            print(out.stderr[-2000:])
+        r = child_json(__file__, "--one", n)
+        if r is None:
             return 1
-        r = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append([r["n"], r["forward"], r["map"], f"{r['map'] / r['forward']:.2f}x (target <= 1.3x)",
                      r["peak_mb"], r["source"]])
     table(f"Layer-wise CKA map, efficientnet-lite0 vs itself ({rows[0][-1]}), 16 blocks, streamed",

@@ -10,20 +10,10 @@ this machine is shared, read the ratios). Values must agree to 1e-10 relative.
 
 import argparse
 import sys
-import time
 
 import _common  # noqa: F401
 import numpy as np
-from _common import table
-
-
-def median_time(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+from _common import median_time, table
 
 
 def main(argv=None):

@@ -11,14 +11,13 @@ Each size runs in its own process.
 """
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import _common  # noqa: F401
 import numpy as np
-from _common import table
+from _common import child_json, table
 from bench_layerwise import items
 
 HERE = Path(__file__).parent
@@ -74,11 +73,9 @@ def peers(n: int):
 def main():
     rows = []
     for n in (256, 1024):
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, cwd=HERE)
-        if out.returncode:
-            print(out.stderr[-2000:])
+        r = child_json(__file__, "--one", n)
+        if r is None:
             return 1
-        r = json.loads(out.stdout.strip().splitlines()[-1])
         f = r["forward"]
         rows.append([n, "bare forward passes, both models (baseline)", f, "1.00x", "", ""])
         for est in ("streamed", "minibatch"):
