@@ -3,11 +3,13 @@ where a GPU is lent (``python benchmarks/gpu_check.py``, under 10 minutes); on a
 CUDA it says so and exits 0 without writing results.
 
 1. Linear CKA on 10⁶ x 1,024 float32 rows generated chunk by chunk on the device (no host copy):
-   ``repalign.cka(X, Y, device="cuda")`` against the same tensors on the CPU through the torch
-   route (float32 products, float64 sums); relative difference <= 1e-6.
-2. RBF CKA (median rule) and debiased linear CKA at n = 20,000 (the n x n Gram route): CUDA vs
-   CPU <= 1e-6 relative.
-3. Layer-wise maps of EfficientNet-Lite0 vs Lite2 (all blocks, streamed estimator) on 10,000
+   ``repalign.cka(X, Y, device="cuda")`` against the same tensors on the CPU (``device="cpu"``:
+   the NumPy path, float32 products, float64 sums); relative difference <= 1e-6.
+2. RBF CKA (median rule; n = 20,000 is above 8,192 rows, so the blockwise route on both sides)
+   and debiased linear CKA: CUDA vs CPU <= 1e-6 relative.
+3. SPEC, cosine kernel, 10⁶ x 256 float32 rows per side (covariances and eigen-solve on the
+   device, features and mode scores on the CPU): the top eigenvalues, CUDA vs CPU <= 1e-6 relative.
+4. Layer-wise maps of EfficientNet-Lite0 vs Lite2 (all blocks, streamed estimator) on 10,000
    generated 3 x 160 x 160 images, batch 64: ``layerwise(..., device="cuda")`` vs the CPU map,
    TF32 off; max |difference| <= 1e-6 relative.
 
@@ -80,7 +82,19 @@ def main(argv=None):
         gpu, t_gpu = timed(lambda kw=kw: ra.cka(A.cuda(), B.cuda(), device="cuda", **kw))
         rows.append([f"{label}, n = {n:,} (float64)", t_cpu, t_gpu, t_cpu / t_gpu, abs(gpu - cpu) / abs(cpu)])
 
-    # 3. layer-wise maps of two EfficientNets
+    # 3. SPEC, cosine, 10^6 rows
+    g = torch.Generator().manual_seed(3)
+    A = torch.randn(args.rows, 256, generator=g)
+    B = A[:, :64] @ torch.randn(64, 256, generator=g) + torch.randn(args.rows, 256, generator=g)
+    A, B = A.numpy(), B.numpy()
+    cpu, t_cpu = timed(lambda: ra.spec(A, B, "cosine", route="cholesky"))
+    gpu, t_gpu = timed(lambda: ra.spec(A, B, "cosine", route="cholesky", device="cuda"))
+    top = [m.eigenvalue for m in cpu.modes]
+    diff = max(abs(x - y) / abs(x) for x, y in zip(top, [m.eigenvalue for m in gpu.modes], strict=True))
+    rows.append([f"SPEC cosine {args.rows:,} x 256 (float32)", t_cpu, t_gpu, t_cpu / t_gpu, diff])
+    A = B = None
+
+    # 4. layer-wise maps of two EfficientNets
     imgs = torch.rand(args.images, 3, 160, 160, generator=torch.Generator().manual_seed(2)) * 2 - 1
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(imgs), batch_size=64)
     from repalign.encoders import get_encoder

@@ -84,3 +84,11 @@ def isometric_views(n, noise, seed=0, dl=8):
 def maps(n=20, c=6, h=2, w=3, seed=0):
     """Random (n, c, h, w) feature maps for the semantic-RSM and assignment tests."""
     return np.random.default_rng(seed).normal(size=(n, c, h, w))
+
+
+@pytest.fixture
+def torch_on_cpu(monkeypatch):
+    """``device="cpu"`` runs the torch kernels (the code a GPU runs) instead of the NumPy path."""
+    import repalign._device
+
+    monkeypatch.setattr(repalign._device, "TORCH_ON_CPU", True)

@@ -326,7 +326,8 @@ def test_dataloader_bad_input(images):
         layerwise(a, None, DataLoader(TensorDataset(x[:9]), batch_size=3), estimator="minibatch", batch_size=4)
 
 
-def test_device_dtype_and_amp(images):
+def test_device_dtype_and_amp(images, torch_on_cpu):
+    """device= with the torch statistics (the code a GPU runs, here on the CPU) against NumPy's."""
     a, b = small_net(0), small_net(1)
     ref = layerwise(a, b, images, batch_size=30)
     same = layerwise(a, b, images.astype(np.float64), batch_size=30, device="cpu")  # float64 in, float32 model

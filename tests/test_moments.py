@@ -50,7 +50,7 @@ def test_mismatched_chunks_are_refused(rng):
         acc.update(rng.normal(size=(5, 3)), rng.normal(size=(4, 3)))
 
 
-def test_moments_on_a_device_equal_the_numpy_ones(rng):
+def test_moments_on_a_device_equal_the_numpy_ones(rng, torch_on_cpu):
     """PairMoments(device=...): chunk products in torch, float64 sums kept on the device; the same
     statistics as NumPy, for arrays and for tensors, read, updated again, merged."""
     torch = pytest.importorskip("torch")

@@ -52,7 +52,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._device import resolve_device
+from ._device import compute_device, resolve_device
 from ._optional import optional
 from ._progress import track
 from ._result import Result
@@ -658,7 +658,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         Batches: ``batch_fn(batch)`` gives what the models are fed (instead of the rules above).
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
         Where the forward passes run (default None: the CPU, statistics in NumPy). The models are
-        moved there for the call and moved back afterwards; with a device given, the streamed
+        moved there for the call and moved back afterwards; with a GPU given, the streamed
         estimator's statistics accumulate there too (:class:`repalign.moments.PairMoments` on the
         device, float64 sums); the minibatch estimator's b × b products run on the CPU.
     dtype : torch.dtype, optional
@@ -697,7 +697,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         raise ValueError(f"amp: expected True or False, got {amp!r}")
     if batch_fn is not None and not callable(batch_fn):
         raise ValueError(f"batch_fn: expected a callable taking a batch, got {type(batch_fn).__name__}")
-    device_given = device is not None
+    stats_device = compute_device(device)  # None on the CPU: the NumPy statistics are faster there
     device = resolve_device(device)
     loader = _is_batch_stream(inputs)
     if loader:
@@ -731,8 +731,8 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
                              "pass an array (N, ...) or use a packaged encoder")
     la = select_layers(A.module, layers_a, A.default_pattern, "layers_a")
     lb = la if same and layers_b is None else select_layers(B.module, layers_b, B.default_pattern, "layers_b")
-    # device given: the streamed statistics run there too (PairMoments on the device); otherwise NumPy
-    on_device = device_given and estimator == "streamed"
+    # a GPU given: the streamed statistics run there too (PairMoments on the device); otherwise NumPy
+    on_device = stats_device is not None and estimator == "streamed"
     cap_a = _Capture(A, la, pooling, amp, on_device)
     cap_b = cap_a if B is A and lb == la else _Capture(B, lb, pooling, amp, on_device)
     debiased = estimator == "minibatch"

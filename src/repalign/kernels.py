@@ -65,6 +65,11 @@ KERNEL_NAMES = ("linear", "cosine", "rbf")
 #: calls the RBF kernel "gaussian".
 KERNEL_SYNONYMS = {"inner": "linear", "gaussian": "rbf"}
 
+#: RBF CKA/HSIC keep both n x n Gram matrices in memory up to this many rows (unless a
+#: ``block_size`` is given); above, blocks of rows (NumPy: ``rbf_cka_blockwise``; torch:
+#: ``repalign.measures.torch_backend``).
+DENSE_RBF_MAX_ROWS = 8192
+
 
 def resolve_kernel(name, supported, arg: str = "kernel") -> str:
     """The spelling of kernel ``name`` that a method uses.

@@ -14,6 +14,8 @@ same shift can be merged, which is how partial results from Dask workers are com
 With ``device=`` (``"cuda"``, ``"cuda:N"``, ``"mps"``, ``"cpu"``, ``"auto"``) the per-chunk
 products run in torch on that device and the sums stay there, in float64, until a statistic is
 asked for; chunks may be NumPy arrays or tensors already on the device (no host round trip).
+``"cpu"`` (and ``"auto"`` with no GPU) runs the NumPy path, faster on a CPU
+(:func:`repalign._device.compute_device`).
 
 Linear CKA in feature space (Kornblith et al. 2019): for centred X, Y,
 ``CKA = ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F ‖Yᵀ Y‖_F)``. This is the Gram form of maniparambil2024
@@ -26,7 +28,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._device import resolve_device
+from ._device import compute_device
 from ._progress import track
 from ._validate import as_embeddings, is_tensor
 
@@ -58,7 +60,7 @@ class PairMoments:
                  device=None):
         if compute_dtype not in ("auto", "float64", "float32"):
             raise ValueError(f"compute_dtype: expected 'auto', 'float64' or 'float32', got {compute_dtype!r}")
-        self.device = None if device is None else resolve_device(device)
+        self.device = compute_device(device)
         self.compute_dtype = compute_dtype
         self.debiased = debiased
         self.shift_x = None if shift_x is None else np.asarray(shift_x, dtype=np.float64)

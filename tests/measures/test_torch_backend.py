@@ -11,6 +11,9 @@ torch = pytest.importorskip("torch")
 import repalign as ra  # noqa: E402
 from repalign._validate import RepalignWarning  # noqa: E402
 
+# device="cpu" runs the NumPy path by default; these tests check the torch kernels a GPU runs
+pytestmark = pytest.mark.usefixtures("torch_on_cpu")
+
 SETTINGS = [dict(), dict(kernel="cosine"), dict(kernel="rbf"), dict(kernel="rbf", sigma="kornblith"),
             dict(kernel="rbf", sigma=2.5), dict(kernel="rbf", threshold=0.5), dict(debiased=True),
             dict(kernel="cosine", debiased=True), dict(kernel="rbf", debiased=True)]
@@ -162,3 +165,56 @@ def test_mutual_knn_on_a_device_finds_the_same_neighbours(rng):
         ra.mutual_knn(X, Z, device="cpu")
     with pytest.raises(ValueError, match="k = 700 needs at least"):
         ra.mutual_knn(X, Y, k=700, device="cpu")
+
+
+def test_cpu_runs_the_numpy_path(monkeypatch, pair):
+    """Without TORCH_ON_CPU, device="cpu" (and "auto" with no GPU) hands the work to the NumPy path,
+    which is faster on a CPU (bench_torch): the torch kernels are never called, values are NumPy's
+    bit for bit, and a bad device string is still refused."""
+    import repalign._device
+    from repalign.measures import kernel_alignment, torch_backend
+    from repalign.moments import PairMoments
+
+    monkeypatch.setattr(repalign._device, "TORCH_ON_CPU", False)
+
+    def refuse(*a, **k):
+        raise AssertionError("the torch kernels ran for device='cpu'")
+
+    for mod in (kernel_alignment, torch_backend):
+        for name in ("cka_torch", "hsic_torch", "knn_indices_torch", "normalized_pair"):
+            if hasattr(mod, name):
+                monkeypatch.setattr(mod, name, refuse)
+    X, Y = pair
+    for kw in SETTINGS:
+        assert ra.cka(X, Y, device="cpu", **kw) == ra.cka(X, Y, **kw)
+        assert ra.hsic(torch.from_numpy(X), Y, device="cpu", **kw) == ra.hsic(X, Y, **kw)
+    if not torch.cuda.is_available():
+        assert ra.cka(X, Y, device="auto") == ra.cka(X, Y)
+    assert ra.cka(X, Y, device="cpu", route="gram") == ra.cka(X, Y, route="gram")
+    assert ra.mutual_knn(X, Y, k=5, device="cpu") == ra.mutual_knn(X, Y, k=5)
+    assert PairMoments(device="cpu").device is None
+    with pytest.raises(ValueError, match="device: expected 'cpu', 'cuda'"):
+        ra.cka(X, Y, device="gpu")
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(sigma="kornblith"), dict(sigma=2.5), dict(threshold=0.5),
+                                dict(debiased=True)], ids=str)
+def test_blockwise_rbf_equals_dense(pair, kw):
+    """RBF above block_size rows runs in blocks of rows (the route for more than 8,192 rows on a
+    device): the same value as the dense torch route and the NumPy path, the bandwidth rules'
+    order statistics exact through the two histogram passes (duplicate rows give exact zeros)."""
+    X, Y = pair
+    X = np.vstack([X, X[:5]])  # identical rows: zero distances the median rule must skip
+    Y = np.vstack([Y, Y[:5]])
+    ref = ra.cka(X, Y, kernel="rbf", **kw)
+    for block in (7, 32, 74):
+        assert ra.cka(X, Y, kernel="rbf", device="cpu", block_size=block, **kw) == pytest.approx(ref, rel=1e-10)
+    assert ra.hsic(X, Y, kernel="rbf", device="cpu", block_size=16, **kw) == pytest.approx(
+        ra.hsic(X, Y, kernel="rbf", **kw), rel=1e-10)
+    from repalign.measures.torch_backend import _blocked_sigma
+
+    Xt = torch.from_numpy(X - X.mean(0))
+    sq = (Xt * Xt).sum(1)
+    for rule in ("median", "kornblith"):
+        from repalign.kernels import rbf_gram
+        assert _blocked_sigma(Xt, sq, rule, 1.0, 9, bins=64) == pytest.approx(rbf_gram(X, rule, 1.0)[1], rel=1e-12)

@@ -441,7 +441,9 @@ def test_eigenvectors_of_the_ends_only(monkeypatch):
         assert np.allclose(a.top_scores, b.top_scores, atol=1e-10)
 
 
-def test_covariances_on_a_device_give_the_same_spec():
+def test_covariances_on_a_device_give_the_same_spec(torch_on_cpu):
+    """The device route (torch PairMoments, then two eigh calls in torch) against the NumPy
+    cholesky route: the same spectrum and modes."""
     pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     A = rng.normal(size=(900, 30)).astype(np.float32)
@@ -450,6 +452,7 @@ def test_covariances_on_a_device_give_the_same_spec():
         ref = spec(A, B, route="cholesky", **kw)
         dev = spec(A, B, route="cholesky", device="cpu", **kw)
         assert np.allclose(dev.eigenvalues, ref.eigenvalues, rtol=1e-5, atol=1e-8)
+        assert np.allclose([m.eigenvalue for m in dev.modes], [m.eigenvalue for m in ref.modes], rtol=1e-5)
         assert [m.top_indices.tolist()[:3] for m in dev.modes] == [m.top_indices.tolist()[:3] for m in ref.modes]
     with pytest.raises(ValueError, match="device: expected"):
         spec(A, B, device="gpu")

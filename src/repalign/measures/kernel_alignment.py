@@ -28,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._device import compute_device
 from .._validate import check_pair, check_positive_int, to_unit_scale
 from ..kernels import (
+    DENSE_RBF_MAX_ROWS,
     center_gram,
     cosine_normalize,
     iter_sq_distance_blocks,
@@ -102,9 +104,6 @@ def unbiased_hsic(K, L) -> float:
     return _unbiased(K.shape[0], tr, float(kcol.sum()), float(lrow.sum()), float(kcol @ lrow))
 
 KERNELS = ("linear", "cosine", "rbf")
-#: RBF CKA/HSIC keep both n x n Gram matrices in memory up to this many rows (unless a
-#: ``block_size`` is given); above, :func:`rbf_cka_blockwise`.
-DENSE_RBF_MAX_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -307,8 +306,9 @@ def hsic(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thres
     maniparambil2024 (Maniparambil et al., "Do Vision and Language Encoders Represent the World
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2 (Eq. 2).
     """
+    device = compute_device(device)
     if device is not None:
-        return hsic_torch(X, Y, kernel, debiased, sigma, threshold, device=device)
+        return hsic_torch(X, Y, kernel, debiased, sigma, threshold, device=device, block_size=block_size)
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold)
     return _hsic_triplet(X, Y, kernel, debiased, sigma, threshold, block_size, "auto")[0]
 
@@ -345,7 +345,9 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
         Run in torch on this device (:mod:`repalign.measures.torch_backend`: the same
         definitions; float64 inputs stay float64, lower precisions compute in float32 with
-        float64 sums). Default None: NumPy. Inputs may be tensors either way.
+        float64 sums). Default None: NumPy. ``"cpu"`` (and ``"auto"`` with no GPU) runs the
+        NumPy path, faster on a CPU (:func:`repalign._device.compute_device`). Inputs may be
+        tensors either way.
 
     Returns
     -------
@@ -357,10 +359,11 @@ def cka(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, thresh
     Similarly?", CVPR 2024, arXiv:2401.05224) Eq. 1-2; Kornblith et al., "Similarity of Neural Network Representations Revisited", ICML 2019,
     arXiv:1905.00414.
     """
+    device = compute_device(device)
     if device is not None:
         if route != "auto":
             raise ValueError("route: the torch path (device=) chooses its own route; leave route='auto'")
-        return cka_torch(X, Y, kernel, debiased, sigma, threshold, device=device)
+        return cka_torch(X, Y, kernel, debiased, sigma, threshold, device=device, block_size=block_size)
     X, Y = _prepare(X, Y, kernel, debiased, sigma, threshold, unit_scale=True)
     if block_size is not None:
         block_size = check_positive_int(block_size, "block_size", minimum=2)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._device import compute_device
 from .._validate import check_pair, check_positive_int
 from ..kernels import cosine_normalize, linear_gram
 from .kernel_alignment import unbiased_hsic
@@ -118,7 +119,7 @@ def mutual_knn(X, Y, k: int = 10, groups=None, device=None) -> float:
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
         Find the neighbours in torch on this device (blocks of similarities and ``topk``; the
         same neighbour sets, ties at the k-th place resolved as here, by the lower index).
-        Default None: NumPy.
+        Default None: NumPy; ``"cpu"`` runs the NumPy path too (:func:`repalign._device.compute_device`).
 
     Returns
     -------
@@ -130,6 +131,7 @@ def mutual_knn(X, Y, k: int = 10, groups=None, device=None) -> float:
     ----------
     Huh et al., "The Platonic Representation Hypothesis", ICML 2024, arXiv:2405.07987.
     """
+    device = compute_device(device)
     if device is not None:
         from .torch_backend import knn_indices_torch, normalized_pair  # noqa: PLC0415 - torch only when asked
 

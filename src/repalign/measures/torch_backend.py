@@ -6,7 +6,9 @@ the same definitions, bandwidth rules and estimators as the NumPy path (manipara
 Song et al.'s unbiased HSIC for ``debiased=True``):
 
 * linear / cosine, biased: the feature route ``‖X̃ᵀỸ‖²_F / (n-1)²`` (O(n d²), any n);
-* linear / cosine, debiased, and RBF: the n × n Gram route;
+* linear / cosine, debiased, and RBF: the n × n Gram route; RBF above
+  :data:`repalign.kernels.DENSE_RBF_MAX_ROWS` rows (or ``block_size``) in blocks of rows, memory
+  O(block · n), the bandwidth rule's order statistics exact in two histogram passes;
 * RBF bandwidths by the same rules (``"median"``: the lower median of the non-zero squared
   distances; ``"kornblith"``; a float), through :func:`repalign.kernels.sigma_from_ranks`.
 
@@ -24,13 +26,18 @@ torch is imported only when one of these functions runs.
 from __future__ import annotations
 
 from .._device import resolve_device
-from ..kernels import resolve_kernel, resolve_sigma, sigma_from_ranks
+from ..kernels import DENSE_RBF_MAX_ROWS, resolve_kernel, resolve_sigma, sigma_from_ranks
 from ..moments import PairMoments
 
 __all__ = ["cka_torch", "hsic_torch", "cka_loss", "hsic_loss", "knn_indices_torch", "normalized_pair"]
 
 KERNELS = ("linear", "cosine", "rbf")
 _ROUNDOFF = 64 * 2.220446049250313e-16  # as repalign.kernels: Gram-identity noise of identical rows
+
+
+def _auto_block(n: int) -> int:
+    """Rows per block for blockwise RBF: about 2^25 kernel entries (256 MB in float64) per block."""
+    return max(1, min(n, (1 << 25) // n))
 
 
 def _torch():
@@ -119,6 +126,118 @@ def _sigma(D, sigma, threshold) -> float:
     return sigma_from_ranks(select, n, m_zero, sigma, threshold)
 
 
+def _sq_block(Xc, sq, i0: int, i1: int):
+    """Rows ``i0:i1`` of :func:`_sq_distances` for centred ``Xc`` with row norms ``sq``: (b, n)."""
+    torch = _torch()
+    scale = sq[i0:i1, None] + sq[None, :]
+    D = scale - 2.0 * (Xc[i0:i1] @ Xc.T)
+    noise = D <= _ROUNDOFF * scale
+    r = torch.arange(i1 - i0, device=Xc.device)
+    noise[r, r + i0] = True
+    return D.masked_fill(noise, 0.0)
+
+
+def _upper_blocks(Xc, sq, block: int):
+    """The strict upper triangle of the squared distances, one 1-D tensor per block of rows."""
+    torch = _torch()
+    n = Xc.shape[0]
+    cols = torch.arange(n, device=Xc.device)
+    for i0 in range(0, n, block):
+        i1 = min(n, i0 + block)
+        D = _sq_block(Xc, sq, i0, i1).detach()
+        yield D[cols[None, :] > torch.arange(i0, i1, device=Xc.device)[:, None]]
+
+
+def _blocked_sigma(Xc, sq, sigma, threshold, block: int, bins: int = 1 << 16) -> float:
+    """The bandwidth of ``sigma`` from squared distances made ``block`` rows at a time: exact order
+    statistics in two passes of bounded memory (a histogram, then only the wanted bins kept;
+    as :func:`repalign.measures.kernel_alignment._select_ranks` does on the CPU)."""
+    torch = _torch()
+    sigma = resolve_sigma(sigma, threshold)
+    if not isinstance(sigma, str):
+        return float(sigma)
+    upper = float(4.0 * sq.detach().max()) * (1 + 1e-6) + 1e-300  # ‖xi - xj‖² <= (2 max‖x‖)²
+    scale = (bins - 1) / upper
+
+    def bin_of(v):
+        return (v * scale).long().clamp_(max=bins - 1)
+
+    counts = torch.zeros(bins, dtype=torch.int64, device=Xc.device)
+    m_zero = 0
+    for v in _upper_blocks(Xc, sq, block):
+        counts += torch.bincount(bin_of(v), minlength=bins)
+        m_zero += int((v == 0).sum())
+    cum = torch.cumsum(counts, 0).cpu().numpy()
+
+    def select(ranks):
+        import numpy as np  # noqa: PLC0415
+
+        where = {}
+        for r in ranks:
+            b = int(np.searchsorted(cum, r, side="right"))
+            where[r] = (b, r - (int(cum[b - 1]) if b > 0 else 0))
+        kept = {b: [] for b, _ in where.values()}
+        for v in _upper_blocks(Xc, sq, block):
+            idx = bin_of(v)
+            for b in kept:
+                kept[b].append(v[idx == b])
+        merged = {b: torch.sort(torch.cat(parts)).values for b, parts in kept.items()}
+        return [float(merged[b][lr]) for b, lr in (where[r] for r in ranks)]
+
+    return sigma_from_ranks(select, Xc.shape[0], m_zero, sigma, threshold)
+
+
+def _blocked_rbf_triplet(X, Y, debiased: bool, sigma, threshold, block: int):
+    """(HSIC(K, L), HSIC(K, K), HSIC(L, L)) of RBF kernels, ``block`` rows of K and L at a time
+    (memory O(block · n)), float64 sums: biased ``(Σ K∘L - 2/n rₖ·rₗ + sₖ sₗ / n²)/(n-1)²`` with
+    row sums r and totals s (the centring written out), or Song's unbiased estimator on the
+    zero-diagonal kernels."""
+    torch = _torch()
+    n = X.shape[0]
+    f64 = torch.float64
+    sides = []
+    for T in (X, Y):
+        Tc = T - T.mean(dim=0)
+        sq = (Tc * Tc).sum(dim=1)
+        s = _blocked_sigma(Tc, sq, sigma, threshold, block)
+        sides.append((Tc, sq, -0.5 / (s * s)))
+    rk = torch.zeros(n, dtype=f64, device=X.device)
+    rl = torch.zeros(n, dtype=f64, device=X.device)
+    kl = kk = ll = torch.zeros((), dtype=f64, device=X.device)
+    for i0 in range(0, n, block):
+        i1 = min(n, i0 + block)
+        (Xc, sx, gx), (Yc, sy, gy) = sides
+        K = (_sq_block(Xc, sx, i0, i1) * gx).exp()
+        L = (_sq_block(Yc, sy, i0, i1) * gy).exp()
+        if debiased:
+            r = torch.arange(i1 - i0, device=X.device)
+            K = K.index_put((r, r + i0), torch.zeros((), dtype=K.dtype, device=K.device))
+            L = L.index_put((r, r + i0), torch.zeros((), dtype=L.dtype, device=L.device))
+        rk = rk.index_add(0, torch.arange(i0, i1, device=X.device), K.sum(dim=1, dtype=f64))
+        rl = rl.index_add(0, torch.arange(i0, i1, device=X.device), L.sum(dim=1, dtype=f64))
+        kl, kk, ll = kl + _dot(K, L), kk + _dot(K, K), ll + _dot(L, L)
+    sk, sl = rk.sum(), rl.sum()
+    if debiased:
+        def unbiased(tr, s1, s2, cross):
+            return (tr + s1 * s2 / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross) / (n * (n - 3.0))
+
+        return unbiased(kl, sk, sl, rk @ rl), unbiased(kk, sk, sk, rk @ rk), unbiased(ll, sl, sl, rl @ rl)
+    s = (n - 1.0) ** 2
+
+    def biased(tr, r1, r2, s1, s2):
+        return (tr - 2.0 / n * (r1 @ r2) + s1 * s2 / (n * n)) / s
+
+    return biased(kl, rk, rl, sk, sl), biased(kk, rk, rk, sk, sk), biased(ll, rl, rl, sl, sl)
+
+
+def _block(block_size):
+    if block_size is None:
+        return None
+    from .._validate import check_positive_int  # noqa: PLC0415
+
+    return check_positive_int(block_size, "block_size", minimum=2)
+
+
 def _center(K):
     return K - K.mean(dim=0, keepdim=True) - K.mean(dim=1, keepdim=True) + K.mean()
 
@@ -156,14 +275,17 @@ def _prepared(X, Y, kernel):
     return X, Y
 
 
-def _triplet(X, Y, kernel, debiased, sigma, threshold):
-    """(HSIC(X, Y), HSIC(X, X), HSIC(Y, Y)) as float64 tensors (module docstring)."""
+def _triplet(X, Y, kernel, debiased, sigma, threshold, block_size=None):
+    """(HSIC(X, Y), HSIC(X, X), HSIC(Y, Y)) as float64 tensors (module docstring); RBF kernels of
+    more than ``block_size`` rows (default :data:`DENSE_RBF_MAX_ROWS`) in blocks of that many."""
     n = X.shape[0]
     if kernel in ("linear", "cosine"):
         Xc, Yc = X - X.mean(dim=0), Y - Y.mean(dim=0)
         if not debiased or (X.shape[1] + Y.shape[1] < n and not (X.requires_grad or Y.requires_grad)):
             return _feature_triplet(Xc, Yc, debiased)
         K, L = Xc @ Xc.T, Yc @ Yc.T
+    elif n > (block_size or DENSE_RBF_MAX_ROWS):
+        return _blocked_rbf_triplet(X, Y, debiased, sigma, threshold, block_size or _auto_block(n))
     else:
         DX, DY = _sq_distances(X), _sq_distances(Y)
         sx, sy = _sigma(DX, sigma, threshold), _sigma(DY, sigma, threshold)
@@ -196,13 +318,13 @@ def _checked(kernel, sigma, threshold):
     return kernel
 
 
-def _cka_tensor(X, Y, kernel, debiased, sigma, threshold):
+def _cka_tensor(X, Y, kernel, debiased, sigma, threshold, block_size=None):
     torch = _torch()
     invariant = kernel != "rbf" or isinstance(resolve_sigma(sigma, threshold), str)
     if invariant:  # CKA is scale-invariant: work at unit scale (no overflow near 1e300)
         X, Y = _unit_scale(X), _unit_scale(Y)
     X, Y = _prepared(X, Y, kernel)
-    xy, xx, yy = _triplet(X, Y, kernel, debiased, sigma, threshold)
+    xy, xx, yy = _triplet(X, Y, kernel, debiased, sigma, threshold, block_size)
     if float(xx.detach()) <= 0 or float(yy.detach()) <= 0:
         which = "X" if float(xx.detach()) <= 0 else "Y"
         raise ValueError(f"{which}: has zero variance (all rows equal after centring); CKA is undefined")
@@ -210,22 +332,22 @@ def _cka_tensor(X, Y, kernel, debiased, sigma, threshold):
 
 
 def hsic_torch(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
-               device="cpu") -> float:
+               device="cpu", block_size: int | None = None) -> float:
     """:func:`repalign.hsic` in torch on ``device`` (module docstring); returns a float."""
     kernel = _checked(kernel, sigma, threshold)
     X, Y = _pair(X, Y, device, debiased)
     X, Y = _prepared(X, Y, kernel)
     with _torch().no_grad():
-        return float(_triplet(X, Y, kernel, debiased, sigma, threshold)[0])
+        return float(_triplet(X, Y, kernel, debiased, sigma, threshold, _block(block_size))[0])
 
 
 def cka_torch(X, Y, kernel: str = "linear", debiased: bool = False, sigma=None, threshold: float = 1.0,
-              device="cpu") -> float:
+              device="cpu", block_size: int | None = None) -> float:
     """:func:`repalign.cka` in torch on ``device`` (module docstring); returns a float."""
     kernel = _checked(kernel, sigma, threshold)
     X, Y = _pair(X, Y, device, debiased)
     with _torch().no_grad():
-        return float(_cka_tensor(X, Y, kernel, debiased, sigma, threshold))
+        return float(_cka_tensor(X, Y, kernel, debiased, sigma, threshold, _block(block_size)))
 
 
 def normalized_pair(X, Y, device):

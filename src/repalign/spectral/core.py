@@ -54,7 +54,7 @@ import numpy as np
 from scipy import linalg
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .._device import resolve_device
+from .._device import compute_device, resolve_device
 from .._optional import optional
 from .._progress import step, track
 from .._result import Result
@@ -479,6 +479,29 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
     return lam[keep], Uvec[:, ok] / scale[cols[ok]], complete, where[cols[ok]]
 
 
+def _device_route(C, ma, device: str):
+    """Eigen-pairs of Γ = J C in torch on ``device`` (float64), for :func:`spec` with a GPU: the
+    same symmetric problem as :func:`_cholesky_route` (S = F J Fᵀ with C = FᵀF, App. A.3), with
+    F = D^½ Qᵀ from ``eigh(C)`` instead of a pivoted Cholesky factor (torch has none); directions
+    with eigenvalues of C below ``M · eps · max`` are dropped, as LAPACK's pivoted Cholesky drops
+    them. Two dense ``eigh`` calls, which a GPU runs far faster than the CPU's one reduction."""
+    import torch  # noqa: PLC0415 - only with device=
+
+    M = C.shape[0]
+    Ct = torch.from_numpy(np.ascontiguousarray(C, dtype=np.float64)).to(device)
+    d, Q = torch.linalg.eigh((Ct + Ct.T) / 2)
+    kept = d > M * np.finfo(np.float64).eps * d.max().clamp_min(0)
+    F = (Q[:, kept] * d[kept].sqrt()).T  # r x M, C = FᵀF (up to the dropped directions)
+    J = torch.ones(M, dtype=torch.float64, device=device)
+    J[ma:] = -1.0
+    S = (F * J) @ F.T
+    lam, W = torch.linalg.eigh((S + S.T) / 2)
+    U = J[:, None] * (F.T @ W)  # u = J Fᵀ w, uᵀCu = λ²
+    scale = lam.abs()
+    keep = scale > 1e-12 * max(1.0, float(scale.max()) if scale.numel() else 0.0)
+    return lam[keep].cpu().numpy(), (U[:, keep] / scale[keep]).cpu().numpy(), True
+
+
 # ------------------------------------------------------------------------------------------ modes
 
 
@@ -610,10 +633,12 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         Compute the covariances on a Dask cluster (:mod:`repalign.distributed`); Dask-array
         inputs use the active client or Dask's threads when none is given.
     device : {None, "cpu", "cuda", "cuda:N", "mps", "auto"}
-        Covariance routes: run the n x M² covariance products (the part that grows with n) in
-        torch on this device, float64 sums kept there (:class:`repalign.moments.PairMoments`);
-        features are made on the CPU and the M x M eigen-problem and the mode scores stay there.
-        Not with ``scheduler``.
+        Covariance routes on a GPU: the n x M² covariance products (the part that grows with n)
+        run in torch on this device, float64 sums kept there (:class:`repalign.moments.PairMoments`),
+        and so does the cholesky route's M x M eigen-problem (two float64 ``eigh`` calls, see
+        ``_device_route``; the covariance route's non-symmetric ``eig`` stays on the CPU). Features
+        are made on the CPU, and the mode scores are computed there. ``"cpu"`` runs the NumPy path
+        (:func:`repalign._device.compute_device`). Not with ``scheduler``.
     progress : bool
 
     Returns
@@ -643,9 +668,10 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     if precision not in ("auto", "float32", "float64"):
         raise ValueError(f"precision: expected 'auto', 'float32' or 'float64', got {precision!r}")
     if device is not None:
-        device = resolve_device(device)
+        resolve_device(device)  # validated even where the NumPy path runs
         if scheduler is not None:
             raise ValueError("device: runs the covariances here on one device; drop it with scheduler=")
+        device = compute_device(device)
     exact = rff == "exact"
     if exact and kernel != "gaussian":
         raise ValueError("rff: 'exact' applies to the gaussian kernel only")
@@ -685,6 +711,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
             cols = []  # eigenvectors of every eigenvalue, unless the cholesky route computes the ends only
             if route == "covariance":
                 lam, Uvec = _covariance_route(C, fa.n_features)
+            elif device is not None:
+                lam, Uvec, complete = _device_route(C, fa.n_features, device)
             else:
                 wanted = None if M <= FULL_SPECTRUM_MAX else 4 * n_modes
                 lam, Uvec, complete, *cols = _cholesky_route(C, fa.n_features, wanted=wanted,
