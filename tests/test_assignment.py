@@ -76,6 +76,11 @@ def test_auto_backend_picks_by_size_and_gives_the_optimum():
     from repalign.assignment import resolve_backend
 
     assert resolve_backend("auto", 49) == "lapjv" and resolve_backend("auto", 784) == "scipy"
+    from repalign.rsm.core import rsm_backend  # a semantic RSM's own auto: low-rank affinities
+
+    assert rsm_backend("auto") == "auction-jv" and rsm_backend("scipy") == "scipy"
+    with pytest.raises(ValueError, match="backend: unknown 'fast'"):
+        rsm_backend("fast")
     assert resolve_backend("auto", 3136) == ("ortools" if "ortools" in available_backends() else "scipy")
     assert resolve_backend("scipy", 3136) == "scipy"
     with pytest.raises(ValueError, match="backend: unknown 'fast'"):
@@ -141,6 +146,41 @@ def test_auction_certificate_brackets_the_optimum(n, kind, seed, tol):
     assert r.to_dict()["gap"] == pytest.approx(r.gap)
 
 
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 40), kind=st.integers(0, 5), seed=st.integers(0, 10_000))
+def test_auction_jv_is_exact_and_certified(n, kind, seed):
+    """The hybrid (auction prices, then JV) finds scipy's optimum on every case family (random,
+    integer with ties, low-rank, constant, huge ranges) and its dual bound equals its value."""
+    from repalign.assignment import auction_jv
+
+    M = _auction_cases(n, kind, seed) if n else np.zeros((0, 0))
+    r = auction_jv(M)
+    opt = solve(M, maximize=True, backend="scipy")[1] if n else 0.0
+    assert sorted(r.perm.tolist()) == list(range(n))
+    scale = 1e-12 * (1 + np.abs(M).max(initial=0) * n)
+    assert r.value == pytest.approx(M[np.arange(n), r.perm].sum(), abs=scale)
+    assert abs(r.value - opt) <= scale and abs(r.bound - r.value) <= scale
+    if n:
+        assert solve(M, maximize=True, backend="auction-jv")[1] == pytest.approx(opt, abs=scale)
+
+
+def test_auction_jv_batch_on_real_like_maps():
+    """max_inner_batch(backend="auction-jv"): the same values as scipy per pair on low-rank
+    affinities (the semantic-RSM case, including S > 256 where the handoff gap is tighter), and a
+    bad batched backend is refused."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(3)
+    for S, C in ((49, 20), (300, 12)):
+        X = np.abs(rng.normal(size=(6, S, C))) ** 2
+        X -= X.mean(axis=0)
+        M = np.stack([X[i] @ X[i + 1].T for i in range(5)])
+        ref = [m[linear_sum_assignment(m, maximize=True)].sum() for m in M]
+        assert np.allclose(max_inner_batch(M, "auction-jv"), ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="backend: the batched solvers are"):
+        max_inner_batch(M, "scipy")
+
+
 def test_auction_is_exact_on_small_integer_costs_and_near_optimal_on_real_like_maps():
     from repalign.assignment import auction
 
@@ -194,6 +234,8 @@ def test_auction_cut_short_still_returns_a_permutation_and_a_valid_bound():
     (lambda: __import__("repalign.assignment").assignment.auction(np.ones((2, 3))), "square"),
     (lambda: __import__("repalign.assignment").assignment.auction(np.array([[1.0, np.nan], [0, 1]])), "NaN"),
     (lambda: __import__("repalign.assignment").assignment.auction(np.eye(3), tol=0.0), "tol"),
+    (lambda: __import__("repalign.assignment").assignment.auction_jv(np.array([[1.0, np.inf], [0, 1]])), "NaN"),
+    (lambda: __import__("repalign.assignment").assignment.auction_jv(np.ones((2, 3))), "square"),
 ])
 def test_auction_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
@@ -209,4 +251,4 @@ def test_missing_optional_backend_names_the_package(monkeypatch):
         solve(np.eye(3), backend="ortools")
     with pytest.raises(ValueError, match="pip install lapx"):
         solve(np.eye(3), backend="lap")
-    assert available_backends() == ["scipy", "lapjv"]
+    assert available_backends() == ["scipy", "lapjv", "auction-jv"]

@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--matcher", default="optimal",
                    help="optimal (default), greedy, topk-greedy:K, batch-optimal:W or auction:TOL (certified "
                         "within TOL of the optimum, e.g. auction:0.01)")
-    s.add_argument("--backend", choices=("auto", "lapjv", "scipy", "lap", "ortools"), default="auto",
-                   help="exact assignment solver (default auto: by size, see repalign.assignment)")
+    s.add_argument("--backend", choices=("auto", "auction-jv", "lapjv", "scipy", "lap", "ortools"), default="auto",
+                   help="exact assignment solver (default auto: auction-jv, see repalign.rsm.core.rsm_backend)")
     s.add_argument("--layout", choices=("NCHW", "NHWC", "NTD"), default="NCHW", help="axis order (default NCHW)")
     s.add_argument("--center", action="store_true", help="subtract each channel's mean over samples and positions first (keeps the "
                         "spatial-permutation invariance)")

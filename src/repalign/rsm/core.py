@@ -20,7 +20,7 @@ preserves norms, so ``‖x_i − π x_j‖² = ‖x_i‖² + ‖x_j‖² − 2 G
 
 Because ``G`` is all a kernel needs, RSMs are computed as ``G`` in blocks of sample pairs: one
 GEMM gives every affinity matrix of a block, then every assignment of the block is solved in
-one compiled parallel loop (``backend="lapjv"``, :func:`repalign.assignment.max_inner_batch`)
+one compiled parallel loop (``backend="auction-jv"`` or ``"lapjv"``, :func:`repalign.assignment.max_inner_batch`)
 or one by one (other backends, approximations). Square RSMs compute the upper triangle only
 (``G`` is symmetric: the inverse permutation is optimal for the reverse pair); the diagonal is
 ``‖x_i‖²`` (the identity is optimal for a sample with itself). Memory is the (N_x, N_y) result
@@ -59,7 +59,6 @@ from ..assignment import (
     auction_batch,
     max_inner_batch,
     parse_matcher,
-    resolve_backend,
     solve,
 )
 from ..distributed import client_for
@@ -263,10 +262,24 @@ def _affinities(Xi: np.ndarray, Xj: np.ndarray) -> np.ndarray:
     return M.reshape(bi, S, bj, S).transpose(0, 2, 1, 3)
 
 
+def rsm_backend(backend: str) -> str:
+    """The exact solver a semantic RSM uses for ``backend``: ``auto`` is ``auction-jv`` at every
+    S. Affinities of concept vectors are low-rank products (rank <= C), where the auction's
+    prices settle most of the problem: on EfficientNet-Lite0 maps it beat scipy 1.5x (S = 49),
+    1.8x (196), 3.5-4x (784) and 8x (3136; OR-Tools 3x), one thread, ``benchmarks/bench_rsm.py``.
+    (On integer costs with many ties it can be slower than scipy; :func:`repalign.assignment.solve`'s
+    own ``auto`` does not pick it.)"""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: unknown {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return "auction-jv" if backend == "auto" else backend
+
+
 def _pairs_values(M, na_rows, nb_rows, name, k, backend):
     """Matched inner products of a list of affinity matrices (k, S, S)."""
-    if name == "optimal" and resolve_backend(backend, M.shape[-1]) == "lapjv":
-        return max_inner_batch(M)
+    if name == "optimal":
+        backend = rsm_backend(backend)
+        if backend in ("lapjv", "auction-jv"):
+            return max_inner_batch(M, backend)
     if name == "auction":
         return auction_batch(M, k)
     out = np.empty(len(M))
@@ -480,10 +493,11 @@ def semantic_rsm(x, y=None, *, kernel: str = "cosine", matcher: str = "optimal",
         ``optimal`` (exact), ``greedy``, ``topk-greedy:K``, ``batch-optimal:W`` (wald2024 App. F),
         or ``auction:TOL`` (not in the paper: every matched inner product certified within a
         relative TOL of its optimum, e.g. ``auction:0.01``; :func:`repalign.assignment.auction`).
-    backend : {"auto", "lapjv", "scipy", "lap", "ortools"}
-        Exact assignment solver (:mod:`repalign.assignment`). ``auto`` (default) picks by S
-        from ``benchmarks/bench_rsm.py``: ``lapjv`` up to S = 256 (a block's assignments in one
-        compiled parallel loop), ``ortools`` from S = 1024 when installed, ``scipy`` otherwise.
+    backend : {"auto", "auction-jv", "lapjv", "scipy", "lap", "ortools"}
+        Exact assignment solver (:mod:`repalign.assignment`). ``auto`` (default) is
+        ``auction-jv`` (:func:`rsm_backend`: the auction's prices, then Jonker–Volgenant; every
+        value certified by its dual bound), a block's assignments in one compiled parallel loop,
+        as ``lapjv``'s; the others solve pair by pair.
     layout : {"NCHW", "NHWC", "NTD"}
     center : bool
         Subtract each channel's mean over all samples and positions first. This keeps the
