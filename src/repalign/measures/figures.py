@@ -29,7 +29,7 @@ def shuffle_curves(curves: dict, *, title: str | None = None, fig=None):
     if not curves:
         raise ValueError("curves: nothing to plot")
     names = list(next(iter(curves.values())).mean)
-    cols = min(4, len(names))
+    cols = min(3, len(names))  # 3 panels a row: legible at 1,100 px (the report's width)
     rows = -(-len(names) // cols)
     fig = new_figure((3.6 * cols, 2.9 * rows), fig)
     axes = fig.subplots(rows, cols, squeeze=False)

@@ -42,7 +42,6 @@ from .._version import __version__
 from ..experiments.registry import EXPERIMENTS, PAPERS
 from ..io import atomic_write, check_extension, check_writable
 from ..plotting import (
-    confusion_matrices,
     figure_png,
     matrix_heatmap,
     shuffle_curves,
@@ -106,14 +105,15 @@ def _num(x, digits: int = 4) -> str:
 LONG_TABLE_ROWS = 30
 
 
-def _table(header, rows) -> str:
+def _table(header, rows, collapse: bool = True) -> str:
     """A table in its own horizontal scroller: on a narrow screen a wide table scrolls inside its
-    wrapper, never the page. Tables of more than :data:`LONG_TABLE_ROWS` rows start collapsed."""
+    wrapper, never the page. Tables of more than :data:`LONG_TABLE_ROWS` rows start collapsed
+    (unless ``collapse`` is False: the summary is always open)."""
     head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     table = (f'<div class="scroll"><table data-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
              '</table></div>')
-    if len(rows) > LONG_TABLE_ROWS:
+    if collapse and len(rows) > LONG_TABLE_ROWS:
         return f'<details class="long"><summary>{len(rows)} rows (click to show)</summary>{table}</details>'
     return table
 
@@ -253,11 +253,20 @@ def _demo(d, path, ctx):
     return "".join(parts)
 
 
-def _confusions(mats, titles, class_names, ctx, columns: int = 5) -> str:
-    """Row-normalised confusion matrices (true class x predicted class) as one grid image."""
-    ctx["images"] += 1
-    fig = confusion_matrices(mats, titles, class_names, columns=columns)
-    return _img_bytes(_png(fig), "image/png", "confusion matrices")
+def _confusions(mats, titles, class_names, ctx) -> str:
+    """Row-normalised confusion matrices (true class x predicted class), each an SVG heatmap drawn
+    from its counts with the share on hover, side by side where the page is wide."""
+    parts = []
+    for M, title in zip(mats, titles, strict=True):
+        C = np.asarray(M, dtype=float)
+        names = [str(c) for c in class_names] if class_names is not None and len(class_names) == len(C) else \
+            [str(k) for k in range(len(C))]
+        share = C / np.maximum(C.sum(axis=1, keepdims=True), 1)
+        acc = float(np.trace(C) / max(C.sum(), 1))
+        parts.append(_svg_heatmap(share, names, names, "true", "predicted",
+                                  f"confusion matrix, {title}: share of each true class (rows) predicted as each "
+                                  f"class (columns); accuracy {_num(acc, 3)}", top_down=True, max_px=360))
+    return '<div class="grid">' + "".join(parts) + "</div>"
 
 
 def _unsupervised(d, path, ctx):
@@ -269,12 +278,128 @@ def _unsupervised(d, path, ctx):
     return body
 
 
+def _short(text, limit: int = 110) -> str:
+    text = str(text)
+    return _esc(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
+def _mode_end(m: dict, other: bool = False, k: int = 5) -> str:
+    """One end of a SPEC mode: its top captions (numbered) or its majority class and purity."""
+    pre = "other_" if other else ""
+    caps = m.get(f"{pre}captions")
+    if caps:
+        return "<ol>" + "".join(f"<li>{_short(c)}</li>" for c in caps[:k]) + "</ol>"
+    if m.get(f"{pre}majority_class") is not None:
+        pur = m.get(f"{pre}purity")
+        pur = "–" if pur is None else f"{100 * float(pur):.0f} %"
+        return (f"mostly <b>{_esc(m[f'{pre}majority_class'])}</b> (purity {pur}); items "
+                f"{_esc(', '.join(map(str, (m.get(f'{pre}indices') or m.get('top_indices') or [])[:k])))}")
+    idx = m.get(f"{pre}indices") if other else m.get("top_indices")
+    return f"items {_esc(', '.join(map(str, (idx or [])[:k])))}" if idx else ""
+
+
+def _groups(m: dict, a: str = "A", b: str = "B") -> str:
+    return f"{a} groups these, {b} does not" if m["eigenvalue"] > 0 else f"{b} groups these, {a} does not"
+
+
+def _modes_table(modes, a: str, b: str) -> str:
+    """SPEC modes (jalali2025): per mode its eigenvalue, which embedding groups the items, and both
+    ends of the eigenvector (the second end where the result kept it)."""
+    has_other = any(m.get("other_captions") or m.get("other_majority_class") or m.get("other_indices")
+                    for m in modes)
+    header = ["mode", "λ", "who groups them", "top items"] + (["other end"] if has_other else [])
+    rows = []
+    for k, m in enumerate(modes):
+        row = [str(k + 1), _num(m["eigenvalue"], 3), _esc(_groups(m, a, b)), _mode_end(m)]
+        if has_other:
+            row.append(_mode_end(m, other=True))
+        rows.append(row)
+    return _table(header, rows).replace("<table ", '<table class="modes" ', 1)
+
+
+def _strongest(modes) -> list:
+    """The strongest mode of each sign (largest |λ| first on each side)."""
+    pos = sorted((m for m in modes if m["eigenvalue"] > 0), key=lambda m: -m["eigenvalue"])[:1]
+    neg = sorted((m for m in modes if m["eigenvalue"] < 0), key=lambda m: m["eigenvalue"])[:1]
+    return pos + neg
+
+
+def _svg_scatter(points, xlabel: str, ylabel: str, caption: str, width: int = 520, height: int = 360) -> str:
+    """Points ``(x, y, label, group)`` as an inline SVG scatter: each point's label and values in a
+    ``<title>`` (hover) and ``aria-label``; one colour per group, a legend, axes with ticks."""
+    xs = np.array([p[0] for p in points], dtype=float)
+    ys = np.array([p[1] for p in points], dtype=float)
+    groups = list(dict.fromkeys(p[3] for p in points))
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    left, bottom, top, right = 50, 40, 10, 10
+    x0, x1 = float(xs.min()), float(xs.max())
+    y0, y1 = float(ys.min()), float(ys.max())
+    x0, x1 = (x0 - 0.05 * (x1 - x0 or 1), x1 + 0.05 * (x1 - x0 or 1))
+    y0, y1 = (y0 - 0.05 * (y1 - y0 or 1), y1 + 0.05 * (y1 - y0 or 1))
+
+    def px(x):
+        return left + (x - x0) / (x1 - x0) * (width - left - right)
+
+    def py(y):
+        return top + (y1 - y) / (y1 - y0) * (height - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="scatter" viewBox="0 0 {width} {height}" width="{width}" '
+           f'role="img" aria-label="{_esc(caption)}" style="max-width:100%;height:auto;font:10px sans-serif">',
+           f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" fill="none" '
+           'stroke="#999"/>']
+    for t in np.linspace(x0, x1, 5)[1:-1]:
+        out.append(f'<text x="{px(t):.1f}" y="{height - bottom + 14}" text-anchor="middle">{_num(t, 2)}</text>')
+    for t in np.linspace(y0, y1, 5)[1:-1]:
+        out.append(f'<text x="{left - 4}" y="{py(t) + 3:.1f}" text-anchor="end">{_num(t, 2)}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 6}" text-anchor="middle">{_esc(xlabel)}</text>')
+    out.append(f'<text x="12" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 12 {(top + height - bottom) / 2})">{_esc(ylabel)}</text>')
+    for x, y, label, g in points:
+        c = colours[groups.index(g) % len(colours)]
+        tip = f"{label}: {xlabel} {_num(x, 3)}, {ylabel} {_num(y, 3)}"
+        out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{c}" fill-opacity=".75" '
+                   f'aria-label="{_esc(tip)}"><title>{_esc(tip)}</title></circle>')
+    for k, g in enumerate(groups):
+        out.append(f'<circle cx="{left + 12}" cy="{top + 12 + 14 * k}" r="4" fill="{colours[k % len(colours)]}"/>'
+                   f'<text x="{left + 20}" y="{top + 15 + 14 * k}">{_esc(g)}</text>')
+    out.append("</svg>")
+    return f"<figure>{''.join(out)}<figcaption>{_esc(caption)}</figcaption></figure>"
+
+
+def _experiment_extras(d, path, ctx) -> str:
+    """What an experiment's rows hold beyond its table: SPEC modes with their captions or classes
+    (and the mode notes written beside the result), the CKA-vs-QAP scatter."""
+    body = []
+    rows = [r for r in d["rows"] if isinstance(r, dict)]
+    for r in rows:
+        if isinstance(r.get("modes"), list) and r["modes"]:
+            a, b = str(r.get("a", "A")), str(r.get("b", "B"))
+            body.append(f"<h4>SPEC modes: {_esc(a)} (A) vs {_esc(b)} (B), SPEC-diff {_num(r.get('spec_diff'), 3)}</h4>"
+                        + _modes_table(r["modes"], a, b))
+    for note in sorted(path.parent.glob(f"{path.stem}_*.md")):
+        ctx["embedded"].add(note.resolve())
+        body.append(f"<details><summary>every mode with its items: {_esc(note.name)}</summary>"
+                    + markdown_to_html(note.read_text(encoding="utf-8", errors="replace")) + "</details>")
+    pts = [(float(r["cka"]), float(r["qap_accuracy"]), f"{r.get('a')} vs {r.get('b')}", str(r.get("kind", "")))
+           for r in rows if isinstance(r.get("cka"), (int, float)) and isinstance(r.get("qap_accuracy"), (int, float))]
+    if len(pts) >= 3:
+        corr = d.get("correlation", {}).get("all", {})
+        extra = (f"; Pearson {_num(corr.get('pearson'), 3)}, Spearman {_num(corr.get('spearman'), 3)}, "
+                 f"n = {corr.get('n')}") if corr else ""
+        body.append(_svg_scatter(pts, "CKA", "QAP matching accuracy",
+                                 f"CKA of each encoder pair against its QAP matching accuracy (hover a point){extra}"))
+    return "".join(body)
+
+
 def _experiment(d, path, ctx):
     exp = EXPERIMENTS.get(d.get("experiment") or "")
     if exp is None:
         raise ValueError("no known experiment name in the file (written by an older version)")
     res = exp.result_type().from_dict(d)
-    body = markdown_to_html(res.markdown())
+    same = path.with_suffix(".md")  # the experiment's own Markdown: the table below, not a second time in Notes
+    if same.exists():
+        ctx["embedded"].add(same.resolve())
+    body = markdown_to_html(res.markdown()) + _experiment_extras(d, path, ctx)
     drawn = False
     for r in d["rows"]:  # layer maps in the rows: drawn from the numbers, values on hover
         if isinstance(r, dict) and isinstance(r.get("matrix"), list) and r.get("layers_a") and r.get("layers_b"):
@@ -301,11 +426,8 @@ def _spec(d, path, ctx):
     ctx["images"] += 1
     body = _img_bytes(_png(spectrum(view, title=f"SPEC spectrum, SPEC-diff {d['spec_diff']:.4f}")), "image/png",
                       "SPEC spectrum")
-    rows = [[str(k + 1), _esc(m.get("side", "")), _num(m["eigenvalue"]), _esc(", ".join(map(str, m["top_indices"][:10])))]
-            for k, m in enumerate(d["modes"])]
     body += (f"<p>{_esc(d.get('kernel'))} kernel, η = {_num(d.get('eta'))}, n = {_num(d.get('n'))}, Frobenius "
-             f"{_num(d.get('frobenius'))}, route {_esc(d.get('route'))}.</p>"
-             + _table(["mode", "side", "eigenvalue", "top items"], rows))
+             f"{_num(d.get('frobenius'))}, route {_esc(d.get('route'))}.</p>" + _modes_table(d["modes"], "A", "B"))
     for name in ("spectrum.png", "gallery_A.png", "gallery_B.png", "map.png"):
         f = path.parent / name
         if f.exists():
@@ -321,24 +443,25 @@ def _spec(d, path, ctx):
 
 
 def _svg_heatmap(M, rows, cols, row_title: str, col_title: str, caption: str, vmin=0.0, vmax=1.0,
-                 thumbnail: bool = False) -> str:
+                 thumbnail: bool = False, top_down: bool = False, max_px: int = 640) -> str:
     """A matrix as an inline SVG heatmap (magma, ``vmin``..``vmax``): every cell carries its row,
     column and value in a ``<title>`` (shown on hover) and an ``aria-label``; row labels left,
-    column labels below (every k-th when there are many). ``thumbnail``: 4-px cells, no labels
-    (the summary's)."""
+    column labels below (every k-th when there are many). Row 0 at the bottom (layer maps), or at
+    the top with ``top_down`` (confusion matrices); cells sized to fit ``max_px``.
+    ``thumbnail``: 4-px cells, no labels (the summary's)."""
     from matplotlib import colormaps  # noqa: PLC0415 - the report's optional extra
 
     cmap = colormaps["magma"]
     M = np.asarray(M, dtype=float)
     nr, nc = M.shape
-    cell = 4 if thumbnail else max(8, min(26, 640 // max(nr, nc, 1)))
+    cell = 4 if thumbnail else max(8, min(26, max_px // max(nr, nc, 1)))
     left, bottom = (0, 0) if thumbnail else (110, 70)
     w, h = left + nc * cell + 10, nr * cell + bottom
     every_r, every_c = max(1, -(-nr * 11 // (nr * cell))), max(1, -(-nc * 11 // (nc * cell)))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" viewBox="0 0 {w} {h}" width="{w}" '
              f'role="img" aria-label="{_esc(caption)}" style="max-width:100%;height:auto;font:10px sans-serif">']
     for i in range(nr):
-        y = (nr - 1 - i) * cell  # row 0 at the bottom, as the figures draw layer maps
+        y = (i if top_down else nr - 1 - i) * cell  # layer maps: row 0 at the bottom, as the figures draw them
         if i % every_r == 0 and not thumbnail:
             parts.append(f'<text x="{left - 4}" y="{y + cell * 0.7:.1f}" text-anchor="end">{_esc(rows[i])}</text>')
         for j in range(nc):
@@ -368,12 +491,13 @@ def _layerwise(d, path, ctx):
             + _svg_heatmap(M, list(d["layers_a"]), list(d["layers_b"]), "A", "B",
                            f"linear CKA of every layer of {d['model_a']} with every layer of {d['model_b']} "
                            "(hover a cell for its value)"))
-    diag = path.parent / "diagonal.png"
-    if diag.exists():  # the layer map's diagonal, kept (issue: a layers --out report dropped it)
-        ctx["embedded"].add(diag.resolve())
-        ctx["images"] += 1
-        what = "CKA of layer i of A with layer i of B"
-        body += f"<figure>{_img_bytes(diag.read_bytes(), 'image/png', what)}<figcaption>{what}</figcaption></figure>"
+    for name, what in (("diagonal.png", "CKA of layer i of A with layer i of B"),
+                       ("best_match.png", "each layer of A: the CKA of its best-matching layer of B")):
+        f = path.parent / name  # the diagonal (square maps) or best-match curve (others), kept
+        if f.exists():
+            ctx["embedded"].add(f.resolve())
+            ctx["images"] += 1
+            body += f"<figure>{_img_bytes(f.read_bytes(), 'image/png', what)}<figcaption>{what}</figcaption></figure>"
     return body
 
 
@@ -382,10 +506,22 @@ def _rsm(d, path, ctx):
     body = f"<p>{_esc(d.get('invariance'))} invariance, {_esc(d.get('kernel'))} kernel, matcher {_esc(d.get('matcher'))}, " \
            f"shape {_esc(d.get('shape'))}.</p>"
     if npy is not None and npy.exists():
-        fig = matrix_heatmap(np.load(npy, allow_pickle=False), title=npy.name)
-        ctx["images"] += 1
-        body += _img_bytes(_png(fig), "image/png", f"RSM {npy.name}")
+        R = np.load(npy, allow_pickle=False)
+        if R.ndim == 2 and max(R.shape) <= SVG_RSM_MAX:  # small: drawn from the numbers, values on hover
+            lo, hi = float(np.nanmin(R)), float(np.nanmax(R))
+            body += _svg_heatmap(R, [str(i) for i in range(R.shape[0])], [str(j) for j in range(R.shape[1])],
+                                 "sample", "sample", f"RSM {npy.name}: similarity of every pair of samples "
+                                 f"({_num(lo, 3)} to {_num(hi, 3)}; hover a cell)", vmin=lo, vmax=hi if hi > lo else lo + 1,
+                                 top_down=True)
+        else:
+            fig = matrix_heatmap(R, title=npy.name)
+            ctx["images"] += 1
+            body += _img_bytes(_png(fig), "image/png", f"RSM {npy.name}: similarity of every pair of samples")
     return body
+
+
+#: RSMs up to this many rows and columns are drawn as SVG with hover values; larger ones as a PNG
+SVG_RSM_MAX = 64
 
 
 def _qap(d, path, ctx):
@@ -418,6 +554,19 @@ def _measures_line(sim: dict) -> str:
     return "; ".join(parts)
 
 
+#: the "compared" cell of a result with no one-line answer (see :func:`_summary`)
+_NO_ANSWER = "–"
+
+
+def _layer_item(M, model_a: str, model_b: str, layers_a, layers_b) -> tuple:
+    """A summary row for one layer map: mean (and diagonal mean) CKA and a thumbnail."""
+    line = f"mean CKA {_num(M.mean(), 3)}"
+    if M.ndim == 2 and M.shape[0] == M.shape[1]:
+        line += f", diagonal mean {_num(np.diag(M).mean(), 3)}"
+    thumb = _svg_heatmap(M, layers_a, layers_b, "A", "B", f"layer map of {model_a} vs {model_b}", thumbnail=True)
+    return f"{_esc(model_a)} vs {_esc(model_b)} ({M.shape[0]} x {M.shape[1]} layers)", f"{line}<br>{thumb}"
+
+
 def _summary_items(kind: str, d: dict) -> list:
     """``(what was compared, the answer)`` rows for the summary, per result kind (HTML strings)."""
     if kind == "similarity":
@@ -427,20 +576,13 @@ def _summary_items(kind: str, d: dict) -> list:
                  _measures_line(p.get("similarity", {}))) for label, p in d.get("pairs", {}).items()]
     if kind == "spec":
         modes = d.get("modes", [])
-        ends = [m for m in modes if m["eigenvalue"] > 0][:1] + [m for m in modes if m["eigenvalue"] < 0][:1]
-        text = "; ".join(f"strongest mode {'A' if m['eigenvalue'] > 0 else 'B'} separates (λ {_num(m['eigenvalue'], 3)}): "
-                         f"items {_esc(', '.join(map(str, m['top_indices'][:5])))}" for m in ends)
+        text = "".join(f"<br>{_esc(_groups(m))} (λ {_num(m['eigenvalue'], 3)}): {_mode_end(m, k=3)}"
+                       for m in _strongest(modes))
         return [(f"SPEC, {_esc(d.get('kernel'))} kernel, n = {_num(d.get('n'))}",
-                 f"SPEC-diff {_num(d.get('spec_diff'), 3)}" + (f"; {text}" if text else ""))]
+                 f"SPEC-diff {_num(d.get('spec_diff'), 3)}{text}")]
     if kind == "layerwise":
-        M = np.asarray(d["matrix"], dtype=float)
-        line = f"mean CKA {_num(M.mean(), 3)}"
-        if M.ndim == 2 and M.shape[0] == M.shape[1]:
-            line += f", diagonal mean {_num(np.diag(M).mean(), 3)}"
-        thumb = _svg_heatmap(M, list(d["layers_a"]), list(d["layers_b"]), "A", "B",
-                             f"layer map of {d['model_a']} vs {d['model_b']}", thumbnail=True)
-        return [(f"{_esc(d['model_a'])} vs {_esc(d['model_b'])} ({M.shape[0]} x {M.shape[1]} layers)",
-                 f"{line}<br>{thumb}")]
+        return [_layer_item(np.asarray(d["matrix"], dtype=float), str(d["model_a"]), str(d["model_b"]),
+                            list(d["layers_a"]), list(d["layers_b"]))]
     if kind == "matching":
         res = d.get("methods", {})
         line = "; ".join(f"<b>{_esc(k)}</b> matching accuracy {_num(v.get('matching_accuracy'), 3)}"
@@ -451,7 +593,41 @@ def _summary_items(kind: str, d: dict) -> list:
                  f"{_num(d.get('oracle_accuracy'), 3)}")]
     if kind == "experiment":
         exp = EXPERIMENTS.get(d.get("experiment") or "")
-        return [(_esc(exp.title) if exp else _esc(d.get("experiment")), f"{len(d.get('rows', []))} rows")]
+        title = _esc(exp.title) if exp else _esc(d.get("experiment"))
+        rows = [r for r in d.get("rows", []) if isinstance(r, dict)]
+        spec_rows = [r for r in rows if isinstance(r.get("modes"), list) and r["modes"]]
+        if spec_rows:  # per compared pair: SPEC-diff and the strongest mode of each sign with its items
+            out = []
+            for r in spec_rows:
+                a, b = str(r.get("a", "A")), str(r.get("b", "B"))
+                ends = "".join(f"<br>{_esc(_groups(m, a, b))} (λ {_num(m['eigenvalue'], 3)}): {_mode_end(m, k=3)}"
+                               for m in _strongest(r["modes"]))
+                out.append((f"{title}<br>{_esc(a)} vs {_esc(b)}", f"SPEC-diff {_num(r.get('spec_diff'), 3)}{ends}"))
+            return out
+        corr = d.get("correlation", {}).get("all") if isinstance(d.get("correlation"), dict) else None
+        if corr:
+            return [(f"{corr.get('n')} encoder pairs", f"CKA vs QAP matching accuracy: Pearson "
+                     f"{_num(corr.get('pearson'), 3)}, Spearman {_num(corr.get('spearman'), 3)}")]
+        maps = [r for r in rows if isinstance(r.get("matrix"), list) and r.get("layers_a") and r.get("layers_b")]
+        if maps:  # layer maps: per pair of models, the mean and a thumbnail of the map
+            return [_layer_item(np.asarray(r["matrix"], dtype=float), str(r.get("model_a", "A")),
+                                str(r.get("model_b", "B")), list(r["layers_a"]), list(r["layers_b"])) for r in maps]
+        pairs = [r for r in rows if "image_encoder" in r and "text_encoder" in r]
+        if pairs:  # classifiers: one line, every encoder pair's accuracy (or its first method's top-1)
+            parts, what = [], "accuracy"
+            for r in pairs:
+                label = f"{r['image_encoder']} vs {r['text_encoder']}" + (f" ({r['measure']})" if r.get("measure") else "")
+                if isinstance(r.get("accuracy"), (int, float)):
+                    parts.append(f"<b>{_esc(label)}</b> {_num(r['accuracy'], 3)}")
+                    continue
+                method = next((k for k, v in r.items() if isinstance(v, dict) and isinstance(v.get("top1"), (int, float))),
+                              None)
+                if method is not None:
+                    what = f"{method} top-1"
+                    parts.append(f"<b>{_esc(label)}</b> {_num(r[method]['top1'], 3)}")
+            if parts:
+                return [(f"{len(pairs)} image/text encoder pairs, {_esc(what)}", "; ".join(parts))]
+        return [(_NO_ANSWER, "")]
     if kind == "qap":
         return [(f"QAP {_esc(d.get('instance', ''))}", f"objective {_num(d.get('objective'))}, "
                  f"{'proved optimal' if d.get('optimal') else 'gap ' + _num(d.get('gap'))}")]
@@ -461,12 +637,16 @@ def _summary_items(kind: str, d: dict) -> list:
 def _summary(entries) -> str:
     """The page's first section: per result, what was compared and the answer, linked to the
     result's own section."""
-    rows = [[f'<a href="#s{k}">{_esc(title)}</a>', what, answer] for k, title, what, answer in entries]
+    rows = [[f'<a href="#s{k}">{_esc(title)}</a>', what, answer] for k, title, what, answer in entries
+            if what != _NO_ANSWER]
+    rest = [f'<a href="#s{k}">{_esc(title)}</a>' for k, title, what, _ in entries if what == _NO_ANSWER]
+    if rest:  # results with no one-line answer: listed once, at the end
+        rows.append(["other results", "tables in their sections", "; ".join(rest)])
     if not rows:
         return ""
     return ('<section id="summary"><h2>Summary</h2><p class="muted">One row per compared pair; the '
             'sections below hold the tables and figures. p ≤ 1/(B+1) is the smallest p-value B '
-            'permutations can give.</p>' + _table(["result", "compared", "answer"], rows) + "</section>")
+            'permutations can give.</p>' + _table(["result", "compared", "answer"], rows, collapse=False) + "</section>")
 
 
 _COMMANDS = "commands"
@@ -503,7 +683,8 @@ _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans
 color:#1b1b1b;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.3rem;
 margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
 th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
-figure{margin:.6rem 0}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
+figure{margin:.6rem 0}.grid{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem}.grid figure{max-width:100%}
+.modes td{vertical-align:top}.modes ol{margin:0;padding-left:1.2rem}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}.scroll{overflow-x:auto;max-width:100%}
 h1,h2,h3,li,p,code{overflow-wrap:anywhere}pre{overflow-x:auto}h2.group{margin-top:2.5rem;border-bottom:2px solid #bbb}
 main img{cursor:zoom-in}main img.zoomed{position:fixed;inset:0;margin:auto;max-width:96vw;max-height:96vh;
