@@ -185,6 +185,34 @@ def gallery(result, images, *, side: str = "A", per_mode: int = 8, n_modes: int 
     return fig
 
 
+def thumbnail_strip(images, indices, *, size: int = 40, gap: int = 2) -> bytes:
+    """PNG bytes of the images at ``indices`` side by side, ``size`` px squares ``gap`` px apart:
+    a SPEC mode's top items at a glance (the HTML report's summary shows them).
+
+    Parameters
+    ----------
+    images : sequence
+        Image paths or arrays (anything :func:`repalign.encoders.images.load_rgb` reads).
+    indices : sequence of int
+    size, gap : int
+
+    Returns
+    -------
+    bytes
+    """
+    from PIL import Image  # noqa: PLC0415 - pillow comes with the image encoders
+
+    idx = [int(i) for i in indices]
+    if not idx:
+        raise ValueError("indices: give at least one image index")
+    strip = Image.new("RGB", (len(idx) * (size + gap) - gap, size), "white")
+    for k, i in enumerate(idx):
+        strip.paste(load_rgb(images[i]).resize((size, size)), (k * (size + gap), 0))
+    buf = _io.BytesIO()
+    strip.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
 def mode_map(result, A, B, *, method: str = "auto", n_modes: int = 3, max_points: int = 3000, seed: int = 0,
              fig=None):
     """A 2-D map of each embedding with the top items of the first modes of both sides coloured.

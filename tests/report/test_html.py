@@ -221,6 +221,10 @@ def _check_page(driver, out: Path, name: str, heatmaps: bool = True) -> dict:
             break
     assert checked == 1
     assert not driver.find_elements("css selector", "th:not([scope])")
+    # every table says what it holds, every image what it shows (not a file name)
+    assert not driver.find_elements("css selector", "table:not(:has(> caption))")
+    alts = driver.execute_script("return Array.from(document.images).map(i => i.alt)")
+    assert all(a and not re.fullmatch(r"[\w.-]+\.(png|svg|jpe?g)", a) for a in alts), alts
     driver.execute_script("window.scrollTo(0, 0)")
     driver.set_window_size(420, 900)
     widths = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
@@ -333,8 +337,8 @@ def test_the_summary_comes_first_with_p_at_its_floor(tmp_path, rng):
 def test_long_tables_start_collapsed():
     from repalign.report.html import LONG_TABLE_ROWS, _table
 
-    short = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS)])
-    long = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS + 1)])
+    short = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS)], "numbers")
+    long = _table(["a"], [[str(i)] for i in range(LONG_TABLE_ROWS + 1)], "numbers")
     assert "<details" not in short and "data-sortable" in short
     assert long.startswith('<details class="long"><summary>31 rows (click to show)</summary>')
     assert "data-sortable" in long
@@ -406,3 +410,32 @@ def test_an_experiments_layer_maps_are_drawn_once_from_its_rows(tmp_path):
     assert body.count('class="heatmap"') == 1 and "layers-effnet_a_vs_b.png" not in page
     assert page.count('class="heatmap"') == 2 and "mean CKA 0.45" in page
     assert "A l1 × B m2: 0.4" in page
+
+
+def test_spec_modes_show_their_top_images_in_the_summary(tmp_path, rng):
+    """An image SPEC experiment writes its strongest modes' top images beside the result
+    (plotting.thumbnail_strip); the summary shows them next to the mode, the section does not
+    repeat them as figures."""
+    from PIL import Image
+
+    from repalign.io import write_json
+    from repalign.plotting import thumbnail_strip
+
+    imgs = [rng.integers(0, 255, size=(32, 32, 3), dtype=np.uint8) for _ in range(6)]
+    png = thumbnail_strip(imgs, [0, 2, 4], size=20, gap=2)
+    import io
+
+    assert Image.open(io.BytesIO(png)).size == (64, 20)
+    with pytest.raises(ValueError, match="indices"):
+        thumbnail_strip(imgs, [])
+    folder = tmp_path / "res"
+    folder.mkdir()
+    mode = {"eigenvalue": 0.2, "side": "A", "top_indices": [0, 2, 4], "captions": ["x", "y", "z"]}
+    write_json(folder / "spec-xtd.json", {"kind": "experiment", "experiment": "spec-xtd", "settings": {"show": 3},
+                                          "seconds": 1, "rows": [{"a": "p", "b": "q", "spec_diff": 0.2,
+                                                                  "frobenius": 0.3, "modes": [mode]}]})
+    (folder / "spec-xtd_p_vs_q_A_top.png").write_bytes(png)
+    page = Path(build_report(folder, tmp_path / "r.html").path).read_text(encoding="utf-8")
+    summary = page[page.index('<section id="summary">'):page.index("</section>")]
+    assert 'alt="top images of the strongest mode p vs q, side A"' in summary
+    assert page.count("top images of the strongest mode") == 1 and "spec-xtd_p_vs_q_A_top.png" not in page

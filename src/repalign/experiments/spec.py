@@ -28,7 +28,7 @@ from ..encoders import encode_cached, get_encoder
 from ..encoders.images import load_rgb
 from ..io import atomic_write, check_writable
 from ..kernels import median_sigma
-from ..plotting import caption_lists, gallery, save_figure, spectrum
+from ..plotting import caption_lists, gallery, save_figure, spectrum, thumbnail_strip
 from ..spectral import mode_agreement, spec
 from ._base import TableResult, Units, write_result
 
@@ -153,6 +153,9 @@ def run_spec_cifar(data_dir=None, per_class: int = 100, pairs=(("efficientnet-li
                 if any(m.side == side for m in res.modes):
                     save_figure(gallery(res, ds.items, side=side), f"{stem}_{a}_vs_{b}_{side}.png", force=True,
                                 dpi=120)
+                    strongest = next(m for m in res.modes if m.side == side)  # modes come strongest first
+                    with atomic_write(f"{stem}_{a}_vs_{b}_{side}_top.png", force=True) as tmp:
+                        tmp.write_bytes(thumbnail_strip(ds.items, strongest.top_indices[:6]))
             save_figure(spectrum(res), f"{stem}_{a}_vs_{b}_spectrum.png", force=True)
         log(f"{a} vs {b}: SPEC-diff {res.spec_diff:.4f}, modes "
             + ", ".join(f"{m['side']}:{m['majority_class']} {100 * m['purity']:.0f}%" for m in row["modes"][:4]))

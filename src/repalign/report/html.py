@@ -105,14 +105,15 @@ def _num(x, digits: int = 4) -> str:
 LONG_TABLE_ROWS = 30
 
 
-def _table(header, rows, collapse: bool = True) -> str:
+def _table(header, rows, caption: str, collapse: bool = True) -> str:
     """A table in its own horizontal scroller: on a narrow screen a wide table scrolls inside its
-    wrapper, never the page. Tables of more than :data:`LONG_TABLE_ROWS` rows start collapsed
-    (unless ``collapse`` is False: the summary is always open)."""
+    wrapper, never the page. ``caption`` (plain text) says what the table holds and for which
+    pair. Tables of more than :data:`LONG_TABLE_ROWS` rows start collapsed (unless ``collapse``
+    is False: the summary is always open)."""
     head = "".join(f'<th scope="col">{_esc(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    table = (f'<div class="scroll"><table data-sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-             '</table></div>')
+    table = (f'<div class="scroll"><table data-sortable><caption>{_esc(caption)}</caption><thead><tr>{head}</tr>'
+             f'</thead><tbody>{body}</tbody></table></div>')
     if collapse and len(rows) > LONG_TABLE_ROWS:
         return f'<details class="long"><summary>{len(rows)} rows (click to show)</summary>{table}</details>'
     return table
@@ -137,10 +138,28 @@ def _img_bytes(data: bytes, mime: str, alt: str) -> str:
     return f'<img alt="{_esc(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode()}">'
 
 
+#: what a figure file shows, by the names repalign gives them (alt text; else "figure NAME")
+_FIGURE_ALT = [(re.compile(r"(^|_)(gallery_)?A$"), "top images of each SPEC mode that A groups and B does not"),
+               (re.compile(r"(^|_)(gallery_)?B$"), "top images of each SPEC mode that B groups and A does not"),
+               (re.compile(r"spectrum$"), "SPEC spectrum: the eigenvalues of the kernel difference"),
+               (re.compile(r"^map$"), "2-D map of the items coloured by the SPEC mode they belong to"),
+               (re.compile(r"shuffle|curve"), "each similarity measure against the fraction of shuffled pairs"),
+               (re.compile(r"cka-vs-qap"), "CKA of each encoder pair against its QAP matching accuracy"),
+               (re.compile(r"_vs_|layers"), "layer-wise CKA map of two models"),
+               (re.compile(r"diagonal"), "CKA of layer i of A with layer i of B")]
+
+
+def _alt_for(path: Path) -> str:
+    for rx, text in _FIGURE_ALT:
+        if rx.search(path.stem):
+            return f"{text} ({path.name})"
+    return f"figure {path.name}"
+
+
 def _img_file(path: Path) -> str:
     mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[
         path.suffix.lower()]
-    return _img_bytes(path.read_bytes(), mime, path.name)
+    return _img_bytes(path.read_bytes(), mime, _alt_for(path))
 
 
 def _png(fig) -> bytes:
@@ -162,18 +181,21 @@ def _inline(text: str) -> str:
     return out
 
 
-def markdown_to_html(md: str) -> str:
+def markdown_to_html(md: str, caption: str = "") -> str:
     """The Markdown repalign writes (headings, tables, lists, paragraphs, bold, code) as HTML.
 
     Parameters
     ----------
     md : str
+    caption : str
+        Caption of its tables: the nearest heading above a table, else this.
 
     Returns
     -------
     str
     """
     lines, out, i = md.splitlines(), [], 0
+    heading = caption
     while i < len(lines):
         ln = lines[i]
         if ln.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s:|-]+\|$", lines[i + 1].strip()):
@@ -183,10 +205,11 @@ def markdown_to_html(md: str) -> str:
             while i < len(lines) and lines[i].startswith("|"):
                 rows.append([_inline(c.strip()) for c in lines[i].strip().strip("|").split("|")])
                 i += 1
-            out.append(_table(header, rows))
+            out.append(_table(header, rows, heading or "table"))
             continue
         m = re.match(r"^(#{1,6})\s+(.*)$", ln)
         if m:
+            heading = m.group(2).replace("**", "").replace("`", "")
             level = min(6, len(m.group(1)) + 2)
             out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
         elif ln.startswith("- "):
@@ -209,14 +232,15 @@ def markdown_to_html(md: str) -> str:
 # ------------------------------------------------------------------------------ renderers
 
 
-def _similarity(d, path, ctx):
+def _similarity(d, path, ctx, pair: str = "X vs Y"):
     rows = []
     for name, r in d["measures"].items():
         ci = "–" if r.get("ci_low") is None else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
         rows.append([_esc(name), _num(r["value"]), ci, _num(r.get("p_value")),
                      "higher" if r.get("higher_is_more_similar", True) else "lower"])
     return (f"<p>n = {_num(d['n'])}, dimensions {_num(d.get('dim_x'))} / {_num(d.get('dim_y'))}.</p>"
-            + _table(["measure", "value", "interval", "p-value", "more similar"], rows))
+            + _table(["measure", "value", "interval", "p-value", "more similar"], rows,
+                     f"similarity measures of {pair} ({path.name}): value, bootstrap interval, permutation p-value"))
 
 
 def _curve_png(curves: dict) -> bytes:
@@ -228,7 +252,8 @@ def _curve_png(curves: dict) -> bytes:
 
 def _shuffle(d, path, ctx):
     ctx["images"] += 1
-    return _img_bytes(_curve_png({path.stem: d}), "image/png", f"shuffle curve {path.stem}")
+    return _img_bytes(_curve_png({path.stem: d}), "image/png",
+                      f"each similarity measure against the fraction of shuffled pairs ({path.name})")
 
 
 def _matching(d, path, ctx):
@@ -237,18 +262,20 @@ def _matching(d, path, ctx):
              _num(v.get("seconds"))] for m, v in d["methods"].items()]
     s = d.get("settings", {})
     return (f"<p>base {_esc(s.get('base_size'))}, queries {_esc(s.get('query_size'))}, seeds "
-            f"{_esc(s.get('seeds'))}.</p>" + _table(["method", "matching accuracy", "top-1", "top-5", "seconds"], rows))
+            f"{_esc(s.get('seeds'))}.</p>" + _table(["method", "matching accuracy", "top-1", "top-5", "seconds"], rows,
+                                                      f"matching with known base pairs ({path.name}), per method"))
 
 
 def _demo(d, path, ctx):
     parts = []
     for label, p in d["pairs"].items():
         parts.append(f"<h3>{_esc(label)}</h3><p>{_esc(p.get('description', ''))}</p>")
-        parts.append(_similarity(p["similarity"], path, ctx))
+        parts.append(_similarity(p["similarity"], path, ctx, label))
     curves = {label: p["shuffle_curve"] for label, p in d["pairs"].items() if "shuffle_curve" in p}
     if curves:
         ctx["images"] += 1
-        parts.append(_img_bytes(_curve_png(curves), "image/png", "shuffle curves"))
+        parts.append(_img_bytes(_curve_png(curves), "image/png", "each similarity measure against the fraction of "
+                                "shuffled pairs, one line per compared pair"))
     ctx["embedded"].add((path.parent / "shuffle_curve.png").resolve())
     return "".join(parts)
 
@@ -272,7 +299,8 @@ def _confusions(mats, titles, class_names, ctx) -> str:
 def _unsupervised(d, path, ctx):
     rows = [[_num(d.get("accuracy")), _num(d.get("oracle_accuracy")), _num(d.get("matched_clusters")),
              _num(d.get("chance"))]]
-    body = _table(["accuracy", "oracle accuracy", "clusters mapped right", "chance"], rows)
+    body = _table(["accuracy", "oracle accuracy", "clusters mapped right", "chance"], rows,
+                  f"unsupervised classifier ({path.name}): shares of items / clusters")
     if d.get("confusion") is not None:
         body += _confusions([d["confusion"]], [path.stem], d.get("class_names"), ctx)
     return body
@@ -298,6 +326,17 @@ def _mode_end(m: dict, other: bool = False, k: int = 5) -> str:
     return f"items {_esc(', '.join(map(str, (idx or [])[:k])))}" if idx else ""
 
 
+def _mode_thumbs(path: Path | None, a: str, b: str, side: str) -> str:
+    """The strongest mode's top images of one side, when the experiment wrote them beside its
+    result (``NAME_<A>_vs_<B>_<side>_top.png``, :func:`repalign.plotting.thumbnail_strip`)."""
+    if path is None:
+        return ""
+    f = path.parent / f"{path.stem}_{a}_vs_{b}_{side}_top.png"
+    if not f.is_file():
+        return ""
+    return "<br>" + _img_bytes(f.read_bytes(), "image/png", f"top images of the strongest mode {a} vs {b}, side {side}")
+
+
 def _groups(m: dict, a: str = "A", b: str = "B") -> str:
     return f"{a} groups these, {b} does not" if m["eigenvalue"] > 0 else f"{b} groups these, {a} does not"
 
@@ -314,7 +353,8 @@ def _modes_table(modes, a: str, b: str) -> str:
         if has_other:
             row.append(_mode_end(m, other=True))
         rows.append(row)
-    return _table(header, rows).replace("<table ", '<table class="modes" ', 1)
+    return _table(header, rows, f"SPEC modes of {a} (A) vs {b} (B): eigenvalue, who groups the items, top "
+                                "items").replace("<table ", '<table class="modes" ', 1)
 
 
 def _strongest(modes) -> list:
@@ -379,7 +419,7 @@ def _experiment_extras(d, path, ctx) -> str:
     for note in sorted(path.parent.glob(f"{path.stem}_*.md")):
         ctx["embedded"].add(note.resolve())
         body.append(f"<details><summary>every mode with its items: {_esc(note.name)}</summary>"
-                    + markdown_to_html(note.read_text(encoding="utf-8", errors="replace")) + "</details>")
+                    + markdown_to_html(note.read_text(encoding="utf-8", errors="replace"), note.stem) + "</details>")
     pts = [(float(r["cka"]), float(r["qap_accuracy"]), f"{r.get('a')} vs {r.get('b')}", str(r.get("kind", "")))
            for r in rows if isinstance(r.get("cka"), (int, float)) and isinstance(r.get("qap_accuracy"), (int, float))]
     if len(pts) >= 3:
@@ -399,7 +439,7 @@ def _experiment(d, path, ctx):
     same = path.with_suffix(".md")  # the experiment's own Markdown: the table below, not a second time in Notes
     if same.exists():
         ctx["embedded"].add(same.resolve())
-    body = markdown_to_html(res.markdown()) + _experiment_extras(d, path, ctx)
+    body = markdown_to_html(res.markdown(), exp.title) + _experiment_extras(d, path, ctx)
     drawn = False
     for r in d["rows"]:  # layer maps in the rows: drawn from the numbers, values on hover
         if isinstance(r, dict) and isinstance(r.get("matrix"), list) and r.get("layers_a") and r.get("layers_b"):
@@ -416,8 +456,10 @@ def _experiment(d, path, ctx):
         ctx["embedded"].add(img.resolve())
         if drawn and "_vs_" in img.stem:  # the same layer map as a picture: drawn above already
             continue
+        if img.name.endswith("_top.png"):  # a mode's top images: shown in the summary
+            continue
         ctx["images"] += 1
-        body += f"<figure>{_img_file(img)}<figcaption>{_esc(img.name)}</figcaption></figure>"
+        body += f"<figure>{_img_file(img)}<figcaption>{_esc(_alt_for(img))}</figcaption></figure>"
     return body + f"<p class='muted'>{_num(d.get('seconds'))} s.</p>"
 
 
@@ -425,7 +467,7 @@ def _spec(d, path, ctx):
     view = _view(d, modes=[SimpleNamespace(**m) for m in d["modes"]])
     ctx["images"] += 1
     body = _img_bytes(_png(spectrum(view, title=f"SPEC spectrum, SPEC-diff {d['spec_diff']:.4f}")), "image/png",
-                      "SPEC spectrum")
+                      f"SPEC spectrum: the eigenvalues of the kernel difference, SPEC-diff {d['spec_diff']:.4f}")
     body += (f"<p>{_esc(d.get('kernel'))} kernel, η = {_num(d.get('eta'))}, n = {_num(d.get('n'))}, Frobenius "
              f"{_num(d.get('frobenius'))}, route {_esc(d.get('route'))}.</p>" + _modes_table(d["modes"], "A", "B"))
     for name in ("spectrum.png", "gallery_A.png", "gallery_B.png", "map.png"):
@@ -438,7 +480,7 @@ def _spec(d, path, ctx):
     notes = path.parent / "modes.md"
     if notes.exists():
         ctx["embedded"].add(notes.resolve())
-        body += "<details><summary>modes.md</summary>" + markdown_to_html(notes.read_text(encoding="utf-8")) + "</details>"
+        body += "<details><summary>modes.md</summary>" + markdown_to_html(notes.read_text(encoding="utf-8"), "SPEC modes") + "</details>"
     return body
 
 
@@ -529,7 +571,7 @@ def _qap(d, path, ctx):
              _num(d.get("lower_bound")), "yes" if d.get("optimal") else "no", _num(d.get("gap")),
              _num(d.get("gap_to_reference")), _num(d.get("seconds"))]]
     return _table(["instance", "n", "solver", "objective", "lower bound", "optimal", "gap", "gap to .sln", "seconds"],
-                  rows)
+                  rows, f"QAP result ({path.name})")
 
 
 # ------------------------------------------------------------------------------ summary
@@ -567,7 +609,7 @@ def _layer_item(M, model_a: str, model_b: str, layers_a, layers_b) -> tuple:
     return f"{_esc(model_a)} vs {_esc(model_b)} ({M.shape[0]} x {M.shape[1]} layers)", f"{line}<br>{thumb}"
 
 
-def _summary_items(kind: str, d: dict) -> list:
+def _summary_items(kind: str, d: dict, path: Path | None = None) -> list:
     """``(what was compared, the answer)`` rows for the summary, per result kind (HTML strings)."""
     if kind == "similarity":
         return [(f"n = {_num(d.get('n'))}", _measures_line(d))]
@@ -592,8 +634,6 @@ def _summary_items(kind: str, d: dict) -> list:
         return [("unsupervised classifier", f"accuracy {_num(d.get('accuracy'), 3)}, oracle "
                  f"{_num(d.get('oracle_accuracy'), 3)}")]
     if kind == "experiment":
-        exp = EXPERIMENTS.get(d.get("experiment") or "")
-        title = _esc(exp.title) if exp else _esc(d.get("experiment"))
         rows = [r for r in d.get("rows", []) if isinstance(r, dict)]
         spec_rows = [r for r in rows if isinstance(r.get("modes"), list) and r["modes"]]
         if spec_rows:  # per compared pair: SPEC-diff and the strongest mode of each sign with its items
@@ -601,8 +641,9 @@ def _summary_items(kind: str, d: dict) -> list:
             for r in spec_rows:
                 a, b = str(r.get("a", "A")), str(r.get("b", "B"))
                 ends = "".join(f"<br>{_esc(_groups(m, a, b))} (λ {_num(m['eigenvalue'], 3)}): {_mode_end(m, k=3)}"
+                               + _mode_thumbs(path, a, b, "A" if m["eigenvalue"] > 0 else "B")
                                for m in _strongest(r["modes"]))
-                out.append((f"{title}<br>{_esc(a)} vs {_esc(b)}", f"SPEC-diff {_num(r.get('spec_diff'), 3)}{ends}"))
+                out.append((f"{_esc(a)} vs {_esc(b)}", f"SPEC-diff {_num(r.get('spec_diff'), 3)}{ends}"))
             return out
         corr = d.get("correlation", {}).get("all") if isinstance(d.get("correlation"), dict) else None
         if corr:
@@ -646,7 +687,8 @@ def _summary(entries) -> str:
         return ""
     return ('<section id="summary"><h2>Summary</h2><p class="muted">One row per compared pair; the '
             'sections below hold the tables and figures. p ≤ 1/(B+1) is the smallest p-value B '
-            'permutations can give.</p>' + _table(["result", "compared", "answer"], rows, collapse=False) + "</section>")
+            'permutations can give.</p>' + _table(["result", "compared", "answer"], rows, "summary: per result, what was compared and the answer",
+                   collapse=False) + "</section>")
 
 
 _COMMANDS = "commands"
@@ -682,7 +724,8 @@ RENDERERS = {"similarity": ("Similarity", _similarity), "shuffle-curve": ("Shuff
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
 color:#1b1b1b;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.3rem;
 margin-top:2rem}h3{font-size:1.05rem}table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}
-th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}img{max-width:100%;height:auto}
+th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left}caption{text-align:left;color:#555;
+font-size:.8rem;padding:.2rem 0;caption-side:top}th{background:#f3f3f3}img{max-width:100%;height:auto}
 figure{margin:.6rem 0}.grid{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem}.grid figure{max-width:100%}
 .modes td{vertical-align:top}.modes ol{margin:0;padding-left:1.2rem}figcaption,.muted{color:#666;font-size:.8rem}code{background:#f3f3f3;padding:0 .2rem}
 nav ul{columns:2;font-size:.9rem}.skipped li{color:#8a4b00}.scroll{overflow-x:auto;max-width:100%}
@@ -755,7 +798,7 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
         label, fn = RENDERERS[kind]
         try:
             body = fn(d, p, ctx)
-            items = _summary_items(kind, d)
+            items = _summary_items(kind, d, p)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the page
             skipped.append((str(rel), f"could not be rendered as {kind} ({type(exc).__name__}: {exc})"))
             continue
@@ -771,7 +814,7 @@ def build_report(results_dir, out, *, force: bool = False, title: str | None = N
             ctx["images"] += 1
             figures.append(f"<figure>{_img_file(p)}<figcaption>{_esc(rel)}</figcaption></figure>")
         elif p.suffix.lower() == ".md":
-            notes.append(f"<h3>{_esc(rel)}</h3>" + markdown_to_html(p.read_text(encoding="utf-8", errors="replace")))
+            notes.append(f"<h3>{_esc(rel)}</h3>" + markdown_to_html(p.read_text(encoding="utf-8", errors="replace"), str(rel)))
     if figures:
         sections.append(("Figures", "".join(figures), _OTHER, "~figures"))
     if notes:
