@@ -332,6 +332,13 @@ def test_the_summary_comes_first_with_p_at_its_floor(tmp_path, rng):
     assert page.index('<section id="summary">') < page.index('<section id="s0">')
     summary = page[page.index('<section id="summary">'):page.index("</section>")]
     assert "p ≤ 1/10" in summary and 'href="#s0"' in summary and "cka-linear" in summary
+    # one number format per quantity: the section's table shows the value and p as the summary does
+    from repalign.report.html import MEASURE_DIGITS, _num
+
+    value = _num(rep["cka-linear"].value, MEASURE_DIGITS)
+    section = page[page.index('<section id="s0">'):]
+    assert f"<b>cka-linear</b> {value}" in summary and f"<td>{value}</td>" in section
+    assert "<td>≤ 1/10</td>" in section
 
 
 def test_long_tables_start_collapsed():

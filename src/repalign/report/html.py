@@ -101,6 +101,9 @@ def _num(x, digits: int = 4) -> str:
     return f"{v:.3e}" if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) else f"{v:.{digits}g}"
 
 
+#: significant digits of a similarity measure's value and interval, in tables and the summary alike
+MEASURE_DIGITS = 3
+
 #: tables with more rows than this are collapsed (a click opens them)
 LONG_TABLE_ROWS = 30
 
@@ -235,8 +238,7 @@ def markdown_to_html(md: str, caption: str = "") -> str:
 def _similarity(d, path, ctx, pair: str = "X vs Y"):
     rows = []
     for name, r in d["measures"].items():
-        ci = "–" if r.get("ci_low") is None else f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
-        rows.append([_esc(name), _num(r["value"]), ci, _num(r.get("p_value")),
+        rows.append([_esc(name), _num(r["value"], MEASURE_DIGITS), _interval(r) or "–", _p_text(r) or "–",
                      "higher" if r.get("higher_is_more_similar", True) else "lower"])
     return (f"<p>n = {_num(d['n'])}, dimensions {_num(d.get('dim_x'))} / {_num(d.get('dim_y'))}.</p>"
             + _table(["measure", "value", "interval", "p-value", "more similar"], rows,
@@ -577,22 +579,31 @@ def _qap(d, path, ctx):
 # ------------------------------------------------------------------------------ summary
 
 def _p_text(r: dict) -> str:
-    """A permutation p-value; at its floor 1/(B+1) it is shown as such (``≤ 1/101``): the test
-    cannot say more with B permutations."""
+    """A permutation p-value, one format everywhere on the page: at its floor 1/(B+1) it is shown
+    as such (``≤ 1/101``: the test cannot say more with B permutations), else 2 digits."""
     p, b = r.get("p_value"), r.get("n_permutations")
     if p is None:
         return ""
     if b and abs(float(p) - 1.0 / (int(b) + 1)) < 1e-12:
-        return f", p ≤ 1/{int(b) + 1}"
-    return f", p {_num(p, 2)}"
+        return f"≤ 1/{int(b) + 1}"
+    return _num(p, 2)
+
+
+def _interval(r: dict) -> str:
+    """A bootstrap interval in the measures' format (:data:`MEASURE_DIGITS`), or ''."""
+    if r.get("ci_low") is None:
+        return ""
+    return f"[{_num(r['ci_low'], MEASURE_DIGITS)}, {_num(r['ci_high'], MEASURE_DIGITS)}]"
 
 
 def _measures_line(sim: dict) -> str:
     """Every measure of a similarity result on one line: value, interval, p-value."""
     parts = []
     for name, r in sim.get("measures", {}).items():
-        ci = "" if r.get("ci_low") is None else f" [{_num(r['ci_low'], 3)}, {_num(r['ci_high'], 3)}]"
-        parts.append(f"<b>{_esc(name)}</b> {_num(r.get('value'), 3)}{ci}{_p_text(r)}")
+        ci = _interval(r)
+        pv = _p_text(r)
+        parts.append(f"<b>{_esc(name)}</b> {_num(r.get('value'), MEASURE_DIGITS)}" + (f" {ci}" if ci else "")
+                     + (f", p {pv}" if pv else ""))
     return "; ".join(parts)
 
 
