@@ -252,3 +252,30 @@ def test_missing_optional_backend_names_the_package(monkeypatch):
     with pytest.raises(ValueError, match="pip install lapx"):
         solve(np.eye(3), backend="lap")
     assert available_backends() == ["scipy", "lapjv", "auction-jv"]
+
+
+@pytest.mark.slow
+def test_parallel_kernels_in_forked_children_after_the_parent_used_them():
+    """Bug: after the parent ran a parallel numba kernel (batched assignments, QAP restarts), a
+    forked child calling it hung ("fork() called from a process already using GNU OpenMP");
+    every parallel kernel now goes through repalign._fork.kernel (serial twins in forks). In a
+    subprocess with a timeout, so that a regression fails instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    code = (
+        "import multiprocessing as mp, numpy as np, repalign as ra\n"
+        "from repalign.assignment import max_inner_batch, auction_batch\n"
+        "from repalign.qap import QAPProblem, solve_qap\n"
+        "rng = np.random.default_rng(0)\n"
+        "M = rng.normal(size=(6, 20, 20))\n"
+        "A = rng.random((12, 12)); A = A + A.T; B = rng.random((12, 12)); B = B + B.T\n"
+        "def run(_):\n"
+        "    return (max_inner_batch(M, 'auction-jv'), max_inner_batch(M, 'lapjv'), auction_batch(M, 0.01),\n"
+        "            solve_qap(QAPProblem(A, B), solver='multistart', seed=0).objective)\n"
+        "ref = run(0)\n"
+        "with mp.get_context('fork').Pool(2) as p: got = p.map(run, range(2))\n"
+        "assert all(np.allclose(g[k], ref[k]) for g in got for k in range(4)), (ref, got)\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -55,6 +55,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.optimize import linear_sum_assignment
 
+from ._fork import kernel
 from ._optional import optional
 from ._result import Result
 from ._validate import check_square_matrix
@@ -307,14 +308,14 @@ def max_inner_batch(M: np.ndarray, backend: str = "lapjv") -> np.ndarray:
     if not M.shape[0]:
         return out
     if backend == "lapjv":
-        _max_inner_batch(M, out)
+        kernel(_max_inner_batch)(M, out)
         return out
     if backend != "auction-jv":
         raise ValueError(f"backend: the batched solvers are 'lapjv' and 'auction-jv', got {backend!r}")
     n = M.shape[1]
     bound = np.empty(M.shape[0])
     if n:
-        _max_inner_batch_aj(M, _handoff(n), _max_bids(n), out, bound)
+        kernel(_max_inner_batch_aj)(M, _handoff(n), _max_bids(n), out, bound)
     else:
         out[:] = bound[:] = 0.0
     scale = np.abs(M).max(axis=2).sum(axis=1) if n else np.zeros(M.shape[0])
@@ -781,7 +782,7 @@ def auction_batch(M: np.ndarray, tol: float = AUCTION_TOL) -> np.ndarray:
     tol = _check_tol(tol)
     out = np.zeros(M.shape[0])
     if M.shape[0] and M.shape[1]:
-        _auction_batch(M, tol, _max_bids(M.shape[1]), out)
+        kernel(_auction_batch)(M, tol, _max_bids(M.shape[1]), out)
     return out
 
 

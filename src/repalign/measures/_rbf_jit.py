@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._fork import kernel  # noqa: F401 - the passes are called through kernel(...) (serial twins in forks)
+
 ROUNDOFF = 64 * np.finfo(np.float64).eps  # as repalign.kernels
 
 
@@ -89,18 +91,3 @@ def centred_dots(K, L, rk, rl):
         out[1] += parts[i, 1]
         out[2] += parts[i, 2]
     return out[0], out[1], out[2]
-
-
-_SERIAL: dict = {}
-
-
-def kernel(f):
-    """``f`` (one of the parallel passes above), or its serial twin in a forked child (compiled
-    there on first use, not cached: numba's cache would hand back the parallel build)."""
-    from .._fork import forked  # noqa: PLC0415
-
-    if not forked():
-        return f
-    if f not in _SERIAL:
-        _SERIAL[f] = njit(f.py_func)
-    return _SERIAL[f]

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, objmode, prange
 
+from .._fork import kernel
 from .._progress import announcing, step
 
 INF = 1e300
@@ -743,6 +744,6 @@ def _compile_all() -> None:
     tabu_chunk(A, A, L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300, 1, 2, 50, 0)
     tabu_chunk(A, A + np.triu(np.ones((3, 3)), 1), L, p.copy(), p.copy(), np.zeros((3, 3), np.int64), 1, 2, 1e300,
                1, 2, 50, 0)  # the general path too (an asymmetric B)
-    tabu_restarts(A, A, L, np.stack([p, p]), 2, 1, 2, 50, np.arange(2))
+    kernel(tabu_restarts)(A, A, L, np.stack([p, p]), 2, 1, 2, 50, np.arange(2))  # serial twin in a fork
     hahn_grant_rounds(A, A, L, np.zeros((3, 3, 3)), np.zeros((3, 3, 3)), 1, p.copy(), 1e300, 0.0, 1e300)
     exhaustive(A, A, L)

@@ -42,6 +42,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
+from .._fork import kernel
 from .._progress import progress_bar
 from .._validate import check_positive_int, check_time_limit
 from ..measures.gw import import_pot
@@ -442,7 +443,7 @@ def multistart_tabu(problem: QAPProblem, *, restarts: int | None = None, restart
             starts = (_start_permutations(problem, size, rng, init) if done == 0
                       else np.stack([rng.permutation(n) for _ in range(size)]).astype(np.int64))
             seeds = rng.integers(2**31, size=size)
-            objs, perms = _jit.tabu_restarts(A, B, L, starts, length, lo, hi, 5 * n * n, seeds)
+            objs, perms = kernel(_jit.tabu_restarts)(A, B, L, starts, length, lo, hi, 5 * n * n, seeds)
             for o, q in zip(objs, perms, strict=True):  # in run order: ties go to the earlier run
                 tol = 1e-9 * (1.0 + abs(o))
                 if o < best_obj - tol:
