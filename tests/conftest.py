@@ -92,3 +92,14 @@ def torch_on_cpu(monkeypatch):
     import repalign._device
 
     monkeypatch.setattr(repalign._device, "TORCH_ON_CPU", True)
+
+
+def run_python_ok(code: str, timeout: int) -> None:
+    """Run ``code`` in a fresh Python process with a timeout, so that a hang (e.g. a forked child
+    stuck in an OpenMP pool) fails the test instead of stalling the suite; the code must print
+    ``ok`` last."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from repalign.assignment import approximate, available_backends, lapjv, max_inner_batch, solve
 from repalign.rsm import semantic_rsm
 
-from .conftest import maps
+from .conftest import maps, run_python_ok
 
 
 def _auction_cases(n, kind, seed):
@@ -260,9 +260,6 @@ def test_parallel_kernels_in_forked_children_after_the_parent_used_them():
     forked child calling it hung ("fork() called from a process already using GNU OpenMP");
     every parallel kernel now goes through repalign._fork.kernel (serial twins in forks). In a
     subprocess with a timeout, so that a regression fails instead of hanging the suite."""
-    import subprocess
-    import sys
-
     code = (
         "import multiprocessing as mp, numpy as np, repalign as ra\n"
         "from repalign.assignment import max_inner_batch, auction_batch\n"
@@ -277,5 +274,4 @@ def test_parallel_kernels_in_forked_children_after_the_parent_used_them():
         "with mp.get_context('fork').Pool(2) as p: got = p.map(run, range(2))\n"
         "assert all(np.allclose(g[k], ref[k]) for g in got for k in range(4)), (ref, got)\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+    run_python_ok(code, timeout=600)

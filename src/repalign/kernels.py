@@ -31,6 +31,8 @@ import numpy as np
 
 __all__ = [
     "BANDWIDTH_RULES",
+    "rank_bins",
+    "unbiased_hsic_from_terms",
     "resolve_sigma",
     "mean_normalize",
     "normalized_distances",
@@ -275,6 +277,59 @@ def median_bandwidth(sq_distances, threshold: float = 1.0) -> float:
     vals = np.asarray(sq_distances, dtype=np.float64).ravel()
     r = median_rank(vals.size, int(np.count_nonzero(vals == 0)))
     return float(threshold * np.sqrt(np.partition(vals, r)[r]))
+
+
+def unbiased_hsic_from_terms(n: int, tr, sum_k, sum_l, cross):
+    """Song et al.'s unbiased HSIC from the terms of ``K̃``, ``L̃`` (diagonals zeroed).
+
+    Every term may be an array (they broadcast): the layer-wise maps compute every layer pair
+    of a batch at once through this one formula.
+
+    Parameters
+    ----------
+    n : int
+        Samples (at least 4).
+    tr, sum_k, sum_l, cross : float or ndarray
+        ``tr(K̃L̃)``, ``1ᵀK̃1``, ``1ᵀL̃1``, ``1ᵀK̃L̃1``.
+
+    Returns
+    -------
+    float or ndarray
+        ``[tr + sum_k·sum_l/((n-1)(n-2)) − 2/(n-2)·cross] / (n(n-3))``.
+
+    References
+    ----------
+    Song et al., "Feature selection via dependence maximization", JMLR 13 (2012), Eq. 5.
+    """
+    if n < 4:
+        raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
+    val = tr + sum_k * sum_l / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross
+    return val / (n * (n - 3.0))
+
+
+def rank_bins(cum, ranks) -> dict:
+    """Where order statistics lie in a histogram: ``{rank: (bin, rank inside that bin)}`` for
+    0-based ``ranks`` given the cumulative bin counts ``cum`` (the first pass of the two-pass
+    exact selection the blockwise RBF bandwidths use, on the CPU and on a device).
+
+    Parameters
+    ----------
+    cum : array of int, shape (bins,)
+        Cumulative counts of the histogram.
+    ranks : iterable of int
+        0-based ranks (each below ``cum[-1]``).
+
+    Returns
+    -------
+    dict
+        rank -> (bin index, rank among that bin's values).
+    """
+    cum = np.asarray(cum)
+    where = {}
+    for r in ranks:
+        b = int(np.searchsorted(cum, r, side="right"))
+        where[r] = (b, r - (int(cum[b - 1]) if b > 0 else 0))
+    return where
 
 
 def sigma_from_ranks(select, n: int, m_zero: int, rule: str, threshold: float) -> float:

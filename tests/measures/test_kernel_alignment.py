@@ -9,7 +9,7 @@ from scipy.stats import ortho_group
 import repalign as ra
 from repalign.moments import PairMoments, streamed_linear_cka
 
-from ..conftest import related_pair
+from ..conftest import related_pair, run_python_ok
 
 
 def kornblith_demo():
@@ -272,9 +272,6 @@ def test_dense_rbf_cka_in_forked_children_after_the_parent_used_it():
     """Bug: after the parent ran the parallel RBF passes, a forked child computing RBF CKA hung
     (GNU OpenMP, numba's pool here, is not fork-safe); forked children now run serial twins.
     In a subprocess with a timeout, so that a regression fails instead of hanging the suite."""
-    import subprocess
-    import sys
-
     code = (
         "import multiprocessing as mp, numpy as np, repalign as ra\n"
         "X = np.random.default_rng(0).normal(size=(300, 5))\n"
@@ -283,5 +280,4 @@ def test_dense_rbf_cka_in_forked_children_after_the_parent_used_it():
         "with mp.get_context('fork').Pool(2) as p: got = p.map(f, range(2))\n"
         "assert all(abs(g - ref) < 1e-12 for g in got), (ref, got)\n"
         "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+    run_python_ok(code, timeout=300)

@@ -36,45 +36,19 @@ from ..kernels import (
     cosine_normalize,
     iter_sq_distance_blocks,
     linear_gram,
+    rank_bins,
     rbf_gram,
     resolve_kernel,
     resolve_sigma,
     sigma_from_ranks,
     sigma_from_triangle,
+    unbiased_hsic_from_terms,
 )
 from ..moments import PairMoments
 from .torch_backend import cka_torch, hsic_torch
 
 __all__ = ["hsic", "cka", "cka_from_grams", "hsic_from_grams", "rbf_cka_blockwise", "KernelStats", "unbiased_hsic_from_terms",
            "kernel_stats", "unbiased_hsic", "cka_ratio"]
-
-
-def unbiased_hsic_from_terms(n: int, tr, sum_k, sum_l, cross):
-    """Song et al.'s unbiased HSIC from the terms of ``K̃``, ``L̃`` (diagonals zeroed).
-
-    Every term may be an array (they broadcast): the layer-wise maps compute every layer pair
-    of a batch at once through this one formula.
-
-    Parameters
-    ----------
-    n : int
-        Samples (at least 4).
-    tr, sum_k, sum_l, cross : float or ndarray
-        ``tr(K̃L̃)``, ``1ᵀK̃1``, ``1ᵀL̃1``, ``1ᵀK̃L̃1``.
-
-    Returns
-    -------
-    float or ndarray
-        ``[tr + sum_k·sum_l/((n-1)(n-2)) − 2/(n-2)·cross] / (n(n-3))``.
-
-    References
-    ----------
-    Song et al., "Feature selection via dependence maximization", JMLR 13 (2012), Eq. 5.
-    """
-    if n < 4:
-        raise ValueError(f"debiased HSIC needs at least 4 samples, got {n}")
-    val = tr + sum_k * sum_l / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross
-    return val / (n * (n - 3.0))
 
 
 def _unbiased(n: int, tr: float, sum_k: float, sum_l: float, cross: float) -> float:
@@ -387,11 +361,7 @@ def _select_ranks(value_blocks, ranks, upper: float, bins: int = 1 << 16):
         idx = (v * scale).astype(np.int64)
         np.minimum(idx, bins - 1, out=idx)
         counts += np.bincount(idx, minlength=bins)
-    cum = np.cumsum(counts)
-    where = {}  # rank -> (bin, rank inside that bin)
-    for r in ranks:
-        b = int(np.searchsorted(cum, r, side="right"))
-        where[r] = (b, r - (int(cum[b - 1]) if b > 0 else 0))
+    where = rank_bins(np.cumsum(counts), ranks)
     kept = {b: [] for b, _ in where.values()}
     for v in value_blocks():
         idx = (v * scale).astype(np.int64)

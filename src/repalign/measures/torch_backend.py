@@ -26,7 +26,14 @@ torch is imported only when one of these functions runs.
 from __future__ import annotations
 
 from .._device import resolve_device
-from ..kernels import DENSE_RBF_MAX_ROWS, resolve_kernel, resolve_sigma, sigma_from_ranks
+from ..kernels import (
+    DENSE_RBF_MAX_ROWS,
+    rank_bins,
+    resolve_kernel,
+    resolve_sigma,
+    sigma_from_ranks,
+    unbiased_hsic_from_terms,
+)
 from ..moments import PairMoments
 
 __all__ = ["cka_torch", "hsic_torch", "cka_loss", "hsic_loss", "knn_indices_torch", "normalized_pair"]
@@ -101,12 +108,7 @@ def _sq_distances(X):
     """Squared distances of centred rows, rounding noise of identical rows set to 0 (as
     :func:`repalign.kernels.squared_distances`)."""
     Xc = X - X.mean(dim=0)
-    sq = (Xc * Xc).sum(dim=1)
-    scale = sq[:, None] + sq[None, :]
-    D = scale - 2.0 * (Xc @ Xc.T)
-    noise = D <= _ROUNDOFF * scale
-    noise.fill_diagonal_(True)  # an exact zero diagonal
-    return D.masked_fill(noise, 0.0)
+    return _sq_block(Xc, (Xc * Xc).sum(dim=1), 0, Xc.shape[0])
 
 
 def _sigma(D, sigma, threshold) -> float:
@@ -133,7 +135,7 @@ def _sq_block(Xc, sq, i0: int, i1: int):
     D = scale - 2.0 * (Xc[i0:i1] @ Xc.T)
     noise = D <= _ROUNDOFF * scale
     r = torch.arange(i1 - i0, device=Xc.device)
-    noise[r, r + i0] = True
+    noise[r, r + i0] = True  # an exact zero diagonal
     return D.masked_fill(noise, 0.0)
 
 
@@ -170,12 +172,7 @@ def _blocked_sigma(Xc, sq, sigma, threshold, block: int, bins: int = 1 << 16) ->
     cum = torch.cumsum(counts, 0).cpu().numpy()
 
     def select(ranks):
-        import numpy as np  # noqa: PLC0415
-
-        where = {}
-        for r in ranks:
-            b = int(np.searchsorted(cum, r, side="right"))
-            where[r] = (b, r - (int(cum[b - 1]) if b > 0 else 0))
+        where = rank_bins(cum, ranks)
         kept = {b: [] for b, _ in where.values()}
         for v in _upper_blocks(Xc, sq, block):
             idx = bin_of(v)
@@ -218,10 +215,8 @@ def _blocked_rbf_triplet(X, Y, debiased: bool, sigma, threshold, block: int):
         kl, kk, ll = kl + _dot(K, L), kk + _dot(K, K), ll + _dot(L, L)
     sk, sl = rk.sum(), rl.sum()
     if debiased:
-        def unbiased(tr, s1, s2, cross):
-            return (tr + s1 * s2 / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross) / (n * (n - 3.0))
-
-        return unbiased(kl, sk, sl, rk @ rl), unbiased(kk, sk, sk, rk @ rk), unbiased(ll, sl, sl, rl @ rl)
+        u = unbiased_hsic_from_terms
+        return u(n, kl, sk, sl, rk @ rl), u(n, kk, sk, sk, rk @ rk), u(n, ll, sl, sl, rl @ rl)
     s = (n - 1.0) ** 2
 
     def biased(tr, r1, r2, s1, s2):
@@ -261,11 +256,9 @@ def _triplet_grams(K, L, debiased: bool):
     rk, rl = Kt.sum(dim=1, dtype=_torch().float64), Lt.sum(dim=1, dtype=_torch().float64)
     sk, sl = rk.sum(), rl.sum()
 
-    def unbiased(tr, s1, s2, cross):
-        return (tr + s1 * s2 / ((n - 1.0) * (n - 2.0)) - 2.0 / (n - 2.0) * cross) / (n * (n - 3.0))
-
-    return (unbiased(_dot(Kt, Lt), sk, sl, rk @ rl), unbiased(_dot(Kt, Kt), sk, sk, rk @ rk),
-            unbiased(_dot(Lt, Lt), sl, sl, rl @ rl))
+    u = unbiased_hsic_from_terms
+    return (u(n, _dot(Kt, Lt), sk, sl, rk @ rl), u(n, _dot(Kt, Kt), sk, sk, rk @ rk),
+            u(n, _dot(Lt, Lt), sl, sl, rl @ rl))
 
 
 def _prepared(X, Y, kernel):
