@@ -248,6 +248,7 @@ class _Rows:
         if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
             raise ValueError(f"{self.name}: expected a numeric array, got dtype {arr.dtype}")
         self.arr = arr
+        self.in_memory = not (self.lazy or isinstance(arr, np.memmap))  # else streamed: memory independent of n
         self.n, self.dim = arr.shape
         self.dtype = np.float32 if arr.dtype == np.float32 else np.float64
         if self.lazy and len(arr.chunks[1]) != 1:
@@ -336,25 +337,34 @@ def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exac
 
 
 def _features(fmap: FeatureMap, rows: _Rows, s: int, e: int, dtype, cache: dict | None) -> np.ndarray:
-    """Features of rows ``s:e``. With ``cache`` (a dict, Gaussian maps only) the random Fourier
-    phases ``X ω`` are kept by chunk start on the first pass and taken (and dropped) on the next."""
+    """Features of rows ``s:e``. With ``cache`` (a dict) the first pass keeps, by chunk start, the
+    random Fourier phases ``X ω`` of a Gaussian map or the features themselves of a cosine/linear
+    map, and the next pass takes (and drops) them: no second read, check and normalisation."""
     if cache is None:
         return fmap(rows.chunk(s, e), dtype=dtype)
     P = cache.pop(s, None)
+    if fmap.rff is None:
+        if P is None:
+            P = cache[s] = fmap(rows.chunk(s, e), dtype=dtype)
+        return P
     if P is None:
         P = cache[s] = fmap.rff.phases(rows.chunk(s, e), dtype=dtype)
     return fmap.rff.from_phases(P, dtype=dtype)
 
 
-def _phase_caches(fa: FeatureMap, fb: FeatureMap, n: int, dtype, cache_mb: float) -> tuple:
-    """Which sides keep their phases between the two passes: the larger input dimension first
-    (its product is the costlier), each while the total stays within ``cache_mb``."""
+def _phase_caches(fa: FeatureMap, fb: FeatureMap, A: _Rows, B: _Rows, dtype, cache_mb: float) -> tuple:
+    """Which sides keep their phases (Gaussian) or features (cosine, linear; only for inputs already
+    in memory: a memory-mapped file is streamed so that memory stays independent of n) between the
+    two passes: the larger input dimension first (its product is the costlier), each while the
+    total stays within ``cache_mb``."""
     caches = [None, None]
     left = cache_mb * 2**20
     for i in sorted((0, 1), key=lambda i: -(fa, fb)[i].dim):
-        f = (fa, fb)[i]
-        size = n * f.rff.m * np.dtype(dtype).itemsize if f.rff is not None else None
-        if size is not None and size <= left:
+        f, R = (fa, fb)[i], (A, B)[i]
+        if f.rff is None and not R.in_memory:
+            continue
+        size = R.n * (f.rff.m if f.rff is not None else f.n_features) * np.dtype(dtype).itemsize
+        if size <= left:
             caches[i] = {}
             left -= size
     return tuple(caches)
@@ -404,18 +414,29 @@ def _eigh_ends(S: np.ndarray, k: int):
     of the tridiagonal matrix (O(r²)), 2k of its eigenvectors (MRRR), back-transformed through
     the Householder reflectors (O(r² k)). About 4/3 r³ flops against a full ``eigh``'s ~5 r³.
 
+    A float32 ``S`` is reduced and back-transformed in float32 (the tridiagonal solves in float64).
+    ``S`` is overwritten (pass a copy to keep it).
+
     Returns ``(lam (r,), W (r, 2k), cols)``: ``W[:, j]`` is the eigenvector of ``lam[cols[j]]``."""
     r = S.shape[0]
     sytrd, sytrd_lwork = linalg.lapack.get_lapack_funcs(("sytrd", "sytrd_lwork"), (S,))
     lwork, info = sytrd_lwork(r, lower=1)
-    c, d, e, tau, info = sytrd(S, lower=1, lwork=max(1, int(lwork)))
+    # S is symmetric, so Sᵀ (a Fortran-ordered view, which LAPACK takes without a copy) is the
+    # same matrix; S is overwritten
+    c, d, e, tau, info = sytrd(S.T if S.flags.c_contiguous else S, lower=1, lwork=max(1, int(lwork)),
+                               overwrite_a=1)
     if info != 0:
         raise ValueError("SPEC: the tridiagonal reduction failed")  # pragma: no cover
+    d, e = d.astype(np.float64), e.astype(np.float64)  # the O(r²) tridiagonal solves in float64 always
     lam = linalg.eigh_tridiagonal(d, e, eigvals_only=True)
     cols = np.r_[0:k, r - k:r]
     _, Zlo = linalg.eigh_tridiagonal(d, e, select="i", select_range=(0, k - 1))
     _, Zhi = linalg.eigh_tridiagonal(d, e, select="i", select_range=(r - k, r - 1))
-    W = np.hstack([Zlo, Zhi])
+    W = np.hstack([Zlo, Zhi]).astype(S.dtype)
+    # the end eigenvectors of a tridiagonal matrix are localised: their entries decay
+    # exponentially, down to subnormal numbers (11,000 of 36,000 in float32 on XTD-10), which
+    # made the back-transformation 15x slower (52 vs 3.5 ms); below eps · 1e-6 they change nothing
+    W[np.abs(W) < np.finfo(S.dtype).eps * 1e-6] = 0.0
     # Q = H(0) H(1) ... H(r-2), H(i) = I - tau_i v vᵀ with v = (0, ..., 0, 1, c[i+2:, i]) (i+1
     # zeros): Q = diag(1, Q') with Q' stored as QR reflectors in c[1:, :r-1], so LAPACK's ormqr
     # applies it to W[1:] in one blocked call (4x the Python loop over reflectors it replaces)
@@ -430,36 +451,93 @@ def _eigh_ends(S: np.ndarray, k: int):
     return lam, W, cols
 
 
-def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
-    """Eigen-pairs by pivoted Cholesky C = FᵀF and the symmetric S = F J Fᵀ (App. A.3);
-    ``wanted`` (k) computes only the k largest and k smallest eigenvalues of S (Lanczos, in
-    float32 products when ``single``, i.e. float32 inputs, then refined in float64). ``ends`` (k):
-    every eigenvalue but the eigenvectors of the k largest and k smallest only (:func:`_eigh_ends`);
-    then a fourth value is returned: the positions in the returned eigenvalues of Uvec's columns."""
+def _factor(C: np.ndarray):
+    """``C = FᵀF`` for the cholesky route. Features that are (numerically) zero on every item
+    (C_ii <= tol below: XTD-10's use-multilingual captions have three, with C_ii ~ 1e-65) are dropped, then LAPACK ``potrf`` factors the rest when
+    it is safely positive definite (smallest pivot² above ``M · eps · max C_ii``, the tolerance at
+    which the pivoted ``pstrf`` would stop); it costs a quarter of pstrf's time at M ≈ 900 (13 vs
+    49 ms). Otherwise ``pstrf`` on the whole C, which stops at the numerical rank (a singular C,
+    n < M or B = A, needs no jitter; a jitter would turn B = A's nilpotent J C into eigenvalues of
+    size √jitter instead of exact zeros). Returns ``(Fp, perm, pivoted)``: ``Fp`` (r, len(perm))
+    upper trapezoidal with ``C[perm][:, perm] = FpᵀFp`` (``perm`` 0-based; features not in it
+    have zero weight in every eigenvector); pstrf's is a Fortran view with leading dimension M,
+    which BLAS reads in place (no copy of an r x M factor, 512 MB at M = 8,000)."""
     M = C.shape[0]
+    diag = np.diag(C)
+    tol = M * np.finfo(np.float64).eps * max(float(np.max(diag, initial=0.0)), 0.0)
+    keep = np.flatnonzero(diag > tol)  # a feature with C_ii <= tol is one pstrf would never pivot in
+    if keep.size:
+        Ck = C[np.ix_(keep, keep)] if keep.size < M else C.copy()
+        F, info = linalg.lapack.dpotrf(Ck.T, lower=0, clean=1, overwrite_a=1)  # symmetric: .T is a Fortran view
+        if info == 0 and np.min(np.diag(F)) ** 2 > tol:
+            return F, keep, False
     U, piv, rank, info = linalg.lapack.dpstrf(C, lower=0)
     if info < 0:
         raise ValueError("SPEC: the joint covariance could not be factorised")  # pragma: no cover
-    r = int(rank)
-    # C[piv, piv] = Fpᵀ Fp with Fp = U[:r] upper trapezoidal, so F = Fp in pivoted column order and
-    # S = F J Fᵀ = Fp Jp Fpᵀ with Jp = J[piv]: no column scatter of the r x M factor (512 MB at
-    # M = 8,000). LAPACK returns U in Fortran order: zero the strict lower part column by column.
+    # LAPACK returns U in Fortran order: zero the strict lower part, where it leaves its work
     U = U if U.flags.f_contiguous else np.asfortranarray(U)
-    U[np.tril_indices(M, -1)] = 0.0  # LAPACK leaves its work below the factor
-    Fp = U[:r]  # a Fortran view with leading dimension M: BLAS reads it in place, no copy
+    U[np.tril_indices(M, -1)] = 0.0
+    return U[:int(rank)], piv - 1, True
+
+
+def _signed_gram(Fp: np.ndarray, Jp: np.ndarray, pivoted: bool = True, dtype=np.float64) -> np.ndarray:
+    """``S = Fp Jp Fpᵀ`` as ``F₊F₊ᵀ − F₋F₋ᵀ`` over the columns of each sign: symmetric products
+    (syrk), half the flops of ``(Fp * Jp) @ Fpᵀ``, and S exactly symmetric. Unpivoted, the m_A
+    positive columns come first and F₊ is zero below its first m_A rows: its product is only the
+    m_A x m_A corner."""
+    if not pivoted:
+        ma = int(np.count_nonzero(Jp > 0))
+        Neg = np.ascontiguousarray(Fp[:, ma:], dtype=dtype)
+        Pos = np.ascontiguousarray(Fp[:ma, :ma], dtype=dtype)
+        S = Neg @ Neg.T
+        np.negative(S, out=S)
+        S[:ma, :ma] += Pos @ Pos.T
+        return S
+    Pos = np.ascontiguousarray(Fp[:, Jp > 0], dtype=dtype)
+    Neg = np.ascontiguousarray(Fp[:, Jp < 0], dtype=dtype)
+    return Pos @ Pos.T - Neg @ Neg.T
+
+
+def _rayleigh_ritz(Fp: np.ndarray, Jp: np.ndarray, W: np.ndarray):
+    """Eigen-pairs of ``S = Fp Jp Fpᵀ`` in float64 on the span of ``W`` (r, k): orthonormalise,
+    project (S is applied as ``Fp (Jp (Fpᵀ Q))``, O(r M k), never formed), solve the k x k problem.
+    Eigenvalue errors are quadratic in the vectors' errors, so vectors from float32 arithmetic give
+    eigenvalues to float64 precision. Returns ``(lam (k,) ascending, W (r, k))``."""
+    Q, _ = linalg.qr(np.asarray(W, dtype=np.float64), mode="economic")
+    T = Q.T @ (Fp @ (Jp[:, None] * (Fp.T @ Q)))
+    lam, Z = linalg.eigh((T + T.T) / 2)
+    return lam, Q @ Z
+
+
+def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
+    """Eigen-pairs by Cholesky C = FᵀF (:func:`_factor`) and the symmetric S = F J Fᵀ (App. A.3);
+    ``wanted`` (k) computes only the k largest and k smallest eigenvalues of S (Lanczos, in
+    float32 products when ``single``, i.e. float32 inputs, then refined in float64). ``ends`` (k):
+    every eigenvalue but the eigenvectors of the k largest and k smallest only (:func:`_eigh_ends`);
+    then a fourth value is returned: the positions in the returned eigenvalues of Uvec's columns.
+    With ``single`` and ``ends``, S is formed and reduced in float32 (half the time of the r³
+    steps) and the k largest and k smallest pairs (the reported modes) are refined in float64 (:func:`_rayleigh_ritz`): their eigenvalues are float64-accurate for this C
+    (their vectors to ~1e-8, first order in the float32 subspace's error), the other eigenvalues
+    float32-accurate (about 1e-7 of the largest |λ|), as
+    accurate as the float32 covariance products C comes from."""
+    M = C.shape[0]
+    Fp, perm, pivoted = _factor(C)
+    r = Fp.shape[0]
     J = np.concatenate([np.ones(ma), -np.ones(M - ma)])
-    Jp = J[piv - 1]
+    Jp = J[perm]
     cols = None
     if wanted is None or 2 * wanted >= r:
-        # S = F₊F₊ᵀ − F₋F₋ᵀ over the columns of each sign: two symmetric products (syrk), half the
-        # flops of (Fp * Jp) @ Fpᵀ, and S exactly symmetric
-        Pos, Neg = np.ascontiguousarray(Fp[:, Jp > 0]), np.ascontiguousarray(Fp[:, Jp < 0])
-        S = Pos @ Pos.T - Neg @ Neg.T
         complete = True
         if ends is not None and 2 * ends < r:
-            lam, W, cols = _eigh_ends(S, ends)
+            if single:
+                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted, np.float32), ends)
+                lam = lam.astype(np.float64)
+                lam_ends, W = _rayleigh_ritz(Fp, Jp, W)
+                lam[cols] = lam_ends
+            else:
+                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted), ends)
         else:
-            lam, W = linalg.eigh(S, driver="evd")
+            lam, W = linalg.eigh(_signed_gram(Fp, Jp, pivoted), driver="evd")
     else:
         # Lanczos for both ends of S, applied as Fp (Jp (Fpᵀ w)): O(r M) per product, S is never
         # formed; two dense subset eigh calls would cost two O(r³) reductions.
@@ -468,15 +546,10 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
         Jw = Jp.astype(Fw.dtype)
         op = LinearOperator((r, r), matvec=lambda w: Fw @ (Jw * (Fw.T @ w)), dtype=Fw.dtype)
         _, W = eigsh(op, k=2 * wanted, which="BE", tol=0, v0=np.ones(r, dtype=Fw.dtype) / np.sqrt(r))
-        # Rayleigh-Ritz in float64 on the Lanczos vectors: eigenvalue errors are quadratic in the
-        # vectors' errors, so float32 products (half the memory traffic) still give float64 values
-        Q, _ = linalg.qr(W.astype(np.float64), mode="economic")
-        T = Q.T @ (Fp @ (Jp[:, None] * (Fp.T @ Q)))
-        lam, Z = linalg.eigh((T + T.T) / 2)
-        W = Q @ Z
+        lam, W = _rayleigh_ritz(Fp, Jp, W)
         complete = False
-    Uvec = np.empty((M, W.shape[1]))
-    Uvec[piv - 1] = Jp[:, None] * (Fp.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
+    Uvec = np.zeros((M, W.shape[1]))
+    Uvec[perm] = Jp[:, None] * (Fp.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
     scale = np.abs(lam)
     keep = scale > 1e-12 * max(1.0, scale.max(initial=0.0))
     if cols is None:
@@ -626,13 +699,17 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         Keep every item's score on every mode (default: when it fits in 256 MB).
     precision : {"auto", "float32", "float64"}
         Precision of the per-chunk covariance products (sums are float64); ``auto``: float32
-        when both inputs are float32.
+        when both inputs are float32. With float32, the cholesky route also forms and reduces
+        its M x M matrix in float32 and refines the reported modes (the n_modes largest and smallest
+        eigen-pairs) in float64; the rest of the spectrum is float32-accurate (~1e-7 of the
+        largest |λ|).
     cache_mb : float
-        Gaussian kernel, streamed routes: memory (MB) for keeping the random Fourier phases
-        ``X ω`` (n x m per side) from the covariance pass for the mode-score pass, which then
-        skips the n x d x m products (default 2048: 10⁵ rows of float32 with 2,000 frequencies
-        per side fit; the side with the larger input dimension goes first). 0 recomputes them,
-        keeping memory independent of n. The results are identical either way.
+        Streamed routes: memory (MB) for keeping, from the covariance pass for the mode-score
+        pass, the random Fourier phases ``X ω`` (Gaussian; n x m per side; the pass then skips the
+        n x d x m products) or, for arrays in memory, the features themselves (cosine, linear; no
+        second check and normalisation). Default 2048: 10⁵ rows of float32 with 2,000 frequencies per side fit;
+        the side with the larger input dimension goes first. 0 recomputes them, keeping memory
+        independent of n. The results are identical either way.
     rff_floor : bool, default True
         With random Fourier features, also measure their noise floor (``SPECResult.rff_floor``,
         two extra n x n eigenvalue problems on at most 2,000 rows) and warn about modes below it.
@@ -683,8 +760,12 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     if exact and kernel != "gaussian":
         raise ValueError("rff: 'exact' applies to the gaussian kernel only")
     n_freq = None if (rff is None or exact) else rff
-    fa = FeatureMap.build(kernel, Ra.sample(seed=seed), sigma=sigma_a, n_frequencies=n_freq, seed=seed, name="A")
-    fb = FeatureMap.build(kernel, Rb.sample(seed=seed), sigma=sigma_b, n_frequencies=n_freq, seed=seed + 1, name="B")
+    def sample(R, sigma):  # rows for the automatic bandwidth only: no read for the other kernels
+        auto = kernel == "gaussian" and (sigma is None or (isinstance(sigma, str) and sigma == "auto"))
+        return R.sample(seed=seed) if auto else np.empty((0, R.dim))
+
+    fa = FeatureMap.build(kernel, sample(Ra, sigma_a), sigma=sigma_a, n_frequencies=n_freq, seed=seed, name="A")
+    fb = FeatureMap.build(kernel, sample(Rb, sigma_b), sigma=sigma_b, n_frequencies=n_freq, seed=seed + 1, name="B")
     if fa.rff is not None and fa.dim == fb.dim and fa.sigma == fb.sigma:
         # the same kernel on both sides: one draw of frequencies, so equal inputs give exactly 0
         fb = FeatureMap(fb.kernel, fb.dim, fb.sigma, fa.rff)
@@ -710,7 +791,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         scores = V[:, picked] * tk.sign if keep else None
     else:
         local = not (Ra.lazy or Rb.lazy or scheduler is not None)  # Dask computes features on workers
-        caches = _phase_caches(fa, fb, n, dtype, cache_mb) if local else (None, None)
+        caches = _phase_caches(fa, fb, Ra, Rb, dtype, cache_mb) if local else (None, None)
         Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler, caches, device)
         C = _joint_cov(Caa, Cbb, Cab, eta)
         fro = _frobenius(Caa, Cbb, Cab, eta)
