@@ -433,6 +433,11 @@ def _pool(t, pooling: str, mask):
     return t.reshape(t.shape[0], -1)
 
 
+class _AllCaptured(Exception):
+    """Raised by the last hook of a forward pass once every chosen layer has its output: the
+    layers after it (EfficientNet's head, a transformer's upper layers) need not run."""
+
+
 class _Capture:
     def __init__(self, model: _Model, layers, pooling, amp: bool = False, on_device: bool = False):
         self.model, self.layers, self.pooling, self.amp, self.on_device = model, layers, pooling, amp, on_device
@@ -444,6 +449,8 @@ class _Capture:
         def hook(_module, _inp, output):
             if name not in self.out:  # a module applied twice in one pass keeps its first output
                 self.out[name] = _pool(output, self.pooling, self.model.mask)
+                if len(self.out) == len(self.layers):
+                    raise _AllCaptured  # the rest of the forward pass (a head, later layers) is not needed
         return hook
 
     def run(self, call):
@@ -455,6 +462,8 @@ class _Capture:
         with torch.inference_mode(), amp:
             try:
                 call()
+            except _AllCaptured:
+                pass
             except (RuntimeError, TypeError, ValueError, IndexError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ValueError(f"{self.model.name}: its forward pass failed on these inputs ({type(exc).__name__}: "
@@ -596,6 +605,35 @@ def _move_back(homes) -> None:
         module.to(home)
 
 
+def _to_channels_last(models, channels_last, device) -> list:
+    """Convolutional models forward on the CPU in channels-last memory format (NHWC; oneDNN's
+    fast layout): EfficientNet-Lite0 and Lite2 run 1.4x and 2.3x faster at 160 px, batch 32 (the
+    inputs stay NCHW; the first convolution's output follows its weights). ``channels_last``:
+    None (default) for modules with 4-D weights all in the default layout forwarding on the CPU;
+    True always; False never. Returns the modules converted, for :func:`_back_to_contiguous`."""
+    import torch
+
+    if channels_last is False:
+        return []
+    done = []
+    for m in models:
+        weights = [p for p in m.module.parameters() if p.dim() == 4]
+        if not weights:
+            continue
+        if channels_last is None and (str(device or "cpu") != "cpu" or not all(w.is_contiguous() for w in weights)):
+            continue
+        m.module.to(memory_format=torch.channels_last)
+        done.append(m.module)
+    return done
+
+
+def _back_to_contiguous(modules) -> None:
+    import torch
+
+    for module in modules:
+        module.to(memory_format=torch.contiguous_format)
+
+
 # ---------------------------------------------------------------------------------- estimators
 
 
@@ -622,7 +660,7 @@ def _unbiased_matrix(KA, KB):
 def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=None, measure: str = "cka-linear",
               estimator: str = "streamed", pooling: str = "mean", batch_size: int = 64, seed: int = 0,
               input_key: str | None = None, batch_fn=None, device=None, dtype=None, amp: bool = False,
-              progress: bool = False) -> LayerwiseResult:
+              channels_last: bool | None = None, progress: bool = False) -> LayerwiseResult:
     """CKA of every chosen layer of ``model_a`` with every chosen layer of ``model_b``.
 
     Parameters
@@ -667,6 +705,11 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     amp : bool
         Run the forward passes under ``torch.autocast`` (bfloat16 on the CPU, float16 on CUDA);
         off by default (the map then matches full precision to float32 rounding).
+    channels_last : bool, optional
+        Forward convolutional models in channels-last memory format (NHWC). Default None: on the
+        CPU, for modules with 4-D weights in the default layout (1.4-2.3x faster forward passes
+        for EfficientNet-Lite; the map equals the default layout's to float32 rounding). The
+        modules are converted for the call and back afterwards. False keeps the layout as it is.
     progress : bool
 
     Returns
@@ -695,6 +738,8 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         raise ValueError("inputs: give the items both models see (texts, images or tensors)")
     if amp not in (True, False):
         raise ValueError(f"amp: expected True or False, got {amp!r}")
+    if channels_last not in (None, True, False):
+        raise ValueError(f"channels_last: expected None, True or False, got {channels_last!r}")
     if batch_fn is not None and not callable(batch_fn):
         raise ValueError(f"batch_fn: expected a callable taking a batch, got {type(batch_fn).__name__}")
     stats_device = compute_device(device)  # None on the CPU: the NumPy statistics are faster there
@@ -741,6 +786,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
     sums = None
     dims_a = dims_b = ()
     homes = _move_models([A] if B is A else [A, B], device)
+    layouts = _to_channels_last([A] if B is A else [A, B], channels_last, device)
     try:
         if loader:
             pairs = _stream_calls(A, B, cap_a is cap_b, stream)
@@ -798,6 +844,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
         cap_a.close()
         if cap_b is not cap_a:
             cap_b.close()
+        _back_to_contiguous(layouts)
         _move_back(homes)
     if loader:
         n = seen
