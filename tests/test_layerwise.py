@@ -414,3 +414,31 @@ def test_the_forward_pass_stops_once_every_layer_is_captured(images):
     assert np.allclose(res.matrix, ref, atol=1e-10)
     layerwise(net, None, images, layers_a=["0", "6"], batch_size=30)
     assert len(ran) >= 3  # the last layer chosen: the whole pass runs, batch after batch
+
+
+class ViewNet(torch.nn.Module):
+    """An older-style CNN: ``x.view(n, -1)`` of a 4-D map, which fails in channels-last layout."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return self.fc(h.view(h.size(0), -1))
+
+
+def test_a_model_that_needs_contiguous_maps_falls_back_to_its_layout(images):
+    net = ViewNet().eval()
+    with pytest.raises(RuntimeError):  # the premise: this model fails in channels-last
+        net.to(memory_format=torch.channels_last)(torch.as_tensor(images[:2]))
+    net.to(memory_format=torch.contiguous_format)
+    auto = layerwise(net, None, images, layers_a=["conv", "fc"], batch_size=30)
+    off = layerwise(net, None, images, layers_a=["conv", "fc"], batch_size=30, channels_last=False)
+    assert np.allclose(auto.matrix, off.matrix, atol=1e-12)
+    assert all(p.is_contiguous() for p in net.parameters())
+    with pytest.raises(ValueError, match="forward pass failed"):  # forced: no silent fallback
+        layerwise(net, None, images, layers_a=["conv", "fc"], batch_size=30, channels_last=True)
+    assert all(p.is_contiguous() for p in net.parameters())

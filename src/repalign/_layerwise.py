@@ -199,6 +199,7 @@ class _Model:
         self.mask = None  # the attention mask of the current batch (token models)
         self.device = "cpu"  # where the forward passes run (layerwise(device=))
         self.dtype = None  # dtype of floating inputs (default: the module's parameters')
+        self.layout = None  # "auto" or "forced" while layerwise() holds the module in channels-last
 
     def prepare(self, x):
         """A batch tensor on the model's device, floating inputs in its input dtype."""
@@ -461,9 +462,21 @@ class _Capture:
         amp = torch.autocast(device_type) if self.amp else contextlib.nullcontext()
         with torch.inference_mode(), amp:
             try:
-                call()
-            except _AllCaptured:
-                pass
+                try:
+                    call()
+                except _AllCaptured:
+                    pass
+                except (RuntimeError, TypeError, ValueError, IndexError):
+                    if self.model.layout != "auto":
+                        raise
+                    # a model that needs contiguous maps (``x.view(n, -1)`` on a 4-D map fails in
+                    # channels-last): its own layout back, for this batch and the rest
+                    _back_to_contiguous([self.model])
+                    self.out = {}
+                    try:
+                        call()
+                    except _AllCaptured:
+                        pass
             except (RuntimeError, TypeError, ValueError, IndexError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ValueError(f"{self.model.name}: its forward pass failed on these inputs ({type(exc).__name__}: "
@@ -610,7 +623,9 @@ def _to_channels_last(models, channels_last, device) -> list:
     fast layout): EfficientNet-Lite0 and Lite2 run 1.4x and 2.3x faster at 160 px, batch 32 (the
     inputs stay NCHW; the first convolution's output follows its weights). ``channels_last``:
     None (default) for modules with 4-D weights all in the default layout forwarding on the CPU;
-    True always; False never. Returns the modules converted, for :func:`_back_to_contiguous`."""
+    True always; False never. A model that fails in channels-last under the default (a ``view``
+    of a 4-D map) gets its layout back and its batch is run again (:meth:`_Capture.run`).
+    Returns the models converted, for :func:`_back_to_contiguous`."""
     import torch
 
     if channels_last is False:
@@ -623,15 +638,19 @@ def _to_channels_last(models, channels_last, device) -> list:
         if channels_last is None and (str(device or "cpu") != "cpu" or not all(w.is_contiguous() for w in weights)):
             continue
         m.module.to(memory_format=torch.channels_last)
-        done.append(m.module)
+        m.layout = "auto" if channels_last is None else "forced"
+        done.append(m)
     return done
 
 
-def _back_to_contiguous(modules) -> None:
+def _back_to_contiguous(models) -> None:
+    """Undo :func:`_to_channels_last` for ``models`` still held in channels-last."""
     import torch
 
-    for module in modules:
-        module.to(memory_format=torch.contiguous_format)
+    for m in models:
+        if m.layout is not None:
+            m.module.to(memory_format=torch.contiguous_format)
+            m.layout = None
 
 
 # ---------------------------------------------------------------------------------- estimators
