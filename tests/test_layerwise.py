@@ -442,3 +442,28 @@ def test_a_model_that_needs_contiguous_maps_falls_back_to_its_layout(images):
     with pytest.raises(ValueError, match="forward pass failed"):  # forced: no silent fallback
         layerwise(net, None, images, layers_a=["conv", "fc"], batch_size=30, channels_last=True)
     assert all(p.is_contiguous() for p in net.parameters())
+
+
+def test_streamed_moments_added_in_groups_of_rows_equal_one_update(images, monkeypatch):
+    # the streamed estimator adds batches to its moments STREAM_ROWS rows at a time (each update
+    # reads and writes the D x D sums); grouping must not change the map
+    from repalign import _layerwise
+
+    a, b = small_net(0), small_net(1)
+    kw = dict(layers_a=["0", "2", "4"], layers_b=["0", "4", "6"], batch_size=8)
+    whole = layerwise(a, b, images, **kw)  # 90 rows < STREAM_ROWS: one update
+    monkeypatch.setattr(_layerwise, "STREAM_ROWS", 20)  # 12 batches of 8 in groups of 24, 24, 24, 18
+    grouped = layerwise(a, b, images, **kw)
+    assert np.allclose(grouped.matrix, whole.matrix, atol=1e-12)
+    fa, fb = full_features(a, images, kw["layers_a"]), full_features(b, images, kw["layers_b"])
+    assert np.allclose(whole.matrix, [[ra.cka(x, y) for y in fb] for x in fa], atol=1e-10)
+
+
+def test_flattened_channels_last_maps_give_the_same_minibatch_map(images):
+    # flatten pooling of a channels-last map takes the features in memory order (no copy): the
+    # minibatch map uses only Gram matrices, which do not depend on the features' order
+    a, b = small_net(0), small_net(1)
+    kw = dict(layers_a=["0", "2", "4"], layers_b=["0", "4"], batch_size=16, estimator="minibatch", pooling="flatten")
+    cl = layerwise(a, b, images, **kw)
+    default = layerwise(a, b, images, channels_last=False, **kw)
+    assert np.allclose(cl.matrix, default.matrix, atol=1e-6)
