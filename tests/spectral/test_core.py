@@ -130,6 +130,22 @@ def test_factor_unpivoted_when_safe_pivoted_when_singular():
         assert np.allclose(J[:, None] * Cm @ U, U * lam, atol=1e-11)
 
 
+def test_random_features_go_straight_to_the_pivoted_factor(monkeypatch):
+    # a Gaussian map's C is numerically singular as a rule: trying potrf first cost 4 s at M = 8,000
+    from scipy import linalg
+
+    from repalign.spectral import core
+
+    calls = []
+    real = linalg.lapack.dpotrf
+    monkeypatch.setattr(linalg.lapack, "dpotrf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    A, B = views(n=600)
+    spec(A, B, "gaussian", rff=40, route="cholesky", n_modes=2, rff_floor=False)
+    assert calls == []
+    spec(A, B, "cosine", route="cholesky", n_modes=2)
+    assert calls == [1]
+
+
 def test_float32_route_refines_the_ends_in_float64():
     # float32 inputs: S is formed and reduced in float32, the n_modes pairs of each end are
     # refined in float64; they must equal the float64 eigen-solve of the same C to ~1e-12, the
@@ -517,8 +533,8 @@ def test_eigenvectors_of_the_ends_only(monkeypatch):
     B = A[:, :20] @ rng.normal(size=(20, 30)) + rng.normal(size=(600, 30))
     ends = spec(A, B, kernel="cosine", route="cholesky", n_modes=4)
     orig = core._cholesky_route
-    monkeypatch.setattr(core, "_cholesky_route", lambda C, ma, wanted=None, single=False, ends=None:
-                        orig(C, ma, wanted, single, None))  # every eigenvector, as before
+    monkeypatch.setattr(core, "_cholesky_route", lambda C, ma, wanted=None, single=False, ends=None, **kw:
+                        orig(C, ma, wanted, single, None, **kw))  # every eigenvector, as before
     full = spec(A, B, kernel="cosine", route="cholesky", n_modes=4)
     assert np.allclose(ends.eigenvalues, full.eigenvalues, atol=1e-13)
     for a, b in zip(ends.modes, full.modes, strict=True):

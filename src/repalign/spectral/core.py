@@ -451,7 +451,7 @@ def _eigh_ends(S: np.ndarray, k: int):
     return lam, W, cols
 
 
-def _factor(C: np.ndarray):
+def _factor(C: np.ndarray, try_unpivoted: bool = True):
     """``C = FᵀF`` for the cholesky route. Features that are (numerically) zero on every item
     (C_ii <= tol below: XTD-10's use-multilingual captions have three, with C_ii ~ 1e-65) are dropped, then LAPACK ``potrf`` factors the rest when
     it is safely positive definite (smallest pivot² above ``M · eps · max C_ii``, the tolerance at
@@ -461,22 +461,28 @@ def _factor(C: np.ndarray):
     size √jitter instead of exact zeros). Returns ``(Fp, perm, pivoted)``: ``Fp`` (r, len(perm))
     upper trapezoidal with ``C[perm][:, perm] = FpᵀFp`` (``perm`` 0-based; features not in it
     have zero weight in every eigenvector); pstrf's is a Fortran view with leading dimension M,
-    which BLAS reads in place (no copy of an r x M factor, 512 MB at M = 8,000)."""
+    which BLAS reads in place (no copy of an r x M factor, 512 MB at M = 8,000).
+    ``try_unpivoted=False`` goes straight to pstrf: random Fourier features' C is numerically
+    singular as a rule (2,000 frequencies per side, n = 20,000: potrf's smallest pivot² fell below
+    the tolerance), where trying potrf first cost 4 s at M = 8,000 for nothing."""
     M = C.shape[0]
     diag = np.diag(C)
     tol = M * np.finfo(np.float64).eps * max(float(np.max(diag, initial=0.0)), 0.0)
     keep = np.flatnonzero(diag > tol)  # a feature with C_ii <= tol is one pstrf would never pivot in
-    if keep.size:
+    if keep.size and try_unpivoted:
         Ck = C[np.ix_(keep, keep)] if keep.size < M else C.copy()
         F, info = linalg.lapack.dpotrf(Ck.T, lower=0, clean=1, overwrite_a=1)  # symmetric: .T is a Fortran view
         if info == 0 and np.min(np.diag(F)) ** 2 > tol:
             return F, keep, False
+        del Ck, F  # before pstrf's own copy: one M x M factor in memory at a time
     U, piv, rank, info = linalg.lapack.dpstrf(C, lower=0)
     if info < 0:
         raise ValueError("SPEC: the joint covariance could not be factorised")  # pragma: no cover
-    # LAPACK returns U in Fortran order: zero the strict lower part, where it leaves its work
+    # LAPACK returns U in Fortran order: zero the strict lower part, where it leaves its work, a
+    # column at a time (index arrays for it would take 8 M² bytes: 512 MB at M = 8,000)
     U = U if U.flags.f_contiguous else np.asfortranarray(U)
-    U[np.tril_indices(M, -1)] = 0.0
+    for j in range(M - 1):
+        U[j + 1:, j] = 0.0
     return U[:int(rank)], piv - 1, True
 
 
@@ -509,7 +515,7 @@ def _rayleigh_ritz(Fp: np.ndarray, Jp: np.ndarray, W: np.ndarray):
     return lam, Q @ Z
 
 
-def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
+def _cholesky_route(C, ma, wanted=None, single=False, ends=None, try_unpivoted=True):
     """Eigen-pairs by Cholesky C = FᵀF (:func:`_factor`) and the symmetric S = F J Fᵀ (App. A.3);
     ``wanted`` (k) computes only the k largest and k smallest eigenvalues of S (Lanczos, in
     float32 products when ``single``, i.e. float32 inputs, then refined in float64). ``ends`` (k):
@@ -521,7 +527,7 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None):
     float32-accurate (about 1e-7 of the largest |λ|), as
     accurate as the float32 covariance products C comes from."""
     M = C.shape[0]
-    Fp, perm, pivoted = _factor(C)
+    Fp, perm, pivoted = _factor(C, try_unpivoted)
     r = Fp.shape[0]
     J = np.concatenate([np.ones(ma), -np.ones(M - ma)])
     Jp = J[perm]
@@ -804,7 +810,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
             else:
                 wanted = None if M <= FULL_SPECTRUM_MAX else 4 * n_modes
                 lam, Uvec, complete, *cols = _cholesky_route(C, fa.n_features, wanted=wanted,
-                                                             single=dtype == np.float32, ends=n_modes)
+                                                             single=dtype == np.float32, ends=n_modes,
+                                                             try_unpivoted=fa.rff is None and fb.rff is None)
         picked = _pick_modes(lam, n_modes)
         if cols:  # eigenvectors of the ends only: column j of Uvec belongs to lam[cols[0][j]]
             at = {int(c): j for j, c in enumerate(cols[0])}
