@@ -134,7 +134,6 @@ def test_random_features_go_straight_to_the_pivoted_factor(monkeypatch):
     # a Gaussian map's C is numerically singular as a rule: trying potrf first cost 4 s at M = 8,000
     from scipy import linalg
 
-    from repalign.spectral import core
 
     calls = []
     real = linalg.lapack.dpotrf
