@@ -467,3 +467,13 @@ def test_flattened_channels_last_maps_give_the_same_minibatch_map(images):
     cl = layerwise(a, b, images, **kw)
     default = layerwise(a, b, images, channels_last=False, **kw)
     assert np.allclose(cl.matrix, default.matrix, atol=1e-6)
+
+
+def test_a_model_against_itself_with_other_layers_on_each_side(images):
+    # bug: both captures hook the same module; with the early stop, side B's last hook stopped
+    # side A's pass before A's own layers ran ("layers: '4' did not run")
+    net = small_net(0)
+    la, lb = ["4", "6"], ["0", "2"]
+    res = layerwise(net, None, images, layers_a=la, layers_b=lb, batch_size=30)
+    fa, fb = full_features(net, images, la), full_features(net, images, lb)
+    assert np.allclose(res.matrix, [[ra.cka(x, y) for y in fb] for x in fa], atol=1e-10)

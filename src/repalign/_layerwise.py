@@ -447,12 +447,15 @@ class _Capture:
     def __init__(self, model: _Model, layers, pooling, amp: bool = False, on_device: bool = False):
         self.model, self.layers, self.pooling, self.amp, self.on_device = model, layers, pooling, amp, on_device
         self.out = {}
+        self.active = False
         mods = dict(model.module.named_modules())
         self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in layers]
 
     def _hook(self, name):
         def hook(_module, _inp, output):
-            if name not in self.out:  # a module applied twice in one pass keeps its first output
+            # only while this capture runs: a model against itself with other layers on side B
+            # has both captures' hooks on one module (the other's last hook would stop this pass)
+            if self.active and name not in self.out:  # a module applied twice keeps its first output
                 self.out[name] = _pool(output, self.pooling, self.model.mask)
                 if len(self.out) == len(self.layers):
                     raise _AllCaptured  # the rest of the forward pass (a head, later layers) is not needed
@@ -464,6 +467,7 @@ class _Capture:
         self.out = {}
         device_type = str(self.model.device).split(":")[0]
         amp = torch.autocast(device_type) if self.amp else contextlib.nullcontext()
+        self.active = True
         with torch.inference_mode(), amp:
             try:
                 try:
@@ -485,6 +489,8 @@ class _Capture:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ValueError(f"{self.model.name}: its forward pass failed on these inputs ({type(exc).__name__}: "
                                  f"{first}); do both models take the same inputs?") from None
+            finally:
+                self.active = False
         missing = [n for n in self.layers if n not in self.out]
         if missing:
             raise ValueError(f"layers: {missing[0]!r} did not run in the forward pass; choose layers that do")
