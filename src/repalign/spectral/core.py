@@ -13,9 +13,10 @@ non-zero eigen-pairs (tests check each against the others):
 * ``covariance`` (Prop. 1): the non-symmetric ``Γ = J C`` with ``C = ΨᵀΨ/n =
   [[C_AA, √η C_AB], [√η C_BA, η C_BB]]`` (similar to the paper's ``[[C_AA, C_AB], [−η C_BA,
   −η C_BB]]``); an eigenvector u of Γ gives ``v = Ψ u`` of Λ;
-* ``cholesky`` (App. A.3): ``C = Fᵀ F`` by pivoted Cholesky (LAPACK ``pstrf``, which stops at
-  the numerical rank, so a singular C when n < m_A + m_B needs no jitter), then the symmetric
-  ``S = F J Fᵀ``; an eigenvector w of S gives ``u = J Fᵀ w`` and ``v = Ψ u / (√n |λ|)``. Above
+* ``cholesky`` (App. A.3): ``C = Fᵀ F`` by Cholesky (LAPACK ``potrf`` when C is safely positive
+  definite, else the pivoted ``pstrf``, which stops at the numerical rank, so a singular C when
+  n < m_A + m_B needs no jitter), then the symmetric ``S = F J Fᵀ`` (in float32 for float32
+  inputs, the reported modes refined in float64); an eigenvector w of S gives ``u = J Fᵀ w`` and ``v = Ψ u / (√n |λ|)``. Above
   ``FULL_SPECTRUM_MAX`` joint features only the 4 × n_modes largest and smallest eigenvalues
   are computed, by Lanczos (``eigsh``) on ``w ↦ F (J (Fᵀ w))`` (``SPECResult.complete`` is
   then False).
@@ -453,8 +454,8 @@ def _eigh_ends(S: np.ndarray, k: int):
 
 def _factor(C: np.ndarray, try_unpivoted: bool = True):
     """``C = FᵀF`` for the cholesky route. Features that are (numerically) zero on every item
-    (C_ii <= tol below: XTD-10's use-multilingual captions have three, with C_ii ~ 1e-65) are dropped, then LAPACK ``potrf`` factors the rest when
-    it is safely positive definite (smallest pivot² above ``M · eps · max C_ii``, the tolerance at
+    (C_ii <= tol below: XTD-10's use-multilingual captions have three, with C_ii ~ 1e-65) are
+    dropped, then LAPACK ``potrf`` factors the rest when it is safely positive definite (smallest pivot² above ``M · eps · max C_ii``, the tolerance at
     which the pivoted ``pstrf`` would stop); it costs a quarter of pstrf's time at M ≈ 900 (13 vs
     49 ms). Otherwise ``pstrf`` on the whole C, which stops at the numerical rank (a singular C,
     n < M or B = A, needs no jitter; a jitter would turn B = A's nilpotent J C into eigenvalues of
@@ -522,10 +523,11 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None, try_unpivoted=T
     every eigenvalue but the eigenvectors of the k largest and k smallest only (:func:`_eigh_ends`);
     then a fourth value is returned: the positions in the returned eigenvalues of Uvec's columns.
     With ``single`` and ``ends``, S is formed and reduced in float32 (half the time of the r³
-    steps) and the k largest and k smallest pairs (the reported modes) are refined in float64 (:func:`_rayleigh_ritz`): their eigenvalues are float64-accurate for this C
-    (their vectors to ~1e-8, first order in the float32 subspace's error), the other eigenvalues
-    float32-accurate (about 1e-7 of the largest |λ|), as
-    accurate as the float32 covariance products C comes from."""
+    steps) and the k largest and k smallest pairs (the reported modes) are refined in float64
+    (:func:`_rayleigh_ritz`): their eigenvalues are float64-accurate for this C (their vectors to
+    ~1e-8, first order in the float32 subspace's error), the other eigenvalues float32-accurate
+    (about 1e-7 of the largest |λ|), as accurate as the float32 covariance products C comes from.
+    ``try_unpivoted``: see :func:`_factor`."""
     M = C.shape[0]
     Fp, perm, pivoted = _factor(C, try_unpivoted)
     r = Fp.shape[0]
