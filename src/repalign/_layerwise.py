@@ -59,8 +59,7 @@ from ._result import Result
 from ._validate import check_positive_int
 from .encoders import Encoder, get_encoder
 from .items import IMAGE_EXTENSIONS
-from .kernels import linear_gram
-from .measures.kernel_alignment import unbiased_hsic_from_terms
+from .kernels import linear_gram, unbiased_hsic_from_terms
 from .moments import PairMoments
 
 __all__ = ["layerwise", "LayerwiseResult", "select_layers", "ESTIMATORS", "POOLINGS"]
@@ -467,13 +466,15 @@ class _Capture:
         self.out = {}
         device_type = str(self.model.device).split(":")[0]
         amp = torch.autocast(device_type) if self.amp else contextlib.nullcontext()
+        def forward():
+            with contextlib.suppress(_AllCaptured):  # the hooks' early stop
+                call()
+
         self.active = True
         with torch.inference_mode(), amp:
             try:
                 try:
-                    call()
-                except _AllCaptured:
-                    pass
+                    forward()
                 except (RuntimeError, TypeError, ValueError, IndexError):
                     if self.model.layout != "auto":
                         raise
@@ -481,10 +482,7 @@ class _Capture:
                     # channels-last): its own layout back, for this batch and the rest
                     _back_to_contiguous([self.model])
                     self.out = {}
-                    try:
-                        call()
-                    except _AllCaptured:
-                        pass
+                    forward()
             except (RuntimeError, TypeError, ValueError, IndexError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ValueError(f"{self.model.name}: its forward pass failed on these inputs ({type(exc).__name__}: "
@@ -855,7 +853,7 @@ def layerwise(model_a, model_b=None, inputs=None, *, layers_a=None, layers_b=Non
             if fa[0].shape[0] != fb[0].shape[0]:
                 raise ValueError("inputs: the two models returned different batch sizes; their inputs differ")
             dims_a, dims_b = tuple(f.shape[1] for f in fa), tuple(f.shape[1] for f in fb)
-            if estimator == "streamed" and acc is None and kept is None:
+            if estimator == "streamed" and acc is None and kept is None and not pending:  # the first batch
                 D = sum(dims_a) + (0 if cap_b is cap_a else sum(dims_b))
                 need = 3 * 8 * D * D
                 if need > _MOMENT_BYTES:

@@ -24,8 +24,6 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .._fork import kernel  # noqa: F401 - the passes are called through kernel(...) (serial twins in forks)
-
 ROUNDOFF = 64 * np.finfo(np.float64).eps  # as repalign.kernels
 
 

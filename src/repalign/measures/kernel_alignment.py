@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._device import compute_device
+from .._fork import kernel as fork_safe
 from .._validate import check_pair, check_positive_int, to_unit_scale
 from ..kernels import (
     DENSE_RBF_MAX_ROWS,
@@ -247,12 +248,12 @@ def _dense_rbf_triplet(X, Y, sig, threshold):
         sq = np.einsum("ij,ij->i", Zc, Zc)
         G = np.ascontiguousarray(linear_gram(Zc))
         tri = np.empty(n * (n - 1) // 2)
-        _rbf_jit.kernel(_rbf_jit.distances_inplace)(G, sq, tri)
+        fork_safe(_rbf_jit.distances_inplace)(G, sq, tri)
         s = sigma_from_triangle(tri, n, sig, threshold)
         del tri
-        grams.append((G, _rbf_jit.kernel(_rbf_jit.exp_inplace)(G, -1.0 / (2.0 * s * s))))
+        grams.append((G, fork_safe(_rbf_jit.exp_inplace)(G, -1.0 / (2.0 * s * s))))
     (K, rk), (L, rl) = grams
-    kl, kk, ll = _rbf_jit.kernel(_rbf_jit.centred_dots)(K, L, rk, rl)
+    kl, kk, ll = fork_safe(_rbf_jit.centred_dots)(K, L, rk, rl)
     scale = (n - 1.0) ** 2
     return kl / scale, kk / scale, ll / scale
 

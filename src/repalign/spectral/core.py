@@ -538,8 +538,7 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None, try_unpivoted=T
         complete = True
         if ends is not None and 2 * ends < r:
             if single:
-                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted, np.float32), ends)
-                lam = lam.astype(np.float64)
+                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted, np.float32), ends)  # lam: float64
                 lam_ends, W = _rayleigh_ritz(Fp, Jp, W)
                 lam[cols] = lam_ends
             else:
