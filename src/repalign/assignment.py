@@ -58,6 +58,7 @@ from scipy.optimize import linear_sum_assignment
 from ._fork import kernel
 from ._optional import optional
 from ._result import Result
+from ._simd import best_two, max_minus
 from ._validate import check_square_matrix
 
 __all__ = ["solve", "resolve_backend", "BACKENDS", "available_backends", "max_inner_batch", "approximate", "parse_matcher",
@@ -318,9 +319,11 @@ def max_inner_batch(M: np.ndarray, backend: str = "lapjv") -> np.ndarray:
         kernel(_max_inner_batch_aj)(M, _handoff(n), _max_bids(n), out, bound)
     else:
         out[:] = bound[:] = 0.0
-    scale = np.abs(M).max(axis=2).sum(axis=1) if n else np.zeros(M.shape[0])
-    for b in np.flatnonzero(np.abs(bound - out) > CERTIFY_RTOL * scale):  # pragma: no cover - a safety net
-        out[b] = solve(M[b], maximize=True, backend="scipy")[1]
+    gap = np.abs(bound - out)
+    # |value| <= scale, so most pairs pass on |value| alone; the scale is computed for the rest
+    for b in np.flatnonzero(gap > CERTIFY_RTOL * np.abs(out)):
+        if gap[b] > CERTIFY_RTOL * np.abs(M[b]).max(axis=1).sum():  # pragma: no cover - a safety net
+            out[b] = solve(M[b], maximize=True, backend="scipy")[1]
     return out
 
 
@@ -437,54 +440,10 @@ def solve(cost, *, maximize: bool = False, backend: str = "auto") -> tuple[np.nd
 @njit(cache=True)
 def _dual_bound(M, p):
     """``Σ_i max_j (M_ij − p_j) + Σ_j p_j``: an upper bound on the optimum for any prices p."""
-    n = M.shape[0]
     total = 0.0
-    for i in range(n):
-        best = -np.inf
-        for j in range(n):
-            v = M[i, j] - p[j]
-            if v > best:
-                best = v
-        total += best
+    for i in range(M.shape[0]):
+        total += max_minus(M[i], p)
     return total + p.sum()
-
-
-@njit(cache=True, inline="always")
-def _lane(v, j, a1, a2, k1):
-    """One lane of :func:`_best_two`: the running best ``a1`` (at ``k1``) and second best ``a2``,
-    updated without branches on the value."""
-    k1 = j if v > a1 else k1
-    a2 = max(a2, min(a1, v))
-    a1 = max(a1, v)
-    return a1, a2, k1
-
-
-@njit(cache=True)
-def _best_two(row, p):
-    """``(v1, j1, v2)``: the largest ``row[j] - p[j]``, its first index, and the second largest
-    (equal to v1 on a tie), as one sequential scan finds them; four independent lanes so that the
-    comparisons do not wait on each other (1.3x faster per bid at S = 196 and 784)."""
-    n = row.shape[0]
-    a1 = b1 = c1 = d1 = -np.inf
-    a2 = b2 = c2 = d2 = -np.inf
-    ka = kb = kc = kd = n
-    m = n - n % 4
-    for j in range(0, m, 4):
-        a1, a2, ka = _lane(row[j] - p[j], j, a1, a2, ka)
-        b1, b2, kb = _lane(row[j + 1] - p[j + 1], j + 1, b1, b2, kb)
-        c1, c2, kc = _lane(row[j + 2] - p[j + 2], j + 2, c1, c2, kc)
-        d1, d2, kd = _lane(row[j + 3] - p[j + 3], j + 3, d1, d2, kd)
-    for j in range(m, n):
-        a1, a2, ka = _lane(row[j] - p[j], j, a1, a2, ka)
-    v1, v2, j1 = a1, a2, ka
-    for x1, x2, kx in ((b1, b2, kb), (c1, c2, kc), (d1, d2, kd)):
-        if x1 > v1 or (x1 == v1 and kx < j1):  # ties: the lower index, as a sequential scan
-            v2 = max(v1, x2)
-            v1 = x1
-            j1 = kx
-        else:
-            v2 = max(v2, x1)
-    return v1, j1, v2
 
 
 @njit(cache=True)
@@ -538,7 +497,7 @@ def _auction_prices(M, tol, max_bids, p):
         while top > 0 and phase_bids < max_bids:
             top -= 1
             i = stack[top]
-            v1, j1, v2 = _best_two(M[i], p)
+            v1, j1, v2 = best_two(M[i], p)
             p[j1] += v1 - v2 + eps  # the bid: at least eps, so every phase ends
             phase_bids += 1
             o = owner[j1]
