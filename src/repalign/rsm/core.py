@@ -39,6 +39,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -254,12 +255,39 @@ def _block_size(S: int, C: int) -> int:
     return int(max(1, min(256, np.sqrt(_BLOCK_BYTES / per_pair))))
 
 
-def _affinities(Xi: np.ndarray, Xj: np.ndarray) -> np.ndarray:
-    """(bi, bj, S, S) affinity matrices ``Xi[a] @ Xj[b]ᵀ`` from one GEMM."""
+_BUFFERS = threading.local()  # one affinity stack per thread, reused from block to block
+
+
+def _stack_buffer(size: int) -> np.ndarray:
+    """``size`` float64s of this thread's reusable buffer (fresh arrays of ~100 MB per block cost
+    their page faults every time)."""
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or buf.size < size:
+        buf = _BUFFERS.buf = np.empty(size)
+    return buf[:size]
+
+
+def _affinities(Xi: np.ndarray, Yj: np.ndarray, upper: bool):
+    """The affinity matrices ``Xi[a] @ Yj[c]ᵀ`` (S, S) of a block's pairs, stacked, with the pairs
+    ``(a, c)``: every pair, or with ``upper`` (a diagonal block of a square RSM) those with
+    a < c only. One GEMM per c over the a's (a contiguous run), straight into the stack: no
+    affinity of a pair that is not needed, no gather. The stack is a view of this thread's buffer
+    (:func:`_stack_buffer`), valid until its next call."""
     bi, S, C = Xi.shape
-    bj = Xj.shape[0]
-    M = Xi.reshape(bi * S, C) @ np.ascontiguousarray(Xj.reshape(bj * S, C).T)
-    return M.reshape(bi, S, bj, S).transpose(0, 2, 1, 3)
+    bj = Yj.shape[0]
+    runs = [(min(c, bi) if upper else bi, c) for c in range(bj)]
+    k = sum(r for r, _ in runs)
+    M = _stack_buffer(k * S * S).reshape(k, S, S)
+    a = np.empty(k, np.int64)
+    cs = np.empty(k, np.int64)
+    t = 0
+    for r, c in runs:
+        if r:
+            np.matmul(Xi[:r].reshape(r * S, C), Yj[c].T, out=M[t:t + r].reshape(r * S, S))
+            a[t:t + r] = np.arange(r)
+            cs[t:t + r] = c
+            t += r
+    return M, a, cs
 
 
 def rsm_backend(backend: str) -> str:
@@ -295,6 +323,7 @@ class _Job:
     """Everything a block needs; a module-level object so forked workers inherit it."""
 
     def __init__(self, X, Y, symmetric, name, k, backend, b):
+        X, Y = np.ascontiguousarray(X), (X if Y is X else np.ascontiguousarray(Y))
         self.X, self.Y, self.symmetric, self.name, self.k, self.backend, self.b = X, Y, symmetric, name, k, backend, b
         self.vx = np.linalg.norm(X, axis=2)  # (N, S) vector norms, for the approximations
         self.vy = self.vx if symmetric else np.linalg.norm(Y, axis=2)
@@ -313,15 +342,9 @@ class _Job:
         if self.name == "none":
             out[:] = np.einsum("isc,jsc->ij", Xi, Yj)
             return out
-        M = _affinities(Xi, Yj)
-        ii, jj = np.meshgrid(np.arange(bi), np.arange(bj), indexing="ij")
-        keep = np.ones((bi, bj), dtype=bool)
-        if self.symmetric and i0 == j0:
-            keep = jj > ii
-        a, c = ii[keep], jj[keep]
+        M, a, c = _affinities(Xi, Yj, self.symmetric and i0 == j0)
         if len(a):
-            Mk = np.ascontiguousarray(M[a, c])
-            out[a, c] = _pairs_values(Mk, self.vx[i0 + a], self.vy[j0 + c], self.name, self.k, self.backend)
+            out[a, c] = _pairs_values(M, self.vx[i0 + a], self.vy[j0 + c], self.name, self.k, self.backend)
         return out
 
 
