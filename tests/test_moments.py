@@ -87,3 +87,19 @@ def test_moments_on_a_device_equal_the_numpy_ones(rng, torch_on_cpu):
         bad.update(torch.from_numpy(Z), Y[:10])
     with pytest.raises(ValueError, match="device: expected"):
         PairMoments(device="tpu")
+
+
+@pytest.mark.parametrize("shift", ["none", "zero", "x-only", "y-only"])
+def test_raw_moments_undo_any_shift_exactly(shift):
+    """raw() gives the uncentred XᵀX, YᵀY, XᵀY whatever the shift (the automatic first-chunk
+    mean, zero as SPEC uses, or a shift on one side only)."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(60, 4)) + 3.0, rng.normal(size=(60, 3)) - 1.0
+    zx, zy = np.zeros(4), np.zeros(3)
+    kw = {"none": {}, "zero": dict(shift_x=zx, shift_y=zy), "x-only": dict(shift_x=zx + 2.0, shift_y=zy),
+          "y-only": dict(shift_x=zx, shift_y=zy - 1.5)}[shift]
+    acc = PairMoments(**kw)
+    for s in range(0, 60, 25):
+        acc.update(X[s:s + 25], Y[s:s + 25])
+    for got, ref in zip(acc.raw(), (X.T @ X, Y.T @ Y, X.T @ Y), strict=True):
+        assert np.allclose(got, ref, rtol=1e-12, atol=1e-10)

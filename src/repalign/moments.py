@@ -244,9 +244,15 @@ class PairMoments:
         self._host()
         s, t = self.shift_x, self.shift_y
         n = self.n
-        xtx = self.xtx + np.outer(self.sx, s) + np.outer(s, self.sx) + n * np.outer(s, s)
-        yty = self.yty + np.outer(self.sy, t) + np.outer(t, self.sy) + n * np.outer(t, t)
-        xty = self.xty + np.outer(self.sx, t) + np.outer(s, self.sy) + n * np.outer(s, t)
+        xtx, yty, xty = self.xtx.copy(), self.yty.copy(), self.xty.copy()
+        if s.any():  # SPEC's moments are unshifted: no M x M outer products to add
+            xtx += np.outer(self.sx, s) + np.outer(s, self.sx) + n * np.outer(s, s)
+            xty += np.outer(s, self.sy)
+        if t.any():
+            yty += np.outer(self.sy, t) + np.outer(t, self.sy) + n * np.outer(t, t)
+            xty += np.outer(self.sx, t)
+        if s.any() and t.any():
+            xty += n * np.outer(s, t)
         return xtx, yty, xty
 
     def _norm_cross(self, pr, p_v, r_u, uv, su, sv, sp, sr, mu, nu) -> float:
