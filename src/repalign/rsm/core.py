@@ -255,29 +255,25 @@ def _block_size(S: int, C: int) -> int:
     return int(max(1, min(256, np.sqrt(_BLOCK_BYTES / per_pair))))
 
 
-_BUFFERS = threading.local()  # one affinity stack per thread, reused from block to block
-
-
-def _stack_buffer(size: int) -> np.ndarray:
-    """``size`` float64s of this thread's reusable buffer (fresh arrays of ~100 MB per block cost
-    their page faults every time)."""
-    buf = getattr(_BUFFERS, "buf", None)
-    if buf is None or buf.size < size:
-        buf = _BUFFERS.buf = np.empty(size)
-    return buf[:size]
-
-
-def _affinities(Xi: np.ndarray, Yj: np.ndarray, upper: bool):
+def _affinities(Xi: np.ndarray, Yj: np.ndarray, upper: bool, buffer=np.empty):
     """The affinity matrices ``Xi[a] @ Yj[c]ᵀ`` (S, S) of a block's pairs, stacked, with the pairs
     ``(a, c)``: every pair, or with ``upper`` (a diagonal block of a square RSM) those with
     a < c only. One GEMM per c over the a's (a contiguous run), straight into the stack: no
-    affinity of a pair that is not needed, no gather. The stack is a view of this thread's buffer
-    (:func:`_stack_buffer`), valid until its next call."""
+    affinity of a pair that is not needed, no gather; except for an off-diagonal block with
+    C > 4 S, where one block GEMM and a copy are faster (``benchmarks/bench_rsm.py``'s S = 49,
+    C = 1280: 0.6 vs 1.2 s per block; at C <= 2.6 S the GEMMs per c were as fast or faster). ``buffer(size)`` gives the stack's memory
+    (default a new array; :class:`_Job` reuses one per thread)."""
     bi, S, C = Xi.shape
     bj = Yj.shape[0]
+    if not upper and C > 4 * S:
+        # compute-bound products (many channels, few positions): one large GEMM, then a transposed
+        # copy; a GEMM per image has only S columns and ran at half speed (S = 49, C = 1280)
+        M = buffer(bi * bj * S * S).reshape(bi, bj, S, S)
+        np.copyto(M, (Xi.reshape(bi * S, C) @ Yj.reshape(bj * S, C).T).reshape(bi, S, bj, S).transpose(0, 2, 1, 3))
+        return M.reshape(bi * bj, S, S), np.repeat(np.arange(bi), bj), np.tile(np.arange(bj), bi)
     runs = [(min(c, bi) if upper else bi, c) for c in range(bj)]
     k = sum(r for r, _ in runs)
-    M = _stack_buffer(k * S * S).reshape(k, S, S)
+    M = buffer(k * S * S).reshape(k, S, S)
     a = np.empty(k, np.int64)
     cs = np.empty(k, np.int64)
     t = 0
@@ -327,6 +323,18 @@ class _Job:
         self.X, self.Y, self.symmetric, self.name, self.k, self.backend, self.b = X, Y, symmetric, name, k, backend, b
         self.vx = np.linalg.norm(X, axis=2)  # (N, S) vector norms, for the approximations
         self.vy = self.vx if symmetric else np.linalg.norm(Y, axis=2)
+        self._buffers = {}  # thread id -> affinity stack reused from block to block (fresh ~100 MB
+        # arrays cost their page faults every block); freed with the job
+
+    def __getstate__(self):  # Dask ships the job to its workers: without the buffers
+        return {**self.__dict__, "_buffers": {}}
+
+    def _buffer(self, size: int) -> np.ndarray:
+        key = threading.get_ident()  # blocks may run in several threads (Dask workers)
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < size:
+            buf = self._buffers[key] = np.empty(size)
+        return buf[:size]
 
     def blocks(self):
         nx, ny = len(self.X), len(self.Y)
@@ -342,7 +350,7 @@ class _Job:
         if self.name == "none":
             out[:] = np.einsum("isc,jsc->ij", Xi, Yj)
             return out
-        M, a, c = _affinities(Xi, Yj, self.symmetric and i0 == j0)
+        M, a, c = _affinities(Xi, Yj, self.symmetric and i0 == j0, self._buffer)
         if len(a):
             out[a, c] = _pairs_values(M, self.vx[i0 + a], self.vy[j0 + c], self.name, self.k, self.backend)
         return out
