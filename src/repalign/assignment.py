@@ -594,8 +594,9 @@ def auction_jv(M) -> AuctionResult:
     """An optimal assignment maximising ``Σ_i M[i, perm[i]]``, exact and certified: the ε-scaling
     :func:`auction` until its certified gap is small (1e-2, 1e-3 above n = 256), then
     Jonker–Volgenant (augmenting row reduction and shortest augmenting paths) from the auction's
-    prices, which settle most of the work: 1.5-1.8x scipy's time per problem at S = 49-196 and
-    3.5-4x at S = 784 on EfficientNet maps, one thread (``benchmarks/bench_rsm.py``).
+    prices, which settle most of the work: 1.5-2x faster than scipy per problem at S = 49,
+    2.9-3.3x at S = 196, 6-8x at S = 784 and ~13x at S = 3136 on EfficientNet maps, one thread
+    (``benchmarks/bench_rsm.py``; the bids scan 8 columns at once, :mod:`repalign._simd`).
 
     The rows whose auction column is not exactly their best at the final prices are freed (about
     half: the last bids leave each bidder ε short), the others keep their column; JV then ends

@@ -289,8 +289,8 @@ def _affinities(Xi: np.ndarray, Yj: np.ndarray, upper: bool, buffer=np.empty):
 def rsm_backend(backend: str) -> str:
     """The exact solver a semantic RSM uses for ``backend``: ``auto`` is ``auction-jv`` at every
     S. Affinities of concept vectors are low-rank products (rank <= C), where the auction's
-    prices settle most of the problem: on EfficientNet-Lite0 maps it beat scipy 1.5x (S = 49),
-    1.8x (196), 3.5-4x (784) and 8x (3136; OR-Tools 3x), one thread, ``benchmarks/bench_rsm.py``.
+    prices settle most of the problem: on EfficientNet-Lite0 maps it beat scipy 1.5-2x (S = 49),
+    2.9-3.3x (196), 6-8x (784) and ~13x (3136; OR-Tools 3.3x), one thread, ``benchmarks/bench_rsm.py``.
     (On integer costs with many ties it can be slower than scipy; :func:`repalign.assignment.solve`'s
     own ``auto`` does not pick it.)"""
     if backend not in BACKENDS:
