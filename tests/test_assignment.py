@@ -301,3 +301,27 @@ def test_the_vector_bid_scan_equals_a_sequential_scan(n, ties, seed):
     p = rng.integers(0, 2, n).astype(float) if ties else rng.normal(size=n) * 0.1
     assert best_two(row, p) == _sequential_best_two(row, p)
     assert max_minus(row, p) == _sequential_best_two(row, p)[0]
+
+
+def test_read_only_and_unaligned_inputs_are_solved():
+    """Bug found in review: the vector bid scan was typed for writable aligned arrays only, so a
+    read-only matrix (a memory map, an array a user froze) failed to compile."""
+    from repalign._simd import best_two
+    from repalign.assignment import auction, auction_jv
+
+    rng = np.random.default_rng(21)
+    M = rng.normal(size=(20, 20))
+    opt = solve(M, maximize=True, backend="scipy")[1]
+    frozen = M.copy()
+    frozen.setflags(write=False)
+    assert auction_jv(frozen).value == pytest.approx(opt, rel=1e-12)
+    assert auction(frozen, tol=1e-9).value <= opt + 1e-9
+    stack = np.stack([M, M.T])
+    stack.setflags(write=False)
+    assert np.allclose(max_inner_batch(stack, "auction-jv"), opt, rtol=1e-12)
+    row, p = rng.normal(size=19), rng.normal(size=19)
+    raw = np.zeros(8 * 19 + 1, np.uint8)
+    odd = np.frombuffer(raw.data, dtype=np.float64, count=19, offset=1)  # unaligned, read-only
+    raw[1:].view(np.float64)[:] = row
+    assert not odd.flags.aligned and np.array_equal(odd, row)
+    assert best_two(odd, p) == _sequential_best_two(row, p)
