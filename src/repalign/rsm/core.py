@@ -261,8 +261,11 @@ def _affinities(Xi: np.ndarray, Yj: np.ndarray, upper: bool, buffer=np.empty):
     a < c only. One GEMM per c over the a's (a contiguous run), straight into the stack: no
     affinity of a pair that is not needed, no gather; except for an off-diagonal block with
     C > 4 S, where one block GEMM and a copy are faster (``benchmarks/bench_rsm.py``'s S = 49,
-    C = 1280: 0.6 vs 1.2 s per block; at C <= 2.6 S the GEMMs per c were as fast or faster). ``buffer(size)`` gives the stack's memory
-    (default a new array; :class:`_Job` reuses one per thread)."""
+    C = 1280: 0.6 vs 1.2 s per block; at C <= 2.6 S the GEMMs per c were as fast or faster).
+    ``buffer(size)`` gives the stack's memory (default a new array; :class:`_Job` reuses one
+    per thread).
+
+    Returns ``(M (k, S, S), a (k,), c (k,))``: ``M[t] = Xi[a[t]] @ Yj[c[t]]ᵀ``."""
     bi, S, C = Xi.shape
     bj = Yj.shape[0]
     if not upper and C > 4 * S:
