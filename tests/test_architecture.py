@@ -23,7 +23,7 @@ SRC = Path(repalign.__file__).parent
 # or any lower one, never from a higher one.
 LAYERS = {
     0: ["_version", "_formats", "_result", "_validate", "_log", "_progress", "_optional", "_device", "_figures",
-        "_fork", "_simd"],
+        "_fork", "_simd", "_blas"],
     1: ["io", "items", "kernels", "moments", "distributed"],
     2: ["measures", "assignment"],
     3: ["qap"],
