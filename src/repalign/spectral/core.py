@@ -816,7 +816,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
                 wanted = None if M <= FULL_SPECTRUM_MAX else 4 * n_modes
                 # up to M = 2,048 scipy's LAPACK runs single-threaded here, out of the way of
                 # numpy's spinning BLAS threads (repalign._blas: 1.4-1.5x faster at M = 896,
-                # level at M = 1,664; a larger reduction is worth its second thread)
+                # level at M = 1,664; not measured above, where a reduction of seconds pays for
+                # its second thread and the spinning lasts only its first ~0.1 s)
                 with scipy_lapack_alone() if M <= LAPACK_ALONE_MAX else nullcontext():
                     lam, Uvec, complete, *cols = _cholesky_route(C, fa.n_features, wanted=wanted,
                                                                  single=dtype == np.float32, ends=n_modes,
