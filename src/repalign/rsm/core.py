@@ -18,8 +18,9 @@ preserves norms, so ``‖x_i − π x_j‖² = ‖x_i‖² + ‖x_j‖² − 2 G
   the matrix computed (its off-diagonal entries when square), i.e. σ the median Euclidean
   distance (wald2024 App. A computes it per mini-batch; here per RSM).
 
-Because ``G`` is all a kernel needs, RSMs are computed as ``G`` in blocks of sample pairs: one
-GEMM gives every affinity matrix of a block, then every assignment of the block is solved in
+Because ``G`` is all a kernel needs, RSMs are computed as ``G`` in blocks of sample pairs: the
+affinity matrices of the block's pairs come from one GEMM per image into a reused buffer (one per
+block when C > 4 S; :func:`_affinities`), then every assignment of the block is solved in
 one compiled parallel loop (``backend="auction-jv"`` or ``"lapjv"``, :func:`repalign.assignment.max_inner_batch`)
 or one by one (other backends, approximations). Square RSMs compute the upper triangle only
 (``G`` is symmetric: the inverse permutation is optimal for the reverse pair); the diagonal is
