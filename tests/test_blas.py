@@ -34,3 +34,9 @@ def test_scipy_alone_limits_only_scipy_and_restores():
     mine = {c.filepath for c in sel.lib_controllers}
     assert mine and all(inside[f] == 1 for f in mine)
     assert all(inside[f] == before[f] for f in before if f not in mine)  # numpy's pool keeps its threads
+
+
+def test_scipy_alone_when_not_enabled_is_a_no_op():
+    before = _threads()
+    with scipy_lapack_alone(False):
+        assert _threads() == before

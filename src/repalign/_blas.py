@@ -43,9 +43,10 @@ def separate_scipy_blas():
     return ctl.select(filepath=ours)
 
 
-def scipy_lapack_alone():
+def scipy_lapack_alone(enabled: bool = True):
     """Context: scipy's own BLAS/LAPACK single-threaded while it runs (numpy's products keep their
-    threads), where numpy and scipy load different libraries; else a no-op. For blocks of
-    LAPACK calls of moderate size interleaved with numpy products (module docstring)."""
-    sel = separate_scipy_blas()
+    threads), where numpy and scipy load different libraries; else, or with ``enabled`` false
+    (callers pass their size rule), a no-op. For blocks of LAPACK calls of moderate size
+    interleaved with numpy products (module docstring)."""
+    sel = separate_scipy_blas() if enabled else None
     return contextlib.nullcontext() if sel is None else sel.limit(limits=1)

@@ -245,13 +245,14 @@ class PairMoments:
         s, t = self.shift_x, self.shift_y
         n = self.n
         xtx, yty, xty = self.xtx.copy(), self.yty.copy(), self.xty.copy()
-        if s.any():  # SPEC's moments are unshifted: no M x M outer products to add
+        shifted_x, shifted_y = bool(s.any()), bool(t.any())  # SPEC's are not: no M x M outer products
+        if shifted_x:
             xtx += np.outer(self.sx, s) + np.outer(s, self.sx) + n * np.outer(s, s)
             xty += np.outer(s, self.sy)
-        if t.any():
+        if shifted_y:
             yty += np.outer(self.sy, t) + np.outer(t, self.sy) + n * np.outer(t, t)
             xty += np.outer(self.sx, t)
-        if s.any() and t.any():
+        if shifted_x and shifted_y:
             xty += n * np.outer(s, t)
         return xtx, yty, xty
 

@@ -47,7 +47,6 @@ from __future__ import annotations
 import heapq
 import mmap
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -798,8 +797,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     if route == "direct":
         # small n x n eigen-problems: scipy's LAPACK single-threaded (repalign._blas; 1.15-1.8x
         # faster at n = 200-600 on XTD-10 embeddings, level at 800, 0.73x at 1,600)
-        with step(f"SPEC direct route (n = {n})", enabled=progress), \
-                (scipy_lapack_alone() if n <= DIRECT_LAPACK_ALONE_MAX else nullcontext()):
+        with step(f"SPEC direct route (n = {n})", enabled=progress), scipy_lapack_alone(n <= DIRECT_LAPACK_ALONE_MAX):
             lam, V, fro = _direct(Ra, Rb, fa, fb, eta, exact)
         picked = _pick_modes(lam, n_modes)
         tk = _TopK(len(picked), top)
@@ -823,7 +821,7 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
                 # numpy's spinning BLAS threads (repalign._blas: 1.4-1.5x faster at M = 896,
                 # level at M = 1,664; not measured above, where a reduction of seconds pays for
                 # its second thread and the spinning lasts only its first ~0.1 s)
-                with scipy_lapack_alone() if M <= LAPACK_ALONE_MAX else nullcontext():
+                with scipy_lapack_alone(M <= LAPACK_ALONE_MAX):
                     lam, Uvec, complete, *cols = _cholesky_route(C, fa.n_features, wanted=wanted,
                                                                  single=dtype == np.float32, ends=n_modes,
                                                                  try_unpivoted=fa.rff is None and fb.rff is None)
