@@ -43,6 +43,22 @@ def test_builders_return_figures_and_draw_into_a_given_ax(spec_like, layers_like
         assert isinstance(new, Figure)
 
 
+def test_a_partial_spectrum_is_drawn_with_a_gap_for_its_missing_middle(spec_like):
+    # spectrum="ends" results hold the two ends only: ranks from each end, a gap between them
+    ends = SimpleNamespace(**{**vars(spec_like), "eigenvalues": np.array([0.3, 0.1, -0.05, -0.2]), "complete": False})
+    fig = Figure()
+    ax = fig.subplots()
+    plotting.spectrum(ends, ax=ax)
+    xs = np.concatenate([seg[:, 0] for seg in ax.collections[0].get_segments()])
+    assert sorted(set(xs.tolist())) == [0.0, 1.0, 4.0, 5.0]  # negatives shifted past the gap
+    assert "middle not" in " ".join(t.get_text() for t in ax.texts) and "each end" in ax.get_xlabel()
+    marked = ax.collections[1].get_offsets()
+    assert sorted(map(tuple, np.asarray(marked).tolist())) == [(0.0, 0.3), (5.0, -0.2)]
+    full = Figure().subplots()
+    plotting.spectrum(spec_like, ax=full)  # no `complete` attribute: a whole spectrum, no gap
+    assert not full.texts and full.get_xlabel() == "eigenvalue rank (descending)"
+
+
 def test_multi_panel_builders_draw_into_a_given_figure():
     curve = SimpleNamespace(fractions=[0, 0.5, 1], mean={"cka-linear": [1, 0.5, 0]}, std={"cka-linear": [0, 0.1, 0]})
     fig = Figure()

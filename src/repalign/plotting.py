@@ -128,13 +128,22 @@ def spectrum(result, *, title: str | None = None, max_points: int = 200, ax=None
     """
     lam = np.asarray(result.eigenvalues)
     keep = np.sort(np.argsort(-np.abs(lam))[:max_points])
+    x = keep.astype(float)
+    partial = not getattr(result, "complete", True)
+    if partial:  # the ends only (spectrum="ends"): a gap where the unknown middle would be
+        x = np.where(lam[keep] > 0, x, x + 2)
     fig, ax = _axes((6.4, 3.4), ax)
     ax.axhline(0, color="0.6", lw=0.8)
-    ax.vlines(keep, 0, lam[keep], color=np.where(lam[keep] > 0, "tab:blue", "tab:red"), lw=1.2)
+    ax.vlines(x, 0, lam[keep], color=np.where(lam[keep] > 0, "tab:blue", "tab:red"), lw=1.2)
     modes = {round(m.eigenvalue, 14) for m in result.modes}
-    marked = [i for i in keep if round(lam[i], 14) in modes]
-    ax.scatter(marked, lam[marked], s=18, color="k", zorder=3, label="reported modes")
-    ax.set_xlabel("eigenvalue rank (descending)")
+    marked = [j for j, i in enumerate(keep) if round(lam[i], 14) in modes]
+    ax.scatter(x[marked], lam[keep][marked], s=18, color="k", zorder=3, label="reported modes")
+    if partial:
+        gap = float(np.count_nonzero(lam[keep] > 0)) + 0.5
+        ax.text(gap, 0, "middle not\ncomputed", ha="center", va="center", fontsize=7, color="0.4")
+        ax.set_xlabel("eigenvalue rank from each end (spectrum='ends'; spectrum='full' computes the middle)")
+    else:
+        ax.set_xlabel("eigenvalue rank (descending)")
     ax.set_ylabel("eigenvalue of (K_A − η K_B)/n")
     ax.set_title(title or f"SPEC spectrum: SPEC-diff {result.spec_diff:.4f} ({result.kernel} kernel, n = {result.n})",
                  fontsize=9)

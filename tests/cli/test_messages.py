@@ -1,6 +1,7 @@
 """Messages that name the right thing (issue 18, items 20 and 21): each case named the wrong
 argument, the wrong option, or advice that does not apply."""
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,11 @@ def test_spec_streams_zarr_stores_as_the_readme_says(capsys, tmp_path):
     assert code == 0, err
     ref = ra.spec(A, B, "cosine", route="cholesky")
     assert f"SPEC-diff {ref.spec_diff:.4f}" in out
+    code, out, err = run(capsys, "spec", tmp_path / "a.zarr", tmp_path / "b.zarr", "--route", "cholesky",
+                         "--spectrum", "ends", "--modes", "2", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["complete"] is False and d["spec_diff"] == pytest.approx(ref.spec_diff, abs=1e-12)
 
 
 def test_out_of_memory_is_one_line_without_shutdown_noise(tmp_path):

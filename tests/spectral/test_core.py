@@ -35,7 +35,8 @@ def planted(n=500, size=40, seed=0):
 @pytest.mark.parametrize("kernel,kw", [("cosine", {}), ("linear", {}), ("gaussian", {"rff": 300})])
 def test_three_routes_agree(kernel, kw):
     A, B = views(n=2000) if kernel == "cosine" else views(n=600)
-    res = {r: spec(A, B, kernel, route=r, eta=0.6, n_modes=4, **kw) for r in ("direct", "covariance", "cholesky")}
+    res = {r: spec(A, B, kernel, route=r, eta=0.6, n_modes=4, spectrum="full", **kw)
+           for r in ("direct", "covariance", "cholesky")}
     d = res["direct"]
     for r in ("covariance", "cholesky"):
         x = res[r]
@@ -53,32 +54,39 @@ def test_three_routes_agree(kernel, kw):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_partial_spectrum_by_lanczos_equals_the_full_one(monkeypatch, dtype):
-    # above FULL_SPECTRUM_MAX features only both ends are computed (Lanczos on F J Fᵀ; it was two
-    # dense subset eigh calls, each a full O(r³) reduction: 166 s at 8,000 features). float32
-    # inputs run Lanczos on float32 products, then a float64 Rayleigh-Ritz step: the eigenvalues
-    # must still equal the full float64 spectrum of the same covariance, not float32's 1e-7
+    # spectrum="ends" computes the n_modes + 2 largest and smallest only (Lanczos on F J Fᵀ; it
+    # was two dense subset eigh calls, each a full O(r³) reduction: 166 s at 8,000 features).
+    # float32 inputs run Lanczos on a float32 factor and products, then a float64 Rayleigh-Ritz
+    # step on C itself: the eigenvalues must still equal the full float64 spectrum of the same
+    # covariance, not float32's 1e-7
     import importlib
 
     core = importlib.import_module("repalign.spectral.core")
     A, B = (x.astype(dtype) for x in views(n=900))
-    full = spec(A, B, "gaussian", rff=120, route="cholesky", n_modes=3, eta=0.7, seed=2)
-    monkeypatch.setattr(core, "FULL_SPECTRUM_MAX", 100)  # 480 features: the partial path
-    part = spec(A, B, "gaussian", rff=120, route="cholesky", n_modes=3, eta=0.7, seed=2)
-    assert full.complete and not part.complete and len(part.eigenvalues) == 2 * 4 * 3
+    kw = dict(rff=120, route="cholesky", n_modes=3, eta=0.7, seed=2, rff_floor=False)
+    full = spec(A, B, "gaussian", spectrum="full", **kw)
+    part = spec(A, B, "gaussian", spectrum="ends", **kw)
+    assert full.complete and not part.complete and len(part.eigenvalues) == 2 * (3 + core.END_EXTRA)
+    # "auto": the whole spectrum up to FULL_SPECTRUM_MAX joint features (480 here), the ends above
+    assert spec(A, B, "gaussian", **kw).complete
+    monkeypatch.setattr(core, "FULL_SPECTRUM_MAX", 100)
+    auto = spec(A, B, "gaussian", **kw)
+    assert not auto.complete and np.array_equal(auto.eigenvalues, part.eigenvalues)
     for sign in (1, -1):
         ours = np.sort(sign * part.eigenvalues[sign * part.eigenvalues > 0])[::-1]
         ref = np.sort(sign * full.eigenvalues[sign * full.eigenvalues > 0])[::-1]
-        assert np.allclose(ours[:12], ref[:12], atol=1e-10 if dtype == np.float64 else 1e-7)
-        # the reported modes: float64-accurate on both paths (float32 inputs: the full path
-        # refines its n_modes ends in float64, the rest of its spectrum is float32-accurate)
+        assert len(ours) == 3 + core.END_EXTRA
+        # every computed end is float64-accurate (the full path's float32 middle is float32-accurate:
+        # compare the ends it refines, its n_modes per sign, to 1e-12, the next ones to 1e-7)
         assert np.allclose(ours[:3], ref[:3], rtol=0, atol=1e-12)
-        if dtype == np.float64:
-            assert np.allclose(ours[:6], ref[:6], rtol=0, atol=1e-12)
+        assert np.allclose(ours, ref[:len(ours)], rtol=0, atol=1e-12 if dtype == np.float64 else 1e-7)
     assert part.spec_diff == pytest.approx(full.spec_diff, abs=1e-12)
     # scores: the float32 path's vectors are first-order accurate in its float32 subspace
     assert np.allclose(part.scores, full.scores, atol=1e-7 if dtype == np.float64 else 1e-6)
     for a, b in zip(part.modes, full.modes, strict=True):
         assert np.array_equal(a.top_indices, b.top_indices)
+    with pytest.raises(ValueError, match="spectrum: expected one of"):
+        spec(A, B, "gaussian", spectrum="top", **kw)
 
 
 def test_sqrt_eta_on_b_features_matters():
@@ -215,6 +223,26 @@ def test_shuffled_copy_is_far_and_an_aligned_copy_is_zero():
     shuffled = spec(A, A[rng.permutation(800)], "cosine")
     assert aligned.spec_diff < 1e-10
     assert shuffled.spec_diff > 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_ends_of_an_aligned_copy_are_zero_too(dtype):
+    # spectrum="ends" on B = A and on a rotated, scaled A: S = F J Fᵀ is zero up to round-off, so
+    # Lanczos meets a zero operator (ARPACK's "starting vector is zero") or tiny Ritz vectors,
+    # whose C-norm the float64 Rayleigh-Ritz step drops. float32 products leave errors of
+    # ~eps32 in a C that is singular here, which the square root of a Cholesky pivot turns into
+    # eigenvalues up to ~sqrt(eps32) ‖C‖ (documented under `precision`); float64 stays at round-off.
+    # Bug found with it: the full float32 path picked a mode among its float32 middle values
+    # (no eigenvector computed for them: a KeyError) when the refined ends fell below the cut
+    A, _ = views(n=800, dA=40)
+    A = A.astype(dtype)
+    Q = np.linalg.qr(np.random.default_rng(3).normal(size=(40, 40)))[0]
+    tol = 1e-10 if dtype == np.float64 else 3 * np.sqrt(np.finfo(np.float32).eps) * 2  # tr C = 1 + η = 2
+    for B in (A, (2.5 * A @ Q).astype(dtype)):
+        full = spec(A, B, "cosine", route="cholesky", spectrum="full")
+        ends = spec(A, B, "cosine", route="cholesky", spectrum="ends", n_modes=3)
+        assert full.spec_diff < tol and ends.spec_diff < tol
+        assert not ends.complete and all(abs(m.eigenvalue) < tol for m in ends.modes + full.modes)
 
 
 def test_rff_gram_converges_to_the_gaussian_kernel():
@@ -550,7 +578,7 @@ def test_covariances_on_a_device_give_the_same_spec(torch_on_cpu):
     A = rng.normal(size=(900, 30)).astype(np.float32)
     B = (A[:, :10] @ rng.normal(size=(10, 20)) + rng.normal(size=(900, 20))).astype(np.float32)
     for kw in (dict(kernel="cosine"), dict(kernel="gaussian", rff=200, rff_floor=False)):
-        ref = spec(A, B, route="cholesky", **kw)
+        ref = spec(A, B, route="cholesky", spectrum="full", **kw)  # the device route solves it whole
         dev = spec(A, B, route="cholesky", device="cpu", **kw)
         assert np.allclose(dev.eigenvalues, ref.eigenvalues, rtol=1e-5, atol=1e-8)
         assert np.allclose([m.eigenvalue for m in dev.modes], [m.eigenvalue for m in ref.modes], rtol=1e-5)

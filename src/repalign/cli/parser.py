@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top", type=_positive, default=10, help="items listed per mode (default 10)")
     s.add_argument("--route", choices=("auto", "direct", "covariance", "cholesky"), default="auto",
                    help="how the eigen-pairs are computed (default auto)")
+    s.add_argument("--spectrum", choices=("auto", "full", "ends"), default="auto",
+                   help="cholesky route: every eigenvalue, or the modes' ends only (Lanczos; auto: the ends above "
+                        "512 joint features)")
     s.add_argument("--seed", type=_non_negative, default=0, help="random features and subsamples (default 0)")
     s.add_argument("--texts", help="text file, one item per line in row order: captions per mode in modes.md")
     s.add_argument("--images", help="image folder in row order (sorted paths): galleries per mode")

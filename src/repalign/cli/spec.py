@@ -74,7 +74,7 @@ def run(args) -> int:
     items = _item_list(args, n)
     res = spec(A, B, args.kernel, eta=args.eta, rff=args.rff, sigma_a=args.sigma_a, sigma_b=args.sigma_b,
                n_modes=args.modes, top=args.top, route=args.route, seed=args.seed, progress=True,
-               scheduler=args.scheduler)
+               scheduler=args.scheduler, spectrum=args.spectrum)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "spec.json", res.to_dict(), args.force)

@@ -16,14 +16,16 @@ non-zero eigen-pairs (tests check each against the others):
 * ``cholesky`` (App. A.3): ``C = Fᵀ F`` by Cholesky (LAPACK ``potrf`` when C is safely positive
   definite, else the pivoted ``pstrf``, which stops at the numerical rank, so a singular C when
   n < m_A + m_B needs no jitter), then the symmetric ``S = F J Fᵀ`` (in float32 for float32
-  inputs, the reported modes refined in float64); an eigenvector w of S gives ``u = J Fᵀ w`` and ``v = Ψ u / (√n |λ|)``. Above
-  ``FULL_SPECTRUM_MAX`` joint features only the 4 × n_modes largest and smallest eigenvalues
-  are computed, by Lanczos (``eigsh``) on ``w ↦ F (J (Fᵀ w))`` (``SPECResult.complete`` is
-  then False).
+  inputs, the reported modes refined in float64); an eigenvector w of S gives ``u = J Fᵀ w`` and
+  ``v = Ψ u / (√n |λ|)``. With ``spectrum="ends"`` (the default above ``FULL_SPECTRUM_MAX`` = 512
+  joint features) only the n_modes + 2 largest and smallest eigenvalues are computed, by Lanczos
+  (``eigsh``) on ``w ↦ F (J (Fᵀ w))`` and a float64 Rayleigh-Ritz step on C
+  (``SPECResult.complete`` is then False).
 
 ``route="auto"`` takes ``direct`` when n <= m_A + m_B (the n × n problem is the smaller) and
-``cholesky`` otherwise. The covariances are accumulated over row chunks in float64 by
-:class:`repalign.moments.PairMoments` (memory O((m_A + m_B)²), independent of n); inputs may be
+``cholesky`` otherwise. The covariances are accumulated over row chunks in float64, one
+symmetric product of the joint block ``[Φ_A, √η Φ_B]`` per chunk (memory O((m_A + m_B)²),
+independent of n; Dask and ``device=`` inputs via :class:`repalign.moments.PairMoments`); inputs may be
 arrays, memory-mapped ``.npy`` files or paths, read one chunk at a time, twice (covariances, then
 scores).
 
@@ -53,7 +55,7 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 
 from .._blas import scipy_lapack_alone
 from .._device import compute_device, resolve_device
@@ -70,7 +72,11 @@ from .features import SPEC_KERNELS, FeatureMap
 __all__ = ["spec", "SPECResult", "SPECMode", "ROUTES", "DIRECT_MAX_N"]
 
 ROUTES = ("auto", "direct", "covariance", "cholesky")
-FULL_SPECTRUM_MAX = 4000  # above this many joint features the cholesky route computes 4 x n_modes per sign
+#: spectrum="auto": above this many joint features the cholesky route computes the ends only
+FULL_SPECTRUM_MAX = 512
+#: spectrum="ends": eigenvalues computed per sign beyond the n_modes reported (their gap)
+END_EXTRA = 2
+SPECTRA = ("auto", "full", "ends")
 #: joint features up to which the cholesky route runs scipy's LAPACK single-threaded (:mod:`repalign._blas`)
 LAPACK_ALONE_MAX = 2048
 #: samples up to which the direct route runs scipy's LAPACK single-threaded
@@ -342,55 +348,86 @@ def _direct(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, eta: float, exac
     return lam, V, fro
 
 
-def _features(fmap: FeatureMap, rows: _Rows, s: int, e: int, dtype, cache: dict | None) -> np.ndarray:
-    """Features of rows ``s:e``. With ``cache`` (a dict) the first pass keeps, by chunk start, the
-    random Fourier phases ``X ω`` of a Gaussian map or the features themselves of a cosine/linear
-    map, and the next pass takes (and drops) them: no second read, check and normalisation."""
-    if cache is None:
-        return fmap(rows.chunk(s, e), dtype=dtype)
+def _features(fmap: FeatureMap, rows: _Rows, s: int, e: int, dtype, cache: dict | None, out=None) -> np.ndarray:
+    """Features of rows ``s:e`` (into ``out`` when given). With ``cache`` (a dict) the first pass
+    keeps, by chunk start, the random Fourier phases ``X ω`` of a Gaussian map, and the next pass
+    takes (and drops) them: no second read, check and n x d x m product."""
+    if cache is None or fmap.rff is None:
+        return fmap(rows.chunk(s, e), dtype=dtype, out=out)
     P = cache.pop(s, None)
-    if fmap.rff is None:
-        if P is None:
-            P = cache[s] = fmap(rows.chunk(s, e), dtype=dtype)
-        return P
     if P is None:
         P = cache[s] = fmap.rff.phases(rows.chunk(s, e), dtype=dtype)
-    return fmap.rff.from_phases(P, dtype=dtype)
+    return fmap.rff.from_phases(P, dtype=dtype, out=out)
 
 
 def _phase_caches(fa: FeatureMap, fb: FeatureMap, A: _Rows, B: _Rows, dtype, cache_mb: float) -> tuple:
-    """Which sides keep their phases (Gaussian) or features (cosine, linear; only for inputs already
-    in memory: a memory-mapped file is streamed so that memory stays independent of n) between the
-    two passes: the larger input dimension first (its product is the costlier), each while the
-    total stays within ``cache_mb``."""
-    caches = [None, None]
+    """What the covariance pass keeps for the mode-score pass, within ``cache_mb``: ``(A's, B's,
+    joint)``. Random Fourier features: each side's phases ``X ω`` (n x m), the larger input
+    dimension first (its product is the costlier). Cosine, linear: the joint blocks
+    ``[Φ_A, √η Φ_B]`` themselves, when both inputs are already in memory (a memory-mapped file is
+    streamed, so that memory stays independent of n) and they fit. A ``None`` keeps nothing."""
     left = cache_mb * 2**20
+    item = np.dtype(dtype).itemsize
+    if fa.rff is None:  # the kernel is the same on both sides
+        fits = A.in_memory and B.in_memory and A.n * (fa.n_features + fb.n_features) * item <= left
+        return None, None, ({} if fits else None)
+    caches = [None, None]
     for i in sorted((0, 1), key=lambda i: -(fa, fb)[i].dim):
-        f, R = (fa, fb)[i], (A, B)[i]
-        if f.rff is None and not R.in_memory:
-            continue
-        size = R.n * (f.rff.m if f.rff is not None else f.n_features) * np.dtype(dtype).itemsize
+        size = (A, B)[i].n * (fa, fb)[i].rff.m * item
         if size <= left:
             caches[i] = {}
             left -= size
-    return tuple(caches)
+    return caches[0], caches[1], None
 
 
-def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, progress: bool,
-             scheduler=None, caches=(None, None), device=None):
+def _joint_block(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, s: int, e: int, dtype, eta: float,
+                 caches=(None, None, None)) -> np.ndarray:
+    """``[Φ_A, √η Φ_B]`` for rows ``s:e`` (e - s, m_A + m_B) in ``dtype``: both sides' features
+    written into one buffer, so that the covariance pass is one symmetric product (syrk) and the
+    score pass one product. ``caches``: :func:`_phase_caches` (a kept joint block is handed over
+    and dropped)."""
+    joint = caches[2]
+    if joint is not None and s in joint:
+        return joint.pop(s)
+    ma = fa.n_features
+    P = np.empty((e - s, ma + fb.n_features), dtype=dtype)
+    _features(fa, A, s, e, dtype, caches[0], out=P[:, :ma])
+    _features(fb, B, s, e, dtype, caches[1], out=P[:, ma:])
+    if eta != 1.0:
+        P[:, ma:] *= P.dtype.type(np.sqrt(eta))
+    if joint is not None:
+        joint[s] = P
+    return P
+
+
+def _moments(A: _Rows, B: _Rows, fa: FeatureMap, fb: FeatureMap, chunk: int, dtype, eta: float, progress: bool,
+             scheduler=None, caches=(None, None, None), device=None) -> np.ndarray:
+    """The joint covariance ``C = ΨᵀΨ / n`` (M x M, float64), ``Ψ = [Φ_A, √η Φ_B]``. In memory:
+    per chunk one symmetric product of the joint block in ``dtype`` (numpy's syrk path; the same
+    flops as the three blocks' products, but one call, without :class:`PairMoments`' per-chunk
+    checks and sums: 17 vs 28 ms at n = 2,000, M = 896), summed in float64. Dask inputs or a scheduler: per chunk
+    on the workers, tree-reduced; ``device``: torch :class:`PairMoments` on it."""
     if A.lazy or B.lazy or scheduler is not None:  # per chunk on Dask workers, tree-reduced
 
         acc = feature_moments(A.arr, B.arr, fa, fb, dtype=dtype, scheduler=scheduler)
         xtx, yty, xty = acc.raw()
-        return xtx / A.n, yty / A.n, xty / A.n
-    acc = PairMoments(debiased=False, shift_x=np.zeros(fa.n_features), shift_y=np.zeros(fb.n_features),
-                      compute_dtype="float32" if dtype == np.float32 else "float64", device=device)
+        return _joint_cov(xtx / A.n, yty / A.n, xty / A.n, eta)
     starts = range(0, A.n, chunk)
+    if device is not None:
+        acc = PairMoments(debiased=False, shift_x=np.zeros(fa.n_features), shift_y=np.zeros(fb.n_features),
+                          compute_dtype="float32" if dtype == np.float32 else "float64", device=device)
+        for s in track(starts, "SPEC covariances", total=len(starts), enabled=progress, unit="chunk"):
+            e = min(A.n, s + chunk)
+            acc.update(_features(fa, A, s, e, dtype, caches[0]), _features(fb, B, s, e, dtype, caches[1]))
+        xtx, yty, xty = acc.raw()
+        return _joint_cov(xtx / A.n, yty / A.n, xty / A.n, eta)
+    M = fa.n_features + fb.n_features
+    C = np.zeros((M, M))
     for s in track(starts, "SPEC covariances", total=len(starts), enabled=progress, unit="chunk"):
-        e = min(A.n, s + chunk)
-        acc.update(_features(fa, A, s, e, dtype, caches[0]), _features(fb, B, s, e, dtype, caches[1]))
-    xtx, yty, xty = acc.raw()
-    return xtx / A.n, yty / A.n, xty / A.n
+        P = _joint_block(A, B, fa, fb, s, min(A.n, s + chunk), dtype, eta, caches)
+        C += P.T @ P  # P.T @ P: numpy's syrk path; transposed views go to BLAS as flags, no copy
+    C /= A.n
+    return C
 
 
 def _joint_cov(Caa, Cbb, Cab, eta):
@@ -398,9 +435,10 @@ def _joint_cov(Caa, Cbb, Cab, eta):
     return np.block([[Caa, r * Cab], [r * Cab.T, eta * Cbb]])
 
 
-def _frobenius(Caa, Cbb, Cab, eta):
-    val = np.einsum("ij,ij->", Caa, Caa) - 2 * eta * np.einsum("ij,ij->", Cab, Cab) + eta**2 * np.einsum(
-        "ij,ij->", Cbb, Cbb)
+def _frobenius(C: np.ndarray, ma: int) -> float:
+    """``‖Λ‖_F = sqrt(‖C_AA‖² − 2‖C_AB‖² + ‖C_BB‖²)`` from the joint C (its B blocks carry η)."""
+    Caa, Cab, Cbb = C[:ma, :ma], C[:ma, ma:], C[ma:, ma:]
+    val = np.einsum("ij,ij->", Caa, Caa) - 2 * np.einsum("ij,ij->", Cab, Cab) + np.einsum("ij,ij->", Cbb, Cbb)
     return float(np.sqrt(max(val, 0.0)))
 
 
@@ -521,11 +559,86 @@ def _rayleigh_ritz(Fp: np.ndarray, Jp: np.ndarray, W: np.ndarray):
     return lam, Q @ Z
 
 
+def _factor_single(C: np.ndarray):
+    """``C ≈ FᵀF`` in float32 for the Lanczos subspace of :func:`_cholesky_ends`: LAPACK ``spotrf``
+    on C's features that are not zero on every item (as :func:`_factor` drops them), a quarter of
+    float64 ``potrf``'s time at M ≈ 900 (5 vs 19 ms, XTD-10). Returns ``(F (r, r) float32 upper,
+    kept)``, or ``None`` when C is not safely positive definite in float32 (smallest pivot² at or
+    below ``M · eps32 · max C_ii``); :func:`_factor` then takes over."""
+    M = C.shape[0]
+    diag = np.diag(C)
+    top = max(float(np.max(diag, initial=0.0)), 0.0)
+    keep = np.flatnonzero(diag > M * np.finfo(np.float64).eps * top)
+    if not keep.size:
+        return None
+    C32 = C.astype(np.float32)
+    if keep.size < M:
+        C32 = C32[np.ix_(keep, keep)]
+    F, info = linalg.lapack.spotrf(C32.T, lower=0, clean=1, overwrite_a=1)  # symmetric: .T is a Fortran view
+    if info != 0 or float(np.min(np.diag(F))) ** 2 <= M * np.finfo(np.float32).eps * top:
+        return None
+    return F, keep
+
+
+def _ritz_pencil(C: np.ndarray, J: np.ndarray, U: np.ndarray):
+    """Rayleigh-Ritz for ``Γ = J C`` on the span of ``U`` (M, k), in float64, with C itself: Γ is
+    self-adjoint in the C inner product, so the Ritz pairs solve the k x k symmetric-definite pencil
+    ``(Zᵀ J Z, Uᵀ Z)``, ``Z = C U`` (the projection of ``C J C u = λ C u``), O(M² k). No factor
+    of C enters, so a float32 factor may build the subspace. Directions of ``U`` without C-norm
+    (numerically in C's null space, e.g. every direction when B = A) are dropped. Eigenvalue
+    errors are quadratic in the subspace's; rounding adds about ``eps (‖C‖/|λ|)²`` relative.
+    Returns ``(lam (k',) ascending, U (M, k'))`` with ``uᵀ C u = 1``."""
+    norms = np.linalg.norm(U, axis=0)
+    U = U[:, norms > 0] / norms[norms > 0]
+    Z = C @ U
+    Bk = U.T @ Z
+    Ak = Z.T @ (J[:, None] * Z)
+    mu, Q = linalg.eigh((Bk + Bk.T) / 2)
+    ok = mu > C.shape[0] * np.finfo(np.float64).eps * max(float(np.trace(C)), 0.0)
+    X = Q[:, ok] / np.sqrt(mu[ok])  # Xᵀ Bk X = I
+    T = X.T @ Ak @ X
+    lam, Y = linalg.eigh((T + T.T) / 2)
+    return lam, U @ (X @ Y)
+
+
+def _cholesky_ends(C: np.ndarray, J: np.ndarray, wanted: int, single: bool, try_unpivoted: bool):
+    """The ``wanted`` largest and ``wanted`` smallest eigen-pairs of Γ = J C, not the whole
+    spectrum: Lanczos (ARPACK ``eigsh``, ``which="BE"``) on ``w ↦ F (J (Fᵀ w))`` with C ≈ FᵀF
+    (S = F J Fᵀ is never formed: two matrix-vector products per step), then a float64
+    Rayleigh-Ritz step on C itself (:func:`_ritz_pencil`). With ``single`` (float32 inputs) the
+    factor and the products are float32 (:func:`_factor_single`, else :func:`_factor`'s float64
+    factor rounded). Returns ``(lam, Uvec)`` as :func:`_cholesky_route` does, or None when the
+    factor's rank leaves no room for 2 x wanted Lanczos vectors (the caller solves it whole)."""
+    M = C.shape[0]
+    got = _factor_single(C) if single and try_unpivoted else None
+    if got is None:
+        Fp, perm, _ = _factor(C, try_unpivoted)
+        F = np.asarray(Fp, dtype=np.float32, order="F") if single else Fp
+    else:
+        F, perm = got
+    r = F.shape[0]
+    if 2 * wanted >= r:
+        return None
+    Jp = J[perm].astype(F.dtype)
+    op = LinearOperator((r, r), matvec=lambda w: F @ (Jp * (F.T @ w)), dtype=F.dtype)
+    try:
+        _, W = eigsh(op, k=2 * wanted, which="BE", tol=0, v0=np.ones(r, dtype=F.dtype) / np.sqrt(r))
+    except ArpackError as exc:
+        if exc.info != -9:  # pragma: no cover - any error but "starting vector is zero"
+            raise
+        return np.zeros(0), np.zeros((M, 0))  # S v0 = 0: S is zero (B = A), no non-zero eigenvalue
+    U = np.zeros((M, W.shape[1]))
+    U[perm] = Jp[:, None] * (F.T @ W)  # u = J Fᵀ w
+    lam, Uvec = _ritz_pencil(C, J, U)
+    keep = np.abs(lam) > 1e-12 * max(1.0, float(np.abs(lam).max(initial=0.0)))
+    return lam[keep], Uvec[:, keep]
+
+
 def _cholesky_route(C, ma, wanted=None, single=False, ends=None, try_unpivoted=True):
     """Eigen-pairs by Cholesky C = FᵀF (:func:`_factor`) and the symmetric S = F J Fᵀ (App. A.3);
-    ``wanted`` (k) computes only the k largest and k smallest eigenvalues of S (Lanczos, in
-    float32 products when ``single``, i.e. float32 inputs, then refined in float64). ``ends`` (k):
-    every eigenvalue but the eigenvectors of the k largest and k smallest only (:func:`_eigh_ends`);
+    ``wanted`` (k) computes only the k largest and k smallest eigenvalues (:func:`_cholesky_ends`:
+    Lanczos, in float32 products when ``single``, i.e. float32 inputs, then refined in float64).
+    ``ends`` (k): every eigenvalue but the eigenvectors of the k largest and k smallest only (:func:`_eigh_ends`);
     then a fourth value is returned: the positions in the returned eigenvalues of Uvec's columns.
     With ``single`` and ``ends``, S is formed and reduced in float32 (half the time of the r³
     steps) and the k largest and k smallest pairs (the reported modes) are refined in float64
@@ -534,41 +647,32 @@ def _cholesky_route(C, ma, wanted=None, single=False, ends=None, try_unpivoted=T
     (about 1e-7 of the largest |λ|), as accurate as the float32 covariance products C comes from.
     ``try_unpivoted``: see :func:`_factor`."""
     M = C.shape[0]
-    Fp, perm, pivoted = _factor(C, try_unpivoted)
-    r = Fp.shape[0]
     J = np.concatenate([np.ones(ma), -np.ones(M - ma)])
+    if wanted is not None and 2 * wanted < M:
+        part = _cholesky_ends(C, J, wanted, single, try_unpivoted)
+        if part is not None:
+            return (*part, False)
+    Fp, perm, pivoted = _factor(C, try_unpivoted)
     Jp = J[perm]
     cols = None
-    if wanted is None or 2 * wanted >= r:
-        complete = True
-        if ends is not None and 2 * ends < r:
-            if single:
-                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted, np.float32), ends)  # lam: float64
-                lam_ends, W = _rayleigh_ritz(Fp, Jp, W)
-                lam[cols] = lam_ends
-            else:
-                lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted), ends)
+    if ends is not None and 2 * ends < Fp.shape[0]:
+        if single:
+            lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted, np.float32), ends)  # lam: float64
+            lam_ends, W = _rayleigh_ritz(Fp, Jp, W)
+            lam[cols] = lam_ends
         else:
-            lam, W = linalg.eigh(_signed_gram(Fp, Jp, pivoted), driver="evd")
+            lam, W, cols = _eigh_ends(_signed_gram(Fp, Jp, pivoted), ends)
     else:
-        # Lanczos for both ends of S, applied as Fp (Jp (Fpᵀ w)): O(r M) per product, S is never
-        # formed; two dense subset eigh calls would cost two O(r³) reductions.
-
-        Fw = Fp.astype(np.float32, order="F") if single else Fp
-        Jw = Jp.astype(Fw.dtype)
-        op = LinearOperator((r, r), matvec=lambda w: Fw @ (Jw * (Fw.T @ w)), dtype=Fw.dtype)
-        _, W = eigsh(op, k=2 * wanted, which="BE", tol=0, v0=np.ones(r, dtype=Fw.dtype) / np.sqrt(r))
-        lam, W = _rayleigh_ritz(Fp, Jp, W)
-        complete = False
+        lam, W = linalg.eigh(_signed_gram(Fp, Jp, pivoted), driver="evd")
     Uvec = np.zeros((M, W.shape[1]))
     Uvec[perm] = Jp[:, None] * (Fp.T @ W)  # u = J Fᵀ w, and uᵀCu = λ² (‖Ψu‖ = √n |λ|)
     scale = np.abs(lam)
     keep = scale > 1e-12 * max(1.0, scale.max(initial=0.0))
     if cols is None:
-        return lam[keep], Uvec[:, keep] / scale[keep], complete
+        return lam[keep], Uvec[:, keep] / scale[keep], True
     where = np.cumsum(keep) - 1  # position of each kept eigenvalue after the filter
     ok = keep[cols]
-    return lam[keep], Uvec[:, ok] / scale[cols[ok]], complete, where[cols[ok]]
+    return lam[keep], Uvec[:, ok] / scale[cols[ok]], True, where[cols[ok]]
 
 
 def _device_route(C, ma, device: str):
@@ -645,20 +749,16 @@ class _TopK:
         return np.array([-i for _, i in items], dtype=int), -np.array([v for v, _ in items])
 
 
-def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress, caches=(None, None)):
+def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progress, caches=(None, None, None)):
     k = Uvec.shape[1]
     tk = _TopK(k, min(top, A.n))
     scores = np.empty((A.n, k)) if keep_scores else None
-    r = np.sqrt(eta)
-    ma = fa.n_features
-    Ua, Ub = Uvec[:ma].astype(dtype), Uvec[ma:].astype(dtype)
+    U = Uvec.astype(dtype)  # u = [u_A; u_B]: v = Φ_A u_A + √η Φ_B u_B = [Φ_A, √η Φ_B] u
     starts = range(0, A.n, chunk)
     for s in track(starts, "SPEC mode scores", total=len(starts), enabled=progress, unit="chunk"):
         e = min(A.n, s + chunk)
-        # features in the covariances' precision (float64 features would dominate the cost of
-        # the RFF map); the two sides are summed in float64
-        block = (_features(fa, A, s, e, dtype, caches[0]) @ Ua).astype(np.float64) \
-            + r * (_features(fb, B, s, e, dtype, caches[1]) @ Ub).astype(np.float64)
+        # in the covariances' precision (float64 features would dominate the cost of the RFF map)
+        block = (_joint_block(A, B, fa, fb, s, e, dtype, eta, caches) @ U).astype(np.float64)
         tk.add(s, block)
         if keep_scores:
             scores[s:e] = block
@@ -673,7 +773,7 @@ def _scores_pass(A, B, fa, fb, eta, Uvec, top, chunk, dtype, keep_scores, progre
 def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | None = None, sigma_a=None,
          sigma_b=None, n_modes: int = 5, top: int = 10, route: str = "auto", seed: int = 0,
          chunk_size: int | None = None, return_scores: bool | None = None, precision: str = "auto",
-         cache_mb: float = 2048, rff_floor: bool = True, scheduler=None, device=None,
+         cache_mb: float = 2048, rff_floor: bool = True, scheduler=None, device=None, spectrum: str = "auto",
          progress: bool = False) -> SPECResult:
     """Where two embeddings of the same items cluster them differently (SPEC).
 
@@ -714,7 +814,10 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         when both inputs are float32. With float32, the cholesky route also forms and reduces
         its M x M matrix in float32 and refines the reported modes (the n_modes largest and smallest
         eigen-pairs) in float64; the rest of the spectrum is float32-accurate (~1e-7 of the
-        largest |λ|).
+        largest |λ|). Comparing an embedding with a near-copy of itself (B = A rotated, say),
+        C is near-singular and its float32 round-off (~1e-7) can show as eigenvalues up to
+        ~sqrt(eps32) ‖C‖ ≈ 3e-4 (the square root of a Cholesky pivot; the official code's
+        float32 route has the same floor); ``"float64"`` brings that floor to ~1e-8.
     cache_mb : float
         Streamed routes: memory (MB) for keeping, from the covariance pass for the mode-score
         pass, the random Fourier phases ``X ω`` (Gaussian; n x m per side; the pass then skips the
@@ -735,6 +838,15 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         ``_device_route``; the covariance route's non-symmetric ``eig`` stays on the CPU). Features
         are made on the CPU, and the mode scores are computed there. ``"cpu"`` runs the NumPy path
         (:func:`repalign._device.compute_device`). Not with ``scheduler``.
+    spectrum : {"auto", "full", "ends"}
+        What the cholesky route computes. ``"full"``: every non-zero eigenvalue (one dense
+        reduction of the M x M matrix, ~4/3 M³ flops). ``"ends"``: the ``n_modes + 2`` largest
+        and smallest (the reported modes and the two next ones, i.e. their gap), by Lanczos on
+        the factor (:func:`_cholesky_ends`), each refined in float64: what SPEC-diff and the modes
+        need, 2-3x faster at M ≈ 900 (XTD-10, ``benchmarks/bench_vs_official_spec.py``).
+        ``"auto"`` (default): ``"full"`` up to ``FULL_SPECTRUM_MAX`` joint features, ``"ends"``
+        above. ``SPECResult.complete`` says which one a result holds. The direct and covariance
+        routes (and ``device=``) always compute every eigenvalue.
     progress : bool
 
     Returns
@@ -747,6 +859,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     """
     t0 = time.perf_counter()
     kernel, eta, n_modes, top, chunk_size = _check_args(kernel, eta, route, n_modes, top, chunk_size)
+    if spectrum not in SPECTRA:
+        raise ValueError(f"spectrum: expected one of {SPECTRA}, got {spectrum!r}")
     Ra, Rb = _Rows(A, "A"), _Rows(B, "B")
     if Ra.n != Rb.n:
         raise ValueError(f"A and B have mismatched sample counts ({Ra.n} vs {Rb.n}); row i of both must be the "
@@ -805,10 +919,9 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         scores = V[:, picked] * tk.sign if keep else None
     else:
         local = not (Ra.lazy or Rb.lazy or scheduler is not None)  # Dask computes features on workers
-        caches = _phase_caches(fa, fb, Ra, Rb, dtype, cache_mb) if local else (None, None)
-        Caa, Cbb, Cab = _moments(Ra, Rb, fa, fb, chunk_size, dtype, progress, scheduler, caches, device)
-        C = _joint_cov(Caa, Cbb, Cab, eta)
-        fro = _frobenius(Caa, Cbb, Cab, eta)
+        caches = _phase_caches(fa, fb, Ra, Rb, dtype, cache_mb) if local else (None, None, None)
+        C = _moments(Ra, Rb, fa, fb, chunk_size, dtype, eta, progress, scheduler, caches, device)
+        fro = _frobenius(C, fa.n_features)
         with step(f"SPEC eigen-decomposition ({route}, {M} features)", enabled=progress):
             cols = []  # eigenvectors of every eigenvalue, unless the cholesky route computes the ends only
             if route == "covariance":
@@ -816,7 +929,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
             elif device is not None:
                 lam, Uvec, complete = _device_route(C, fa.n_features, device)
             else:
-                wanted = None if M <= FULL_SPECTRUM_MAX else 4 * n_modes
+                ends_only = spectrum == "ends" or (spectrum == "auto" and M > FULL_SPECTRUM_MAX)
+                wanted = n_modes + END_EXTRA if ends_only else None
                 # up to M = 2,048 scipy's LAPACK runs single-threaded here, out of the way of
                 # numpy's spinning BLAS threads (repalign._blas: 1.4-1.5x faster at M = 896,
                 # level at M = 1,664; not measured above, where a reduction of seconds pays for
@@ -825,11 +939,14 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
                     lam, Uvec, complete, *cols = _cholesky_route(C, fa.n_features, wanted=wanted,
                                                                  single=dtype == np.float32, ends=n_modes,
                                                                  try_unpivoted=fa.rff is None and fb.rff is None)
-        picked = _pick_modes(lam, n_modes)
         if cols:  # eigenvectors of the ends only: column j of Uvec belongs to lam[cols[0][j]]
-            at = {int(c): j for j, c in enumerate(cols[0])}
-            Uvec = Uvec[:, [at[int(p)] for p in picked]]
+            # modes are picked among those: when the whole spectrum is round-off (B = A in float32),
+            # float32 values of the middle may outlast the float64-refined ends and must not be
+            # picked (they have no eigenvector here; it was a KeyError)
+            sub = _pick_modes(lam[cols[0]], n_modes)
+            picked, Uvec = cols[0][sub], Uvec[:, sub]
         else:
+            picked = _pick_modes(lam, n_modes)
             Uvec = Uvec[:, picked]
         Uvec = Uvec / np.sqrt(n)  # v = Ψu is then a unit eigenvector of Λ
         tk, scores = _scores_pass(Ra, Rb, fa, fb, eta, Uvec, top, chunk_size, dtype, keep, progress, caches)

@@ -85,12 +85,18 @@ class FeatureMap:
         """Whether ``k(x, x) = 1`` for every x."""
         return self.kernel != "linear"
 
-    def __call__(self, X: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """Features (n, n_features) of rows ``X`` (n, dim)."""
+    def __call__(self, X: np.ndarray, dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
+        """Features (n, n_features) of rows ``X`` (n, dim), in ``dtype``; written into ``out``
+        (n, n_features) of that dtype when given (e.g. one side of a joint block)."""
         if self.kernel == "gaussian":
-            return self.rff(X, dtype=dtype)
+            return self.rff(X, dtype=dtype, out=out)
         X = np.asarray(X, dtype=dtype)
-        return cosine_normalize(X, "embeddings") if self.kernel == "cosine" else X
+        if self.kernel == "cosine":
+            return cosine_normalize(X, "embeddings", out=out)
+        if out is None:
+            return X
+        out[...] = X
+        return out
 
     def to_dict(self) -> dict:
         """Kernel, σ and number of random frequencies."""
