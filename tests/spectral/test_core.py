@@ -87,6 +87,15 @@ def test_partial_spectrum_by_lanczos_equals_the_full_one(monkeypatch, dtype):
         assert np.array_equal(a.top_indices, b.top_indices)
     with pytest.raises(ValueError, match="spectrum: expected one of"):
         spec(A, B, "gaussian", spectrum="top", **kw)
+    # Lanczos that does not converge falls back to the dense solve (the whole spectrum)
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    def stuck(*a, **k):
+        raise ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(core, "eigsh", stuck)
+    fallback = spec(A, B, "gaussian", spectrum="ends", **kw)
+    assert fallback.complete and np.array_equal(fallback.eigenvalues, full.eigenvalues)
 
 
 def test_sqrt_eta_on_b_features_matters():

@@ -55,7 +55,7 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import linalg
-from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
 from .._blas import scipy_lapack_alone
 from .._device import compute_device, resolve_device
@@ -72,7 +72,9 @@ from .features import SPEC_KERNELS, FeatureMap
 __all__ = ["spec", "SPECResult", "SPECMode", "ROUTES", "DIRECT_MAX_N"]
 
 ROUTES = ("auto", "direct", "covariance", "cholesky")
-#: spectrum="auto": above this many joint features the cholesky route computes the ends only
+#: spectrum="auto": above this many joint features the cholesky route computes the ends only (on
+#: XTD-10 embeddings, n = 4,000, the ends were 0.92x the full solve's speed at M = 96, 1.1x at
+#: 192, 1.4x at 448 and 640: below 512 the whole spectrum costs at most ~1.4x and is kept)
 FULL_SPECTRUM_MAX = 512
 #: spectrum="ends": eigenvalues computed per sign beyond the n_modes reported (their gap)
 END_EXTRA = 2
@@ -561,8 +563,8 @@ def _rayleigh_ritz(Fp: np.ndarray, Jp: np.ndarray, W: np.ndarray):
 
 def _factor_single(C: np.ndarray):
     """``C ≈ FᵀF`` in float32 for the Lanczos subspace of :func:`_cholesky_ends`: LAPACK ``spotrf``
-    on C's features that are not zero on every item (as :func:`_factor` drops them), a quarter of
-    float64 ``potrf``'s time at M ≈ 900 (5 vs 19 ms, XTD-10). Returns ``(F (r, r) float32 upper,
+    on C's features that are not zero on every item (as :func:`_factor` drops them), 2-4x faster
+    than float64 ``potrf`` at M ≈ 900 (XTD-10: 5-14 vs 19-31 ms, this machine drifts). Returns ``(F (r, r) float32 upper,
     kept)``, or ``None`` when C is not safely positive definite in float32 (smallest pivot² at or
     below ``M · eps32 · max C_ii``); :func:`_factor` then takes over."""
     M = C.shape[0]
@@ -608,7 +610,8 @@ def _cholesky_ends(C: np.ndarray, J: np.ndarray, wanted: int, single: bool, try_
     Rayleigh-Ritz step on C itself (:func:`_ritz_pencil`). With ``single`` (float32 inputs) the
     factor and the products are float32 (:func:`_factor_single`, else :func:`_factor`'s float64
     factor rounded). Returns ``(lam, Uvec)`` as :func:`_cholesky_route` does, or None when the
-    factor's rank leaves no room for 2 x wanted Lanczos vectors (the caller solves it whole)."""
+    factor's rank leaves no room for 2 x wanted Lanczos vectors or Lanczos does not converge
+    (the caller then solves it whole)."""
     M = C.shape[0]
     got = _factor_single(C) if single and try_unpivoted else None
     if got is None:
@@ -623,6 +626,8 @@ def _cholesky_ends(C: np.ndarray, J: np.ndarray, wanted: int, single: bool, try_
     op = LinearOperator((r, r), matvec=lambda w: F @ (Jp * (F.T @ w)), dtype=F.dtype)
     try:
         _, W = eigsh(op, k=2 * wanted, which="BE", tol=0, v0=np.ones(r, dtype=F.dtype) / np.sqrt(r))
+    except ArpackNoConvergence:
+        return None  # never seen; the dense solve is the safe answer
     except ArpackError as exc:
         if exc.info != -9:  # pragma: no cover - any error but "starting vector is zero"
             raise
@@ -843,7 +848,8 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
         reduction of the M x M matrix, ~4/3 M³ flops). ``"ends"``: the ``n_modes + 2`` largest
         and smallest (the reported modes and the two next ones, i.e. their gap), by Lanczos on
         the factor (:func:`_cholesky_ends`), each refined in float64: what SPEC-diff and the modes
-        need, 2-3x faster at M ≈ 900 (XTD-10, ``benchmarks/bench_vs_official_spec.py``).
+        need, 1.6-2x faster than ``"full"`` at M = 896 (XTD-10, n = 8,000 / 2,000;
+        ``benchmarks/bench_vs_official_spec.py``).
         ``"auto"`` (default): ``"full"`` up to ``FULL_SPECTRUM_MAX`` joint features, ``"ends"``
         above. ``SPECResult.complete`` says which one a result holds. The direct and covariance
         routes (and ``device=``) always compute every eigenvalue.
