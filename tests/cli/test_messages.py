@@ -84,6 +84,9 @@ def test_spec_streams_zarr_stores_as_the_readme_says(capsys, tmp_path):
     assert code == 0, err
     d = json.loads(out)
     assert d["complete"] is False and d["spec_diff"] == pytest.approx(ref.spec_diff, abs=1e-12)
+    code, out, err = run(capsys, "spec", tmp_path / "a.zarr", tmp_path / "b.zarr", "--spectrum", "ends",
+                         "--modes", "2")
+    assert code == 0 and "the spectrum's ends only" in out, err
 
 
 def test_out_of_memory_is_one_line_without_shutdown_noise(tmp_path):

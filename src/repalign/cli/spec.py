@@ -65,6 +65,10 @@ def _floor_note(res) -> str:
             f"of {res.rff} frequencies give on their own.")
 
 
+def _ends_note(res) -> str:
+    return "" if res.complete else ", the spectrum's ends only (--spectrum full computes the middle)"
+
+
 def run(args) -> int:
     if args.texts and args.images:
         raise CLIError("spec: give at most one of --texts FILE and --images DIR")
@@ -81,7 +85,7 @@ def run(args) -> int:
         save_figure(spectrum(res), out / "spectrum.png", force=args.force)
         lines = [f"# SPEC: {args.a} (A) vs {args.b} (B)", "",
                  f"{res.kernel} kernel, η = {res.eta:g}, n = {res.n}, SPEC-diff {res.spec_diff:.4f}, "
-                 f"Frobenius {res.frobenius:.4f}, route {res.route}." + _floor_note(res), ""]
+                 f"Frobenius {res.frobenius:.4f}, route {res.route}{_ends_note(res)}." + _floor_note(res), ""]
         if items is not None and args.texts:
             lines.append(caption_lists(res, items, per_mode=args.top))
         elif items is not None:
@@ -103,7 +107,8 @@ def run(args) -> int:
         print_json(res.to_dict())
     else:
         print(f"n = {res.n}, {res.kernel} kernel, η = {res.eta:g}: SPEC-diff {res.spec_diff:.4f}, "
-              f"Frobenius {res.frobenius:.4f} ({res.route} route, {res.seconds:.1f} s)" + _floor_note(res))
+              f"Frobenius {res.frobenius:.4f} ({res.route} route{_ends_note(res)}, {res.seconds:.1f} s)"
+              + _floor_note(res))
         for k, m in enumerate(res.modes):
             below = " (below the random-feature floor)" if res.rff_floor and abs(m.eigenvalue) < res.rff_floor else ""
             print(f"mode {k + 1:>2} ({m.side}): λ = {m.eigenvalue:+.4f}  top items "
