@@ -122,68 +122,102 @@ def _gram_rows(A, Bp, BpT, G, i, k0):
 
 
 @njit(cache=True)
+def _gram_block(A, Bp, BpT, G, i0):
+    """Rows i0, ..., i0 + 3 of ``G = A Bpᵀ + Aᵀ Bp`` (G zero there): 4 rows x 4 values of k per
+    pass over j, then the last n % 4 values of k; each entry adds k = 0, 1, ... in turn."""
+    n = A.shape[0]
+    nk = n - n % 4
+    G0, G1, G2, G3 = G[i0], G[i0 + 1], G[i0 + 2], G[i0 + 3]
+    for k0 in range(0, nk, 4):
+        T0, T1, T2, T3 = BpT[k0], BpT[k0 + 1], BpT[k0 + 2], BpT[k0 + 3]
+        U0, U1, U2, U3 = Bp[k0], Bp[k0 + 1], Bp[k0 + 2], Bp[k0 + 3]
+        a00, a01, a02, a03 = A[i0, k0], A[i0, k0 + 1], A[i0, k0 + 2], A[i0, k0 + 3]
+        a10, a11, a12, a13 = A[i0 + 1, k0], A[i0 + 1, k0 + 1], A[i0 + 1, k0 + 2], A[i0 + 1, k0 + 3]
+        a20, a21, a22, a23 = A[i0 + 2, k0], A[i0 + 2, k0 + 1], A[i0 + 2, k0 + 2], A[i0 + 2, k0 + 3]
+        a30, a31, a32, a33 = A[i0 + 3, k0], A[i0 + 3, k0 + 1], A[i0 + 3, k0 + 2], A[i0 + 3, k0 + 3]
+        b00, b01, b02, b03 = A[k0, i0], A[k0 + 1, i0], A[k0 + 2, i0], A[k0 + 3, i0]
+        b10, b11, b12, b13 = A[k0, i0 + 1], A[k0 + 1, i0 + 1], A[k0 + 2, i0 + 1], A[k0 + 3, i0 + 1]
+        b20, b21, b22, b23 = A[k0, i0 + 2], A[k0 + 1, i0 + 2], A[k0 + 2, i0 + 2], A[k0 + 3, i0 + 2]
+        b30, b31, b32, b33 = A[k0, i0 + 3], A[k0 + 1, i0 + 3], A[k0 + 2, i0 + 3], A[k0 + 3, i0 + 3]
+        for j in range(n):
+            t0, t1, t2, t3 = T0[j], T1[j], T2[j], T3[j]
+            u0, u1, u2, u3 = U0[j], U1[j], U2[j], U3[j]
+            g = G0[j]
+            g += a00 * t0 + b00 * u0
+            g += a01 * t1 + b01 * u1
+            g += a02 * t2 + b02 * u2
+            g += a03 * t3 + b03 * u3
+            G0[j] = g
+            g = G1[j]
+            g += a10 * t0 + b10 * u0
+            g += a11 * t1 + b11 * u1
+            g += a12 * t2 + b12 * u2
+            g += a13 * t3 + b13 * u3
+            G1[j] = g
+            g = G2[j]
+            g += a20 * t0 + b20 * u0
+            g += a21 * t1 + b21 * u1
+            g += a22 * t2 + b22 * u2
+            g += a23 * t3 + b23 * u3
+            G2[j] = g
+            g = G3[j]
+            g += a30 * t0 + b30 * u0
+            g += a31 * t1 + b31 * u1
+            g += a32 * t2 + b32 * u2
+            g += a33 * t3 + b33 * u3
+            G3[j] = g
+    for i in range(i0, i0 + 4):
+        _gram_rows(A, Bp, BpT, G, i, nk)
+
+
+@njit(cache=True)
+def _permuted(B, p):
+    n = B.shape[0]
+    Bp = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            Bp[i, j] = B[p[i], p[j]]
+    return Bp
+
+
+@njit(cache=True)
 def init_state(A, B, p):
     """``Bp = B[p][:, p]`` and ``G = A Bpᵀ + Aᵀ Bp`` (n x n each).
 
     G by explicit loops, not BLAS: the same bits under any thread count (the trajectories of the
     searches, and so their answers, must not depend on it): every G[i, j] adds the terms
     k = 0, 1, ..., n-1 one after another, ``G += A[i,k] Bp[j,k] + A[k,i] Bp[k,j]``. The loops
-    are arranged for speed without changing that order: 4 rows of G x 4 values of k per pass
-    over j, reading rows of Bp and of a transposed copy (contiguous, vectorised over j). Reading
-    the column Bp[j, k] in the innermost loop made it 1.5-2.4 s at n = 1,000 (BLAS: 0.03 s)."""
+    are arranged for speed without changing that order (:func:`_gram_block`: 4 rows of G x 4
+    values of k per pass over j, reading rows of Bp and of a transposed copy, vectorised over j).
+    Reading the column Bp[j, k] in the innermost loop made it 1.5-2.4 s at n = 1,000 (now 0.25 s;
+    BLAS 0.03-0.06 s). :func:`init_state_parallel` splits the rows over threads (same bits)."""
     n = A.shape[0]
-    Bp = np.empty((n, n))
-    for i in range(n):
-        for j in range(n):
-            Bp[i, j] = B[p[i], p[j]]
+    Bp = _permuted(B, p)
     BpT = np.ascontiguousarray(Bp.T)
     G = np.zeros((n, n))
-    nk = n - n % 4
     ni = n - n % 4
     for i0 in range(0, ni, 4):
-        G0, G1, G2, G3 = G[i0], G[i0 + 1], G[i0 + 2], G[i0 + 3]
-        for k0 in range(0, nk, 4):
-            T0, T1, T2, T3 = BpT[k0], BpT[k0 + 1], BpT[k0 + 2], BpT[k0 + 3]
-            U0, U1, U2, U3 = Bp[k0], Bp[k0 + 1], Bp[k0 + 2], Bp[k0 + 3]
-            a00, a01, a02, a03 = A[i0, k0], A[i0, k0 + 1], A[i0, k0 + 2], A[i0, k0 + 3]
-            a10, a11, a12, a13 = A[i0 + 1, k0], A[i0 + 1, k0 + 1], A[i0 + 1, k0 + 2], A[i0 + 1, k0 + 3]
-            a20, a21, a22, a23 = A[i0 + 2, k0], A[i0 + 2, k0 + 1], A[i0 + 2, k0 + 2], A[i0 + 2, k0 + 3]
-            a30, a31, a32, a33 = A[i0 + 3, k0], A[i0 + 3, k0 + 1], A[i0 + 3, k0 + 2], A[i0 + 3, k0 + 3]
-            b00, b01, b02, b03 = A[k0, i0], A[k0 + 1, i0], A[k0 + 2, i0], A[k0 + 3, i0]
-            b10, b11, b12, b13 = A[k0, i0 + 1], A[k0 + 1, i0 + 1], A[k0 + 2, i0 + 1], A[k0 + 3, i0 + 1]
-            b20, b21, b22, b23 = A[k0, i0 + 2], A[k0 + 1, i0 + 2], A[k0 + 2, i0 + 2], A[k0 + 3, i0 + 2]
-            b30, b31, b32, b33 = A[k0, i0 + 3], A[k0 + 1, i0 + 3], A[k0 + 2, i0 + 3], A[k0 + 3, i0 + 3]
-            for j in range(n):
-                t0, t1, t2, t3 = T0[j], T1[j], T2[j], T3[j]
-                u0, u1, u2, u3 = U0[j], U1[j], U2[j], U3[j]
-                g = G0[j]
-                g += a00 * t0 + b00 * u0
-                g += a01 * t1 + b01 * u1
-                g += a02 * t2 + b02 * u2
-                g += a03 * t3 + b03 * u3
-                G0[j] = g
-                g = G1[j]
-                g += a10 * t0 + b10 * u0
-                g += a11 * t1 + b11 * u1
-                g += a12 * t2 + b12 * u2
-                g += a13 * t3 + b13 * u3
-                G1[j] = g
-                g = G2[j]
-                g += a20 * t0 + b20 * u0
-                g += a21 * t1 + b21 * u1
-                g += a22 * t2 + b22 * u2
-                g += a23 * t3 + b23 * u3
-                G2[j] = g
-                g = G3[j]
-                g += a30 * t0 + b30 * u0
-                g += a31 * t1 + b31 * u1
-                g += a32 * t2 + b32 * u2
-                g += a33 * t3 + b33 * u3
-                G3[j] = g
-        for i in range(i0, i0 + 4):
-            _gram_rows(A, Bp, BpT, G, i, nk)  # the last n % 4 values of k, after the others
+        _gram_block(A, Bp, BpT, G, i0)
     for i in range(ni, n):
         _gram_rows(A, Bp, BpT, G, i, 0)  # the last n % 4 rows
+    return Bp, G
+
+
+@njit(cache=True, parallel=True)
+def init_state_parallel(A, B, p):
+    """:func:`init_state` with blocks of rows of G spread over threads: each entry is still
+    computed by one thread in the same order, so the bits do not depend on the thread count.
+    For Python callers only (a nested parallel launch inside :func:`tabu_restarts` is refused by
+    numba's workqueue layer); through :func:`repalign._fork.kernel`."""
+    n = A.shape[0]
+    Bp = _permuted(B, p)
+    BpT = np.ascontiguousarray(Bp.T)
+    G = np.zeros((n, n))
+    ni = n - n % 4
+    for blk in prange(ni // 4):
+        _gram_block(A, Bp, BpT, G, 4 * blk)
+    for i in range(ni, n):
+        _gram_rows(A, Bp, BpT, G, i, 0)
     return Bp, G
 
 
@@ -258,8 +292,14 @@ def apply_swap(A, Bp, G, p, r, s):
 def two_opt(A, B, L, p, free, max_moves):
     """Best-improvement 2-opt from ``p`` (modified in place) over pairs of ``free`` nodes.
     Returns (objective, moves)."""
-    n = A.shape[0]
     Bp, G = init_state(A, B, p)
+    return two_opt_from(A, B, L, p, free, max_moves, Bp, G)
+
+
+@njit(cache=True)
+def two_opt_from(A, B, L, p, free, max_moves, Bp, G):
+    """:func:`two_opt` from a given state ``Bp, G = init_state(A, B, p)`` (updated in place)."""
+    n = A.shape[0]
     moves = 0
     while moves < max_moves:
         best = -1e-12
@@ -799,6 +839,7 @@ def _compile_all() -> None:
     p = np.arange(3)
     lap_duals(A)
     Bp, G = init_state(A, A, p)
+    kernel(init_state_parallel)(A, A, p)
     swap_delta(A, Bp, G, L, p, 0, 1)
     apply_swap(A, Bp, G, p.copy(), 0, 1)
     two_opt(A, A, L, p.copy(), np.ones(3, np.bool_), 10)

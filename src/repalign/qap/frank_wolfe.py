@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
+from .._fork import kernel
 from .._validate import check_positive_int
 from ..assignment import solve
 from ..distributed import map_tasks
@@ -219,8 +220,10 @@ class FAQEngine:
         s = -1.0 if maximize else 1.0
         p = np.array(cols, dtype=np.int64)
         A = np.ascontiguousarray(s * self.problem.A)
-        _, moves = _jit.two_opt(A, self.problem.B, np.ascontiguousarray(s * self.C), p,
-                                np.ones(self.k, dtype=np.bool_), 10**9 if max_moves is None else int(max_moves))
+        B = np.ascontiguousarray(self.problem.B, dtype=np.float64)
+        Bp, G = kernel(_jit.init_state_parallel)(A, B, p)  # the n³ step on every core, the same bits
+        _, moves = _jit.two_opt_from(A, B, np.ascontiguousarray(s * self.C), p, np.ones(self.k, dtype=np.bool_),
+                                     10**9 if max_moves is None else int(max_moves), Bp, G)
         return p, int(moves)
 
 
