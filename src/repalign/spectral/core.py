@@ -155,7 +155,9 @@ class SPECResult(Result):
     route : str
     seconds : float
     complete : bool
-        Whether ``eigenvalues`` is the whole spectrum.
+        Whether ``eigenvalues`` is the whole spectrum. False for ``spectrum="ends"`` (the default
+        above 512 joint features on the cholesky route): then it holds the ``n_modes + 2`` largest
+        and the ``n_modes + 2`` smallest (fewer where some are zero), the middle not computed.
     scores : ndarray, shape (n, len(modes)), or None
         Every item's score on every mode (kept when it fits in 256 MB or when asked).
     rff_floor : float or None
