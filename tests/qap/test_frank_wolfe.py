@@ -92,6 +92,24 @@ def test_polish_is_a_2opt_local_optimum_of_the_query_block():
             assert qap_objective(A, B, q) <= pol.objective + 1e-12
 
 
+def test_polish_from_a_blas_state_walks_the_loop_kernels_moves():
+    # FAQEngine.polish starts 2-opt from a BLAS-computed state (FAQ's own products are BLAS);
+    # on a problem with moves to make it must land where the all-loop kernel lands
+    from repalign.qap import _jit
+    from repalign.qap.frank_wolfe import FAQEngine
+    from repalign.qap.problem import QAPProblem
+
+    rng = np.random.default_rng(3)
+    n = 40
+    A, B = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+    start = rng.permutation(n)
+    engine = FAQEngine(QAPProblem(A, B))
+    cols, moves = engine.polish(start)
+    p = start.astype(np.int64).copy()
+    _, moves_ref = _jit.two_opt(np.ascontiguousarray(A), B, np.zeros((n, n)), p, np.ones(n, np.bool_), 10**9)
+    assert moves > 0 and moves == moves_ref and np.array_equal(cols, p)
+
+
 def test_threads_and_float32_do_not_change_the_answer():
     A, B, seeds = _instance(1)
     one = seeded_qap(A, B, seeds, restarts=6, tol=1e-5, max_iter=100, seed=4)

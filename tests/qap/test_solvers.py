@@ -98,8 +98,6 @@ def test_init_state_adds_the_terms_in_order_whatever_the_blocking(n):
         ref += A[:, k][:, None] * Bp[:, k][None, :] + A[k, :][:, None] * Bp[k, :][None, :]
     assert np.array_equal(G, ref)
     assert np.allclose(G, A @ Bp.T + A.T @ Bp, atol=1e-12 * n)
-    Bp2, G2 = _jit.init_state_parallel(A, B, p)  # rows over threads: the same bits
-    assert np.array_equal(Bp2, Bp) and np.array_equal(G2, G)
 
 
 @given(st.integers(2, 9), st.integers(0, 10**6))

@@ -190,7 +190,7 @@ def init_state(A, B, p):
     are arranged for speed without changing that order (:func:`_gram_block`: 4 rows of G x 4
     values of k per pass over j, reading rows of Bp and of a transposed copy, vectorised over j).
     Reading the column Bp[j, k] in the innermost loop made it 1.5-2.4 s at n = 1,000 (now 0.25 s;
-    BLAS 0.03-0.06 s). :func:`init_state_parallel` splits the rows over threads (same bits)."""
+    BLAS 0.03-0.06 s)."""
     n = A.shape[0]
     Bp = _permuted(B, p)
     BpT = np.ascontiguousarray(Bp.T)
@@ -200,24 +200,6 @@ def init_state(A, B, p):
         _gram_block(A, Bp, BpT, G, i0)
     for i in range(ni, n):
         _gram_rows(A, Bp, BpT, G, i, 0)  # the last n % 4 rows
-    return Bp, G
-
-
-@njit(cache=True, parallel=True)
-def init_state_parallel(A, B, p):
-    """:func:`init_state` with blocks of rows of G spread over threads: each entry is still
-    computed by one thread in the same order, so the bits do not depend on the thread count.
-    For Python callers only (a nested parallel launch inside :func:`tabu_restarts` is refused by
-    numba's workqueue layer); through :func:`repalign._fork.kernel`."""
-    n = A.shape[0]
-    Bp = _permuted(B, p)
-    BpT = np.ascontiguousarray(Bp.T)
-    G = np.zeros((n, n))
-    ni = n - n % 4
-    for blk in prange(ni // 4):
-        _gram_block(A, Bp, BpT, G, 4 * blk)
-    for i in range(ni, n):
-        _gram_rows(A, Bp, BpT, G, i, 0)
     return Bp, G
 
 
@@ -839,7 +821,6 @@ def _compile_all() -> None:
     p = np.arange(3)
     lap_duals(A)
     Bp, G = init_state(A, A, p)
-    kernel(init_state_parallel)(A, A, p)
     swap_delta(A, Bp, G, L, p, 0, 1)
     apply_swap(A, Bp, G, p.copy(), 0, 1)
     two_opt(A, A, L, p.copy(), np.ones(3, np.bool_), 10)

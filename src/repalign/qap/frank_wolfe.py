@@ -34,7 +34,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
-from .._fork import kernel
 from .._validate import check_positive_int
 from ..assignment import solve
 from ..distributed import map_tasks
@@ -221,7 +220,12 @@ class FAQEngine:
         p = np.array(cols, dtype=np.int64)
         A = np.ascontiguousarray(s * self.problem.A)
         B = np.ascontiguousarray(self.problem.B, dtype=np.float64)
-        Bp, G = kernel(_jit.init_state_parallel)(A, B, p)  # the n³ step on every core, the same bits
+        # the starting state G = A Bpᵀ + Aᵀ Bp by BLAS (0.06 s at n = 1,000 against 0.25 s for
+        # the kernels' in-order loops): the polish starts from FAQ's answer, itself made of BLAS
+        # products, so this adds no new dependence on the BLAS; the tabu searches, whose
+        # trajectories must not depend on it, keep the loops (:func:`_jit.init_state`)
+        Bp = np.ascontiguousarray(B[np.ix_(p, p)])
+        G = A @ np.ascontiguousarray(Bp.T) + np.ascontiguousarray(A.T) @ Bp
         _, moves = _jit.two_opt_from(A, B, np.ascontiguousarray(s * self.C), p, np.ones(self.k, dtype=np.bool_),
                                      10**9 if max_moves is None else int(max_moves), Bp, G)
         return p, int(moves)
