@@ -828,10 +828,11 @@ def spec(A, B, kernel: str = "cosine", *, eta: float = 1.0, rff: int | str | Non
     cache_mb : float
         Streamed routes: memory (MB) for keeping, from the covariance pass for the mode-score
         pass, the random Fourier phases ``X ω`` (Gaussian; n x m per side; the pass then skips the
-        n x d x m products) or, for arrays in memory, the features themselves (cosine, linear; no
-        second check and normalisation). Default 2048: 10⁵ rows of float32 with 2,000 frequencies per side fit;
-        the side with the larger input dimension goes first. 0 recomputes them, keeping memory
-        independent of n. The results are identical either way.
+        n x d x m products; the side with the larger input dimension goes first) or, for arrays in
+        memory, the joint feature blocks ``[Φ_A, √η Φ_B]`` themselves (cosine, linear; both sides
+        or none: no second check and normalisation). Default 2048: 10⁵ rows of float32 with 2,000
+        frequencies per side fit. 0 recomputes them, keeping memory independent of n. The results
+        are identical either way.
     rff_floor : bool, default True
         With random Fourier features, also measure their noise floor (``SPECResult.rff_floor``,
         two extra n x n eigenvalue problems on at most 2,000 rows) and warn about modes below it.
