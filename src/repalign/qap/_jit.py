@@ -172,6 +172,7 @@ def _gram_block(A, Bp, BpT, G, i0):
 
 @njit(cache=True)
 def _permuted(B, p):
+    """``B[p][:, p]`` by loops (the states of :func:`init_state` and :func:`sym_state`)."""
     n = B.shape[0]
     Bp = np.empty((n, n))
     for i in range(n):
@@ -324,10 +325,7 @@ def sym_state(A, B, p):
     general state), by loops (no BLAS: the same bits under any thread count). Only M's upper
     triangle (diagonal included) is read afterwards."""
     n = A.shape[0]
-    Bp = np.empty((n, n))
-    for i in range(n):
-        for j in range(n):
-            Bp[i, j] = B[p[i], p[j]]
+    Bp = _permuted(B, p)
     H = np.zeros((n, n))
     for i in range(n):
         Hi = H[i]
